@@ -1,0 +1,40 @@
+//! The thin command-line layer: parse, resolve global settings, call one library operation per
+//! command, and turn its result into output and an exit code (design.md §1, Exit codes).
+
+pub mod args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+/// Exit codes of the contract: 0 success / no changes, 1 error, 2 changes present, 3 plan refused.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+    pub const REFUSED: u8 = 3;
+}
+
+pub fn main() -> ExitCode {
+    let argv = args::rewrite_terraform_flags(std::env::args());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap's own usage code is 2, which our contract reserves for "changes present".
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+        }
+    };
+    ExitCode::from(run(cli))
+}
+
+fn run(cli: Cli) -> u8 {
+    match cli.command {
+        other => {
+            eprintln!("error: `{other:?}` is not implemented yet");
+            exit::ERROR
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The local Descope emulator (to be written).

@@ -1,0 +1,11 @@
+//! descope-mgmt: Descope as code. The engine lives here so the CLI, the tests and the benchmarks
+//! all drive the same code; `docs/architecture.md` has the picture of how data flows.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod emulator;
+pub mod model;
+
+/// Version written into plan files and the audit log.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
