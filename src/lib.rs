@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod model;
+pub mod secret;
 
 /// Version written into plan files and the audit log.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
