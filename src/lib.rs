@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod model;
+pub mod plan;
+pub mod resource;
 pub mod secret;
 
 /// Version written into plan files and the audit log.

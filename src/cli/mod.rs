@@ -24,13 +24,18 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // clap's own usage code is 2, which our contract reserves for "changes present".
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
         }
     };
     ExitCode::from(run(cli))
 }
 
 fn run(cli: Cli) -> u8 {
+    #[allow(clippy::match_single_binding)] // arms are added as commands land
     match cli.command {
         other => {
             eprintln!("error: `{other:?}` is not implemented yet");

@@ -1,0 +1,581 @@
+//! Desired graph + live graph + ownership → ordered changes (design.md §1-2).
+//!
+//! 1. Decide an action per address (create, update, delete, replace, or nothing).
+//! 2. Refuse what must never happen silently: deleting protected or system resources,
+//!    replacing without `--allow-replace`, claiming a name or domain nobody releases.
+//! 3. Wire dependencies: creates/updates after what they need, deletes in reverse,
+//!    releases of unique names and domains before their claims.
+//! 4. Order topologically (ties by address) and record the fingerprints planned against.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::action::{Action, Reason};
+use super::bodies::{create_body, update_body};
+use super::{Change, FieldChange};
+use crate::model::{Address, Kind};
+use crate::resource::desired::DesiredGraph;
+use crate::resource::live::LiveGraph;
+use crate::resource::{DesiredResource, LiveResource, Spec};
+
+/// What state.json says about ownership.
+#[derive(Debug, Clone, Default)]
+pub struct Ownership {
+    pub managed: BTreeSet<Address>,
+    pub protected: BTreeSet<Address>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub targets: Vec<Address>,
+    pub prune: Vec<Kind>,
+    pub allow_replace: Vec<Address>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    /// Every address a change touches → live fingerprint, or "absent".
+    pub fingerprints: BTreeMap<Address, String>,
+    /// Every address a change depends on but does not touch → "exists".
+    pub dependencies: BTreeMap<Address, String>,
+    /// Live resources never managed (information only).
+    pub unmanaged: Vec<Address>,
+    /// Managed resources that no longer exist live and left no action (forgotten on apply).
+    pub vanished: Vec<Address>,
+}
+
+/// One reason the plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub address: Address,
+    pub message: String,
+}
+
+pub const ABSENT: &str = "absent";
+pub const EXISTS: &str = "exists";
+
+pub fn diff(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    ownership: &Ownership,
+    options: &PlanOptions,
+) -> Result<Diff, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let scope = Scope::new(desired, &options.targets);
+    let mut out = Diff::default();
+    let mut drafts: Vec<Change> = Vec::new();
+
+    let addresses: BTreeSet<&Address> = desired
+        .resources
+        .keys()
+        .chain(live.resources.keys())
+        .chain(ownership.managed.iter())
+        .collect();
+
+    for address in addresses {
+        if !scope.contains(address) {
+            continue;
+        }
+        let d = desired.resources.get(address);
+        let l = live.resources.get(address);
+        match (d, l) {
+            (Some(d), Some(l)) => {
+                if let Some(change) = plan_existing(d, l, live, options, ownership, &mut problems) {
+                    drafts.push(change);
+                }
+            }
+            (Some(d), None) => drafts.push(Change::draft(
+                address.clone(),
+                Action::Create,
+                Reason::NotInLiveProject,
+                None,
+                Some(create_body(d)),
+                field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes),
+                d.delete_cascade,
+            )),
+            (None, Some(l)) => {
+                if let Some(change) = plan_absent_from_config(l, ownership, options, &mut problems)
+                {
+                    drafts.push(change);
+                } else if !ownership.managed.contains(address)
+                    && !l.system
+                    && address.kind() != Kind::TenantDefaultRoles
+                {
+                    out.unmanaged.push(address.clone());
+                }
+            }
+            (None, None) => out.vanished.push(address.clone()),
+        }
+    }
+
+    check_unique_claims(desired, live, &drafts, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let deps = wire_dependencies(desired, live, &drafts);
+    let order = match topological_order(&drafts, &deps) {
+        Ok(order) => order,
+        Err(cycle) => {
+            return Err(cycle
+                .into_iter()
+                .map(|i| Problem {
+                    address: drafts[i].address.clone(),
+                    message: "takes part in a cycle of changes (e.g. two tenants swapping a name or domain); \
+                              apply it in two steps: first free the value, then claim it"
+                        .to_string(),
+                })
+                .collect())
+        }
+    };
+
+    let mut position = vec![0; drafts.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        position[i] = pos;
+    }
+    for (pos, &i) in order.iter().enumerate() {
+        let mut c = drafts[i].clone();
+        c.id = pos;
+        c.depends_on = deps[i]
+            .iter()
+            .map(|&j| position[j])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        out.changes.push(c);
+    }
+
+    for c in &out.changes {
+        let fp = live
+            .resources
+            .get(&c.address)
+            .map(LiveResource::fingerprint)
+            .unwrap_or_else(|| ABSENT.to_string());
+        out.fingerprints.insert(c.address.clone(), fp);
+    }
+    for c in &out.changes {
+        if c.action == Action::Delete {
+            continue;
+        }
+        for dep in desired
+            .resources
+            .get(&c.address)
+            .map(|d| d.depends_on.as_slice())
+            .unwrap_or(&[])
+        {
+            if out.fingerprints.contains_key(dep) {
+                continue;
+            }
+            if live.resources.contains_key(dep) {
+                out.dependencies.insert(dep.clone(), EXISTS.to_string());
+            } else {
+                problems.push(Problem {
+                    address: c.address.clone(),
+                    message: format!(
+                        "needs {dep}, which is neither in the live project nor planned"
+                    ),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(out)
+}
+
+/// Addresses the plan may touch: everything, or the targets and what they depend on.
+struct Scope(Option<BTreeSet<Address>>);
+
+impl Scope {
+    fn new(desired: &DesiredGraph, targets: &[Address]) -> Scope {
+        if targets.is_empty() {
+            return Scope(None);
+        }
+        let mut set = BTreeSet::new();
+        let mut stack: Vec<Address> = targets.to_vec();
+        while let Some(a) = stack.pop() {
+            if set.insert(a.clone()) {
+                if let Some(d) = desired.resources.get(&a) {
+                    stack.extend(d.depends_on.iter().cloned());
+                }
+            }
+        }
+        Scope(Some(set))
+    }
+
+    fn contains(&self, a: &Address) -> bool {
+        self.0.as_ref().is_none_or(|s| s.contains(a))
+    }
+}
+
+fn plan_existing(
+    d: &DesiredResource,
+    l: &LiveResource,
+    live: &LiveGraph,
+    options: &PlanOptions,
+    ownership: &Ownership,
+    problems: &mut Vec<Problem>,
+) -> Option<Change> {
+    let want = d.spec.fields();
+    let have = l.spec.fields();
+    let mut fields = field_changes(&want, &have, &d.ignore_changes);
+    // A parent the API did not return is unknown: never a reason to replace.
+    fields.retain(|f| !(f.field == "parent" && f.before.is_none()));
+    if fields.is_empty() {
+        return None;
+    }
+    if l.system {
+        problems.push(Problem {
+            address: d.address.clone(),
+            message: "is a Descope system default and is never changed by this tool; remove it from the config"
+                .into(),
+        });
+        return None;
+    }
+    if let Some(parent) = fields.iter().find(|f| f.field == "parent") {
+        let text = |v: &Option<Value>| {
+            v.as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let reason = Reason::ParentChanged {
+            from: text(&parent.before),
+            to: text(&parent.after),
+        };
+        if !options.allow_replace.contains(&d.address) {
+            problems.push(Problem {
+                address: d.address.clone(),
+                message: format!(
+                    "{reason}: that means delete and create, destroying the tenant's users and SSO setup. \
+                     Re-run with --allow-replace {} if that is intended",
+                    d.address
+                ),
+            });
+            return None;
+        }
+        if let Spec::Tenant(t) = &d.spec {
+            let children: Vec<String> = live
+                .resources
+                .values()
+                .filter_map(|r| match &r.spec {
+                    Spec::Tenant(c) if c.parent.as_deref() == Some(t.id.as_str()) => {
+                        Some(c.id.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !children.is_empty() {
+                problems.push(Problem {
+                    address: d.address.clone(),
+                    message: format!(
+                        "cannot be replaced while it has child tenants ({}); move the children first",
+                        children.join(", ")
+                    ),
+                });
+                return None;
+            }
+        }
+        if ownership.protected.contains(&d.address) || d.protect {
+            problems.push(Problem {
+                address: d.address.clone(),
+                message: "is protected (protect: true) and a replace deletes it".into(),
+            });
+            return None;
+        }
+        return Some(Change::draft(
+            d.address.clone(),
+            Action::Replace,
+            reason,
+            Some(l.raw.clone()),
+            Some(create_body(d)),
+            fields,
+            d.delete_cascade,
+        ));
+    }
+    let names = fields.iter().map(|f| f.field.clone()).collect();
+    Some(Change::draft(
+        d.address.clone(),
+        Action::Update,
+        Reason::FieldsChanged { fields: names },
+        Some(l.raw.clone()),
+        Some(update_body(d, &l.raw)),
+        fields,
+        d.delete_cascade,
+    ))
+}
+
+fn plan_absent_from_config(
+    l: &LiveResource,
+    ownership: &Ownership,
+    options: &PlanOptions,
+    problems: &mut Vec<Problem>,
+) -> Option<Change> {
+    let kind = l.address.kind();
+    if l.system || matches!(kind, Kind::TenantDefaultRoles | Kind::Theme) {
+        // Default roles go with their tenant; the theme cannot be deleted (removing `theme:`
+        // only stops managing it).
+        return None;
+    }
+    let managed = ownership.managed.contains(&l.address);
+    let reason = if managed {
+        Reason::RemovedFromConfig
+    } else if options.prune.contains(&kind) && kind != Kind::Flow {
+        Reason::Pruned
+    } else {
+        return None;
+    };
+    if !options.targets.is_empty() && !options.targets.contains(&l.address) {
+        return None;
+    }
+    if ownership.protected.contains(&l.address) {
+        problems.push(Problem {
+            address: l.address.clone(),
+            message: "is protected (protect: true in state.json) but the plan would delete it; \
+                      put it back in the config, or set protect: false and apply that first"
+                .into(),
+        });
+        return None;
+    }
+    Some(Change::draft(
+        l.address.clone(),
+        Action::Delete,
+        reason,
+        Some(l.raw.clone()),
+        None,
+        vec![],
+        false,
+    ))
+}
+
+/// Field-level differences for managed fields (those present in `want`).
+fn field_changes(
+    want: &BTreeMap<&'static str, Value>,
+    have: &BTreeMap<&'static str, Value>,
+    ignore: &[String],
+) -> Vec<FieldChange> {
+    want.iter()
+        .filter(|(k, _)| !ignore.iter().any(|i| i == *k))
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| FieldChange {
+            field: (*k).to_string(),
+            before: have.get(k).cloned(),
+            after: Some(v.clone()),
+        })
+        .collect()
+}
+
+/// Unique values a tenant claims (its name and domains), lower-cased as Descope compares them.
+fn tenant_claims(spec: &Spec) -> Vec<String> {
+    match spec {
+        Spec::Tenant(t) => t
+            .name
+            .iter()
+            .map(|n| format!("name {}", n.to_lowercase()))
+            .chain(t.domains.iter().flatten().map(|d| format!("domain {d}")))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Live holders of every unique value, and the draft index that changes each holder.
+fn claim_holders(live: &LiveGraph) -> BTreeMap<String, Address> {
+    let mut holders = BTreeMap::new();
+    for r in live.resources.values() {
+        for claim in tenant_claims(&r.spec) {
+            holders.insert(claim, r.address.clone());
+        }
+    }
+    holders
+}
+
+fn final_claims(desired: &DesiredGraph, live: &LiveGraph, c: &Change) -> Vec<String> {
+    if c.action == Action::Delete {
+        return vec![];
+    }
+    match (
+        desired.resources.get(&c.address),
+        live.resources.get(&c.address),
+    ) {
+        (Some(d), l) => {
+            let mut claims = tenant_claims(&d.spec);
+            // Unmanaged fields keep their live values, which stay claimed.
+            if let (Spec::Tenant(t), Some(l)) = (&d.spec, l) {
+                if t.domains.is_none() || d.ignore_changes.iter().any(|f| f == "domains") {
+                    claims.extend(
+                        tenant_claims(&l.spec)
+                            .into_iter()
+                            .filter(|c| c.starts_with("domain ")),
+                    );
+                }
+            }
+            claims
+        }
+        _ => vec![],
+    }
+}
+
+fn check_unique_claims(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    drafts: &[Change],
+    problems: &mut Vec<Problem>,
+) {
+    let holders = claim_holders(live);
+    let changed: BTreeMap<&Address, &Change> = drafts.iter().map(|c| (&c.address, c)).collect();
+    for c in drafts {
+        for claim in final_claims(desired, live, c) {
+            let Some(holder) = holders.get(&claim) else {
+                continue;
+            };
+            if holder == &c.address {
+                continue;
+            }
+            let released = changed
+                .get(holder)
+                .is_some_and(|hc| !final_claims(desired, live, hc).contains(&claim));
+            if !released {
+                problems.push(Problem {
+                    address: c.address.clone(),
+                    message: format!(
+                        "claims {claim}, which {holder} holds and keeps; free it there first (in the config, or by hand if {holder} is unmanaged)"
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// For each draft, the drafts that must succeed before it.
+fn wire_dependencies(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    drafts: &[Change],
+) -> Vec<BTreeSet<usize>> {
+    let index: BTreeMap<&Address, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.address, i))
+        .collect();
+    let mut deps = vec![BTreeSet::new(); drafts.len()];
+
+    for (i, c) in drafts.iter().enumerate() {
+        if c.action != Action::Delete {
+            // Creates and updates after what they need.
+            if let Some(d) = desired.resources.get(&c.address) {
+                for dep in &d.depends_on {
+                    if let Some(&j) = index.get(dep) {
+                        if drafts[j].action != Action::Delete {
+                            deps[i].insert(j);
+                        }
+                    }
+                }
+            }
+        } else {
+            // Deletes in reverse: whatever lives under or refers to this resource goes first.
+            for (j, other) in drafts.iter().enumerate() {
+                if i != j && refers_to(other, &c.address, desired, live) {
+                    deps[i].insert(j);
+                }
+            }
+        }
+    }
+
+    // Release before claim: a change claiming a unique value waits for the change that frees it.
+    let holders = claim_holders(live);
+    for (i, c) in drafts.iter().enumerate() {
+        for claim in final_claims(desired, live, c) {
+            if let Some(holder) = holders.get(&claim) {
+                if let Some(&j) = index.get(holder) {
+                    if j != i {
+                        deps[i].insert(j);
+                    }
+                }
+            }
+        }
+    }
+    deps
+}
+
+/// Does `other` (a change) refer to `target` so that `target` may only be deleted after it?
+fn refers_to(other: &Change, target: &Address, desired: &DesiredGraph, live: &LiveGraph) -> bool {
+    let live_refers = live
+        .resources
+        .get(&other.address)
+        .is_some_and(|r| live_depends_on(&r.spec, target));
+    match other.action {
+        // Something else being deleted that lived under the target.
+        Action::Delete => live_refers,
+        // An update that drops its reference must run first; a create/update that still needs
+        // the target would have been refused by validation.
+        _ => {
+            live_refers
+                && !desired
+                    .resources
+                    .get(&other.address)
+                    .is_some_and(|d| d.depends_on.contains(target))
+        }
+    }
+}
+
+fn live_depends_on(spec: &Spec, target: &Address) -> bool {
+    match (spec, target) {
+        (Spec::Tenant(t), Address::Tenant(id)) => t.parent.as_deref() == Some(id.as_str()),
+        (Spec::Role(r), Address::Tenant(id)) => r.tenant.as_deref() == Some(id.as_str()),
+        (Spec::Role(r), Address::Permission(p)) => r.permissions.iter().flatten().any(|x| x == p),
+        (Spec::DefaultRoles(d), Address::Role { tenant, name }) => {
+            d.roles.contains(name) && tenant.as_deref().is_none_or(|t| t == d.tenant)
+        }
+        (Spec::DefaultRoles(d), Address::Tenant(id)) => &d.tenant == id,
+        _ => false,
+    }
+}
+
+/// Kahn's algorithm; among ready changes the smallest address first, so the order is stable.
+fn topological_order(
+    drafts: &[Change],
+    deps: &[BTreeSet<usize>],
+) -> Result<Vec<usize>, Vec<usize>> {
+    let mut remaining: Vec<usize> = deps.iter().map(BTreeSet::len).collect();
+    let mut dependents = vec![Vec::new(); drafts.len()];
+    for (i, ds) in deps.iter().enumerate() {
+        for &j in ds {
+            dependents[j].push(i);
+        }
+    }
+    let key = |i: usize| {
+        (
+            drafts[i].action == Action::Delete,
+            drafts[i].address.kind(),
+            drafts[i].address.clone(),
+        )
+    };
+    let mut ready: BTreeSet<(bool, Kind, Address, usize)> = (0..drafts.len())
+        .filter(|&i| remaining[i] == 0)
+        .map(|i| {
+            let (a, b, c) = key(i);
+            (a, b, c, i)
+        })
+        .collect();
+    let mut order = Vec::with_capacity(drafts.len());
+    while let Some(first) = ready.iter().next().cloned() {
+        ready.remove(&first);
+        let i = first.3;
+        order.push(i);
+        for &k in &dependents[i] {
+            remaining[k] -= 1;
+            if remaining[k] == 0 {
+                let (a, b, c) = key(k);
+                ready.insert((a, b, c, k));
+            }
+        }
+    }
+    if order.len() == drafts.len() {
+        Ok(order)
+    } else {
+        Err((0..drafts.len()).filter(|&i| remaining[i] > 0).collect())
+    }
+}

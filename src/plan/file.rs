@@ -1,0 +1,212 @@
+//! The plan file: text JSON in one canonical form (sorted keys, two-space indentation, a final
+//! newline), so it diffs well in a pull request and any edit — even whitespace — is detected.
+//! `digest` is sha256 over the canonical bytes of the file without the `digest` field
+//! (`created_at` is inside). Format documented in docs/plan-format.md.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Action, Change};
+use crate::model::Address;
+use crate::resource::sort_keys;
+use crate::secret::SecretRef;
+
+pub const FORMAT: &str = "descope-mgmt-plan";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    pub format: String,
+    pub format_version: u32,
+    pub tool_version: String,
+    pub created_at: String,
+    pub project_id: String,
+    pub environment: String,
+    /// sha256 of the unresolved configuration bytes (base file, then overlay).
+    pub config_digest: String,
+    pub options: PlanOptionsRecord,
+    pub changes: Vec<Change>,
+    /// Live fingerprint (or "absent") of every address a change touches.
+    pub fingerprints: BTreeMap<Address, String>,
+    /// "exists" for every address the changes need but do not touch.
+    pub dependencies: BTreeMap<Address, String>,
+    /// Every secret stand-in in the bodies; apply re-resolves and checks each.
+    pub secrets: Vec<SecretRef>,
+    /// Live resources this tool does not manage (information only).
+    pub unmanaged: Vec<Address>,
+    /// Managed addresses gone from both config and live project: dropped from state on apply.
+    pub forget: Vec<Address>,
+    pub summary: Summary,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanOptionsRecord {
+    pub targets: Vec<String>,
+    pub prune: Vec<String>,
+    pub allow_replace: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub replace: usize,
+}
+
+impl Summary {
+    pub fn of(changes: &[Change]) -> Summary {
+        let mut s = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Delete => s.delete += 1,
+                Action::Replace => s.replace += 1,
+            }
+        }
+        s
+    }
+
+    pub fn total(&self) -> usize {
+        self.create + self.update + self.delete + self.replace
+    }
+
+    /// `Plan: 3 to create, 2 to update, 1 to delete.` (Terraform's wording; replaces count
+    /// once in create and once in delete, as Terraform counts them).
+    pub fn line(&self) -> String {
+        if self.total() == 0 {
+            return "No changes. The live project matches the configuration.".to_string();
+        }
+        format!(
+            "Plan: {} to create, {} to update, {} to delete.",
+            self.create + self.replace,
+            self.update,
+            self.delete + self.replace
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a descope-mgmt plan file: {detail}")]
+    NotAPlan { path: String, detail: String },
+    #[error("{path} was modified after it was written (its bytes are not in canonical form); run plan again")]
+    NotCanonical { path: String },
+    #[error("{path} was modified after it was written (digest {found} does not match its content {computed}); run plan again")]
+    DigestMismatch {
+        path: String,
+        found: String,
+        computed: String,
+    },
+    #[error("{path} has plan format version {found}; this descope-mgmt ({tool}) reads version {FORMAT_VERSION}; plan again with this version")]
+    UnsupportedVersion {
+        path: String,
+        found: u32,
+        tool: String,
+    },
+}
+
+impl PlanFile {
+    /// Canonical text of the whole file, digest included.
+    pub fn to_canonical_string(&self) -> String {
+        let v = serde_json::to_value(self).expect("plan files serialize");
+        canonical_text(&v)
+    }
+
+    /// Fill in `digest` from the content.
+    pub fn seal(mut self) -> PlanFile {
+        self.digest = String::new();
+        self.digest = digest_of(&serde_json::to_value(&self).expect("plan files serialize"));
+        self
+    }
+
+    /// Parse and verify form and digest (apply's first check, before any network).
+    pub fn parse_verified(text: &str, path: &Path) -> Result<PlanFile, PlanFileError> {
+        let p = path.display().to_string();
+        let value: Value = serde_json::from_str(text).map_err(|e| PlanFileError::NotAPlan {
+            path: p.clone(),
+            detail: e.to_string(),
+        })?;
+        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+            return Err(PlanFileError::NotAPlan {
+                path: p,
+                detail: format!("missing \"format\": \"{FORMAT}\""),
+            });
+        }
+        let version = value
+            .get("format_version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32;
+        if version != FORMAT_VERSION {
+            return Err(PlanFileError::UnsupportedVersion {
+                path: p,
+                found: version,
+                tool: crate::TOOL_VERSION.to_string(),
+            });
+        }
+        if canonical_text(&value) != text {
+            return Err(PlanFileError::NotCanonical { path: p });
+        }
+        let found = value
+            .get("digest")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let computed = digest_of(&value);
+        if found != computed {
+            return Err(PlanFileError::DigestMismatch {
+                path: p,
+                found,
+                computed,
+            });
+        }
+        serde_json::from_value(value).map_err(|e| PlanFileError::NotAPlan {
+            path: p,
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn read_verified(path: &Path) -> Result<PlanFile, PlanFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse_verified(&text, path)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+fn canonical_text(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(&sort_keys(v)).expect("values serialize");
+    s.push('\n');
+    s
+}
+
+/// sha256 over the canonical bytes of the file without its `digest` field.
+fn digest_of(v: &Value) -> String {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("digest");
+    }
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical_text(&v).as_bytes()))
+    )
+}

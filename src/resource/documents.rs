@@ -1,0 +1,105 @@
+//! Flow and theme documents: detect their form, and normalize away what the server manages so
+//! a file and a live export compare equal when only those differ (docs/flows-and-theme.md).
+
+use serde_json::{Map, Value};
+
+use super::DocForm;
+
+/// Fields Descope sets itself on export; never compared, never a reason to import.
+pub const SERVER_MANAGED_FIELDS: &[&str] = &[
+    "version",
+    "etag",
+    "modifiedTime",
+    "createdTime",
+    "fingerprint",
+    "componentsVersion",
+];
+
+/// v2 documents carry `flowId`/`metadata`/`contents`; v1 carry `flow` with a `dsl` and `screens`.
+pub fn flow_form(doc: &Value) -> DocForm {
+    let inner = doc.get("flow").unwrap_or(doc);
+    if inner.get("contents").is_some()
+        || inner.get("metadata").is_some()
+        || inner.get("flowId").is_some()
+    {
+        DocForm::V2
+    } else {
+        DocForm::V1
+    }
+}
+
+/// v2 themes carry `styles`; v1 themes carry `cssTemplate`.
+pub fn theme_form(doc: &Value) -> DocForm {
+    let inner = doc.get("theme").unwrap_or(doc);
+    if inner.get("styles").is_some() {
+        DocForm::V2
+    } else {
+        DocForm::V1
+    }
+}
+
+/// Remove server-managed fields at the levels where Descope puts them: the top, the `flow` /
+/// `theme` wrapper, and v2 `metadata`. Deeper keys of the same name belong to the user's design.
+pub fn normalize(doc: &Value) -> Value {
+    fn strip(v: &Value, depth: usize) -> Value {
+        match v {
+            Value::Object(o) => {
+                let mut out = Map::new();
+                for (k, v) in o {
+                    if depth <= 2 && SERVER_MANAGED_FIELDS.contains(&k.as_str()) {
+                        continue;
+                    }
+                    let descend = matches!(k.as_str(), "flow" | "theme" | "metadata");
+                    out.insert(
+                        k.clone(),
+                        if descend {
+                            strip(v, depth + 1)
+                        } else {
+                            v.clone()
+                        },
+                    );
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+    strip(doc, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn forms_are_detected() {
+        assert_eq!(
+            flow_form(&json!({"flow":{"id":"x","dsl":{}},"screens":[]})),
+            DocForm::V1
+        );
+        assert_eq!(
+            flow_form(&json!({"flowId":"x","metadata":{},"contents":{}})),
+            DocForm::V2
+        );
+        assert_eq!(
+            flow_form(&json!({"flow":{"flowId":"x","contents":{}}})),
+            DocForm::V2
+        );
+        assert_eq!(
+            theme_form(&json!({"theme":{"cssTemplate":{}}})),
+            DocForm::V1
+        );
+        assert_eq!(theme_form(&json!({"theme":{"styles":{}}})), DocForm::V2);
+    }
+
+    #[test]
+    fn server_fields_go_but_design_fields_stay() {
+        let doc = json!({"flow":{"id":"x","version":3,"etag":"e","dsl":{"version":"keep"}},
+                         "screens":[{"id":"s","version":1}]});
+        assert_eq!(
+            normalize(&doc),
+            json!({"flow":{"id":"x","dsl":{"version":"keep"}},"screens":[{"id":"s","version":1}]})
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! The normalized resource model both sides of a plan are read into, so that "equal" means
+//! equal: lists sorted, defaults filled in, `null` and empty treated alike.
+//!
+//! A field that is `None` on the desired side is *not managed* (the config leaves it to others);
+//! on the live side it is *unknown* (the API did not return it) and never a reason to change.
+
+pub mod desired;
+pub mod documents;
+pub mod live;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use crate::model::{Address, Kind};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSpec {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub name: String,
+    pub tenant: Option<String>,
+    pub description: Option<String>,
+    /// Sorted and deduplicated.
+    pub permissions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSpec {
+    pub id: String,
+    pub name: Option<String>,
+    /// Descope `selfProvisioningDomains`; sorted, deduplicated, lower case.
+    pub domains: Option<Vec<String>>,
+    pub parent: Option<String>,
+    pub custom_attributes: Option<BTreeMap<String, Value>>,
+    pub enforce_sso: Option<bool>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultRolesSpec {
+    pub tenant: String,
+    /// Sorted role names.
+    pub roles: Vec<String>,
+}
+
+/// The form of a flow or theme document, kept so it is exported, compared and imported as the
+/// file has it (design.md §2, Flow and theme documents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocForm {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentSpec {
+    pub form: DocForm,
+    /// Normalized: server-managed fields removed.
+    pub document: Value,
+}
+
+/// One resource's managed content, by kind (a closed set).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    Permission(PermissionSpec),
+    Role(RoleSpec),
+    Tenant(TenantSpec),
+    DefaultRoles(DefaultRolesSpec),
+    Flow(DocumentSpec),
+    Theme(DocumentSpec),
+}
+
+impl Spec {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Spec::Permission(_) => Kind::Permission,
+            Spec::Role(_) => Kind::Role,
+            Spec::Tenant(_) => Kind::Tenant,
+            Spec::DefaultRoles(_) => Kind::TenantDefaultRoles,
+            Spec::Flow(_) => Kind::Flow,
+            Spec::Theme(_) => Kind::Theme,
+        }
+    }
+
+    /// The fields this spec knows, under the config's field names. Unmanaged or unknown fields
+    /// are absent, so comparing two views compares only what both sides know.
+    pub fn fields(&self) -> BTreeMap<&'static str, Value> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &'static str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k, v);
+            }
+        };
+        match self {
+            Spec::Permission(p) => put("description", p.description.clone().map(Value::from)),
+            Spec::Role(r) => {
+                put("description", r.description.clone().map(Value::from));
+                put("permissions", r.permissions.clone().map(|v| json!(v)));
+            }
+            Spec::Tenant(t) => {
+                put("name", t.name.clone().map(Value::from));
+                put("domains", t.domains.clone().map(|v| json!(v)));
+                put("parent", t.parent.clone().map(Value::from));
+                put(
+                    "custom_attributes",
+                    t.custom_attributes.clone().map(|m| json!(m)),
+                );
+                put("enforce_sso", t.enforce_sso.map(Value::from));
+                put("disabled", t.disabled.map(Value::from));
+            }
+            Spec::DefaultRoles(d) => put("default_roles", Some(json!(d.roles))),
+            Spec::Flow(d) | Spec::Theme(d) => put("document", Some(d.document.clone())),
+        }
+        m
+    }
+
+    /// Field names a user may list in `ignore_changes` for this kind.
+    pub fn field_names(kind: Kind) -> &'static [&'static str] {
+        match kind {
+            Kind::Permission => &["description"],
+            Kind::Role => &["description", "permissions"],
+            Kind::Tenant => &[
+                "name",
+                "domains",
+                "parent",
+                "custom_attributes",
+                "enforce_sso",
+                "disabled",
+                "default_roles",
+            ],
+            Kind::TenantDefaultRoles => &["default_roles"],
+            Kind::Flow | Kind::Theme => &["document"],
+        }
+    }
+}
+
+/// Sorted, deduplicated copy of a list of names.
+pub fn sorted_set(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    items
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Canonical JSON text: object keys sorted (serde_json's map is ordered), no insignificant
+/// whitespace. Used for fingerprints and digests, so equal values give equal bytes.
+pub fn canonical_json(v: &Value) -> String {
+    serde_json::to_string(&sort_keys(v)).expect("a serde_json::Value always serializes")
+}
+
+/// The same value with every object's keys in sorted order, whatever map type serde_json was
+/// built with (a dependency could turn on `preserve_order`).
+pub fn sort_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), sort_keys(&o[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sort_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `sha256:<hex>` of the canonical JSON of a live object.
+pub fn fingerprint(v: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical_json(v).as_bytes()))
+    )
+}
+
+/// Treat `null`, `""`, `[]`, `{}`, `0` and `false` alike: Descope omits default-valued fields in
+/// some answers and sends them in others.
+pub fn is_default_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Does the live object carry every field of `body` with the same value (defaults alike)?
+/// Used to decide whether a write already took effect.
+pub fn body_matches(live: &Value, body: &Value) -> bool {
+    match (live, body) {
+        (Value::Object(l), Value::Object(b)) => b.iter().all(|(k, bv)| match l.get(k) {
+            Some(lv) => value_matches(lv, bv),
+            None => is_default_value(bv),
+        }),
+        _ => value_matches(live, body),
+    }
+}
+
+fn value_matches(live: &Value, want: &Value) -> bool {
+    if is_default_value(live) && is_default_value(want) {
+        return true;
+    }
+    match (live, want) {
+        (Value::Array(l), Value::Array(w)) => {
+            // Descope does not promise list order; compare as sets of canonical texts.
+            let l: BTreeSet<String> = l.iter().map(canonical_json).collect();
+            let w: BTreeSet<String> = w.iter().map(canonical_json).collect();
+            l == w
+        }
+        (Value::Object(_), Value::Object(_)) => {
+            body_matches(live, want) && body_matches(want, live)
+        }
+        _ => live == want,
+    }
+}
+
+/// Remove keys whose values are defaults, recursively, so two forms of "nothing" compare equal.
+pub fn strip_defaults(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for (k, v) in o {
+                let s = strip_defaults(v);
+                if !is_default_value(&s) {
+                    out.insert(k.clone(), s);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(strip_defaults).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A resource as the config wants it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredResource {
+    pub address: Address,
+    pub spec: Spec,
+    /// Addresses that must exist before this one can be created or updated.
+    pub depends_on: Vec<Address>,
+    pub protect: bool,
+    pub delete_cascade: bool,
+    pub ignore_changes: Vec<String>,
+}
+
+/// A resource as the live project has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveResource {
+    pub address: Address,
+    pub spec: Spec,
+    /// The object as the API returned it (secret values replaced by their stand-ins); the
+    /// fingerprint is taken over this.
+    pub raw: Value,
+    /// Descope's own (system-default permission, built-in role): never touched.
+    pub system: bool,
+}
+
+impl LiveResource {
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_compare_alike() {
+        assert!(body_matches(
+            &json!({"id":"a","name":"A","selfProvisioningDomains":["b.com","a.com"],"createdTime":5}),
+            &json!({"id":"a","name":"A","selfProvisioningDomains":["a.com","b.com"],"disabled":false,"customAttributes":{}})
+        ));
+        assert!(!body_matches(
+            &json!({"id":"a","name":"A"}),
+            &json!({"id":"a","name":"B"})
+        ));
+        assert!(!body_matches(
+            &json!({"customAttributes":{"plan":"gold","x":1}}),
+            &json!({"customAttributes":{"plan":"gold"}})
+        ));
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_but_not_values() {
+        let a: Value = serde_json::from_str(r#"{"b":1,"a":[1,2]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":[1,2],"b":1}"#).unwrap();
+        let c: Value = serde_json::from_str(r#"{"a":[2,1],"b":1}"#).unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+}
