@@ -2,6 +2,7 @@
 //! all drive the same code; `docs/architecture.md` has the picture of how data flows.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod emulator;

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod bodies;
 pub mod diff;
+pub mod effect;
 pub mod file;
 pub mod render;
 

@@ -266,9 +266,23 @@ pub struct LiveResource {
     pub system: bool,
 }
 
+/// Tenant fields Descope derives from other resources: a child's creation changes the
+/// parent's `successors`, and default roles are their own address. Leaving them out of the
+/// tenant's fingerprint keeps one operation from making another look stale.
+const TENANT_DERIVED_FIELDS: &[&str] = &["successors", "defaultRoles"];
+
 impl LiveResource {
     pub fn fingerprint(&self) -> String {
-        fingerprint(&self.raw)
+        match (&self.spec, self.raw.as_object()) {
+            (Spec::Tenant(_), Some(o)) => {
+                let mut o = o.clone();
+                for f in TENANT_DERIVED_FIELDS {
+                    o.remove(*f);
+                }
+                fingerprint(&Value::Object(o))
+            }
+            _ => fingerprint(&self.raw),
+        }
     }
 }
 

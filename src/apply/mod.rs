@@ -1,0 +1,3 @@
+//! Apply: verify a saved plan against fresh live state, then carry it out.
+
+pub mod verify;

@@ -1,0 +1,203 @@
+//! Apply's checks before any write (design.md §1-2): the plan is for this project and
+//! environment, has not been used, its secrets still resolve to the same values, and every
+//! resource it touches or needs is as it was when planned — per operation when resuming.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::model::Address;
+use crate::plan::diff::{ABSENT, EXISTS};
+use crate::plan::effect::{changed_fields, has_taken_effect, matches_before};
+use crate::plan::PlanFile;
+use crate::resource::live::LiveGraph;
+use crate::secret::SecretRef;
+
+/// How far a previous run of this plan got with one operation (from the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpProgress {
+    Untouched,
+    /// Started, no end recorded: the process died or the outcome was ambiguous.
+    InFlight,
+    Finished,
+    Failed,
+}
+
+pub struct VerifyInput<'a> {
+    pub plan: &'a PlanFile,
+    pub live: &'a LiveGraph,
+    pub project_id: &'a str,
+    pub environment: &'a str,
+    pub already_applied: bool,
+    /// Per operation id; empty for a first run.
+    pub progress: &'a BTreeMap<usize, OpProgress>,
+    /// Fingerprints state.json recorded for managed addresses (drift on untouched ones warns).
+    pub recorded: &'a BTreeMap<Address, String>,
+    /// Recomputes a secret's stand-in from the variable's current value and the current key;
+    /// `None` when the variable is not set.
+    pub recompute_secret: &'a dyn Fn(&str) -> Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleResource {
+    pub address: Address,
+    pub expected: String,
+    pub changed_fields: Vec<String>,
+}
+
+/// Why apply refuses the plan (exit 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    OtherProject { plan: String, configured: String },
+    OtherEnvironment { plan: String, configured: String },
+    AlreadyApplied { digest: String },
+    SecretChanged { var: String },
+    SecretMissing { var: String },
+    Stale(Vec<StaleResource>),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::OtherProject { plan, configured } => write!(
+                f,
+                "the plan is for project {plan}, but this environment is configured for project {configured}; \
+                 check --env and DESCOPE_PROJECT_ID, or plan again"
+            ),
+            Refusal::OtherEnvironment { plan, configured } => write!(
+                f,
+                "the plan is for environment `{plan}`, not `{configured}`; run apply with --env {plan}"
+            ),
+            Refusal::AlreadyApplied { digest } => write!(
+                f,
+                "this plan ({digest}) was already applied in full; plans are used once. Run plan again"
+            ),
+            Refusal::SecretChanged { var } => write!(
+                f,
+                "secret {var} changed or the management key was rotated since planning: plan again"
+            ),
+            Refusal::SecretMissing { var } => write!(
+                f,
+                "secret variable {var} is not set; set it as when planning, or plan again"
+            ),
+            Refusal::Stale(list) => {
+                writeln!(
+                    f,
+                    "the live project changed since planning; {} resource(s) are not as planned:",
+                    list.len()
+                )?;
+                for s in list {
+                    let what = if s.changed_fields.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (changed: {})", s.changed_fields.join(", "))
+                    };
+                    writeln!(f, "  {} — expected {}{what}", s.address, s.expected)?;
+                }
+                write!(f, "Nothing was written. Run plan again to see the current differences.")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    /// Operations a previous run finished, confirmed live: skipped this time.
+    pub already_done: BTreeSet<usize>,
+    pub warnings: Vec<String>,
+}
+
+pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
+    let plan = input.plan;
+    if plan.project_id != input.project_id {
+        return Err(Refusal::OtherProject {
+            plan: plan.project_id.clone(),
+            configured: input.project_id.to_string(),
+        });
+    }
+    if plan.environment != input.environment {
+        return Err(Refusal::OtherEnvironment {
+            plan: plan.environment.clone(),
+            configured: input.environment.to_string(),
+        });
+    }
+    if input.already_applied {
+        return Err(Refusal::AlreadyApplied {
+            digest: plan.digest.clone(),
+        });
+    }
+    for s in &plan.secrets {
+        match (input.recompute_secret)(&s.secret) {
+            None => return Err(Refusal::SecretMissing { var: s.secret.clone() }),
+            Some(now) if now.hmac != s.hmac => {
+                return Err(Refusal::SecretChanged { var: s.secret.clone() })
+            }
+            Some(_) => {}
+        }
+    }
+
+    let mut stale = Vec::new();
+    let mut verified = Verified::default();
+    for c in &plan.changes {
+        let live = input.live.resources.get(&c.address);
+        let fingerprint = plan.fingerprints.get(&c.address).map(String::as_str).unwrap_or(ABSENT);
+        let progress = input.progress.get(&c.id).copied().unwrap_or(OpProgress::Untouched);
+        let before_ok = matches_before(live, fingerprint);
+        let after_ok = has_taken_effect(c, live);
+        let ok = match progress {
+            OpProgress::Finished if after_ok => {
+                verified.already_done.insert(c.id);
+                true
+            }
+            // A finished import (flows, theme) cannot be read back from a list entry; it is
+            // idempotent, so it simply runs again.
+            OpProgress::Finished => before_ok || !plan_kind_readable(c),
+            OpProgress::InFlight | OpProgress::Failed => {
+                if after_ok {
+                    verified.already_done.insert(c.id);
+                }
+                before_ok || after_ok || !plan_kind_readable(c)
+            }
+            OpProgress::Untouched => before_ok,
+        };
+        if !ok {
+            stale.push(StaleResource {
+                address: c.address.clone(),
+                expected: if fingerprint == ABSENT { "absent".into() } else { "unchanged since planning".into() },
+                changed_fields: changed_fields(c.before.as_ref(), live.map(|l| &l.raw)),
+            });
+        }
+    }
+    for (dep, want) in &plan.dependencies {
+        if want == EXISTS && !input.live.resources.contains_key(dep) {
+            stale.push(StaleResource {
+                address: dep.clone(),
+                expected: "to exist (a planned change needs it)".into(),
+                changed_fields: vec!["(deleted since planning)".into()],
+            });
+        }
+    }
+    if !stale.is_empty() {
+        return Err(Refusal::Stale(stale));
+    }
+
+    let touched: BTreeSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
+    for (addr, recorded) in input.recorded {
+        if touched.contains(addr) {
+            continue;
+        }
+        match input.live.resources.get(addr) {
+            Some(l) if &l.fingerprint() != recorded => verified
+                .warnings
+                .push(format!("{addr} changed outside descope-mgmt since the last apply (not touched by this plan)")),
+            None => verified
+                .warnings
+                .push(format!("{addr} is managed but no longer exists live (not touched by this plan)")),
+            _ => {}
+        }
+    }
+    Ok(verified)
+}
+
+fn plan_kind_readable(c: &crate::plan::Change) -> bool {
+    !matches!(c.address.kind(), crate::model::Kind::Flow | crate::model::Kind::Theme)
+}
