@@ -7,6 +7,8 @@ pub mod config;
 pub mod emulator;
 pub mod model;
 pub mod secret;
+pub mod state;
+pub mod util;
 
 /// Version written into plan files and the audit log.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -24,7 +24,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // clap's own usage code is 2, which our contract reserves for "changes present".
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
         }
     };
     ExitCode::from(run(cli))
