@@ -127,7 +127,7 @@ pub fn load_backup(path: &Path) -> Result<Backup, StateError> {
     serde_json::from_value(value).map_err(|e| StateError::corrupt(path, "backup", e, HINT))
 }
 
-/// Every backup of the environment, oldest first (ties broken by file name). Hidden files
+/// Every backup of the environment, oldest first. Hidden files
 /// (interrupted writes) and non-JSON files are ignored; a damaged backup is an error naming it.
 pub fn list_backups(dir: &StateDir) -> Result<Vec<BackupSummary>, StateError> {
     let backups = dir.backups_dir();
@@ -154,6 +154,9 @@ pub fn list_backups(dir: &StateDir) -> Result<Vec<BackupSummary>, StateError> {
             addresses: b.resources.into_iter().map(|r| r.address).collect(),
         });
     }
-    out.sort_by(|a, b| (a.created_at, &a.path).cmp(&(b.created_at, &b.path)));
+    // Within one second, `X.json` came before `X-2.json`, which came before `X-10.json`: the
+    // shorter name is the older one.
+    let key = |s: &BackupSummary| (s.created_at, s.path.as_os_str().len(), s.path.clone());
+    out.sort_by_key(key);
     Ok(out)
 }

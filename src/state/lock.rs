@@ -62,12 +62,12 @@ impl LockHolder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("{}", held_message(.env, .lock_path, .holder.as_ref(), *.waited))]
+    #[error("{}", held_message(.env, .lock_path, .holder.as_deref(), *.waited))]
     Held {
         env: String,
         lock_path: PathBuf,
         /// `None` when the holder wrote no details (another tool, or it is just starting).
-        holder: Option<LockHolder>,
+        holder: Option<Box<LockHolder>>,
         waited: Duration,
     },
     #[error(transparent)]
@@ -138,7 +138,7 @@ impl StateLock {
                         return Err(LockError::Held {
                             env: dir.env().to_string(),
                             lock_path,
-                            holder: read_holder(dir),
+                            holder: read_holder(dir).map(Box::new),
                             waited: if timeout.is_zero() {
                                 Duration::ZERO
                             } else {
