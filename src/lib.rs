@@ -10,6 +10,8 @@ pub mod model;
 pub mod plan;
 pub mod resource;
 pub mod secret;
+pub mod state;
+pub mod util;
 
 /// Version written into plan files and the audit log.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

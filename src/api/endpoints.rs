@@ -1,1 +1,496 @@
-//! (to be written)
+//! One pure function per Management API call this tool makes (descope-api.md §2, §4-7). Each
+//! returns the exact method, path, query and body; nothing here touches the network, so the
+//! request shapes can be tested against golden JSON without a server.
+//!
+//! Create, update and import bodies are taken as `serde_json::Value` and sent exactly: Descope's
+//! updates override the whole object, so the planner builds them from the live object
+//! (read-modify-write), and any reshaping here would drop fields nobody manages.
+
+// `ApiError` is the shared error type every layer returns; boxing it would change what the
+// other modules build against, for a few bytes on a path that ends in a network call.
+#![allow(clippy::result_large_err)]
+
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiErrorKind};
+use super::request::{ApiRequest, Effect, Method};
+use crate::model::Address;
+
+pub const LICENSE: &str = "/v1/mgmt/license";
+
+pub const TENANT_CREATE: &str = "/v1/mgmt/tenant/create";
+pub const TENANT_UPDATE: &str = "/v1/mgmt/tenant/update";
+pub const TENANT_PATCH: &str = "/v1/mgmt/tenant/patch";
+pub const TENANT_DELETE: &str = "/v1/mgmt/tenant/delete";
+pub const TENANT_LOAD: &str = "/v1/mgmt/tenant";
+pub const TENANT_LOAD_ALL: &str = "/v1/mgmt/tenant/all";
+pub const TENANT_SEARCH: &str = "/v1/mgmt/tenant/search";
+pub const TENANT_SETTINGS: &str = "/v1/mgmt/tenant/settings";
+pub const TENANT_DEFAULT_ROLES: &str = "/v1/mgmt/tenant/updateDefaultRoles";
+
+pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
+pub const PERMISSION_CREATE_BATCH: &str = "/v1/mgmt/permission/create/batch";
+pub const PERMISSION_UPDATE: &str = "/v1/mgmt/permission/update";
+pub const PERMISSION_UPDATE_BATCH: &str = "/v1/mgmt/permission/update/batch";
+pub const PERMISSION_DELETE: &str = "/v1/mgmt/permission/delete";
+pub const PERMISSION_DELETE_BATCH: &str = "/v1/mgmt/permission/delete/batch";
+pub const PERMISSION_LOAD_ALL: &str = "/v1/mgmt/permission/all";
+
+pub const ROLE_CREATE: &str = "/v1/mgmt/role/create";
+pub const ROLE_CREATE_BATCH: &str = "/v1/mgmt/role/create/batch";
+pub const ROLE_UPDATE: &str = "/v1/mgmt/role/update";
+pub const ROLE_UPDATE_BATCH: &str = "/v1/mgmt/role/update/batch";
+pub const ROLE_DELETE: &str = "/v1/mgmt/role/delete";
+pub const ROLE_DELETE_BATCH: &str = "/v1/mgmt/role/delete/batch";
+pub const ROLE_LOAD_ALL: &str = "/v1/mgmt/role/all";
+pub const ROLE_SEARCH: &str = "/v1/mgmt/role/search";
+
+pub const FLOW_LIST: &str = "/v1/mgmt/flow/list";
+pub const FLOW_DELETE: &str = "/v1/mgmt/flow/delete";
+pub const FLOW_EXPORT_V1: &str = "/v1/mgmt/flow/export";
+pub const FLOW_IMPORT_V1: &str = "/v1/mgmt/flow/import";
+pub const FLOW_EXPORT_V2: &str = "/v2/mgmt/flow/export";
+pub const FLOW_IMPORT_V2: &str = "/v2/mgmt/flow/import";
+
+pub const THEME_EXPORT_V1: &str = "/v1/mgmt/theme/export";
+pub const THEME_IMPORT_V1: &str = "/v1/mgmt/theme/import";
+pub const THEME_EXPORT_V2: &str = "/v2/mgmt/theme/export";
+pub const THEME_IMPORT_V2: &str = "/v2/mgmt/theme/import";
+
+fn post_read(path: &'static str, body: Option<Value>) -> ApiRequest {
+    ApiRequest {
+        method: Method::Post,
+        path,
+        query: Vec::new(),
+        body,
+        effect: Effect::Read,
+        address: None,
+    }
+}
+
+fn with_address(req: ApiRequest, address: Option<Address>) -> ApiRequest {
+    match address {
+        Some(a) => req.for_address(a),
+        None => req,
+    }
+}
+
+fn refuse(path: &'static str, address: Option<Address>, why: &str) -> ApiError {
+    ApiError {
+        method: Method::Post.as_str(),
+        path: path.to_string(),
+        address: address.map(|a| a.to_string()),
+        kind: ApiErrorKind::Setup(why.to_string()),
+        credentials_hint: false,
+    }
+}
+
+fn str_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The tenant a body is about, for error messages. Creates may leave the id to Descope.
+fn tenant_address(body: &Value) -> Option<Address> {
+    str_field(body, "id").map(Address::tenant)
+}
+
+/// Updates address a role by its current `name` (or `id`), creates by `name`.
+fn role_address(body: &Value) -> Option<Address> {
+    let name = str_field(body, "name").or_else(|| str_field(body, "id"))?;
+    Some(Address::role(str_field(body, "tenantId"), name))
+}
+
+fn permission_address(body: &Value) -> Option<Address> {
+    str_field(body, "name")
+        .or_else(|| str_field(body, "id"))
+        .map(Address::permission)
+}
+
+/// An empty string in a filter list is as good as no filter to a server that treats `""` as
+/// "not set" (descope-api.md §3), so it is refused like an empty list.
+fn check_names(
+    path: &'static str,
+    names: &[String],
+    what: &str,
+    address: Option<Address>,
+) -> Result<(), ApiError> {
+    if names.is_empty() {
+        return Err(refuse(
+            path,
+            address,
+            &format!("refusing to send an empty list of {what}: this endpoint treats a missing filter as \"all\""),
+        ));
+    }
+    if names.iter().any(|n| n.trim().is_empty()) {
+        return Err(refuse(
+            path,
+            address,
+            &format!("refusing to send an empty name in the list of {what}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_items(path: &'static str, items: &[Value], what: &str) -> Result<(), ApiError> {
+    if items.is_empty() {
+        return Err(refuse(
+            path,
+            None,
+            &format!("refusing to send an empty batch of {what}"),
+        ));
+    }
+    Ok(())
+}
+
+fn object(
+    path: &'static str,
+    address: Option<Address>,
+    what: &str,
+    v: Value,
+) -> Result<Map<String, Value>, ApiError> {
+    match v {
+        Value::Object(m) => Ok(m),
+        other => Err(refuse(
+            path,
+            address,
+            &format!(
+                "the {what} must be a JSON object, got {}",
+                json_type(&other)
+            ),
+        )),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+// ---- license (§2) ----
+
+/// The SDKs' handshake; its answer's tier goes into `x-descope-license` on later calls.
+pub fn license() -> ApiRequest {
+    ApiRequest::read(Method::Get, LICENSE)
+}
+
+// ---- tenants (§4) ----
+
+pub fn tenant_create(body: Value) -> ApiRequest {
+    let address = tenant_address(&body);
+    with_address(ApiRequest::write(TENANT_CREATE, body), address)
+}
+
+/// Full override: send the complete tenant (the live object with managed fields replaced).
+pub fn tenant_update(body: Value) -> ApiRequest {
+    let address = tenant_address(&body);
+    with_address(ApiRequest::write(TENANT_UPDATE, body), address)
+}
+
+/// Partial update: `{"id", <only the fields to change>}`. Only newer SDKs know it.
+pub fn tenant_patch(body: Value) -> ApiRequest {
+    let address = tenant_address(&body);
+    let mut req = ApiRequest::write(TENANT_PATCH, body);
+    req.method = Method::Patch;
+    with_address(req, address)
+}
+
+/// `cascade: true` also deletes the users and access keys that belong only to this tenant.
+pub fn tenant_delete(id: &str, cascade: bool) -> ApiRequest {
+    ApiRequest::write(TENANT_DELETE, json!({"id": id, "cascade": cascade}))
+        .for_address(Address::tenant(id))
+}
+
+pub fn tenant_load(id: &str) -> ApiRequest {
+    ApiRequest::read(Method::Get, TENANT_LOAD)
+        .with_query("id", id)
+        .for_address(Address::tenant(id))
+}
+
+pub fn tenant_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, TENANT_LOAD_ALL)
+}
+
+/// A POST that only reads. Build the body with `wire::TenantSearchRequest`.
+pub fn tenant_search(body: Value) -> ApiRequest {
+    post_read(TENANT_SEARCH, Some(body))
+}
+
+pub fn tenant_load_settings(id: &str) -> ApiRequest {
+    ApiRequest::read(Method::Get, TENANT_SETTINGS)
+        .with_query("id", id)
+        .for_address(Address::tenant(id))
+}
+
+/// The body names its tenant as `tenantId` (not `id`, unlike every other tenant call).
+pub fn tenant_update_settings(body: Value) -> ApiRequest {
+    let address = str_field(&body, "tenantId").map(Address::tenant);
+    with_address(ApiRequest::write(TENANT_SETTINGS, body), address)
+}
+
+/// An empty list is legitimate here: it clears the tenant's default roles.
+pub fn tenant_update_default_roles(id: &str, default_roles: &[String]) -> ApiRequest {
+    ApiRequest::write(
+        TENANT_DEFAULT_ROLES,
+        json!({"id": id, "defaultRoles": default_roles}),
+    )
+    .for_address(Address::default_roles(id))
+}
+
+// ---- permissions (§5) ----
+
+pub fn permission_create(body: Value) -> ApiRequest {
+    let address = permission_address(&body);
+    with_address(ApiRequest::write(PERMISSION_CREATE, body), address)
+}
+
+/// One transaction on Descope's side: all succeed or none.
+pub fn permission_create_batch(permissions: Vec<Value>) -> Result<ApiRequest, ApiError> {
+    check_items(PERMISSION_CREATE_BATCH, &permissions, "permissions")?;
+    Ok(ApiRequest::write(
+        PERMISSION_CREATE_BATCH,
+        json!({ "permissions": permissions }),
+    ))
+}
+
+/// `{"name": current, "newName": new (required), "description"}`; an omitted description is
+/// cleared.
+pub fn permission_update(body: Value) -> ApiRequest {
+    let address = permission_address(&body);
+    with_address(ApiRequest::write(PERMISSION_UPDATE, body), address)
+}
+
+pub fn permission_update_batch(permissions: Vec<Value>) -> Result<ApiRequest, ApiError> {
+    check_items(PERMISSION_UPDATE_BATCH, &permissions, "permissions")?;
+    Ok(ApiRequest::write(
+        PERMISSION_UPDATE_BATCH,
+        json!({ "permissions": permissions }),
+    ))
+}
+
+pub fn permission_delete(name: &str) -> ApiRequest {
+    ApiRequest::write(PERMISSION_DELETE, json!({ "name": name }))
+        .for_address(Address::permission(name))
+}
+
+pub fn permission_delete_batch(names: &[String]) -> Result<ApiRequest, ApiError> {
+    check_names(PERMISSION_DELETE_BATCH, names, "permission names", None)?;
+    Ok(ApiRequest::write(
+        PERMISSION_DELETE_BATCH,
+        json!({ "names": names }),
+    ))
+}
+
+pub fn permission_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, PERMISSION_LOAD_ALL)
+}
+
+// ---- roles (§6) ----
+
+/// A role is identified by its name together with `tenantId` (absent or "" = project role).
+pub fn role_create(body: Value) -> ApiRequest {
+    let address = role_address(&body);
+    with_address(ApiRequest::write(ROLE_CREATE, body), address)
+}
+
+pub fn role_create_batch(roles: Vec<Value>) -> Result<ApiRequest, ApiError> {
+    check_items(ROLE_CREATE_BATCH, &roles, "roles")?;
+    Ok(ApiRequest::write(
+        ROLE_CREATE_BATCH,
+        json!({ "roles": roles }),
+    ))
+}
+
+/// Full override: `newName` is required even when unchanged, and an omitted description or
+/// permissionNames is removed.
+pub fn role_update(body: Value) -> ApiRequest {
+    let address = role_address(&body);
+    with_address(ApiRequest::write(ROLE_UPDATE, body), address)
+}
+
+pub fn role_update_batch(roles: Vec<Value>) -> Result<ApiRequest, ApiError> {
+    check_items(ROLE_UPDATE_BATCH, &roles, "roles")?;
+    Ok(ApiRequest::write(
+        ROLE_UPDATE_BATCH,
+        json!({ "roles": roles }),
+    ))
+}
+
+/// `tenant_id: None` (or "") deletes the project role of that name; the key is then omitted.
+pub fn role_delete(name: &str, tenant_id: Option<&str>) -> ApiRequest {
+    let tenant_id = tenant_id.filter(|t| !t.is_empty());
+    let mut body = json!({ "name": name });
+    if let Some(t) = tenant_id {
+        body["tenantId"] = json!(t);
+    }
+    ApiRequest::write(ROLE_DELETE, body).for_address(Address::role(tenant_id, name))
+}
+
+/// Never sends an empty list: with no filter, Descope deletes EVERY role in the project.
+pub fn role_delete_batch(
+    names: &[String],
+    tenant_id: Option<&str>,
+) -> Result<ApiRequest, ApiError> {
+    let tenant_id = tenant_id.filter(|t| !t.is_empty());
+    check_names(
+        ROLE_DELETE_BATCH,
+        names,
+        "role names",
+        tenant_id.map(Address::tenant),
+    )?;
+    let mut body = json!({ "roleNames": names });
+    if let Some(t) = tenant_id {
+        body["tenantId"] = json!(t);
+    }
+    Ok(ApiRequest::write(ROLE_DELETE_BATCH, body))
+}
+
+/// Includes tenant-scoped roles, each with its `tenantId`.
+pub fn role_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, ROLE_LOAD_ALL)
+}
+
+/// A POST that only reads. Build the body with `wire::RoleSearchRequest`.
+pub fn role_search(body: Value) -> ApiRequest {
+    post_read(ROLE_SEARCH, Some(body))
+}
+
+// ---- flows (§7) ----
+
+/// A POST that only reads. NODE's `{}` rather than PY's missing body: a JSON body is what every
+/// other POST carries.
+pub fn flow_list() -> ApiRequest {
+    post_read(FLOW_LIST, Some(json!({})))
+}
+
+/// Unknown ids are ignored by Descope; an empty list is refused rather than guessed at.
+pub fn flow_delete(ids: &[String]) -> Result<ApiRequest, ApiError> {
+    let address = match ids {
+        [one] => Some(Address::flow(one.as_str())),
+        _ => None,
+    };
+    check_names(FLOW_DELETE, ids, "flow ids", address.clone())?;
+    Ok(with_address(
+        ApiRequest::write(FLOW_DELETE, json!({ "ids": ids })),
+        address,
+    ))
+}
+
+/// Answers `{"flow": {.., "dsl"}, "screens": [..]}`.
+pub fn flow_export_v1(flow_id: &str) -> ApiRequest {
+    post_read(FLOW_EXPORT_V1, Some(json!({ "flowId": flow_id })))
+        .for_address(Address::flow(flow_id))
+}
+
+/// `document` is a v1 export (`{"flow": {..}, "screens": [..]}`); it is sent as is with
+/// `flowId` added, overwriting the flow with that id.
+pub fn flow_import_v1(flow_id: &str, document: Value) -> Result<ApiRequest, ApiError> {
+    let address = Address::flow(flow_id);
+    let mut body = object(
+        FLOW_IMPORT_V1,
+        Some(address.clone()),
+        "flow document",
+        document,
+    )?;
+    body.insert("flowId".into(), json!(flow_id));
+    Ok(ApiRequest::write(FLOW_IMPORT_V1, Value::Object(body)).for_address(address))
+}
+
+/// Answers `{"flow": {"flowId", "metadata", "contents", "screens", "references"}}`.
+pub fn flow_export_v2(flow_id: &str) -> ApiRequest {
+    post_read(FLOW_EXPORT_V2, Some(json!({ "flowId": flow_id })))
+        .for_address(Address::flow(flow_id))
+}
+
+/// `flow` is the bare v2 flow (`{"flowId", "metadata", "contents", ..}`, the inside of an
+/// export's `flow`). Like GO, the id is written into it, then it is wrapped as `{"flow": ..}`.
+pub fn flow_import_v2(flow_id: &str, flow: Value) -> Result<ApiRequest, ApiError> {
+    let address = Address::flow(flow_id);
+    let mut flow = object(FLOW_IMPORT_V2, Some(address.clone()), "flow document", flow)?;
+    flow.insert("flowId".into(), json!(flow_id));
+    Ok(
+        ApiRequest::write(FLOW_IMPORT_V2, json!({ "flow": Value::Object(flow) }))
+            .for_address(address),
+    )
+}
+
+// ---- theme (§7) ----
+
+/// A POST that only reads; PY sends `{}`. Answers `{"theme": {..}}` (wrapped, whatever the PY
+/// docstring says).
+pub fn theme_export_v1() -> ApiRequest {
+    post_read(THEME_EXPORT_V1, Some(json!({}))).for_address(Address::Theme)
+}
+
+/// `theme` is the inside of an export's `theme`; it is sent wrapped as `{"theme": ..}`.
+pub fn theme_import_v1(theme: Value) -> Result<ApiRequest, ApiError> {
+    let theme = object(THEME_IMPORT_V1, Some(Address::Theme), "theme", theme)?;
+    Ok(
+        ApiRequest::write(THEME_IMPORT_V1, json!({ "theme": Value::Object(theme) }))
+            .for_address(Address::Theme),
+    )
+}
+
+/// The DOCS show no body for v2 export.
+pub fn theme_export_v2() -> ApiRequest {
+    post_read(THEME_EXPORT_V2, None).for_address(Address::Theme)
+}
+
+/// `theme` is `{"styles", "componentsVersion", "references"}`, sent as `{"theme": ..}`.
+pub fn theme_import_v2(theme: Value) -> Result<ApiRequest, ApiError> {
+    let theme = object(THEME_IMPORT_V2, Some(Address::Theme), "theme", theme)?;
+    Ok(
+        ApiRequest::write(THEME_IMPORT_V2, json!({ "theme": Value::Object(theme) }))
+            .for_address(Address::Theme),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_are_marked() {
+        assert_eq!(flow_list().effect, Effect::Read);
+        assert_eq!(flow_list().method, Method::Post);
+        assert_eq!(flow_export_v2("x").effect, Effect::Read);
+        assert_eq!(tenant_search(json!({})).effect, Effect::Read);
+        assert_eq!(role_search(json!({})).effect, Effect::Read);
+        assert_eq!(theme_export_v1().effect, Effect::Read);
+        assert_eq!(tenant_delete("a", false).effect, Effect::Write);
+        assert_eq!(tenant_patch(json!({"id": "a"})).method, Method::Patch);
+    }
+
+    #[test]
+    fn empty_batches_are_refused() {
+        let e = role_delete_batch(&[], Some("acme")).unwrap_err();
+        assert!(e.to_string().contains("empty list of role names"), "{e}");
+        assert!(role_delete_batch(&["".into()], None).is_err());
+        assert!(permission_delete_batch(&[]).is_err());
+        assert!(flow_delete(&[]).is_err());
+        assert!(role_create_batch(vec![]).is_err());
+        assert!(permission_update_batch(vec![]).is_err());
+    }
+
+    #[test]
+    fn addresses_come_from_bodies() {
+        let r = role_update(json!({"name": "viewer", "tenantId": "acme", "newName": "v"}));
+        assert_eq!(r.address.as_deref(), Some("role.acme/viewer"));
+        let r = role_create(json!({"name": "viewer", "tenantId": null}));
+        assert_eq!(r.address.as_deref(), Some("role.viewer"));
+        assert_eq!(tenant_create(json!({"name": "x"})).address, None);
+    }
+
+    #[test]
+    fn non_object_documents_are_refused() {
+        assert!(flow_import_v2("f", json!([1])).is_err());
+        assert!(theme_import_v1(json!("x")).is_err());
+    }
+}

@@ -1,1 +1,472 @@
-//! (to be written)
+//! The one door every task goes through to reach Descope: a shared rate budget, a shared pause
+//! on 429, retries with backoff, and — for writes — reading the outcome before repeating a call
+//! that may already have taken effect (design.md §2, Rate limiting and Ambiguous failures).
+
+// `ApiError` is the shared error type every layer returns; boxing it would change what the
+// other modules build against, for a few bytes on a path that ends in a network call.
+#![allow(clippy::result_large_err)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use leaky_bucket::RateLimiter;
+use rand::Rng;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use super::error::{ApiError, ApiErrorKind};
+use super::request::ApiRequest;
+use super::transport::Transport;
+
+/// A wait for the budget shorter than this is normal pacing, not worth telling the user about.
+const RATE_WAIT_NOTICE: Duration = Duration::from_secs(1);
+
+/// Requests per window, spread evenly: one every `per / requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub requests: u32,
+    pub per: Duration,
+}
+
+impl RateBudget {
+    /// Descope's plain-API limit is 100/60 s per IP; 90/60 keeps a margin (design.md §2).
+    pub const DEFAULT: RateBudget = RateBudget {
+        requests: 90,
+        per: Duration::from_secs(60),
+    };
+
+    /// `N/SECONDS`, e.g. `90/60`. A trailing `s` on the seconds is accepted.
+    pub fn parse(text: &str) -> Result<RateBudget, String> {
+        let bad = |why: &str| {
+            format!(
+                "invalid rate limit `{text}`: {why}; expected N/SECONDS, e.g. `90/60` for 90 requests every 60 seconds"
+            )
+        };
+        let (n, secs) = text
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| bad("missing `/`"))?;
+        let requests: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| bad("the request count is not a whole number"))?;
+        let secs = secs.trim();
+        let secs = secs.strip_suffix('s').unwrap_or(secs);
+        let secs: f64 = secs
+            .trim()
+            .parse()
+            .map_err(|_| bad("the window is not a number of seconds"))?;
+        if requests == 0 {
+            return Err(bad("the request count must be at least 1"));
+        }
+        if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+            return Err(bad(
+                "the window must be more than 0 and at most 86400 seconds",
+            ));
+        }
+        Ok(RateBudget {
+            requests,
+            per: Duration::from_secs_f64(secs),
+        })
+    }
+
+    /// Time between two requests; never zero, which the bucket cannot express.
+    pub fn interval(&self) -> Duration {
+        (self.per / self.requests.max(1)).max(Duration::from_micros(1))
+    }
+}
+
+impl Default for RateBudget {
+    fn default() -> Self {
+        RateBudget::DEFAULT
+    }
+}
+
+impl FromStr for RateBudget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RateBudget::parse(s)
+    }
+}
+
+impl fmt::Display for RateBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.requests, self.per.as_secs_f64())
+    }
+}
+
+/// Progress the gateway reports while it waits, for the CLI to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GatewayEvent {
+    /// A request waits for the rate budget (estimated wait).
+    RateWait { wait: Duration },
+    /// Descope answered 429: every task pauses this long.
+    LockedOut { retry_after: Duration },
+    /// A failed call is repeated after `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    pub rate: RateBudget,
+    /// Repeats after a 5xx, timeout or broken connection (429s do not count: they are waited out).
+    pub max_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Total time one call may spend paused by 429s before it gives up.
+    pub max_lockout_wait: Duration,
+    pub events: Option<UnboundedSender<GatewayEvent>>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            rate: RateBudget::DEFAULT,
+            max_retries: 3,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            max_lockout_wait: Duration::from_secs(15 * 60),
+            events: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayStats {
+    /// HTTP requests actually sent (retries included).
+    pub requests: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Requests repeated after a failure (429s included).
+    pub retries: u64,
+}
+
+/// What a write's outcome check found in the live project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckResult {
+    /// The live state already shows the write's effect.
+    Done,
+    NotDone,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// Descope accepted the call; its answer.
+    Applied(Value),
+    /// The call failed ambiguously or as a possible duplicate, and reading the live state showed
+    /// its effect is already there.
+    AlreadyDone,
+}
+
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<CheckResult, ApiError>> + Send + 'a>>;
+
+/// Reads live state (through the gateway it is given) to decide whether a write took effect.
+pub trait OutcomeCheck: Send + Sync {
+    fn check<'a>(&'a self, gateway: &'a Gateway) -> CheckFuture<'a>;
+}
+
+/// For writes that are safe to repeat (imports, deletes that ignore missing ids): always
+/// "not done", so an ambiguous failure is simply retried and a 400 is returned as is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCheck;
+
+impl OutcomeCheck for NoCheck {
+    fn check<'a>(&'a self, _: &'a Gateway) -> CheckFuture<'a> {
+        Box::pin(async { Ok(CheckResult::NotDone) })
+    }
+}
+
+/// Cheap to clone; all clones share one budget, one pause and one set of counters.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    limiter: RateLimiter,
+    opts: GatewayOptions,
+    /// Until when every task holds back after a 429.
+    paused_until: Mutex<Option<Instant>>,
+    /// Tasks currently queued on the budget, for the wait estimate.
+    waiting: AtomicUsize,
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gateway")
+            .field("transport", &self.inner.transport)
+            .field("rate", &self.inner.opts.rate)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Per call: how much of its allowances it has used.
+#[derive(Default)]
+struct Attempts {
+    retries: u32,
+    locked: Duration,
+}
+
+enum Next {
+    Retry,
+    Fail(ApiError),
+}
+
+impl Gateway {
+    pub fn new(transport: Transport, opts: GatewayOptions) -> Gateway {
+        // Capacity 1 and one token to start with: the first call goes at once, every further
+        // one waits its turn, and an idle period never saves up a burst.
+        let limiter = RateLimiter::builder()
+            .max(1)
+            .initial(1)
+            .refill(1)
+            .interval(opts.rate.interval())
+            .fair(true)
+            .build();
+        Gateway {
+            inner: Arc::new(Inner {
+                transport,
+                limiter,
+                opts,
+                paused_until: Mutex::new(None),
+                waiting: AtomicUsize::new(0),
+                requests: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    pub fn stats(&self) -> GatewayStats {
+        GatewayStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            rate_limited: self.inner.rate_limited.load(Ordering::Relaxed),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Time the budget alone needs for `requests` calls (no latency, no 429s): a lower bound
+    /// for plan's "apply will take about ..." line.
+    pub fn estimate(&self, requests: usize) -> Duration {
+        let n = u32::try_from(requests).unwrap_or(u32::MAX);
+        self.inner.opts.rate.interval().saturating_mul(n)
+    }
+
+    /// A read is safe to repeat: 429s are waited out, 5xx/timeouts/broken connections retried.
+    pub async fn read(&self, req: ApiRequest) -> Result<Value, ApiError> {
+        let mut attempts = Attempts::default();
+        loop {
+            let err = match self.send_once(&req).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            match self.after_failure(err, &mut attempts).await {
+                Next::Retry => continue,
+                Next::Fail(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A write is repeated only once `check` has shown it did not take effect: after a timeout,
+    /// a broken connection or a 5xx the first call may have been applied. A 400 may mean the
+    /// first call of a retry already created the object; `check` decides that too.
+    pub async fn write(
+        &self,
+        req: ApiRequest,
+        check: &dyn OutcomeCheck,
+    ) -> Result<WriteOutcome, ApiError> {
+        let mut attempts = Attempts::default();
+        loop {
+            let err = match self.send_once(&req).await {
+                Ok(v) => return Ok(WriteOutcome::Applied(v)),
+                Err(e) => e,
+            };
+            if err.is_ambiguous() || err.is_bad_request() {
+                match check.check(self).await {
+                    Ok(CheckResult::Done) => return Ok(WriteOutcome::AlreadyDone),
+                    Ok(CheckResult::NotDone) => {}
+                    Err(check_err) => {
+                        // The write's own failure is what the user must see; the check only
+                        // failed to clear it up.
+                        tracing::warn!(
+                            "could not read back the outcome of a failed write: {check_err}"
+                        );
+                        return Err(err);
+                    }
+                }
+                if err.is_bad_request() {
+                    return Err(err);
+                }
+            }
+            match self.after_failure(err, &mut attempts).await {
+                Next::Retry => continue,
+                Next::Fail(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Decides whether to repeat, and waits (pause or backoff) before saying so.
+    async fn after_failure(&self, err: ApiError, attempts: &mut Attempts) -> Next {
+        let inner = &self.inner;
+        if let ApiErrorKind::RateLimited { retry_after } = err.kind {
+            inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+            if attempts.locked + retry_after > inner.opts.max_lockout_wait {
+                return Next::Fail(err);
+            }
+            attempts.locked += retry_after;
+            self.pause_all(retry_after);
+            self.emit(GatewayEvent::LockedOut { retry_after });
+            tracing::info!(
+                "rate limited by Descope; pausing all requests for {}s",
+                retry_after.as_secs()
+            );
+            inner.retries.fetch_add(1, Ordering::Relaxed);
+            // The wait itself happens in `send_once`, where every task honours the pause.
+            return Next::Retry;
+        }
+        if !err.is_ambiguous() || attempts.retries >= inner.opts.max_retries {
+            return Next::Fail(err);
+        }
+        attempts.retries += 1;
+        let delay = self.backoff(attempts.retries);
+        self.emit(GatewayEvent::Retrying {
+            attempt: attempts.retries,
+            delay,
+            error: err.to_string(),
+        });
+        tracing::info!(
+            "retrying in {delay:?} (attempt {}): {err}",
+            attempts.retries
+        );
+        inner.retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+        Next::Retry
+    }
+
+    /// Capped exponential backoff with jitter in [50%, 100%], so tasks that failed together do
+    /// not come back together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let o = &self.inner.opts;
+        let exp = o
+            .backoff_base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let capped = exp.min(o.backoff_cap);
+        capped.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+
+    fn pause_all(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        if let Ok(mut p) = self.inner.paused_until.lock() {
+            if p.is_none_or(|current| current < until) {
+                *p = Some(until);
+            }
+        }
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        let until = self.inner.paused_until.lock().ok().and_then(|p| *p)?;
+        (until > Instant::now()).then_some(until)
+    }
+
+    async fn wait_out_pause(&self) {
+        while let Some(until) = self.paused_until() {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// Waits for any pause and for the budget, then sends once.
+    async fn send_once(&self, req: &ApiRequest) -> Result<Value, ApiError> {
+        loop {
+            self.wait_out_pause().await;
+            self.acquire().await;
+            // A 429 seen by another task while this one queued: its token is spent, but
+            // sending now would only prolong the lockout.
+            if self.paused_until().is_none() {
+                break;
+            }
+        }
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.transport.send(req).await
+    }
+
+    async fn acquire(&self) {
+        let inner = &self.inner;
+        if inner.limiter.try_acquire(1) {
+            return;
+        }
+        let ahead = inner.waiting.fetch_add(1, Ordering::Relaxed);
+        // Decremented even when the caller gives up (its future is dropped) mid-wait.
+        let _queued = Queued(&inner.waiting);
+        let estimate = inner
+            .opts
+            .rate
+            .interval()
+            .saturating_mul(u32::try_from(ahead + 1).unwrap_or(u32::MAX));
+        if estimate >= RATE_WAIT_NOTICE {
+            self.emit(GatewayEvent::RateWait { wait: estimate });
+        }
+        inner.limiter.acquire_one().await;
+    }
+
+    fn emit(&self, event: GatewayEvent) {
+        if let Some(tx) = &self.inner.opts.events {
+            // Nobody listening any more is not an error for the calls themselves.
+            let _ = tx.send(event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_budget_parses_and_explains() {
+        assert_eq!(
+            RateBudget::parse("90/60").unwrap(),
+            RateBudget {
+                requests: 90,
+                per: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            RateBudget::parse(" 4 / 1s ").unwrap().per,
+            Duration::from_secs(1)
+        );
+        for bad in ["", "90", "0/60", "90/0", "x/60", "90/x", "-1/60", "90/-5"] {
+            let e = RateBudget::parse(bad).unwrap_err();
+            assert!(e.contains("N/SECONDS"), "{bad}: {e}");
+        }
+        assert_eq!(
+            RateBudget::parse("4/1").unwrap().interval(),
+            Duration::from_millis(250)
+        );
+    }
+}

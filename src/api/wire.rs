@@ -1,1 +1,455 @@
-//! (to be written)
+//! The JSON Descope exchanges (descope-api.md §4-7).
+//!
+//! Request structs serialize to exactly the documented keys (note the irregular ones:
+//! `enforceSSO`, `JITDisabled`). Response types are tolerant on purpose: unknown fields are
+//! ignored, and a missing field or a JSON `null` reads as its default, because the server and the
+//! SDKs disagree on whether default values are sent (GO sends `null` slices). Fingerprints are
+//! taken over the raw live objects, so `list_objects` and `tenant_object` hand those out as
+//! they came.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// A missing field and `null` both mean "not set" (§3).
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Timestamps and versions are integers, but a float or a numeric string must not make a whole
+/// listing unreadable.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or_default(),
+        Value::String(s) => s.trim().parse().unwrap_or_default(),
+        _ => 0,
+    })
+}
+
+/// `parent` is only in the DOCS schema; a response without it says nothing about the parent
+/// (design.md §2: an unreturned field is unknown, never a reason to replace).
+fn present_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Some(Option::<String>::deserialize(d)?.unwrap_or_default()))
+}
+
+// ---------------------------------------------------------------- requests
+
+/// Body of `tenant/create` (and, with `id`, `tenant/update`). Optional keys are left out when
+/// unset rather than sent as `null`, which Descope treats the same (§3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TenantRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(rename = "selfProvisioningDomains")]
+    pub self_provisioning_domains: Vec<String>,
+    #[serde(rename = "customAttributes", skip_serializing_if = "Option::is_none")]
+    pub custom_attributes: Option<Map<String, Value>>,
+    #[serde(rename = "enforceSSO")]
+    pub enforce_sso: bool,
+    #[serde(
+        rename = "enforceSSOExclusions",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforce_sso_exclusions: Option<Vec<String>>,
+    #[serde(rename = "federatedAppIds", skip_serializing_if = "Option::is_none")]
+    pub federated_app_ids: Option<Vec<String>>,
+    pub disabled: bool,
+    /// Creation only: Descope cannot move a tenant to another parent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// `""`, `"none"` or `"userOnly"`.
+    #[serde(rename = "roleInheritance", skip_serializing_if = "Option::is_none")]
+    pub role_inheritance: Option<String>,
+    #[serde(rename = "authType", skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+}
+
+/// Body of `role/create`. `permissionNames` is always sent (PY sends `[]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RoleRequest {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(rename = "permissionNames")]
+    pub permission_names: Vec<String>,
+    /// `None` = project role.
+    #[serde(rename = "tenantId", skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private: Option<bool>,
+}
+
+/// Body of `permission/create`, and one entry of `permission/create/batch`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PermissionRequest {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Body of `tenant/search`; unset filters are left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TenantSearchRequest {
+    #[serde(rename = "tenantIds", skip_serializing_if = "Option::is_none")]
+    pub tenant_ids: Option<Vec<String>>,
+    #[serde(rename = "tenantNames", skip_serializing_if = "Option::is_none")]
+    pub tenant_names: Option<Vec<String>>,
+    #[serde(
+        rename = "tenantSelfProvisioningDomains",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_self_provisioning_domains: Option<Vec<String>>,
+    #[serde(rename = "customAttributes", skip_serializing_if = "Option::is_none")]
+    pub custom_attributes: Option<Map<String, Value>>,
+}
+
+/// Body of `role/search`; PY sends only the keys that are set, and so does this.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RoleSearchRequest {
+    #[serde(rename = "tenantIds", skip_serializing_if = "Option::is_none")]
+    pub tenant_ids: Option<Vec<String>>,
+    #[serde(rename = "roleNames", skip_serializing_if = "Option::is_none")]
+    pub role_names: Option<Vec<String>>,
+    /// Case-insensitive "contains".
+    #[serde(rename = "roleNameLike", skip_serializing_if = "Option::is_none")]
+    pub role_name_like: Option<String>,
+    #[serde(rename = "permissionNames", skip_serializing_if = "Option::is_none")]
+    pub permission_names: Option<Vec<String>>,
+    /// Only matters together with `tenant_ids`.
+    #[serde(
+        rename = "includeProjectRoles",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub include_project_roles: Option<bool>,
+    #[serde(rename = "roleIds", skip_serializing_if = "Option::is_none")]
+    pub role_ids: Option<Vec<String>>,
+}
+
+macro_rules! to_value {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// The request body exactly as it goes on the wire.
+            pub fn to_value(&self) -> Value {
+                // Plain structs of strings, bools, lists and JSON maps always serialize.
+                serde_json::to_value(self).unwrap_or(Value::Null)
+            }
+        }
+    )*};
+}
+to_value!(
+    TenantRequest,
+    RoleRequest,
+    PermissionRequest,
+    TenantSearchRequest,
+    RoleSearchRequest
+);
+
+// ---------------------------------------------------------------- responses
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Tenant {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(rename = "selfProvisioningDomains", deserialize_with = "nullable")]
+    pub self_provisioning_domains: Vec<String>,
+    #[serde(rename = "customAttributes", deserialize_with = "nullable")]
+    pub custom_attributes: Map<String, Value>,
+    #[serde(rename = "authType", deserialize_with = "nullable")]
+    pub auth_type: String,
+    #[serde(deserialize_with = "nullable")]
+    pub domains: Vec<String>,
+    #[serde(rename = "createdTime", deserialize_with = "lenient_i64")]
+    pub created_time: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub disabled: bool,
+    #[serde(rename = "enforceSSO", deserialize_with = "nullable")]
+    pub enforce_sso: bool,
+    #[serde(rename = "enforceSSOExclusions", deserialize_with = "nullable")]
+    pub enforce_sso_exclusions: Vec<String>,
+    #[serde(rename = "federatedAppIds", deserialize_with = "nullable")]
+    pub federated_app_ids: Vec<String>,
+    /// `None` when the response did not carry the field (unknown), `Some("")` for a root tenant.
+    #[serde(deserialize_with = "present_string")]
+    pub parent: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub successors: Vec<String>,
+    #[serde(rename = "defaultRoles", deserialize_with = "nullable")]
+    pub default_roles: Vec<String>,
+    #[serde(rename = "roleInheritance", deserialize_with = "nullable")]
+    pub role_inheritance: String,
+}
+
+impl Tenant {
+    /// The parent tenant id, if known and set.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent.as_deref().filter(|p| !p.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    #[serde(deserialize_with = "nullable")]
+    pub domains: Vec<String>,
+    #[serde(rename = "selfProvisioningDomains", deserialize_with = "nullable")]
+    pub self_provisioning_domains: Vec<String>,
+    #[serde(rename = "authType", deserialize_with = "nullable")]
+    pub auth_type: String,
+    /// Session settings enabled (GO calls it `sessionSettingsEnabled`; the wire says `enabled`).
+    #[serde(deserialize_with = "nullable")]
+    pub enabled: bool,
+    #[serde(rename = "refreshTokenExpiration", deserialize_with = "lenient_i64")]
+    pub refresh_token_expiration: i64,
+    #[serde(rename = "refreshTokenExpirationUnit", deserialize_with = "nullable")]
+    pub refresh_token_expiration_unit: String,
+    #[serde(rename = "sessionTokenExpiration", deserialize_with = "lenient_i64")]
+    pub session_token_expiration: i64,
+    #[serde(rename = "sessionTokenExpirationUnit", deserialize_with = "nullable")]
+    pub session_token_expiration_unit: String,
+    #[serde(rename = "stepupTokenExpiration", deserialize_with = "lenient_i64")]
+    pub stepup_token_expiration: i64,
+    #[serde(rename = "stepupTokenExpirationUnit", deserialize_with = "nullable")]
+    pub stepup_token_expiration_unit: String,
+    #[serde(rename = "enableInactivity", deserialize_with = "nullable")]
+    pub enable_inactivity: bool,
+    /// NODE's type spells it with a capital I; accepted too.
+    #[serde(
+        rename = "inactivityTime",
+        alias = "InactivityTime",
+        deserialize_with = "lenient_i64"
+    )]
+    pub inactivity_time: i64,
+    #[serde(
+        rename = "inactivityTimeUnit",
+        alias = "InactivityTimeUnit",
+        deserialize_with = "nullable"
+    )]
+    pub inactivity_time_unit: String,
+    #[serde(rename = "JITDisabled", deserialize_with = "nullable")]
+    pub jit_disabled: bool,
+    /// Opaque: `{"enabled", "styleId", "disabledFeatures": {..}}`.
+    #[serde(rename = "ssoSetupSuiteSettings", deserialize_with = "nullable")]
+    pub sso_setup_suite_settings: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Role {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub description: String,
+    #[serde(rename = "permissionNames", deserialize_with = "nullable")]
+    pub permission_names: Vec<String>,
+    #[serde(rename = "createdTime", deserialize_with = "lenient_i64")]
+    pub created_time: i64,
+    /// `""` for a project role.
+    #[serde(rename = "tenantId", deserialize_with = "nullable")]
+    pub tenant_id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub default: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub private: bool,
+}
+
+impl Role {
+    /// The tenant of a tenant-scoped role; `None` for a project role.
+    pub fn tenant(&self) -> Option<&str> {
+        Some(self.tenant_id.as_str()).filter(|t| !t.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Permission {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub description: String,
+    /// Shipped with the project; never modified or deleted by this tool.
+    #[serde(rename = "systemDefault", deserialize_with = "nullable")]
+    pub system_default: bool,
+}
+
+/// One entry of `flow/list`. `version`/`etag`/`modifiedTime` are what plan fingerprints a flow by.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct FlowSummary {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub description: String,
+    #[serde(deserialize_with = "nullable")]
+    pub disabled: bool,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub version: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub etag: String,
+    #[serde(rename = "modifiedTime", deserialize_with = "lenient_i64")]
+    pub modified_time: i64,
+}
+
+/// Answer of the license handshake: `tier1`..`tier4` (free, pro, growth, enterprise).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct License {
+    #[serde(rename = "rateLimitTier", deserialize_with = "nullable")]
+    pub rate_limit_tier: String,
+}
+
+// ---------------------------------------------------------------- reading bodies
+
+/// The raw objects of a list response (`{"tenants": [..]}` with `field = "tenants"`), as the
+/// server sent them. A missing or `null` list is empty.
+pub fn list_objects(body: &Value, field: &str) -> Result<Vec<Value>, String> {
+    let Some(obj) = body.as_object() else {
+        return Err(format!(
+            "expected a JSON object with a `{field}` list, got {}",
+            short(body)
+        ));
+    };
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            if let Some((i, bad)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
+                return Err(format!(
+                    "entry {i} of `{field}` is not a JSON object: {}",
+                    short(bad)
+                ));
+            }
+            Ok(items.clone())
+        }
+        Some(other) => Err(format!("`{field}` is not a list: {}", short(other))),
+    }
+}
+
+/// A list response decoded into typed entries.
+pub fn parse_list<T: for<'de> Deserialize<'de>>(
+    body: &Value,
+    field: &str,
+) -> Result<Vec<T>, String> {
+    list_objects(body, field)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| serde_json::from_value(v).map_err(|e| format!("entry {i} of `{field}`: {e}")))
+        .collect()
+}
+
+/// Decode one object into a typed value.
+pub fn parse<T: for<'de> Deserialize<'de>>(body: &Value) -> Result<T, String> {
+    if !body.is_object() {
+        return Err(format!("expected a JSON object, got {}", short(body)));
+    }
+    serde_json::from_value(body.clone()).map_err(|e| e.to_string())
+}
+
+/// The raw tenant of a load-one answer. All SDKs read it unwrapped; the DOCS show
+/// `{"tenant": {..}}`; both are accepted. A body with its own `id` is a tenant even if one of its
+/// custom fields were called `tenant`.
+pub fn tenant_object(body: &Value) -> Result<Value, String> {
+    let Some(obj) = body.as_object() else {
+        return Err(format!("expected a tenant object, got {}", short(body)));
+    };
+    match obj.get("tenant") {
+        Some(inner @ Value::Object(_)) if !obj.contains_key("id") => Ok(inner.clone()),
+        _ => Ok(body.clone()),
+    }
+}
+
+pub fn tenant_from_load(body: &Value) -> Result<Tenant, String> {
+    parse(&tenant_object(body)?)
+}
+
+pub fn tenants(body: &Value) -> Result<Vec<Tenant>, String> {
+    parse_list(body, "tenants")
+}
+
+pub fn roles(body: &Value) -> Result<Vec<Role>, String> {
+    parse_list(body, "roles")
+}
+
+pub fn permissions(body: &Value) -> Result<Vec<Permission>, String> {
+    parse_list(body, "permissions")
+}
+
+pub fn flows(body: &Value) -> Result<Vec<FlowSummary>, String> {
+    parse_list(body, "flows")
+}
+
+/// The inside of a `{"flow": ..}` or `{"theme": ..}` export answer.
+pub fn unwrap_field(body: &Value, field: &str) -> Result<Value, String> {
+    match body.get(field) {
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        _ => Err(format!(
+            "expected a JSON object with a `{field}` object, got {}",
+            short(body)
+        )),
+    }
+}
+
+/// A bounded rendering of an unexpected value for error messages.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nulls_and_missing_fields_read_as_defaults() {
+        let t: Tenant =
+            parse(&json!({"id": "a", "selfProvisioningDomains": null, "x": 1})).unwrap();
+        assert_eq!(t.id, "a");
+        assert!(t.self_provisioning_domains.is_empty());
+        assert_eq!(t.parent, None);
+        let t: Tenant = parse(&json!({"id": "a", "parent": null})).unwrap();
+        assert_eq!(t.parent, Some(String::new()));
+        assert_eq!(t.parent_id(), None);
+    }
+
+    #[test]
+    fn irregular_keys_serialize_as_documented() {
+        let v = TenantRequest {
+            name: "n".into(),
+            enforce_sso: true,
+            ..Default::default()
+        }
+        .to_value();
+        assert_eq!(v["enforceSSO"], json!(true));
+        assert!(v.get("id").is_none());
+    }
+
+    #[test]
+    fn bad_list_shapes_are_errors_not_panics() {
+        assert!(list_objects(&json!([]), "roles").is_err());
+        assert!(list_objects(&json!({"roles": 3}), "roles").is_err());
+        assert!(list_objects(&json!({"roles": [1]}), "roles").is_err());
+        assert_eq!(list_objects(&json!({}), "roles").unwrap().len(), 0);
+        assert!(tenant_from_load(&json!("x")).is_err());
+    }
+}

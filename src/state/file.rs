@@ -1,0 +1,178 @@
+//! `state.json`: which addresses this tool manages in one environment, the fingerprint of each
+//! as last applied, their `protect` flags, and the digests of plans fully applied. It is meant
+//! to be committed, so it is written canonically (sorted keys, fixed layout) and only when its
+//! content changes. It never holds secret values: fingerprints are hashes of objects whose
+//! secrets were already replaced by their stand-ins.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use super::{StateDir, StateError};
+use crate::model::Address;
+use crate::util::atomic::{write_atomic, FileError, WriteOutcome};
+use crate::util::json::to_canonical_pretty;
+use crate::util::timestamp::Timestamp;
+
+/// Bumped on any change to the layout; see `docs/state-format.md` for the policy.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+const HINT: &str = "Restore it from git (`git checkout -- <file>`) or fix the JSON by hand; \
+    deleting it makes every resource unmanaged until re-imported";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateFile {
+    pub format_version: u32,
+    pub environment: String,
+    /// `None` until the first apply binds the environment to a project.
+    pub project_id: Option<String>,
+    pub resources: BTreeMap<Address, ManagedResource>,
+    /// Plans whose every operation succeeded, oldest first: such a plan is never applied again.
+    pub applied_plans: Vec<AppliedPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedResource {
+    /// sha256 of the canonical live object after the last apply (design §2 "Fingerprints").
+    pub fingerprint: String,
+    /// Remembered until an apply of a config that sets it to false.
+    pub protect: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppliedPlan {
+    pub digest: String,
+    pub applied_at: Timestamp,
+}
+
+impl StateFile {
+    /// The state of an environment nothing was ever applied to.
+    pub fn empty(environment: &str) -> Self {
+        StateFile {
+            format_version: STATE_FORMAT_VERSION,
+            environment: environment.to_string(),
+            project_id: None,
+            resources: BTreeMap::new(),
+            applied_plans: Vec::new(),
+        }
+    }
+
+    /// Reads `state.json`; a missing file is an empty state (a fresh clone before any apply).
+    pub fn load(dir: &StateDir) -> Result<Self, StateError> {
+        let path = dir.state_file();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::empty(dir.env())),
+            Err(e) => return Err(FileError::new("read", &path, e).into()),
+        };
+        // Look at the version before the strict parse, so a file from a newer tool says
+        // "upgrade" instead of complaining about fields it does not know.
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
+        let found = value.get("format_version").and_then(|v| v.as_u64());
+        match found {
+            Some(v) if v > u64::from(STATE_FORMAT_VERSION) => {
+                return Err(StateError::NewerFormat {
+                    path,
+                    found: v,
+                    supported: STATE_FORMAT_VERSION,
+                })
+            }
+            Some(_) => {}
+            None => {
+                return Err(StateError::corrupt(
+                    &path,
+                    "state file",
+                    "it has no numeric `format_version`",
+                    HINT,
+                ))
+            }
+        }
+        let state: StateFile = serde_json::from_value(value)
+            .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
+        if state.environment != dir.env() {
+            return Err(StateError::WrongEnvironment {
+                path,
+                found: state.environment,
+                expected: dir.env().to_string(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Writes `state.json` atomically, only if its content changed.
+    pub fn save(&self, dir: &StateDir) -> Result<WriteOutcome, StateError> {
+        dir.create()?;
+        let path = dir.state_file();
+        let mut to_write = self.clone();
+        to_write.format_version = STATE_FORMAT_VERSION;
+        let text = to_canonical_pretty(&to_write).map_err(|e| {
+            StateError::corrupt(&path, "state file", e, "this is a bug; please report it")
+        })?;
+        Ok(write_atomic(&path, text.as_bytes())?)
+    }
+
+    /// Ties the state to the project it describes on first use, and refuses a different one
+    /// later: managed addresses of project A must never drive deletions in project B.
+    pub fn bind_project(&mut self, dir: &StateDir, project_id: &str) -> Result<(), StateError> {
+        match &self.project_id {
+            None => {
+                self.project_id = Some(project_id.to_string());
+                Ok(())
+            }
+            Some(p) if p == project_id => Ok(()),
+            Some(p) => Err(StateError::WrongProject {
+                path: dir.state_file(),
+                environment: self.environment.clone(),
+                recorded: p.clone(),
+                requested: project_id.to_string(),
+            }),
+        }
+    }
+
+    pub fn is_managed(&self, address: &Address) -> bool {
+        self.resources.contains_key(address)
+    }
+
+    pub fn get(&self, address: &Address) -> Option<&ManagedResource> {
+        self.resources.get(address)
+    }
+
+    pub fn set_managed(&mut self, address: Address, fingerprint: impl Into<String>, protect: bool) {
+        self.resources.insert(
+            address,
+            ManagedResource {
+                fingerprint: fingerprint.into(),
+                protect,
+            },
+        );
+    }
+
+    /// Stops managing `address` without touching the live object (`state rm`).
+    pub fn forget(&mut self, address: &Address) -> Option<ManagedResource> {
+        self.resources.remove(address)
+    }
+
+    pub fn protected(&self, address: &Address) -> bool {
+        self.resources.get(address).is_some_and(|r| r.protect)
+    }
+
+    /// Records that every operation of the plan succeeded. Idempotent: the first time counts.
+    pub fn mark_applied(&mut self, digest: &str, at: Timestamp) {
+        if !self.was_applied(digest) {
+            self.applied_plans.push(AppliedPlan {
+                digest: digest.to_string(),
+                applied_at: at,
+            });
+        }
+    }
+
+    pub fn was_applied(&self, digest: &str) -> bool {
+        self.applied_plans.iter().any(|p| p.digest == digest)
+    }
+}

@@ -1,0 +1,7 @@
+//! Small building blocks that know nothing of Descope: safe file writes, a dependency queue,
+//! timestamps and canonical JSON. The engine's modules compose them.
+
+pub mod atomic;
+pub mod dependency_queue;
+pub mod json;
+pub mod timestamp;
