@@ -1,3 +1,5 @@
 //! Apply: verify a saved plan against fresh live state, then carry it out.
 
+pub mod execute;
+pub mod readback;
 pub mod verify;

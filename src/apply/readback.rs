@@ -1,0 +1,112 @@
+//! Reading one resource back from the live project: to decide whether an ambiguous write took
+//! effect (the gateway's outcome check) and to record fresh fingerprints after an apply.
+
+use serde_json::Value;
+
+use crate::api::gateway::{CheckFuture, CheckResult, Gateway, OutcomeCheck};
+use crate::api::{endpoints, wire, ApiError};
+use crate::model::Address;
+use crate::plan::effect::has_taken_effect;
+use crate::plan::Change;
+use crate::resource::desired::SecretField;
+use crate::resource::live::{self, LiveSnapshot};
+use crate::resource::LiveResource;
+
+/// Read the live object at `address` (`None` when it does not exist), normalized the way the
+/// planner read it so it can be compared with a change's `after`.
+pub async fn read_one(
+    gateway: &Gateway,
+    address: &Address,
+    secret_fields: &[SecretField],
+) -> Result<Option<LiveResource>, ApiError> {
+    let mut snapshot = LiveSnapshot::default();
+    match address {
+        Address::Tenant(id) | Address::TenantDefaultRoles(id) => {
+            match gateway.read(endpoints::tenant_load(id)).await {
+                Ok(body) => {
+                    let tenant = wire::tenant_object(&body).map_err(|e| decode_error(address, e))?;
+                    snapshot.tenants.push(tenant);
+                }
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Address::Permission(_) => {
+            let body = gateway.read(endpoints::permission_load_all()).await?;
+            snapshot.permissions =
+                wire::list_objects(&body, "permissions").map_err(|e| decode_error(address, e))?;
+        }
+        Address::Role { .. } => {
+            let body = gateway.read(endpoints::role_load_all()).await?;
+            snapshot.roles = wire::list_objects(&body, "roles").map_err(|e| decode_error(address, e))?;
+        }
+        Address::Flow(_) => {
+            let body = gateway.read(endpoints::flow_list()).await?;
+            snapshot.flows = wire::list_objects(&body, "flows").map_err(|e| decode_error(address, e))?;
+        }
+        Address::Theme => {
+            let body = gateway.read(endpoints::theme_export_v1()).await?;
+            snapshot.theme = Some(body);
+        }
+    }
+    let key = &gateway.transport().credentials().management_key;
+    let graph = live::build(&snapshot, secret_fields, key);
+    Ok(graph.resources.get(address).cloned())
+}
+
+fn decode_error(address: &Address, detail: String) -> ApiError {
+    ApiError {
+        method: "GET",
+        path: String::new(),
+        address: Some(address.to_string()),
+        kind: crate::api::ApiErrorKind::Decode(detail),
+        credentials_hint: false,
+    }
+}
+
+/// The gateway's outcome check for one change: does the live object already show it?
+pub struct EffectCheck<'a> {
+    pub change: &'a Change,
+    pub secret_fields: &'a [SecretField],
+}
+
+impl OutcomeCheck for EffectCheck<'_> {
+    fn check<'a>(&'a self, gateway: &'a Gateway) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let live = read_one(gateway, &self.change.address, self.secret_fields).await?;
+            Ok(if has_taken_effect(self.change, live.as_ref()) {
+                CheckResult::Done
+            } else {
+                CheckResult::NotDone
+            })
+        })
+    }
+}
+
+/// Secret stand-ins a plan's bodies carry in tenant custom attributes, so live read-backs
+/// are masked exactly as when planning.
+pub fn secret_fields_of(changes: &[Change]) -> Vec<SecretField> {
+    let mut out = Vec::new();
+    for c in changes {
+        let Some(attrs) = c
+            .after
+            .as_ref()
+            .and_then(|a| a.get("customAttributes"))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for (k, v) in attrs {
+            if let Some(var) = v.get("secret").and_then(Value::as_str) {
+                if v.get("hmac").is_some() {
+                    out.push(SecretField {
+                        address: c.address.clone(),
+                        attribute: k.clone(),
+                        var: var.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
