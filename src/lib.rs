@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod model;
+pub mod ops;
 pub mod secret;
 
 /// Version written into plan files and the audit log.

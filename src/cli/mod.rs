@@ -24,7 +24,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // clap's own usage code is 2, which our contract reserves for "changes present".
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
         }
     };
     ExitCode::from(run(cli))
@@ -32,8 +36,51 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> u8 {
     match cli.command {
+        Command::Validate => validate(&cli.global),
+        Command::Schema => schema(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "descope-mgmt", &mut std::io::stdout());
+            exit::OK
+        }
         other => {
             eprintln!("error: `{other:?}` is not implemented yet");
+            exit::ERROR
+        }
+    }
+}
+
+fn validate(global: &args::GlobalArgs) -> u8 {
+    let opts = crate::ops::validate::ValidateOptions {
+        config: global.config.clone(),
+        env: global.env.clone(),
+        vars: crate::config::VarSource::Process,
+    };
+    match crate::ops::validate::validate(&opts) {
+        Ok(envs) => {
+            if !global.quiet {
+                for e in envs {
+                    println!("{e}");
+                }
+            }
+            exit::OK
+        }
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            exit::ERROR
+        }
+    }
+}
+
+fn schema() -> u8 {
+    match serde_json::to_string_pretty(&crate::config::json_schema()) {
+        Ok(text) => {
+            println!("{text}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: cannot render the schema: {e}");
             exit::ERROR
         }
     }
