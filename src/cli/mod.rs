@@ -41,8 +41,10 @@ fn run(cli: Cli) -> u8 {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "descope-mgmt", &mut std::io::stdout());
-            exit::OK
+            // Into a buffer first: clap_complete panics when its writer fails (e.g. `| head`).
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "descope-mgmt", &mut buf);
+            write_stdout(&buf)
         }
         other => {
             eprintln!("error: `{other:?}` is not implemented yet");
@@ -75,12 +77,23 @@ fn validate(global: &args::GlobalArgs) -> u8 {
 
 fn schema() -> u8 {
     match serde_json::to_string_pretty(&crate::config::json_schema()) {
-        Ok(text) => {
-            println!("{text}");
-            exit::OK
-        }
+        Ok(text) => write_stdout(format!("{text}\n").as_bytes()),
         Err(e) => {
             eprintln!("error: cannot render the schema: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// A closed pipe (`| head`) is the reader's choice, not our failure.
+fn write_stdout(bytes: &[u8]) -> u8 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
             exit::ERROR
         }
     }
