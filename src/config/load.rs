@@ -163,8 +163,7 @@ struct Base {
 fn read_base(path: &Path) -> Result<Base, Diagnostics> {
     let files = vec![path.to_path_buf()];
     let (bytes, text) = read_text(path, None)?;
-    let root = yaml::parse(&text, 0, &files).map_err(Diagnostics)?;
-    let mut problems = Vec::new();
+    let (root, mut problems) = yaml::parse(&text, 0, &files).map_err(Diagnostics)?;
     let loc = |p: Pos| Location {
         file: files[p.file].clone(),
         line: p.line,
@@ -296,7 +295,8 @@ fn load_from(
                 digest.update(&bytes);
                 match yaml::parse(&text, 1, &files) {
                     Err(ds) => problems.extend(ds),
-                    Ok(over) => {
+                    Ok((over, duplicates)) => {
+                        problems.extend(duplicates);
                         literal_keys(&over, &files, &mut problems);
                         let loc = |p: Pos| Location {
                             file: files[p.file].clone(),

@@ -185,13 +185,15 @@ mod tests {
             0,
             &files,
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let over = parse(
             "tenants:\n  - id: a\n    custom_attributes: {y: 3}\n  - id: b\n    remove: true\n  - id: c\n    name: C\n",
             1,
             &files,
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let mut problems = Vec::new();
         let loc = |p: super::super::yaml::Pos| Location {
             file: files[p.file].clone(),

@@ -32,13 +32,28 @@ impl VarSource {
 }
 
 /// A value after substitution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Substituted {
     pub text: String,
     /// The variable of the first `${secret:VAR}`: the whole value is then treated as secret.
     pub secret: Option<String>,
     /// The value was exactly one `${VAR}` / `${VAR:-d}`, so it takes the YAML type of its text.
     pub whole_reference: bool,
+}
+
+impl std::fmt::Debug for Substituted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = if self.secret.is_some() {
+            "***"
+        } else {
+            self.text.as_str()
+        };
+        f.debug_struct("Substituted")
+            .field("text", &text)
+            .field("secret", &self.secret)
+            .field("whole_reference", &self.whole_reference)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,9 +204,9 @@ mod tests {
         );
         // Secrets never come from the file's own vars.
         assert_eq!(
-            run("${secret:A}").unwrap_err(),
+            run("${secret:E}").unwrap_err(),
             vec![VarError::Missing {
-                name: "A".into(),
+                name: "E".into(),
                 secret: true
             }]
         );

@@ -73,12 +73,12 @@ const MAX_DEPTH: usize = 128;
 const MAX_NODES: usize = 1_000_000;
 
 /// Parse one YAML document. Syntax errors stop parsing (there is no sound tree after them);
-/// duplicate keys are reported and the first occurrence kept.
+/// duplicate keys are returned beside the tree (first occurrence kept) so the rest is still checked.
 pub fn parse(
     src: &str,
     file: usize,
     files: &[std::path::PathBuf],
-) -> Result<Node, Vec<Diagnostic>> {
+) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut b = Builder {
         events: Parser::new_from_str(src),
         file,
@@ -88,8 +88,7 @@ pub fn parse(
         problems: Vec::new(),
     };
     match b.document() {
-        Ok(node) if b.problems.is_empty() => Ok(node),
-        Ok(_) => Err(b.problems),
+        Ok(node) => Ok((node, b.problems)),
         Err(d) => {
             b.problems.push(d);
             Err(b.problems)
@@ -360,7 +359,7 @@ mod tests {
 
     #[test]
     fn positions_of_keys_and_values() {
-        let n = parse("a:\n  b: [1, x]\n", 0, &files()).unwrap();
+        let (n, _) = parse("a:\n  b: [1, x]\n", 0, &files()).unwrap();
         let a = n.entry("a").unwrap();
         assert_eq!((a.key_pos.line, a.key_pos.column), (1, 1));
         let b = a.value.entry("b").unwrap();
@@ -373,7 +372,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_and_syntax_errors_are_reported() {
-        let e = parse("a: 1\nb: 2\na: 3\n", 0, &files()).unwrap_err();
+        let (_, e) = parse("a: 1\nb: 2\na: 3\n", 0, &files()).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(
             (e[0].kind, e[0].line, e[0].column),
