@@ -178,13 +178,18 @@ fn read_base(path: &Path) -> Result<Base, Diagnostics> {
             {
                 for item in items.iter().filter(|i| overlay::is_removal(i)) {
                     if let Some(e) = item.entry("remove") {
+                        let address = overlay::entry_key(list, item).map(|k| {
+                            let kind = list.trim_end_matches('s');
+                            format!("{kind}.{}", k.trim_start_matches('/'))
+                        });
                         problems.push(
                             Diagnostic::new(
                                 &loc(e.key_pos),
                                 K::RemoveOutsideOverlay,
                                 "`remove: true` only has a meaning in an environment overlay",
                             )
-                            .with_hint("delete the entry instead (and let the plan delete the live resource)"),
+                            .with_hint("delete the entry instead (and let the plan delete the live resource)")
+                            .with_address(address),
                         );
                     }
                 }
@@ -402,7 +407,8 @@ pub fn address_of(pointer: &str, json: &Json) -> Option<String> {
     let idx = parts.next();
     let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
     let entry = || json.get(top)?.get(idx?.parse::<usize>().ok()?);
-    let text = |k: &str| entry()?.get(k)?.as_str().map(str::to_string);
+    // An empty id would make an address like `tenant.`; no address reads better.
+    let text = |k: &str| entry()?.get(k)?.as_str().filter(|s| !s.is_empty()).map(str::to_string);
     match top {
         "tenants" => Some(format!("tenant.{}", text("id")?)),
         "permissions" => Some(format!("permission.{}", text("name")?)),
