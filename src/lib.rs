@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod resource;
 pub mod secret;

@@ -1,6 +1,32 @@
 //! The configuration: YAML with positions, `${VAR}` substitution, environment overlays, and
 //! validation that reports every problem at once with `file:line:column`.
+//!
+//! Pipeline of `load`: (1) parse the base file into a positioned tree, (2) choose the
+//! environment, (3) merge its overlay, (4) substitute variables into JSON with a source map,
+//! (5) decode entry by entry, reporting unknown keys, (6) check the rules across entries.
 
+pub mod checks;
+pub mod credentials;
+pub mod decode;
+pub mod diagnostic;
+pub mod fields;
+pub mod load;
+pub mod overlay;
+pub mod resolve;
+pub mod source_map;
 pub mod types;
+pub mod vars;
+pub mod yaml;
 
+pub use credentials::{resolve_credentials, ConfigError};
+pub use diagnostic::{Diagnostic, DiagnosticKind, Diagnostics, Location};
+pub use fields::ignorable_fields;
+pub use load::{load, validate_all, LoadOptions, LoadedConfig, DEFAULT_ENVIRONMENT};
+pub use source_map::SourceMap;
 pub use types::*;
+pub use vars::VarSource;
+
+/// The JSON Schema of the configuration file, for editors' YAML language servers.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Config)).unwrap_or(serde_json::Value::Null)
+}

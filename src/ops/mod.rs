@@ -1,0 +1,3 @@
+//! One operation per command; the CLI is a thin wrapper over these.
+
+pub mod validate;

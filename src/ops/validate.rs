@@ -1,0 +1,69 @@
+//! `descope-mgmt validate`: the configuration alone, no network.
+
+use std::path::PathBuf;
+
+use crate::config::{self, Diagnostics, LoadOptions, LoadedConfig, VarSource};
+
+pub struct ValidateOptions {
+    pub config: PathBuf,
+    /// One environment; `None` checks every environment's merged view.
+    pub env: Option<String>,
+    pub vars: VarSource,
+}
+
+/// What one valid environment holds, for the one-line summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvSummary {
+    pub environment: String,
+    pub tenants: usize,
+    pub roles: usize,
+    pub permissions: usize,
+    pub flows: usize,
+    pub theme: bool,
+}
+
+impl std::fmt::Display for EnvSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        write!(
+            f,
+            "{}: valid ({}, {}, {}, {}{})",
+            self.environment,
+            plural(self.tenants, "tenant"),
+            plural(self.roles, "role"),
+            plural(self.permissions, "permission"),
+            plural(self.flows, "flow"),
+            if self.theme { ", theme" } else { "" }
+        )
+    }
+}
+
+fn summary(l: &LoadedConfig) -> EnvSummary {
+    EnvSummary {
+        environment: l.environment.clone(),
+        tenants: l.config.tenants.len(),
+        roles: l.config.roles.len(),
+        permissions: l.config.permissions.len(),
+        flows: l.config.flows.len(),
+        theme: l.config.theme.is_some(),
+    }
+}
+
+pub fn validate(opts: &ValidateOptions) -> Result<Vec<EnvSummary>, Diagnostics> {
+    let load = |env: Option<String>| {
+        config::load(&LoadOptions {
+            path: opts.config.clone(),
+            env,
+            vars: opts.vars.clone(),
+        })
+    };
+    if opts.env.is_some() {
+        return load(opts.env.clone()).map(|l| vec![summary(&l)]);
+    }
+    // 1. every environment, all problems at once; 2. per-environment summaries (now known valid).
+    let envs = config::validate_all(&opts.config, &opts.vars)?;
+    let has_envs = envs.iter().any(|e| e != config::DEFAULT_ENVIRONMENT);
+    envs.into_iter()
+        .map(|e| load(has_envs.then_some(e)).map(|l| summary(&l)))
+        .collect()
+}
