@@ -44,6 +44,8 @@ pub struct Diff {
     pub unmanaged: Vec<Address>,
     /// Managed resources that no longer exist live and left no action (forgotten on apply).
     pub vanished: Vec<Address>,
+    /// With `--target`: the targets and what they depend on.
+    pub in_scope: BTreeSet<Address>,
 }
 
 /// One reason the plan cannot be made.
@@ -64,7 +66,10 @@ pub fn diff(
 ) -> Result<Diff, Vec<Problem>> {
     let mut problems = Vec::new();
     let scope = Scope::new(desired, &options.targets);
-    let mut out = Diff::default();
+    let mut out = Diff {
+        in_scope: scope.0.clone().unwrap_or_default(),
+        ..Diff::default()
+    };
     let mut drafts: Vec<Change> = Vec::new();
 
     let addresses: BTreeSet<&Address> = desired

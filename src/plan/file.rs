@@ -41,6 +41,10 @@ pub struct PlanFile {
     pub unmanaged: Vec<Address>,
     /// Managed addresses gone from both config and live project: dropped from state on apply.
     pub forget: Vec<Address>,
+    /// Every address the config names (within `--target`): managed once it exists live.
+    pub config_addresses: Vec<Address>,
+    /// Addresses the config marks `protect: true` (remembered in state.json by apply).
+    pub protected: Vec<Address>,
     pub summary: Summary,
     pub digest: String,
 }

@@ -123,6 +123,18 @@ pub fn make_plan(
         secrets,
         unmanaged: d.unmanaged,
         forget: d.vanished,
+        config_addresses: desired
+            .resources
+            .keys()
+            .filter(|a| options.targets.is_empty() || d.in_scope.contains(*a))
+            .cloned()
+            .collect(),
+        protected: desired
+            .resources
+            .values()
+            .filter(|r| r.protect)
+            .map(|r| r.address.clone())
+            .collect(),
         digest: String::new(),
     }
     .seal())
