@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::StateDir;
-use crate::util::atomic::{create_private_dir_all, private_options, write_atomic, FileError};
+use crate::util::atomic::{private_options, write_atomic, FileError};
 use crate::util::json::to_canonical_pretty;
 use crate::util::timestamp::Timestamp;
 
@@ -118,7 +118,7 @@ impl StateLock {
     /// Takes the lock of `dir`'s environment, retrying until `timeout` has passed
     /// (`Duration::ZERO`: fail at once if it is held).
     pub fn acquire(dir: &StateDir, timeout: Duration) -> Result<StateLock, LockError> {
-        create_private_dir_all(&dir.path())?;
+        dir.create()?;
         let lock_path = dir.lock_file();
         // Never truncated or rewritten: its content is irrelevant, only the lock on it counts.
         let file = private_options()
