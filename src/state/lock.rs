@@ -52,7 +52,7 @@ impl LockHolder {
         let held_for =
             (Timestamp::now().as_datetime() - self.started_at.as_datetime()).whole_seconds();
         format!(
-            "process {}{who} since {} ({})",
+            "process {}{who} since {} (for {})",
             self.pid,
             self.started_at,
             humantime::format_duration(Duration::from_secs(held_for.max(0) as u64))
@@ -89,6 +89,7 @@ fn held_message(
     let waited = if waited.is_zero() {
         String::new()
     } else {
+        let waited = Duration::from_millis(waited.as_millis() as u64);
         format!(" after waiting {}", humantime::format_duration(waited))
     };
     let pid_note = match holder {
