@@ -713,9 +713,26 @@ fn audit_log_appends_one_line_per_apply_with_totals() {
     let second_line: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
     assert!(second_line["git_commit"].is_null());
 
-    assert_eq!(read_audit(&dir).unwrap(), vec![first, second]);
+    assert_eq!(
+        read_audit(&dir).unwrap(),
+        vec![first.clone(), second.clone()]
+    );
     #[cfg(unix)]
     assert_eq!(mode(&dir.audit_file()), 0o600);
+
+    // A crash mid-append leaves a fragment: reading skips it, the next append replaces it.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.audit_file())
+        .unwrap()
+        .write_all(br#"{"at":"2026-"#)
+        .unwrap();
+    assert_eq!(read_audit(&dir).unwrap().len(), 2);
+    append_audit(&dir, &second).unwrap();
+    assert_eq!(
+        read_audit(&dir).unwrap(),
+        vec![first, second.clone(), second]
+    );
 }
 
 fn git(cwd: &Path, args: &[&str]) -> String {

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{StateDir, StateError};
 use crate::model::Address;
-use crate::util::atomic::{create_private_dir_all, open_private_append, FileError};
+use crate::util::atomic::{open_private_append, FileError};
 use crate::util::json::to_canonical_line;
+use crate::util::jsonl::repair_tail;
 use crate::util::timestamp::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,8 +138,11 @@ impl Identity {
 
 /// Appends `record` as one line to `audit.jsonl` and fsyncs it.
 pub fn append_audit(dir: &StateDir, record: &AuditRecord) -> Result<(), StateError> {
-    create_private_dir_all(&dir.path())?;
+    dir.create()?;
     let path = dir.audit_file();
+    repair_tail(&path, |line| {
+        serde_json::from_str::<AuditRecord>(line).is_ok()
+    })?;
     let mut line = to_canonical_line(record).map_err(|e| {
         StateError::corrupt(&path, "audit record", e, "this is a bug; please report it")
     })?;

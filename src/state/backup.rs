@@ -78,6 +78,7 @@ impl Backup {
 /// backup: a second one in the same second for the same plan gets a `-2`, `-3`… suffix.
 pub fn write_backup(dir: &StateDir, backup: &Backup) -> Result<PathBuf, StateError> {
     let backups = dir.backups_dir();
+    dir.create()?;
     create_private_dir_all(&backups)?;
     let stem = digest_file_stem(&backup.plan_digest)?;
     let base = format!("{}-{}", backup.created_at.compact(), &stem[..8]);

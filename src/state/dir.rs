@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::StateError;
-use crate::util::atomic::{create_private_dir_all, write_atomic};
+use crate::util::atomic::{create_private_dir_all, write_atomic, FileError};
 
 /// One environment's state directory. Building it checks that the environment name and plan
 /// digests are safe to use in paths (they come from the command line and from plan files).
@@ -70,6 +70,13 @@ impl StateDir {
         self.path().join("plans")
     }
 
+    /// `plans/<digest-hex>.json`, where `apply` without a plan file keeps the plan it made.
+    pub fn plan_file(&self, plan_digest: &str) -> Result<PathBuf, StateError> {
+        Ok(self
+            .plans_dir()
+            .join(format!("{}.json", digest_file_stem(plan_digest)?)))
+    }
+
     pub fn audit_file(&self) -> PathBuf {
         self.path().join("audit.jsonl")
     }
@@ -85,7 +92,7 @@ impl StateDir {
 
     /// Creates `<root>/<env>` and its `.gitignore` (owner-only). Subdirectories are created
     /// by whichever writer first needs them.
-    pub fn create(&self) -> Result<(), StateError> {
+    pub fn create(&self) -> Result<(), FileError> {
         create_private_dir_all(&self.path())?;
         write_atomic(&self.path().join(".gitignore"), GITIGNORE.as_bytes())?;
         Ok(())
@@ -118,6 +125,10 @@ mod tests {
             Path::new("state/prod/journal/00ff00ff.jsonl")
         );
         assert_eq!(d.audit_file(), Path::new("state/prod/audit.jsonl"));
+        assert_eq!(
+            d.plan_file("00ff00ff").unwrap(),
+            Path::new("state/prod/plans/00ff00ff.json")
+        );
     }
 
     #[test]

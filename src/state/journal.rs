@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::dir::digest_file_stem;
 use super::{StateDir, StateError};
 use crate::model::Address;
 use crate::util::atomic::{create_private_dir_all, open_private_append, sync_dir, FileError};
 use crate::util::json::to_canonical_line;
+use crate::util::jsonl::{repair_tail, TailRepair};
 use crate::util::timestamp::Timestamp;
 
 const HINT: &str = "Only the last line can be torn by a crash; a damaged line before it means \
@@ -155,10 +157,15 @@ impl Journal {
     pub fn open(dir: &StateDir, plan_digest: &str) -> Result<Journal, StateError> {
         let path = dir.journal_file(plan_digest)?;
         let journal_dir = dir.journal_dir();
+        dir.create()?;
         create_private_dir_all(&journal_dir)?;
         let existed = path.exists();
         let trimmed_torn_line = if existed {
-            trim_torn_tail(&path)?
+            // Damage before the last line is refused here, before anything is appended.
+            let bytes = fs::read(&path).map_err(|e| FileError::new("read", &path, e))?;
+            parse(&path, &bytes)?;
+            let valid = |line: &str| serde_json::from_str::<JournalEntry>(line).is_ok();
+            repair_tail(&path, valid)? == TailRepair::Trimmed
         } else {
             false
         };
@@ -200,6 +207,29 @@ impl Journal {
     /// Whether `open` removed a torn last line left by a crash (worth a warning).
     pub fn trimmed_torn_line(&self) -> bool {
         self.trimmed_torn_line
+    }
+
+    /// The digests (hex, as in the file names) of every journal in `dir`, sorted, so `apply`
+    /// can point out plans whose apply never finished.
+    pub fn list(dir: &StateDir) -> Result<Vec<String>, StateError> {
+        let journal_dir = dir.journal_dir();
+        let entries = match fs::read_dir(&journal_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(FileError::new("list", &journal_dir, e).into()),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| FileError::new("list", &journal_dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".jsonl") {
+                if digest_file_stem(stem).is_ok() {
+                    out.push(stem.to_string());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     pub fn exists(dir: &StateDir, plan_digest: &str) -> Result<bool, StateError> {
@@ -266,23 +296,20 @@ struct Parsed {
     /// (1-based line number, entry)
     entries: Vec<(usize, JournalEntry)>,
     torn_line: Option<usize>,
-    /// Byte length of the complete, valid lines.
-    good_len: usize,
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, StateError> {
     let mut parsed = Parsed {
         entries: Vec::new(),
         torn_line: None,
-        good_len: 0,
     };
     let mut offset = 0;
     let mut line_no = 0;
     while offset < bytes.len() {
         line_no += 1;
-        let (line, next, terminated) = match bytes[offset..].iter().position(|&b| b == b'\n') {
-            Some(i) => (&bytes[offset..offset + i], offset + i + 1, true),
-            None => (&bytes[offset..], bytes.len(), false),
+        let (line, next) = match bytes[offset..].iter().position(|&b| b == b'\n') {
+            Some(i) => (&bytes[offset..offset + i], offset + i + 1),
+            None => (&bytes[offset..], bytes.len()),
         };
         let is_last = next >= bytes.len();
         let entry = std::str::from_utf8(line)
@@ -290,12 +317,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, StateError> {
             .and_then(|s| serde_json::from_str::<JournalEntry>(s).ok());
         match entry {
             // A complete entry whose newline was lost is still a fact worth keeping.
-            Some(e) if terminated || is_last => {
-                parsed.entries.push((line_no, e));
-                if terminated {
-                    parsed.good_len = next;
-                }
-            }
+            Some(e) => parsed.entries.push((line_no, e)),
             _ if is_last => parsed.torn_line = Some(line_no),
             _ => {
                 let detail = match std::str::from_utf8(line) {
@@ -311,28 +333,4 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, StateError> {
         offset = next;
     }
     Ok(parsed)
-}
-
-/// Makes the file end with a complete line: drops an unreadable last line, or terminates a
-/// readable one whose newline was lost. Returns whether a torn line was dropped.
-fn trim_torn_tail(path: &Path) -> Result<bool, StateError> {
-    let bytes = fs::read(path).map_err(|e| FileError::new("read", path, e))?;
-    let parsed = parse(path, &bytes)?;
-    if parsed.torn_line.is_some() {
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| FileError::new("open", path, e))?;
-        file.set_len(parsed.good_len as u64)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| FileError::new("trim the torn last line of", path, e))?;
-        return Ok(true);
-    }
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        let mut file = open_private_append(path)?;
-        file.write_all(b"\n")
-            .and_then(|()| file.sync_data())
-            .map_err(|e| FileError::new("append to", path, e))?;
-    }
-    Ok(false)
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::StateDir;
-use crate::util::atomic::{create_private_dir_all, private_options, write_atomic, FileError};
+use crate::util::atomic::{private_options, write_atomic, FileError};
 use crate::util::json::to_canonical_pretty;
 use crate::util::timestamp::Timestamp;
 
@@ -52,7 +52,7 @@ impl LockHolder {
         let held_for =
             (Timestamp::now().as_datetime() - self.started_at.as_datetime()).whole_seconds();
         format!(
-            "process {}{who} since {} ({})",
+            "process {}{who} since {} (for {})",
             self.pid,
             self.started_at,
             humantime::format_duration(Duration::from_secs(held_for.max(0) as u64))
@@ -89,6 +89,7 @@ fn held_message(
     let waited = if waited.is_zero() {
         String::new()
     } else {
+        let waited = Duration::from_millis(waited.as_millis() as u64);
         format!(" after waiting {}", humantime::format_duration(waited))
     };
     let pid_note = match holder {
@@ -118,7 +119,7 @@ impl StateLock {
     /// Takes the lock of `dir`'s environment, retrying until `timeout` has passed
     /// (`Duration::ZERO`: fail at once if it is held).
     pub fn acquire(dir: &StateDir, timeout: Duration) -> Result<StateLock, LockError> {
-        create_private_dir_all(&dir.path())?;
+        dir.create()?;
         let lock_path = dir.lock_file();
         // Never truncated or rewritten: its content is irrelevant, only the lock on it counts.
         let file = private_options()

@@ -49,9 +49,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<WriteOutcome, FileError
     }
     let dir = parent_dir(path);
     let tmp = temp_path(path);
-    let result = write_and_sync(&tmp, bytes).and_then(|()| {
-        fs::rename(&tmp, path).map_err(|e| FileError::new("rename into place", path, e))
-    });
+    // Errors name the target, not the hidden temp file the user never asked about.
+    let result = write_and_sync(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|e| FileError::new("write", path, e));
     if result.is_err() {
         // Best effort: a leftover temp file is harmless (hidden, never read) but untidy.
         let _ = fs::remove_file(&tmp);
@@ -112,15 +113,10 @@ pub(crate) fn private_options() -> OpenOptions {
     options
 }
 
-fn write_and_sync(tmp: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let mut file = private_options()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
-        .map_err(|e| FileError::new("create temporary file", tmp, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| FileError::new("write", tmp, e))
+fn write_and_sync(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = private_options().write(true).create_new(true).open(tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -206,7 +202,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nope/a.json");
         let err = write_atomic(&path, b"x").unwrap_err().to_string();
-        assert!(err.contains("could not create temporary file"), "{err}");
-        assert!(err.contains("nope"), "{err}");
+        assert!(err.starts_with("could not write "), "{err}");
+        assert!(
+            err.contains("nope/a.json"),
+            "names the target, not the temp file: {err}"
+        );
     }
 }

@@ -4,4 +4,5 @@
 pub mod atomic;
 pub mod dependency_queue;
 pub mod json;
+pub mod jsonl;
 pub mod timestamp;
