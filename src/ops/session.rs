@@ -1,0 +1,158 @@
+//! What every networked command starts from: the loaded configuration of one environment, its
+//! credentials, the shared API gateway (rate budget + retries) and the state directory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::OpError;
+use crate::api::credentials::Credentials;
+use crate::api::gateway::{Gateway, GatewayEvent, GatewayOptions, RateBudget};
+use crate::api::transport::{Transport, TransportOptions};
+use crate::apply::execute::SecretResolver;
+use crate::config::{self, LoadOptions, LoadedConfig, Settings, VarSource};
+use crate::secret::{Secret, SecretRef};
+use crate::state::StateDir;
+
+/// Settings shared by every command (the CLI's global flags, as the library sees them).
+#[derive(Debug, Clone)]
+pub struct GlobalOptions {
+    pub config: PathBuf,
+    pub env: Option<String>,
+    pub state_dir: PathBuf,
+    pub rate_limit: Option<String>,
+    pub parallelism: Option<u32>,
+    pub vars: VarSource,
+    /// Talk to this base URL instead of the configured one (the local emulator).
+    pub endpoint_override: Option<EndpointOverride>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl GlobalOptions {
+    pub fn new(config: impl Into<PathBuf>, env: Option<&str>, state_dir: impl Into<PathBuf>) -> Self {
+        GlobalOptions {
+            config: config.into(),
+            env: env.map(str::to_string),
+            state_dir: state_dir.into(),
+            rate_limit: None,
+            parallelism: None,
+            vars: VarSource::Process,
+            endpoint_override: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A local emulator standing in for Descope: its URL, and the credentials it accepts when the
+/// configuration cannot supply them.
+#[derive(Debug, Clone)]
+pub struct EndpointOverride {
+    pub base_url: String,
+    pub project_id: String,
+    pub management_key: String,
+}
+
+pub struct Session {
+    pub loaded: LoadedConfig,
+    pub vars: VarSource,
+    pub credentials: Credentials,
+    pub gateway: Gateway,
+    pub state: StateDir,
+    pub parallelism: usize,
+    pub rate: RateBudget,
+}
+
+impl Session {
+    /// Load and validate the configuration of one environment and set up the API client. No
+    /// request is sent yet.
+    pub fn open(opts: &GlobalOptions, events: Option<UnboundedSender<GatewayEvent>>) -> Result<Session, OpError> {
+        let loaded = config::load(&LoadOptions {
+            path: opts.config.clone(),
+            env: opts.env.clone(),
+            vars: opts.vars.clone(),
+        })?;
+        let credentials = match &opts.endpoint_override {
+            None => config::resolve_credentials(&loaded, &opts.vars)?,
+            Some(o) => {
+                // The emulator accepts the configured project and key when they resolve, so the
+                // same config works against both; otherwise its own defaults.
+                let configured = loaded.env.as_ref().and_then(|e| e.project_id.clone());
+                let key = config::resolve_credentials(&loaded, &opts.vars)
+                    .map(|c| c.management_key)
+                    .unwrap_or_else(|_| Secret::new(o.management_key.clone()));
+                Credentials::new(
+                    configured.unwrap_or_else(|| o.project_id.clone()),
+                    key,
+                    Some(&o.base_url),
+                )
+            }
+        };
+        let settings: &Settings = &loaded.config.settings;
+        let rate_text = opts.rate_limit.clone().unwrap_or_else(|| settings.rate_limit.clone());
+        let rate = RateBudget::parse(&rate_text)
+            .map_err(|e| OpError::Usage(format!("--rate-limit / settings.rate_limit `{rate_text}`: {e}")))?;
+        let parallelism = opts.parallelism.unwrap_or(settings.parallelism).max(1) as usize;
+        let transport = Transport::new(
+            credentials.clone(),
+            TransportOptions {
+                timeout: opts.timeout,
+                ..TransportOptions::default()
+            },
+        )?;
+        let gateway = Gateway::new(
+            transport,
+            GatewayOptions {
+                rate,
+                events,
+                ..GatewayOptions::default()
+            },
+        );
+        let state = StateDir::new(&opts.state_dir, &loaded.environment)?;
+        Ok(Session {
+            loaded,
+            vars: opts.vars.clone(),
+            credentials,
+            gateway,
+            state,
+            parallelism,
+            rate,
+        })
+    }
+
+    /// The SDKs' license handshake; a 401 here means wrong credentials (the error says how to
+    /// fix them), anything else only loses the tier header, as in the SDKs.
+    pub async fn handshake(&self) -> Result<(), OpError> {
+        match self.gateway.transport().handshake().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_unauthorized() => Err(OpError::Api(e)),
+            Err(e) => {
+                tracing::warn!("license handshake failed, continuing without the tier header: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    /// A variable's value: `environments.<env>.vars` first, then the environment.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.loaded
+            .env
+            .as_ref()
+            .and_then(|e| e.vars.get(name).cloned())
+            .or_else(|| self.vars.get(name))
+    }
+
+    pub fn secret_resolver(&self) -> SecretResolver {
+        let env_vars = self.loaded.env.as_ref().map(|e| e.vars.clone()).unwrap_or_default();
+        let vars = self.vars.clone();
+        Arc::new(move |name: &str| env_vars.get(name).cloned().or_else(|| vars.get(name)))
+    }
+
+    /// The stand-in a secret variable has now (for apply's "secret changed" check).
+    pub fn recompute_secret(&self, var: &str) -> Option<SecretRef> {
+        self.var(var)
+            .map(|v| SecretRef::new(var, &v, &self.credentials.management_key))
+    }
+}
