@@ -1227,3 +1227,132 @@ fn rate_budgets_parse_with_clear_errors() {
     assert!(e.contains("`ninety`") && e.contains("N/SECONDS"), "{e}");
     assert!(RateBudget::parse("0/60").is_err());
 }
+
+#[tokio::test]
+async fn waiting_for_the_budget_is_reported_and_the_handshake_is_paced() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/license");
+            then.status(200)
+                .json_body(json!({"rateLimitTier": "tier1"}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/tenant/all");
+            then.status(200)
+                .json_body(json!({"tenants": [{"id": "acme", "x": 1}]}));
+        })
+        .await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let g = gateway(
+        &server,
+        GatewayOptions {
+            rate: RateBudget::parse("1/1").unwrap(),
+            events: Some(tx),
+            ..quick_options()
+        },
+    );
+    let start = Instant::now();
+    assert_eq!(g.handshake().await.unwrap().as_deref(), Some("tier1"));
+    let tenants = g.read_list(ep::tenant_load_all(), "tenants").await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(tenants, vec![json!({"id": "acme", "x": 1})]);
+    assert_eq!(g.stats().requests, 2);
+    match rx.try_recv().unwrap() {
+        GatewayEvent::RateWait { wait } => assert!(wait >= Duration::from_secs(1), "{wait:?}"),
+        other => panic!("expected RateWait, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unexpected_bodies_are_errors_naming_the_call() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/role/all");
+            then.status(200).json_body(json!({"roles": 3}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/tenant/settings");
+            then.status(200).json_body(json!({"enabled": "yes"}));
+        })
+        .await;
+    let g = gateway(&server, quick_options());
+    let e = g.read_list(ep::role_load_all(), "roles").await.unwrap_err();
+    assert!(matches!(e.kind, ApiErrorKind::Decode(_)));
+    assert!(
+        e.to_string()
+            .contains("GET /v1/mgmt/role/all returned an unexpected body: `roles` is not a list"),
+        "{e}"
+    );
+    let e = g
+        .read_as::<wire::TenantSettings>(ep::tenant_load_settings("acme"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("tenant.acme: GET /v1/mgmt/tenant/settings returned an unexpected body"),
+        "{e}"
+    );
+}
+
+#[test]
+fn setup_errors_explain_what_to_fix() {
+    let e = Transport::new(
+        Credentials::new(PROJECT, Secret::new(KEY), Some("not a url")),
+        TransportOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Descope API calls cannot be sent: the base URL `not a url`"),
+        "{e}"
+    );
+    let e = Transport::new(
+        Credentials::new("", Secret::new(KEY), Some("http://127.0.0.1:1")),
+        TransportOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("DESCOPE_PROJECT_ID"), "{e}");
+    assert_error_hides_key(&e);
+}
+
+#[tokio::test]
+async fn a_timed_out_write_is_checked_not_blindly_repeated() {
+    let server = MockServer::start_async().await;
+    let (writes, count) = counter_for("/v1/mgmt/role/create");
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST).is_true(count);
+            then.status(200)
+                .json_body(json!({}))
+                .delay(Duration::from_secs(1));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/mgmt/tenant");
+            then.status(200).json_body(json!({"id": "acme"}));
+        })
+        .await;
+    let g = Gateway::new(
+        transport_with_timeout(&server, Duration::from_millis(300)),
+        quick_options(),
+    );
+    let check = tenant_exists(writes);
+    let outcome = g
+        .write(ep::role_create(viewer_role().to_value()), &check)
+        .await
+        .unwrap();
+    assert_eq!(outcome, WriteOutcome::AlreadyDone);
+    assert_eq!(create.calls_async().await, 1);
+    assert_eq!(*check.writes_seen_at_check.lock().unwrap(), vec![1]);
+}
