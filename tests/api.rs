@@ -1356,3 +1356,60 @@ async fn a_timed_out_write_is_checked_not_blindly_repeated() {
     assert_eq!(create.calls_async().await, 1);
     assert_eq!(*check.writes_seen_at_check.lock().unwrap(), vec![1]);
 }
+
+/// Collects everything logged on this thread, dependencies included.
+#[derive(Clone, Default)]
+struct LogSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_key_never_shows_in_log_lines() {
+    let sink = LogSink::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer({
+            let sink = sink.clone();
+            move || sink.clone()
+        })
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/license");
+            then.status(500).body(format!("echo {KEY}"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.is_true(first_n("/v1/mgmt/tenant/all", 1));
+            then.status(503).body(format!("echo {KEY}"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/tenant/all");
+            then.status(200).json_body(json!({"tenants": []}));
+        })
+        .await;
+    let g = gateway(&server, quick_options());
+    assert_eq!(g.handshake().await.unwrap(), None);
+    g.read(ep::tenant_load_all()).await.unwrap();
+
+    let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("license handshake failed"), "{logged}");
+    assert!(logged.contains("retrying"), "{logged}");
+    assert!(logged.contains("/v1/mgmt/tenant/all"), "{logged}");
+    assert_no_key("a log line", &logged);
+}
