@@ -37,6 +37,18 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A 2xx answer for `req` whose body is not what the API documents (the message comes from
+    /// the `wire` readers).
+    pub fn decode(req: &super::ApiRequest, message: impl Into<String>) -> ApiError {
+        ApiError {
+            method: req.method.as_str(),
+            path: req.path.to_string(),
+            address: req.address.clone(),
+            kind: ApiErrorKind::Decode(message.into()),
+            credentials_hint: false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match &self.kind {
             ApiErrorKind::Status { status, .. } => Some(*status),
@@ -89,7 +101,12 @@ impl fmt::Display for ApiError {
         if let Some(addr) = &self.address {
             write!(f, "{addr}: ")?;
         }
-        write!(f, "{} {} ", self.method, self.path)?;
+        // Setup errors raised before any particular call (bad base URL) have no method or path.
+        if self.method.is_empty() && self.path.is_empty() {
+            write!(f, "Descope API calls ")?;
+        } else {
+            write!(f, "{} {} ", self.method, self.path)?;
+        }
         match &self.kind {
             ApiErrorKind::Status {
                 status,

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use leaky_bucket::RateLimiter;
 use rand::Rng;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 use super::error::{ApiError, ApiErrorKind};
 use super::request::ApiRequest;
 use super::transport::Transport;
+use super::wire;
 
 /// A wait for the budget shorter than this is normal pacing, not worth telling the user about.
 const RATE_WAIT_NOTICE: Duration = Duration::from_secs(1);
@@ -279,6 +281,25 @@ impl Gateway {
         self.inner.opts.rate.interval().saturating_mul(n)
     }
 
+    /// The license handshake (`Transport::handshake`), paced like every other call.
+    pub async fn handshake(&self) -> Result<Option<String>, ApiError> {
+        self.wait_for_turn().await;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.transport.handshake().await
+    }
+
+    /// `read`, then the raw objects of the list in `field` (`"tenants"`, `"roles"`, ...).
+    pub async fn read_list(&self, req: ApiRequest, field: &str) -> Result<Vec<Value>, ApiError> {
+        let body = self.read(req.clone()).await?;
+        wire::list_objects(&body, field).map_err(|e| ApiError::decode(&req, e))
+    }
+
+    /// `read`, then the answer decoded into `T` (e.g. `wire::TenantSettings`).
+    pub async fn read_as<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T, ApiError> {
+        let body = self.read(req.clone()).await?;
+        wire::parse(&body).map_err(|e| ApiError::decode(&req, e))
+    }
+
     /// A read is safe to repeat: 429s are waited out, 5xx/timeouts/broken connections retried.
     pub async fn read(&self, req: ApiRequest) -> Result<Value, ApiError> {
         let mut attempts = Attempts::default();
@@ -336,6 +357,8 @@ impl Gateway {
     async fn after_failure(&self, err: ApiError, attempts: &mut Attempts) -> Next {
         let inner = &self.inner;
         if let ApiErrorKind::RateLimited { retry_after } = err.kind {
+            // `Retry-After: 0` would otherwise turn into a tight loop of 429s.
+            let retry_after = retry_after.max(Duration::from_secs(1));
             inner.rate_limited.fetch_add(1, Ordering::Relaxed);
             if attempts.locked + retry_after > inner.opts.max_lockout_wait {
                 return Next::Fail(err);
@@ -403,6 +426,12 @@ impl Gateway {
 
     /// Waits for any pause and for the budget, then sends once.
     async fn send_once(&self, req: &ApiRequest) -> Result<Value, ApiError> {
+        self.wait_for_turn().await;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.transport.send(req).await
+    }
+
+    async fn wait_for_turn(&self) {
         loop {
             self.wait_out_pause().await;
             self.acquire().await;
@@ -412,8 +441,6 @@ impl Gateway {
                 break;
             }
         }
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        self.inner.transport.send(req).await
     }
 
     async fn acquire(&self) {

@@ -244,6 +244,7 @@ impl Transport {
         // missing tenant is not what the first read of a plan asks about.
         let hint = status.as_u16() == 401
             && (handshake
+                || req.path == endpoints::LICENSE
                 || (req.effect == Effect::Read
                     && !inner.credentials_proven.load(Ordering::Relaxed)));
         Err(self.error(
