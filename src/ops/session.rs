@@ -125,7 +125,7 @@ impl Session {
     /// The SDKs' license handshake; a 401 here means wrong credentials (the error says how to
     /// fix them), anything else only loses the tier header, as in the SDKs.
     pub async fn handshake(&self) -> Result<(), OpError> {
-        match self.gateway.transport().handshake().await {
+        match self.gateway.handshake().await {
             Ok(_) => Ok(()),
             Err(e) if e.is_unauthorized() => Err(OpError::Api(e)),
             Err(e) => {
@@ -135,24 +135,17 @@ impl Session {
         }
     }
 
-    /// A variable's value: `environments.<env>.vars` first, then the environment.
-    pub fn var(&self, name: &str) -> Option<String> {
-        self.loaded
-            .env
-            .as_ref()
-            .and_then(|e| e.vars.get(name).cloned())
-            .or_else(|| self.vars.get(name))
-    }
-
+    /// Secrets come from the process environment only, never from `vars:` in the config file
+    /// (docs/config.md), exactly as the loader resolves them.
     pub fn secret_resolver(&self) -> SecretResolver {
-        let env_vars = self.loaded.env.as_ref().map(|e| e.vars.clone()).unwrap_or_default();
         let vars = self.vars.clone();
-        Arc::new(move |name: &str| env_vars.get(name).cloned().or_else(|| vars.get(name)))
+        Arc::new(move |name: &str| vars.get(name))
     }
 
     /// The stand-in a secret variable has now (for apply's "secret changed" check).
     pub fn recompute_secret(&self, var: &str) -> Option<SecretRef> {
-        self.var(var)
+        self.vars
+            .get(var)
             .map(|v| SecretRef::new(var, &v, &self.credentials.management_key))
     }
 }

@@ -1,0 +1,288 @@
+//! `descope-mgmt apply`: do exactly what the reviewed plan says, or nothing.
+//!
+//! 1. The plan file: canonical bytes and digest (before any network).
+//! 2. Lock the environment's state directory for the whole apply.
+//! 3. Bind and freshness: project, environment, one use, secrets, live fingerprints (per
+//!    operation when the journal shows an unfinished earlier run).
+//! 4. Back up the live objects the plan changes or deletes, before the first write.
+//! 5. Execute in dependency order, journaling every operation.
+//! 6. Refresh fingerprints into state.json, mark the plan used if everything succeeded,
+//!    append the audit record.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::live::{read_graph, LiveScope};
+use super::{OpError, Session};
+use crate::api::endpoints;
+use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
+use crate::apply::readback::secret_fields_of;
+use crate::apply::verify::{verify, OpProgress, VerifyInput};
+use crate::model::Address;
+use crate::plan::{Action, PlanFile};
+use crate::resource::documents::flow_form;
+use crate::resource::DocForm;
+use crate::state::{
+    append_audit, write_backup, AuditChange, AuditRecord, BackedUpResource, Backup, ChangeResult,
+    Identity, Journal, OpStatus, StateFile, StateLock,
+};
+use crate::util::timestamp::Timestamp;
+
+pub struct ApplyRequest {
+    pub plan: PlanFile,
+    /// Where the plan came from, for messages ("re-run: descope-mgmt apply FILE").
+    pub plan_path: PathBuf,
+    pub lock_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct ApplyReport {
+    pub results: Vec<OpResult>,
+    pub warnings: Vec<String>,
+    pub backup: Option<PathBuf>,
+    pub duration: Duration,
+    /// True when this run resumed an earlier, unfinished apply of the same plan.
+    pub resumed: bool,
+    pub requests: u64,
+    pub rate_limited: u64,
+}
+
+impl ApplyReport {
+    pub fn count(&self, pick: impl Fn(&OpResult) -> bool) -> usize {
+        self.results.iter().filter(|r| pick(r)).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.count(|r| matches!(r.outcome, OpOutcome::Failed { .. }))
+    }
+    pub fn skipped(&self) -> usize {
+        self.count(|r| matches!(r.outcome, OpOutcome::Skipped { .. }))
+    }
+    pub fn succeeded(&self, action: Action) -> usize {
+        self.count(|r| r.action == action && r.outcome.is_success())
+    }
+    pub fn all_succeeded(&self) -> bool {
+        self.results.iter().all(|r| r.outcome.is_success())
+    }
+}
+
+/// Forms of the flow/theme documents a plan imports, to read them back the same way.
+fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
+    plan.changes
+        .iter()
+        .filter_map(|c| {
+            let after = c.after.as_ref()?;
+            match &c.address {
+                Address::Flow(_) => Some((c.address.clone(), flow_form(after))),
+                Address::Theme => Some((
+                    c.address.clone(),
+                    if after.get("theme").and_then(|t| t.get("styles")).is_some() { DocForm::V2 } else { DocForm::V1 },
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progress>) -> Result<ApplyReport, OpError> {
+    let started = Instant::now();
+    let plan = req.plan;
+    let _lock = StateLock::acquire(&session.state, req.lock_timeout)?;
+
+    let mut state = StateFile::load(&session.state)?;
+    let journal_summary = if Journal::exists(&session.state, &plan.digest)? {
+        Some(Journal::read(&session.state, &plan.digest)?)
+    } else {
+        None
+    };
+    let resumed = journal_summary
+        .as_ref()
+        .is_some_and(|j| j.is_unfinished(plan.changes.len()));
+    let progress_by_op: BTreeMap<usize, OpProgress> = journal_summary
+        .as_ref()
+        .map(|j| {
+            plan.changes
+                .iter()
+                .map(|c| {
+                    let p = match j.status(c.id) {
+                        OpStatus::Untouched | OpStatus::Skipped { .. } => OpProgress::Untouched,
+                        OpStatus::InFlight => OpProgress::InFlight,
+                        OpStatus::Done => OpProgress::Finished,
+                        OpStatus::Failed { .. } => OpProgress::Failed,
+                    };
+                    (c.id, p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    session.handshake().await?;
+    let secret_fields = secret_fields_of(&plan.changes);
+    let scope = LiveScope::for_addresses(
+        plan.changes.iter().map(|c| &c.address).chain(plan.config_addresses.iter()),
+        &BTreeMap::new(),
+    );
+    let live = read_graph(&session.gateway, &scope, &secret_fields, &session.credentials.management_key).await?;
+    let recorded: BTreeMap<Address, String> = state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.clone(), r.fingerprint.clone()))
+        .collect();
+    let recompute = |var: &str| session.recompute_secret(var);
+    let verified = verify(&VerifyInput {
+        plan: &plan,
+        live: &live,
+        project_id: &session.credentials.project_id,
+        environment: &session.loaded.environment,
+        already_applied: state.was_applied(&plan.digest),
+        progress: &progress_by_op,
+        recorded: &recorded,
+        recompute_secret: &recompute,
+    })?;
+    state.bind_project(&session.state, &session.credentials.project_id)?;
+
+    // The backup holds what the plan will overwrite or remove, including the previous export
+    // of each flow it imports, so a bad flow can be rolled back.
+    let backup = if plan.changes.iter().any(|c| !verified.already_done.contains(&c.id)) {
+        let mut resources = Vec::new();
+        for c in &plan.changes {
+            if verified.already_done.contains(&c.id) {
+                continue;
+            }
+            let object = match &c.address {
+                Address::Flow(id) if c.action != Action::Create => {
+                    let form = plan_forms(&plan).get(&c.address).copied().unwrap_or(DocForm::V1);
+                    let req = match form {
+                        DocForm::V1 => endpoints::flow_export_v1(id),
+                        DocForm::V2 => endpoints::flow_export_v2(id),
+                    };
+                    Some(session.gateway.read(req).await?)
+                }
+                Address::Theme => {
+                    let form = plan_forms(&plan).get(&c.address).copied().unwrap_or(DocForm::V1);
+                    let req = match form {
+                        DocForm::V1 => endpoints::theme_export_v1(),
+                        DocForm::V2 => endpoints::theme_export_v2(),
+                    };
+                    Some(session.gateway.read(req).await?)
+                }
+                a => live.resources.get(a).map(|l| l.raw.clone()),
+            };
+            if let Some(object) = object {
+                resources.push(BackedUpResource { address: c.address.clone(), object });
+            }
+        }
+        let backup = Backup::new(&plan.environment, &plan.project_id, &plan.digest, resources);
+        Some(write_backup(&session.state, &backup)?)
+    } else {
+        None
+    };
+
+    let journal = Journal::open(&session.state, &plan.digest)?;
+    let results = execute(
+        &plan,
+        session.gateway.clone(),
+        journal,
+        &verified.already_done,
+        session.secret_resolver(),
+        progress,
+        &ExecOptions { parallelism: session.parallelism, ..ExecOptions::default() },
+    )
+    .await
+    .map_err(|e| OpError::Io(e.to_string()))?;
+
+    let mut report = ApplyReport {
+        results,
+        warnings: verified.warnings,
+        backup,
+        duration: Duration::ZERO,
+        resumed,
+        requests: 0,
+        rate_limited: 0,
+    };
+    record_state(session, &plan, &mut state, &report, &scope, &secret_fields).await?;
+    audit(session, &plan, &report)?;
+    let stats = session.gateway.stats();
+    report.requests = stats.requests;
+    report.rate_limited = stats.rate_limited;
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// state.json after an apply: deleted addresses forgotten, every configured address that
+/// exists live is managed with its fresh fingerprint, protect flags as the config says.
+async fn record_state(
+    session: &Session,
+    plan: &PlanFile,
+    state: &mut StateFile,
+    report: &ApplyReport,
+    scope: &LiveScope,
+    secret_fields: &[crate::resource::desired::SecretField],
+) -> Result<(), OpError> {
+    let succeeded: BTreeSet<&Address> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome.is_success())
+        .map(|r| &r.address)
+        .collect();
+    for c in &plan.changes {
+        if c.action == Action::Delete && succeeded.contains(&c.address) {
+            state.forget(&c.address);
+        }
+    }
+    for a in &plan.forget {
+        state.forget(a);
+    }
+    // One fresh read of the lists gives every fingerprint; a failure here leaves the journal
+    // and the previous state, which the next plan reconciles.
+    match read_graph(&session.gateway, scope, secret_fields, &session.credentials.management_key).await {
+        Ok(live) => {
+            let protected: BTreeSet<&Address> = plan.protected.iter().collect();
+            for a in &plan.config_addresses {
+                if let Some(l) = live.resources.get(a) {
+                    state.set_managed(a.clone(), l.fingerprint(), protected.contains(a));
+                }
+            }
+        }
+        Err(e) => tracing::warn!("could not refresh fingerprints after apply: {e}"),
+    }
+    if report.all_succeeded() {
+        state.mark_applied(&plan.digest, Timestamp::now());
+    }
+    state.save(&session.state)?;
+    Ok(())
+}
+
+fn audit(session: &Session, plan: &PlanFile, report: &ApplyReport) -> Result<(), OpError> {
+    let cwd = session.loaded.base_dir.clone();
+    let cwd = if cwd.as_os_str().is_empty() { PathBuf::from(".") } else { cwd };
+    let changes = report
+        .results
+        .iter()
+        .map(|r| {
+            let (result, error) = match &r.outcome {
+                OpOutcome::Succeeded => (ChangeResult::Succeeded, None),
+                OpOutcome::AlreadyDone => (ChangeResult::AlreadyDone, None),
+                OpOutcome::Failed { message, .. } => (ChangeResult::Failed, Some(message.clone())),
+                OpOutcome::Skipped { because } => (ChangeResult::Skipped, Some(format!("skipped: {because} failed"))),
+            };
+            AuditChange {
+                address: r.address.clone(),
+                action: r.action.verb().to_string(),
+                result,
+                duration_ms: r.duration.as_millis() as u64,
+                error,
+            }
+        })
+        .collect();
+    let record = AuditRecord::new(
+        Identity::discover(Path::new(&cwd)),
+        &plan.environment,
+        &plan.project_id,
+        &plan.digest,
+        changes,
+    );
+    append_audit(&session.state, &record)?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! `descope-mgmt plan`: config + live project + state.json → a sealed plan file.
+//!
+//! 1. Build the desired graph from the loaded configuration.
+//! 2. Read the live project (one list per kind; exports only for configured flows/theme).
+//! 3. Read ownership from state.json.
+//! 4. Diff, order, seal; save when asked.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::live::{read_graph, request_count, LiveScope};
+use super::{OpError, Session};
+use crate::model::{Address, Kind};
+use crate::plan::diff::{Ownership, PlanOptions};
+use crate::plan::{make_plan, PlanContext, PlanFile};
+use crate::resource::desired::{self, DesiredGraph, DesiredInput};
+use crate::resource::{DocForm, Spec};
+use crate::state::StateFile;
+use crate::util::atomic::write_atomic;
+use crate::util::timestamp::Timestamp;
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    pub out: Option<PathBuf>,
+    pub targets: Vec<String>,
+    pub prune: Vec<String>,
+    pub allow_replace: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct PlanOutcome {
+    pub plan: PlanFile,
+    pub saved_to: Option<PathBuf>,
+    /// Requests the apply will send, and how long the rate budget alone makes that take.
+    pub apply_requests: usize,
+    pub apply_estimate: Duration,
+    pub warnings: Vec<String>,
+}
+
+pub fn parse_options(req: &PlanRequest) -> Result<PlanOptions, OpError> {
+    let addr = |s: &String, flag: &str| {
+        s.parse::<Address>()
+            .map_err(|e| OpError::Usage(format!("{flag} {s}: {e}")))
+    };
+    let mut prune = Vec::new();
+    for k in &req.prune {
+        let kind: Kind = k.parse().map_err(|e: crate::model::AddressError| OpError::Usage(format!("--prune {k}: {e}")))?;
+        if !matches!(kind, Kind::Tenant | Kind::Role | Kind::Permission) {
+            return Err(OpError::Usage(format!(
+                "--prune {k}: only tenant, role and permission can be pruned (flows and the theme never are)"
+            )));
+        }
+        prune.push(kind);
+    }
+    Ok(PlanOptions {
+        targets: req.targets.iter().map(|t| addr(t, "--target")).collect::<Result<_, _>>()?,
+        prune,
+        allow_replace: req
+            .allow_replace
+            .iter()
+            .map(|t| addr(t, "--allow-replace"))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+pub fn desired_graph(session: &Session) -> Result<DesiredGraph, OpError> {
+    let loaded = &session.loaded;
+    let read = |rel: &str| loaded.read_json(rel).map_err(|d| d.to_string());
+    desired::build(&DesiredInput {
+        config: &loaded.config,
+        secrets: &loaded.secrets,
+        key: &session.credentials.management_key,
+        read_document: &read,
+    })
+    .map_err(|errors| OpError::Usage(errors.join("\n")))
+}
+
+/// The forms of the configured flow and theme documents.
+pub fn document_forms(desired: &DesiredGraph) -> BTreeMap<Address, DocForm> {
+    desired
+        .resources
+        .values()
+        .filter_map(|r| match &r.spec {
+            Spec::Flow(d) | Spec::Theme(d) => Some((r.address.clone(), d.form)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, OpError> {
+    let options = parse_options(req)?;
+    let desired = desired_graph(session)?;
+    let state = StateFile::load(&session.state)?;
+    let forms = document_forms(&desired);
+    let scope = LiveScope::for_addresses(desired.resources.keys().chain(state.resources.keys()), &forms);
+
+    session.handshake().await?;
+    let live = read_graph(
+        &session.gateway,
+        &scope,
+        &desired.secret_fields,
+        &session.credentials.management_key,
+    )
+    .await?;
+
+    let ownership = Ownership {
+        managed: state.resources.keys().cloned().collect(),
+        protected: state
+            .resources
+            .iter()
+            .filter(|(_, r)| r.protect)
+            .map(|(a, _)| a.clone())
+            .collect(),
+    };
+    let ctx = PlanContext {
+        project_id: session.credentials.project_id.clone(),
+        environment: session.loaded.environment.clone(),
+        config_digest: session.loaded.source_digest.clone(),
+        created_at: Timestamp::now().to_string(),
+    };
+    let plan = make_plan(&ctx, &desired, &live, &ownership, &options).map_err(OpError::Plan)?;
+
+    let saved_to = match &req.out {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            write_atomic(path, plan.to_canonical_string().as_bytes())
+                .map_err(|e| OpError::Io(e.to_string()))?;
+            Some(path.clone())
+        }
+        None => None,
+    };
+    let apply_requests = estimate_requests(&plan, &scope);
+    Ok(PlanOutcome {
+        apply_estimate: session.gateway.estimate(apply_requests),
+        apply_requests,
+        saved_to,
+        warnings: live.warnings.clone(),
+        plan,
+    })
+}
+
+/// Requests an apply of `plan` sends: the live reads to verify, one write per change (two for a
+/// replace), and the reads that refresh fingerprints afterwards.
+pub fn estimate_requests(plan: &PlanFile, scope: &LiveScope) -> usize {
+    let writes: usize = plan
+        .changes
+        .iter()
+        .map(|c| if c.action == crate::plan::Action::Replace { 2 } else { 1 })
+        .sum();
+    if writes == 0 {
+        return 0;
+    }
+    1 + 2 * request_count(scope) + writes
+}
