@@ -266,7 +266,7 @@ fn nesting(c: &mut Ctx, d: &Decoded) {
             }
             None => {
                 // Only chains that end in a known root count; an unknown parent is reported already.
-                let root_known = parent_of.get(cur).is_none();
+                let root_known = tenants.iter().any(|t| t.id == cur);
                 if root_known && chain.len() > MAX_TENANT_DEPTH {
                     let mut path = chain.clone();
                     path.reverse();
