@@ -595,6 +595,14 @@ fn credentials_come_from_the_environment_entry_or_the_sdk_variables() {
     assert_eq!(c.project_id, "P2aAc4T2V93bddihGEx2Ryhc8e5Z");
     assert_eq!(c.management_key.expose(), "the-prod-key");
     assert_eq!(c.base_url, "https://api.descope.com");
+    assert_eq!(
+        l.secrets
+            .get("/environments/prod/management_key")
+            .map(String::as_str),
+        Some("PROD_KEY")
+    );
+    let debug = format!("{l:?} {:?} {:?} {c:?}", l.env, l.config);
+    assert!(!debug.contains("the-prod-key"), "{debug}");
 
     // Same project in both places is fine; a different one is an error naming both.
     let same = vars(&[
