@@ -286,13 +286,11 @@ fn load_from(
         };
         match read_text(&overlay_path, Some(at.clone())) {
             Err(mut d) => {
-                d.kind = K::MissingFile;
-                d.message = format!(
-                    "overlay `{}` cannot be read: {}",
-                    overlay_path.display(),
-                    d.message.rsplit(": ").next().unwrap_or_default()
-                );
-                d.hint = Some("overlay paths are relative to the configuration file".into());
+                if d.kind == K::Io {
+                    d.kind = K::MissingFile;
+                    d.message = d.message.replacen("cannot read", "cannot read overlay", 1);
+                    d.hint = Some("overlay paths are relative to the configuration file".into());
+                }
                 d.address = Some(format!("environment.{environment}"));
                 problems.push(d);
             }
