@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use descope_mgmt::config::{
-    self, load, resolve_credentials, validate_all, ConfigError, Diagnostics, DiagnosticKind, LoadOptions,
-    LoadedConfig, VarSource,
+    self, load, resolve_credentials, validate_all, ConfigError, DiagnosticKind, Diagnostics,
+    LoadOptions, LoadedConfig, VarSource,
 };
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 const EXAMPLE_ENVS: [&str; 5] = ["test", "devtest", "dev", "staging", "prod"];
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(rel)
 }
 
 fn example() -> PathBuf {
@@ -25,14 +27,21 @@ fn example() -> PathBuf {
 fn example_keys() -> Vec<(String, String)> {
     EXAMPLE_ENVS
         .iter()
-        .map(|e| (format!("DESCOPE_{}_KEY", e.to_uppercase()), format!("key-for-{e}-0123456789")))
+        .map(|e| {
+            (
+                format!("DESCOPE_{}_KEY", e.to_uppercase()),
+                format!("key-for-{e}-0123456789"),
+            )
+        })
         .collect()
 }
 
 /// The binary with a clean environment: nothing from the developer's shell leaks in.
 fn bin(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_descope-mgmt"));
-    cmd.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
 }
 
@@ -52,7 +61,11 @@ fn vars(pairs: &[(&str, &str)]) -> VarSource {
 }
 
 fn load_env(path: &Path, env: Option<&str>, v: VarSource) -> Result<LoadedConfig, Diagnostics> {
-    load(&LoadOptions { path: path.to_path_buf(), env: env.map(str::to_string), vars: v })
+    load(&LoadOptions {
+        path: path.to_path_buf(),
+        env: env.map(str::to_string),
+        vars: v,
+    })
 }
 
 /// (file relative to `root`:line:column, address, kind) for comparison with golden lists.
@@ -61,7 +74,12 @@ fn triples(ds: &Diagnostics, root: &Path) -> Vec<(String, String, String)> {
         .sorted()
         .iter()
         .map(|d| {
-            let file = d.file.strip_prefix(root).unwrap_or(&d.file).display().to_string();
+            let file = d
+                .file
+                .strip_prefix(root)
+                .unwrap_or(&d.file)
+                .display()
+                .to_string();
             (
                 format!("{file}:{}:{}", d.line, d.column),
                 d.address.clone().unwrap_or_default(),
@@ -81,10 +99,18 @@ const FORTY: [(&str, &str, &str); 40] = [
     ("descope.yaml:15:5", "environment.lab", "unknown_key"),
     ("descope.yaml:16:21", "environment.lab", "literal_secret"),
     ("descope.yaml:17:14", "environment.lab", "missing_file"),
-    ("descope.yaml:20:11", "permission.read", "duplicate_permission"),
+    (
+        "descope.yaml:20:11",
+        "permission.read",
+        "duplicate_permission",
+    ),
     ("descope.yaml:21:5", "", "missing_field"),
     ("descope.yaml:21:5", "", "unknown_key"),
-    ("descope.yaml:23:22", "permission.write", "invalid_ignore_changes"),
+    (
+        "descope.yaml:23:22",
+        "permission.write",
+        "invalid_ignore_changes",
+    ),
     ("descope.yaml:26:25", "role.viewer", "unknown_permission"),
     ("descope.yaml:27:11", "role.viewer", "duplicate_role"),
     ("descope.yaml:28:11", "role.ops/admin", "slash_in_role_name"),
@@ -99,11 +125,23 @@ const FORTY: [(&str, &str, &str); 40] = [
     ("descope.yaml:55:13", "tenant.orphan", "unknown_parent"),
     ("descope.yaml:58:13", "tenant.cyc-a", "parent_cycle"),
     ("descope.yaml:63:11", "tenant.unnamed", "invalid_name"),
-    ("descope.yaml:66:29", "tenant.def-roles", "unknown_default_role"),
+    (
+        "descope.yaml:66:29",
+        "tenant.def-roles",
+        "unknown_default_role",
+    ),
     ("descope.yaml:69:5", "tenant.keys", "unknown_key"),
     ("descope.yaml:72:18", "tenant.sso", "invalid_type"),
-    ("descope.yaml:75:5", "tenant.remover", "remove_outside_overlay"),
-    ("descope.yaml:78:22", "tenant.ignorer", "invalid_ignore_changes"),
+    (
+        "descope.yaml:75:5",
+        "tenant.remover",
+        "remove_outside_overlay",
+    ),
+    (
+        "descope.yaml:78:22",
+        "tenant.ignorer",
+        "invalid_ignore_changes",
+    ),
     ("descope.yaml:80:11", "tenant.badvar", "invalid_variable"),
     ("descope.yaml:83:5", "", "duplicate_key"),
     ("descope.yaml:86:11", "flow.sign-in", "missing_file"),
@@ -112,8 +150,16 @@ const FORTY: [(&str, &str, &str); 40] = [
     ("descope.yaml:93:3", "theme", "unknown_key"),
     ("descope.yaml:94:1", "", "unknown_key"),
     ("envs/ci.yaml:1:1", "", "overlay_version"),
-    ("envs/ci.yaml:3:5", "tenant.ghost-tenant", "overlay_remove_unknown"),
-    ("envs/ci.yaml:6:11", "tenant.from-overlay", "missing_variable"),
+    (
+        "envs/ci.yaml:3:5",
+        "tenant.ghost-tenant",
+        "overlay_remove_unknown",
+    ),
+    (
+        "envs/ci.yaml:6:11",
+        "tenant.from-overlay",
+        "missing_variable",
+    ),
     ("envs/ci.yaml:8:5", "tenant.child", "unknown_key"),
 ];
 
@@ -124,8 +170,10 @@ const LAB_LITERAL_KEY: &str = "K2literalLabKey0123456789";
 fn forty_mistakes_give_exactly_the_expected_diagnostics() {
     let dir = fixture("mistakes");
     let ds = validate_all(&dir.join("descope.yaml"), &vars(&[("CI_KEY", CI_KEY)])).unwrap_err();
-    let mut want: Vec<(String, String, String)> =
-        FORTY.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    let mut want: Vec<(String, String, String)> = FORTY
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
     want.sort();
     let mut got = triples(&ds, &dir);
     got.sort();
@@ -135,7 +183,11 @@ fn forty_mistakes_give_exactly_the_expected_diagnostics() {
 #[test]
 fn forty_mistakes_via_the_binary_exit_1_and_print_every_one_without_secrets() {
     let dir = fixture("mistakes");
-    let out = bin(&dir).env("CI_KEY", CI_KEY).arg("validate").output().unwrap();
+    let out = bin(&dir)
+        .env("CI_KEY", CI_KEY)
+        .arg("validate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     for (loc, address, kind) in FORTY {
@@ -147,8 +199,14 @@ fn forty_mistakes_via_the_binary_exit_1_and_print_every_one_without_secrets() {
         assert!(stderr.contains(&head), "missing `{head}` in:\n{stderr}");
     }
     assert!(stderr.trim_end().ends_with("40 errors"), "{stderr}");
-    assert!(stderr.contains("hint: did you mean `parallelism`?"), "{stderr}");
-    assert!(!stderr.contains(CI_KEY) && !stderr.contains(LAB_LITERAL_KEY), "{stderr}");
+    assert!(
+        stderr.contains("hint: did you mean `parallelism`?"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(CI_KEY) && !stderr.contains(LAB_LITERAL_KEY),
+        "{stderr}"
+    );
     // Sorted by file, line, column.
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(": error[")).collect();
     assert_eq!(lines.len(), 40);
@@ -161,35 +219,80 @@ fn forty_mistakes_via_the_binary_exit_1_and_print_every_one_without_secrets() {
 #[test]
 fn the_example_validates_for_every_environment() {
     let dir = example().parent().unwrap().to_path_buf();
-    let out = bin(&dir).envs(example_keys()).arg("validate").output().unwrap();
+    let out = bin(&dir)
+        .envs(example_keys())
+        .arg("validate")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for env in EXAMPLE_ENVS {
-        assert!(stdout.lines().any(|l| l.starts_with(&format!("{env}: valid ("))), "{stdout}");
-        let one = bin(&dir).envs(example_keys()).args(["validate", "--env", env]).output().unwrap();
-        assert_eq!(one.status.code(), Some(0), "{env}: {}", String::from_utf8_lossy(&one.stderr));
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{env}: valid ("))),
+            "{stdout}"
+        );
+        let one = bin(&dir)
+            .envs(example_keys())
+            .args(["validate", "--env", env])
+            .output()
+            .unwrap();
+        assert_eq!(
+            one.status.code(),
+            Some(0),
+            "{env}: {}",
+            String::from_utf8_lossy(&one.stderr)
+        );
     }
     // DESCOPE_ENV selects one environment like --env.
-    let one = bin(&dir).envs(example_keys()).env("DESCOPE_ENV", "prod").arg("validate").output().unwrap();
+    let one = bin(&dir)
+        .envs(example_keys())
+        .env("DESCOPE_ENV", "prod")
+        .arg("validate")
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&one.stdout).lines().count(), 1);
 }
 
 #[test]
 fn the_example_without_its_keys_names_each_missing_variable() {
     let dir = example().parent().unwrap().to_path_buf();
-    let out = bin(&dir).args(["validate", "--env", "prod"]).output().unwrap();
+    let out = bin(&dir)
+        .args(["validate", "--env", "prod"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error[missing_variable] environment.prod: secret variable `DESCOPE_PROD_KEY`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error[missing_variable] environment.prod: secret variable `DESCOPE_PROD_KEY`"
+        ),
+        "{stderr}"
+    );
     // Other environments' keys are not needed for prod.
     assert!(!stderr.contains("DESCOPE_DEV_KEY"), "{stderr}");
 }
 
 #[test]
 fn the_example_is_rich_enough_to_exercise_the_planner() {
-    let l = load_env(&example(), Some("prod"), VarSource::from_pairs(example_keys())).unwrap();
+    let l = load_env(
+        &example(),
+        Some("prod"),
+        VarSource::from_pairs(example_keys()),
+    )
+    .unwrap();
     assert!(l.config.tenants.len() >= 10);
-    let depth3 = l.config.tenants.iter().any(|t| t.id == "acme-emea-berlin" && t.parent.as_deref() == Some("acme-emea"));
+    let depth3 = l
+        .config
+        .tenants
+        .iter()
+        .any(|t| t.id == "acme-emea-berlin" && t.parent.as_deref() == Some("acme-emea"));
     assert!(depth3);
     assert!(l.config.roles.iter().any(|r| r.tenant.is_some()));
     assert!(l.config.roles.iter().any(|r| r.tenant.is_none()));
@@ -257,16 +360,36 @@ fn overlays_merge_by_key_replace_lists_merge_maps_and_remove() {
     assert_eq!(attrs["plan"], serde_json::json!("gold"));
     assert_eq!(attrs["seats"], serde_json::json!(500));
     // Roles merge by (tenant, name): the project role of the same name is untouched.
-    let descs: Vec<_> = l.config.roles.iter().map(|r| (r.tenant.clone(), r.description.clone())).collect();
-    assert_eq!(descs, [(None, None), (Some("acme".into()), Some("prod".into()))]);
+    let descs: Vec<_> = l
+        .config
+        .roles
+        .iter()
+        .map(|r| (r.tenant.clone(), r.description.clone()))
+        .collect();
+    assert_eq!(
+        descs,
+        [(None, None), (Some("acme".into()), Some("prod".into()))]
+    );
 
     // Positions of overlay values point into the overlay file; base values into the base.
-    let seats = l.source_map.locate("/tenants/0/custom_attributes/seats").unwrap();
-    assert_eq!((seats.file.clone(), seats.line, seats.column), (dir.path().join("envs/prod.yaml"), 5, 14));
-    let plan = l.source_map.locate("/tenants/0/custom_attributes/plan").unwrap();
-    assert_eq!((plan.file.clone(), plan.line), (path.clone(), 18));
+    let seats = l
+        .source_map
+        .locate("/tenants/0/custom_attributes/seats")
+        .unwrap();
+    assert_eq!(
+        (seats.file.clone(), seats.line, seats.column),
+        (dir.path().join("envs/prod.yaml"), 5, 14)
+    );
+    let plan = l
+        .source_map
+        .locate("/tenants/0/custom_attributes/plan")
+        .unwrap();
+    assert_eq!((plan.file.clone(), plan.line), (path.clone(), 19));
     let initech = l.source_map.locate("/tenants/1/name").unwrap();
-    assert_eq!((initech.file.clone(), initech.line), (dir.path().join("envs/prod.yaml"), 9));
+    assert_eq!(
+        (initech.file.clone(), initech.line),
+        (dir.path().join("envs/prod.yaml"), 9)
+    );
 
     // The digest covers the unresolved base bytes followed by the overlay's.
     let mut h = Sha256::new();
@@ -285,15 +408,30 @@ fn overlays_merge_by_key_replace_lists_merge_maps_and_remove() {
 fn overlay_problems_point_into_the_overlay_file() {
     let dir = tree(&[
         ("descope.yaml", BASE),
-        ("envs/prod.yaml", "version: 1\ntenants:\n  - id: acme\n    nmae: x\n  - id: nobody\n    remove: true\n"),
+        (
+            "envs/prod.yaml",
+            "version: 1\ntenants:\n  - id: acme\n    nmae: x\n  - id: nobody\n    remove: true\n",
+        ),
     ]);
     let ds = load_env(&dir.path().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
     assert_eq!(
         triples(&ds, dir.path()),
         [
-            ("envs/prod.yaml:1:1".into(), "".into(), "overlay_version".into()),
-            ("envs/prod.yaml:4:5".into(), "tenant.acme".into(), "unknown_key".into()),
-            ("envs/prod.yaml:5:5".into(), "tenant.nobody".into(), "overlay_remove_unknown".into()),
+            (
+                "envs/prod.yaml:1:1".into(),
+                "".into(),
+                "overlay_version".into()
+            ),
+            (
+                "envs/prod.yaml:4:5".into(),
+                "tenant.acme".into(),
+                "unknown_key".into()
+            ),
+            (
+                "envs/prod.yaml:5:5".into(),
+                "tenant.nobody".into(),
+                "overlay_remove_unknown".into()
+            ),
         ]
     );
 }
@@ -304,14 +442,22 @@ fn environments_must_be_chosen_and_exist() {
     let path = dir.path().join("descope.yaml");
     let none = load_env(&path, None, vars(&[])).unwrap_err();
     assert_eq!(none.0[0].kind, DiagnosticKind::UnknownEnvironment);
-    assert!(none.0[0].hint.as_deref().unwrap().contains("dev, prod") || none.0[0].hint.as_deref().unwrap().contains("prod, dev"));
+    assert!(
+        none.0[0].hint.as_deref().unwrap().contains("dev, prod")
+            || none.0[0].hint.as_deref().unwrap().contains("prod, dev")
+    );
     let typo = load_env(&path, Some("prd"), vars(&[])).unwrap_err();
     assert_eq!(typo.0[0].hint.as_deref(), Some("did you mean `prod`?"));
     // Without environments the only one is `default`.
     let plain = tree(&[("descope.yaml", "version: 1\n")]);
     let l = load_env(&plain.path().join("descope.yaml"), None, vars(&[])).unwrap();
     assert_eq!((l.environment.as_str(), l.env.is_none()), ("default", true));
-    assert!(load_env(&plain.path().join("descope.yaml"), Some("default"), vars(&[])).is_ok());
+    assert!(load_env(
+        &plain.path().join("descope.yaml"),
+        Some("default"),
+        vars(&[])
+    )
+    .is_ok());
     assert!(load_env(&plain.path().join("descope.yaml"), Some("prod"), vars(&[])).is_err());
 }
 
@@ -341,18 +487,29 @@ tenants:
 fn variables_are_typed_defaulted_and_looked_up_in_vars_then_environment() {
     let dir = tree(&[("descope.yaml", VARS)]);
     let path = dir.path().join("descope.yaml");
-    let l = load_env(&path, Some("dev"), vars(&[("REGION", "eu"), ("TOKEN", "tok-123"), ("PAR", "9")])).unwrap();
+    let l = load_env(
+        &path,
+        Some("dev"),
+        vars(&[("REGION", "eu"), ("TOKEN", "tok-123"), ("PAR", "9")]),
+    )
+    .unwrap();
     // Exactly `${VAR}` takes the YAML type of its text; quoted stays text; vars beat the environment.
     assert_eq!(l.config.settings.parallelism, 3);
     assert_eq!(l.config.tenants[0].name, "3");
     assert_eq!(l.config.tenants[0].enforce_sso, Some(true));
-    assert_eq!(l.config.tenants[0].domains.as_deref(), Some(&["acme.example.com".to_string()][..]));
+    assert_eq!(
+        l.config.tenants[0].domains.as_deref(),
+        Some(&["acme.example.com".to_string()][..])
+    );
     let attrs = l.config.tenants[0].custom_attributes.as_ref().unwrap();
     assert_eq!(attrs["region"], serde_json::json!("eu"));
     assert_eq!(attrs["token"], serde_json::json!("tok-123"));
     assert_eq!(
         l.secrets,
-        BTreeMap::from([("/tenants/0/custom_attributes/token".to_string(), "TOKEN".to_string())])
+        BTreeMap::from([(
+            "/tenants/0/custom_attributes/token".to_string(),
+            "TOKEN".to_string()
+        )])
     );
     assert!(l.is_secret("/tenants/0/custom_attributes"));
     assert!(!format!("{l:?}").contains("tok-123"));
@@ -361,22 +518,36 @@ fn variables_are_typed_defaulted_and_looked_up_in_vars_then_environment() {
 #[test]
 fn a_missing_variable_is_reported_where_it_is_used() {
     let dir = tree(&[("descope.yaml", VARS)]);
-    let ds = load_env(&dir.path().join("descope.yaml"), Some("dev"), vars(&[("TOKEN", "t")])).unwrap_err();
+    let ds = load_env(
+        &dir.path().join("descope.yaml"),
+        Some("dev"),
+        vars(&[("TOKEN", "tok-value-1")]),
+    )
+    .unwrap_err();
     assert_eq!(
         triples(&ds, dir.path()),
-        [("descope.yaml:15:15".into(), "tenant.acme".into(), "missing_variable".into())]
+        [(
+            "descope.yaml:15:15".into(),
+            "tenant.acme".into(),
+            "missing_variable".into()
+        )]
     );
     assert!(ds.0[0].message.contains("`REGION`"));
 }
 
 #[test]
 fn secret_values_never_appear_in_diagnostics() {
-    let secret = "s3cr3t-value-that-must-not-leak";
+    let secret = "S3cr3t_Value that-must-not-leak";
     let dir = tree(&[(
         "descope.yaml",
-        "version: 1\nsettings:\n  parallelism: ${secret:TOKEN}\n  rate_limit: \"${secret:TOKEN}\"\ntenants:\n  - id: \"${secret:TOKEN}\"\n    name: x\n",
+        "version: 1\nsettings:\n  rate_limit: \"${secret:TOKEN}\"\ntenants:\n  - id: \"${secret:TOKEN}\"\n    name: x\n  - id: ok-tenant\n    name: y\n    enforce_sso: ${secret:TOKEN}\n",
     )]);
-    let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[("TOKEN", secret)])).unwrap_err();
+    let ds = load_env(
+        &dir.path().join("descope.yaml"),
+        None,
+        vars(&[("TOKEN", secret)]),
+    )
+    .unwrap_err();
     let kinds: Vec<_> = ds.iter().map(|d| d.kind).collect();
     assert!(kinds.contains(&DiagnosticKind::InvalidType));
     assert!(kinds.contains(&DiagnosticKind::InvalidRateLimit));
@@ -394,7 +565,11 @@ fn a_literal_management_key_is_refused_without_echoing_it() {
     let ds = load_env(&dir.path().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
     assert_eq!(
         triples(&ds, dir.path()),
-        [("descope.yaml:4:21".into(), "environment.prod".into(), "literal_secret".into())]
+        [(
+            "descope.yaml:4:21".into(),
+            "environment.prod".into(),
+            "literal_secret".into()
+        )]
     );
     assert!(!format!("{ds}").contains("K2abcdefLiteral"));
 }
@@ -411,22 +586,39 @@ fn creds_config(env_body: &str) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn credentials_come_from_the_environment_entry_or_the_sdk_variables() {
-    let (_d, p) = creds_config("    project_id: P2aAc4T2V93bddihGEx2Ryhc8e5Z\n    management_key: ${secret:PROD_KEY}\n");
+    let (_d, p) = creds_config(
+        "    project_id: P2aAc4T2V93bddihGEx2Ryhc8e5Z\n    management_key: ${secret:PROD_KEY}\n",
+    );
     let v = vars(&[("PROD_KEY", "the-prod-key")]);
     let l = load_env(&p, Some("prod"), v.clone()).unwrap();
     let c = resolve_credentials(&l, &v).unwrap();
     assert_eq!(c.project_id, "P2aAc4T2V93bddihGEx2Ryhc8e5Z");
     assert_eq!(c.management_key.expose(), "the-prod-key");
     assert_eq!(c.base_url, "https://api.descope.com");
+    assert_eq!(
+        l.secrets
+            .get("/environments/prod/management_key")
+            .map(String::as_str),
+        Some("PROD_KEY")
+    );
+    let debug = format!("{l:?} {:?} {:?} {c:?}", l.env, l.config);
+    assert!(!debug.contains("the-prod-key"), "{debug}");
 
     // Same project in both places is fine; a different one is an error naming both.
-    let same = vars(&[("PROD_KEY", "k"), ("DESCOPE_PROJECT_ID", "P2aAc4T2V93bddihGEx2Ryhc8e5Z")]);
+    let same = vars(&[
+        ("PROD_KEY", "k"),
+        ("DESCOPE_PROJECT_ID", "P2aAc4T2V93bddihGEx2Ryhc8e5Z"),
+    ]);
     assert!(resolve_credentials(&l, &same).is_ok());
     let other = vars(&[("PROD_KEY", "k"), ("DESCOPE_PROJECT_ID", "P2zzzOTHER")]);
     let e = resolve_credentials(&l, &other).unwrap_err();
     assert!(matches!(e, ConfigError::ConflictingProject { .. }));
     let msg = e.to_string();
-    assert!(msg.contains("P2aAc4T2V93bddihGEx2Ryhc8e5Z") && msg.contains("P2zzzOTHER") && msg.contains("DESCOPE_PROJECT_ID"));
+    assert!(
+        msg.contains("P2aAc4T2V93bddihGEx2Ryhc8e5Z")
+            && msg.contains("P2zzzOTHER")
+            && msg.contains("DESCOPE_PROJECT_ID")
+    );
     assert!(!msg.contains("the-prod-key"));
 }
 
@@ -438,9 +630,15 @@ fn credentials_fall_back_and_say_which_variable_to_set() {
     assert!(e.to_string().contains("DESCOPE_PROJECT_ID"), "{e}");
     let e = resolve_credentials(&l, &vars(&[("DESCOPE_PROJECT_ID", "P2x")])).unwrap_err();
     assert!(e.to_string().contains("DESCOPE_MANAGEMENT_KEY"), "{e}");
-    let env = vars(&[("DESCOPE_PROJECT_ID", "P2x"), ("DESCOPE_MANAGEMENT_KEY", "mk-secret")]);
+    let env = vars(&[
+        ("DESCOPE_PROJECT_ID", "P2x"),
+        ("DESCOPE_MANAGEMENT_KEY", "mk-secret"),
+    ]);
     let c = resolve_credentials(&l, &env).unwrap();
-    assert_eq!((c.project_id.as_str(), c.base_url.as_str()), ("P2x", "http://127.0.0.1:9"));
+    assert_eq!(
+        (c.project_id.as_str(), c.base_url.as_str()),
+        ("P2x", "http://127.0.0.1:9")
+    );
     assert!(!format!("{c:?}").contains("mk-secret"));
     let conflict = vars(&[
         ("DESCOPE_PROJECT_ID", "P2x"),
@@ -449,7 +647,10 @@ fn credentials_fall_back_and_say_which_variable_to_set() {
     ]);
     let e = resolve_credentials(&l, &conflict).unwrap_err();
     assert!(matches!(e, ConfigError::ConflictingBaseUri { .. }));
-    assert!(e.to_string().contains("http://127.0.0.1:9/") && e.to_string().contains("https://api.descope.com"));
+    assert!(
+        e.to_string().contains("http://127.0.0.1:9/")
+            && e.to_string().contains("https://api.descope.com")
+    );
     // Regional rule when no base URL is configured anywhere.
     let (_d2, p2) = creds_config("    project_id: Puse1ABCDEFGHIJKLMNOPQRSTUVWXYZ01\n");
     let l2 = load_env(&p2, Some("prod"), vars(&[])).unwrap();
@@ -462,7 +663,10 @@ fn credentials_fall_back_and_say_which_variable_to_set() {
 
 #[test]
 fn malformed_yaml_is_reported_with_its_position() {
-    let dir = tree(&[("descope.yaml", "version: 1\ntenants:\n  - id: [a, b\n    name: x\n")]);
+    let dir = tree(&[(
+        "descope.yaml",
+        "version: 1\ntenants:\n  - id: [a, b\n    name: x\n",
+    )]);
     let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(ds.len(), 1);
     assert_eq!(ds.0[0].kind, DiagnosticKind::YamlSyntax);
@@ -480,7 +684,11 @@ fn an_invalid_tenant_id_pattern_is_itself_the_diagnostic() {
     let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(
         triples(&ds, dir.path()),
-        [("descope.yaml:3:22".into(), "settings".into(), "invalid_pattern".into())]
+        [(
+            "descope.yaml:3:22".into(),
+            "settings".into(),
+            "invalid_pattern".into()
+        )]
     );
 }
 
@@ -493,17 +701,27 @@ fn default_roles_resolve_tenant_role_then_project_role_then_builtin() {
     let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(
         triples(&ds, dir.path()),
-        [("descope.yaml:11:48".into(), "tenant.a-t".into(), "unknown_default_role".into())]
+        [(
+            "descope.yaml:11:50".into(),
+            "tenant.a-t".into(),
+            "unknown_default_role".into()
+        )]
     );
 }
 
 #[test]
 fn read_json_reports_positions_in_the_document() {
-    let dir = tree(&[("descope.yaml", "version: 1\n"), ("f.json", "{\n  \"a\": ,\n}")]);
+    let dir = tree(&[
+        ("descope.yaml", "version: 1\n"),
+        ("f.json", "{\n  \"a\": ,\n}"),
+    ]);
     let l = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap();
     let d = l.read_json("f.json").unwrap_err();
     assert_eq!((d.kind, d.line), (DiagnosticKind::InvalidJson, 2));
-    assert_eq!(l.read_json("missing.json").unwrap_err().kind, DiagnosticKind::MissingFile);
+    assert_eq!(
+        l.read_json("missing.json").unwrap_err().kind,
+        DiagnosticKind::MissingFile
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,7 +729,10 @@ fn read_json_reports_positions_in_the_document() {
 
 #[test]
 fn schema_is_json_with_the_config_properties() {
-    let out = bin(Path::new(env!("CARGO_MANIFEST_DIR"))).arg("schema").output().unwrap();
+    let out = bin(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .arg("schema")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(schema["properties"]["tenants"].is_object());
@@ -522,11 +743,20 @@ fn schema_is_json_with_the_config_properties() {
 #[test]
 fn completions_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = bin(Path::new(env!("CARGO_MANIFEST_DIR"))).args(["completions", shell]).output().unwrap();
+        let out = bin(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "{shell}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("validate"), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("validate"),
+            "{shell}"
+        );
     }
-    let out = bin(Path::new(env!("CARGO_MANIFEST_DIR"))).args(["completions", "tcsh"]).output().unwrap();
+    let out = bin(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -547,7 +777,8 @@ fn example_bytes() -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // PROPTEST_CASES=5000 for a longer run.
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96), ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

@@ -266,7 +266,7 @@ fn nesting(c: &mut Ctx, d: &Decoded) {
             }
             None => {
                 // Only chains that end in a known root count; an unknown parent is reported already.
-                let root_known = parent_of.get(cur).is_none();
+                let root_known = tenants.iter().any(|t| t.id == cur);
                 if root_known && chain.len() > MAX_TENANT_DEPTH {
                     let mut path = chain.clone();
                     path.reverse();
@@ -481,6 +481,81 @@ mod tests {
         ] {
             assert!(!valid_domain(bad), "{bad}");
         }
+    }
+
+    fn problems(yaml: &str) -> Vec<(K, String)> {
+        let dir = std::env::temp_dir().join(format!("descope-mgmt-checks-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!(
+            "{:x}.yaml",
+            yaml.len() * 31 + yaml.bytes().map(usize::from).sum::<usize>()
+        ));
+        std::fs::write(&path, yaml).unwrap();
+        let opts = crate::config::LoadOptions {
+            path: path.clone(),
+            env: None,
+            vars: crate::config::VarSource::Map(Default::default()),
+        };
+        let out = match crate::config::load(&opts) {
+            Ok(_) => Vec::new(),
+            Err(ds) => ds
+                .iter()
+                .map(|d| (d.kind, d.address.clone().unwrap_or_default()))
+                .collect(),
+        };
+        let _ = std::fs::remove_file(path);
+        out
+    }
+
+    fn tenants(list: &[(&str, Option<&str>)]) -> String {
+        let mut s = String::from("version: 1\ntenants:\n");
+        for (id, parent) in list {
+            s.push_str(&format!("  - id: {id}\n    name: N {id}\n"));
+            if let Some(p) = parent {
+                s.push_str(&format!("    parent: {p}\n"));
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn nesting_limits_and_cycles() {
+        // Three levels are fine; the fourth and fifth are each too deep.
+        let five = tenants(&[
+            ("aaa", None),
+            ("bbb", Some("aaa")),
+            ("ccc", Some("bbb")),
+            ("ddd", Some("ccc")),
+            ("eee", Some("ddd")),
+        ]);
+        assert_eq!(
+            problems(&five),
+            [
+                (K::TooDeep, "tenant.ddd".into()),
+                (K::TooDeep, "tenant.eee".into())
+            ]
+        );
+        // Under an unknown parent the depth is unknown: only the unknown parent is reported.
+        let lost = tenants(&[
+            ("bbb", Some("zzz")),
+            ("ccc", Some("bbb")),
+            ("ddd", Some("ccc")),
+        ]);
+        assert_eq!(problems(&lost), [(K::UnknownParent, "tenant.bbb".into())]);
+        // A three-tenant cycle is reported once, and a self-parent too.
+        let cyc = tenants(&[
+            ("aaa", Some("ccc")),
+            ("bbb", Some("aaa")),
+            ("ccc", Some("bbb")),
+            ("sss", Some("sss")),
+        ]);
+        assert_eq!(
+            problems(&cyc),
+            [
+                (K::ParentCycle, "tenant.aaa".into()),
+                (K::ParentCycle, "tenant.sss".into())
+            ]
+        );
     }
 
     #[test]

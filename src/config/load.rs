@@ -286,13 +286,11 @@ fn load_from(
         };
         match read_text(&overlay_path, Some(at.clone())) {
             Err(mut d) => {
-                d.kind = K::MissingFile;
-                d.message = format!(
-                    "overlay `{}` cannot be read: {}",
-                    overlay_path.display(),
-                    d.message.rsplit(": ").next().unwrap_or_default()
-                );
-                d.hint = Some("overlay paths are relative to the configuration file".into());
+                if d.kind == K::Io {
+                    d.kind = K::MissingFile;
+                    d.message = d.message.replacen("cannot read", "cannot read overlay", 1);
+                    d.hint = Some("overlay paths are relative to the configuration file".into());
+                }
                 d.address = Some(format!("environment.{environment}"));
                 problems.push(d);
             }
@@ -322,9 +320,16 @@ fn load_from(
     let mut found: Vec<Problem> = resolved.problems;
     let decoded = decode::decode(&mut json, &map, &mut found);
     found.extend(checks::check(&decoded, &json, &map, &base_dir));
+    // Addresses are built from a copy with secret values masked: an id may be a secret.
+    let mut masked = json.clone();
+    for pointer in resolved.secrets.keys() {
+        if let Some(v) = masked.pointer_mut(pointer) {
+            *v = Json::String("***".into());
+        }
+    }
     problems.extend(found.into_iter().map(|p| {
-        let mut d =
-            Diagnostic::new(&p.loc, p.kind, p.message).with_address(address_of(&p.pointer, &json));
+        let mut d = Diagnostic::new(&p.loc, p.kind, p.message)
+            .with_address(address_of(&p.pointer, &masked));
         d.hint = p.hint;
         d
     }));
@@ -362,6 +367,7 @@ fn load_from(
 fn scrub(mut d: Diagnostic, secrets: &[String]) -> Diagnostic {
     for s in secrets {
         d.message = d.message.replace(s.as_str(), "***");
+
         if let Some(h) = &mut d.hint {
             *h = h.replace(s.as_str(), "***");
         }
@@ -408,7 +414,13 @@ pub fn address_of(pointer: &str, json: &Json) -> Option<String> {
     let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
     let entry = || json.get(top)?.get(idx?.parse::<usize>().ok()?);
     // An empty id would make an address like `tenant.`; no address reads better.
-    let text = |k: &str| entry()?.get(k)?.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let text = |k: &str| {
+        entry()?
+            .get(k)?
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     match top {
         "tenants" => Some(format!("tenant.{}", text("id")?)),
         "permissions" => Some(format!("permission.{}", text("name")?)),

@@ -122,7 +122,13 @@ fn merge_list(
                     ),
                 )
                 .with_hint("check the spelling of the key; nothing would be removed")
-                .with_address(key.as_ref().map(|k| format!("{}.{}", list.trim_end_matches('s'), k.trim_start_matches('/')))),
+                .with_address(key.as_ref().map(|k| {
+                    format!(
+                        "{}.{}",
+                        list.trim_end_matches('s'),
+                        k.trim_start_matches('/')
+                    )
+                })),
             ),
             (None, false) => base.push(item),
         }

@@ -70,7 +70,7 @@ impl Default for Settings {
 }
 
 /// One Descope project the configuration is applied to.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Descope project id (`P2...`). Falls back to `DESCOPE_PROJECT_ID`.
@@ -88,6 +88,22 @@ pub struct Environment {
     /// Variables for `${VAR}` substitution, taking precedence over the process environment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
+}
+
+// After loading, `management_key` holds the resolved key: debug output must not show it.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("project_id", &self.project_id)
+            .field(
+                "management_key",
+                &self.management_key.as_ref().map(|_| "***"),
+            )
+            .field("base_uri", &self.base_uri)
+            .field("overlay", &self.overlay)
+            .field("vars", &self.vars)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
