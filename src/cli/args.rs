@@ -23,7 +23,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Configuration file.
-    #[arg(long, global = true, default_value = "descope.yaml", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "descope.yaml",
+        value_name = "FILE"
+    )]
     pub config: PathBuf,
     /// Environment (a key of `environments:`); `default` when the config has none.
     #[arg(long, global = true, env = "DESCOPE_ENV", value_name = "NAME")]
@@ -62,11 +67,15 @@ pub enum Command {
     Plan(PlanArgs),
 
     /// Print a saved plan as text, markdown (for pull requests) or JSON.
-    #[command(after_help = "Example:\n  descope-mgmt show plans/dev.plan --format markdown > plan.md")]
+    #[command(
+        after_help = "Example:\n  descope-mgmt show plans/dev.plan --format markdown > plan.md"
+    )]
     Show(ShowArgs),
 
     /// Verify a saved plan against the live project and carry it out.
-    #[command(after_help = "Examples:\n  descope-mgmt apply plans/dev.plan\n  descope-mgmt apply --env dev --auto-approve")]
+    #[command(
+        after_help = "Examples:\n  descope-mgmt apply plans/dev.plan\n  descope-mgmt apply --env dev --auto-approve"
+    )]
     Apply(ApplyArgs),
 
     /// Compare the live project with the configuration and report differences (read-only).
@@ -78,15 +87,23 @@ pub enum Command {
     Export(ExportArgs),
 
     /// List backups, or turn one into a plan that restores it.
-    #[command(subcommand, after_help = "Example:\n  descope-mgmt backup restore state/dev/backups/2026-11-21T10-00-00Z.json -out plans/restore.plan")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  descope-mgmt backup restore state/dev/backups/2026-11-21T10-00-00Z.json -out plans/restore.plan"
+    )]
     Backup(BackupCommand),
 
     /// Inspect or change which live resources this tool manages.
-    #[command(subcommand, after_help = "Example:\n  descope-mgmt state import tenant.acme-corp --env dev")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  descope-mgmt state import tenant.acme-corp --env dev"
+    )]
     State(StateCommand),
 
     /// Run a local Descope emulator (a stand-in for Descope's Management API).
-    #[command(after_help = "Example:\n  descope-mgmt emulator --port 8787 --state emulator.json --rate 100/60")]
+    #[command(
+        after_help = "Example:\n  descope-mgmt emulator --port 8787 --state emulator.json --rate 100/60"
+    )]
     Emulator(EmulatorArgs),
 
     /// The quick start: plan, show, apply and plan again against a built-in emulator.
@@ -98,7 +115,9 @@ pub enum Command {
     Schema,
 
     /// Print shell completions.
-    #[command(after_help = "Example:\n  descope-mgmt completions bash > /etc/bash_completion.d/descope-mgmt")]
+    #[command(
+        after_help = "Example:\n  descope-mgmt completions bash > /etc/bash_completion.d/descope-mgmt"
+    )]
     Completions {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
@@ -225,6 +244,15 @@ pub struct EmulatorArgs {
     /// Answer this fraction of requests slower than a client's timeout.
     #[arg(long, default_value_t = 0.0)]
     pub slow_rate: f64,
+    /// How much slower a slow answer is, in milliseconds.
+    #[arg(long, default_value_t = 35_000, value_name = "MS")]
+    pub slow_by_ms: u64,
+    /// Let faults hit the license handshake too.
+    #[arg(long)]
+    pub faults_on_license: bool,
+    /// Seed of the fault draws and generated ids (same seed, same faults).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Leave default-valued fields out of responses.
     #[arg(long)]
     pub omit_defaults: bool,
@@ -267,7 +295,10 @@ mod tests {
         let v = rewrite_terraform_flags(
             ["x", "plan", "-out", "a.plan", "-out=b.plan", "--out", "c"].map(String::from),
         );
-        assert_eq!(v, ["x", "plan", "--out", "a.plan", "--out=b.plan", "--out", "c"]);
+        assert_eq!(
+            v,
+            ["x", "plan", "--out", "a.plan", "--out=b.plan", "--out", "c"]
+        );
         let cli = Cli::try_parse_from(rewrite_terraform_flags(
             ["descope-mgmt", "plan", "-out=p.plan", "--env", "dev"].map(String::from),
         ))

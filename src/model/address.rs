@@ -153,13 +153,19 @@ impl FromStr for Address {
             ))
         })?;
         if rest.is_empty() {
-            return Err(AddressError(format!("`{s}` has an empty name after `{kind}.`")));
+            return Err(AddressError(format!(
+                "`{s}` has an empty name after `{kind}.`"
+            )));
         }
         Ok(match kind.parse::<Kind>()? {
             Kind::Permission => Address::Permission(rest.to_string()),
             Kind::Role => match rest.split_once('/') {
                 Some((t, n)) if !t.is_empty() && !n.is_empty() => Address::role(Some(t), n),
-                Some(_) => return Err(AddressError(format!("`{s}`: a tenant role is role.<tenant-id>/<name>"))),
+                Some(_) => {
+                    return Err(AddressError(format!(
+                        "`{s}`: a tenant role is role.<tenant-id>/<name>"
+                    )))
+                }
                 None => Address::role(None, rest),
             },
             Kind::Tenant => Address::Tenant(rest.to_string()),
@@ -218,7 +224,11 @@ mod tests {
     #[test]
     fn bad_addresses_are_explained() {
         assert!("tenant".parse::<Address>().is_err());
-        assert!("widget.x".parse::<Address>().unwrap_err().0.contains("unknown resource kind"));
+        assert!("widget.x"
+            .parse::<Address>()
+            .unwrap_err()
+            .0
+            .contains("unknown resource kind"));
         assert!("role./x".parse::<Address>().is_err());
         assert!("tenant.".parse::<Address>().is_err());
     }
