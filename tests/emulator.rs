@@ -1468,3 +1468,69 @@ async fn shutdown_and_drop_stop_the_server() {
         .await
         .is_err());
 }
+
+/// The official Python SDK (installed by `.ci/install-python-sdk.sh`) drives every endpoint.
+/// Without the SDK this is a skip locally and a failure in CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_conformance() {
+    let importable = std::process::Command::new("python3")
+        .args(["-c", "import descope"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !importable {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the descope Python SDK is not importable; run .ci/install-python-sdk.sh"
+        );
+        eprintln!("SKIP python_sdk_conformance: the descope Python SDK is not installed (.ci/install-python-sdk.sh)");
+        return;
+    }
+    let (emu, _) = strict().await;
+    let (limited, _) = start(EmulatorOptions {
+        rate: Some((2, Duration::from_secs(60))),
+        ..Default::default()
+    })
+    .await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/conformance.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(script)
+        .env("EMULATOR_BASE_URL", emu.base_url())
+        .env("EMULATOR_PROJECT_ID", emu.project_id())
+        .env("EMULATOR_MANAGEMENT_KEY", emu.management_key())
+        .env("EMULATOR_LIMITED_BASE_URL", limited.base_url())
+        .env_remove("DESCOPE_BASE_URI");
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "conformance.py failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+    eprint!("{stdout}");
+
+    // The SDK's traffic reached every endpoint family, and nothing it did broke the server.
+    let counters = emu.counters();
+    assert_eq!(counters.status(500) + counters.dropped, 0);
+    let paths: std::collections::BTreeSet<String> = emu.log().into_iter().map(|e| e.path).collect();
+    for path in [
+        "/v1/mgmt/license",
+        "/v1/mgmt/tenant/patch",
+        "/v1/mgmt/tenant/settings",
+        "/v1/mgmt/tenant/updateDefaultRoles",
+        "/v1/mgmt/tenant/search",
+        "/v1/mgmt/permission/update/batch",
+        "/v1/mgmt/role/delete/batch",
+        "/v1/mgmt/role/search",
+        "/v1/mgmt/flow/import",
+        "/v2/mgmt/flow/import",
+        "/v1/mgmt/theme/import",
+        "/v2/mgmt/theme/import",
+    ] {
+        assert!(paths.contains(path), "the SDK never called {path}");
+    }
+    assert_eq!(limited.counters().rate_limited, 1);
+}
