@@ -13,7 +13,11 @@ pub struct Credentials {
 
 impl Credentials {
     /// `base_url: None` applies the SDKs' regional rule.
-    pub fn new(project_id: impl Into<String>, management_key: Secret, base_url: Option<&str>) -> Self {
+    pub fn new(
+        project_id: impl Into<String>,
+        management_key: Secret,
+        base_url: Option<&str>,
+    ) -> Self {
         let project_id = project_id.into();
         let base_url = match base_url {
             Some(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_string(),
@@ -27,7 +31,11 @@ impl Credentials {
     }
 
     pub fn authorization_header(&self) -> String {
-        format!("Bearer {}:{}", self.project_id, self.management_key.expose())
+        format!(
+            "Bearer {}:{}",
+            self.project_id,
+            self.management_key.expose()
+        )
     }
 }
 

@@ -244,6 +244,15 @@ pub struct EmulatorArgs {
     /// Answer this fraction of requests slower than a client's timeout.
     #[arg(long, default_value_t = 0.0)]
     pub slow_rate: f64,
+    /// How much slower a slow answer is, in milliseconds.
+    #[arg(long, default_value_t = 35_000, value_name = "MS")]
+    pub slow_by_ms: u64,
+    /// Let faults hit the license handshake too.
+    #[arg(long)]
+    pub faults_on_license: bool,
+    /// Seed of the fault draws and generated ids (same seed, same faults).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Leave default-valued fields out of responses.
     #[arg(long)]
     pub omit_defaults: bool,

@@ -47,6 +47,7 @@ fn run(cli: Cli) -> u8 {
             clap_complete::generate(shell, &mut cmd, "descope-mgmt", &mut buf);
             write_stdout(&buf)
         }
+        Command::Emulator(args) => run_emulator(args),
         other => {
             eprintln!("error: `{other:?}` is not implemented yet");
             exit::ERROR
@@ -98,4 +99,81 @@ fn write_stdout(bytes: &[u8]) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// Runs the emulator in the foreground until Ctrl-C.
+fn run_emulator(args: args::EmulatorArgs) -> u8 {
+    use crate::emulator::{parse_rate, Emulator, EmulatorOptions, Faults};
+
+    let rate = match args.rate.as_deref().map(parse_rate).transpose() {
+        Ok(rate) => rate,
+        Err(e) => {
+            eprintln!("error: --rate: {e}");
+            return exit::ERROR;
+        }
+    };
+    for (flag, p) in [
+        ("--fail-rate", args.fail_rate),
+        ("--fail-after-commit-rate", args.fail_after_commit_rate),
+        ("--slow-rate", args.slow_rate),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            eprintln!("error: {flag} must be between 0.0 and 1.0, got {p}");
+            return exit::ERROR;
+        }
+    }
+    let defaults = EmulatorOptions::default();
+    let opts = EmulatorOptions {
+        project_id: args.project_id.unwrap_or(defaults.project_id),
+        management_key: args.management_key.unwrap_or(defaults.management_key),
+        port: args.port,
+        state_file: args.state,
+        rate,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        faults: Faults {
+            fail_rate: args.fail_rate,
+            fail_after_commit_rate: args.fail_after_commit_rate,
+            slow_rate: args.slow_rate,
+            slow_by: std::time::Duration::from_millis(args.slow_by_ms),
+            include_license: args.faults_on_license,
+            ..Faults::default()
+        },
+        omit_defaults: args.omit_defaults,
+        lenient: args.lenient,
+        log_file: args.log,
+        seed: args.seed,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(async move {
+        let emulator = match Emulator::start(opts).await {
+            Ok(emulator) => emulator,
+            Err(e) => {
+                eprintln!("error: cannot start the emulator: {e}");
+                return exit::ERROR;
+            }
+        };
+        println!("Descope emulator listening on {}", emulator.base_url());
+        println!("  project id:     {}", emulator.project_id());
+        println!("  management key: {}", emulator.management_key());
+        println!();
+        println!("export DESCOPE_BASE_URI={}", emulator.base_url());
+        println!("export DESCOPE_PROJECT_ID={}", emulator.project_id());
+        println!(
+            "export DESCOPE_MANAGEMENT_KEY={}",
+            emulator.management_key()
+        );
+        println!();
+        println!("Press Ctrl-C to stop.");
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("error: waiting for Ctrl-C: {e}");
+        }
+        emulator.shutdown().await;
+        exit::OK
+    })
 }

@@ -1,1 +1,250 @@
-//! The local Descope emulator (to be written).
+//! A local stand-in for Descope's Management API (descope-api.md, design.md §3): a real HTTP
+//! server speaking Descope's wire format, seeded like a fresh project, strict by default, with
+//! Descope-like rate limiting and injectable latency and faults. It backs `demo`, `--emulator`,
+//! the integration tests and the benchmarks. `docs/emulator.md` lists every choice made where
+//! Descope's behaviour is unverified.
+
+mod data;
+mod error;
+mod faults;
+mod fields;
+mod limiter;
+mod observe;
+mod ops;
+mod persist;
+mod seed;
+mod server;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use data::{Flow, Permission, ProjectData, Role, Tenant, TenantSettings, Theme};
+pub use faults::{AfterCommitFault, Faults};
+pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
+
+use observe::{lock, Observer};
+use server::Shared;
+
+/// 28 characters, so the SDKs' regional rule picks the default host (descope-api.md §1).
+pub const DEFAULT_PROJECT_ID: &str = "P2emulatorproject00000000000";
+/// A fixed, obviously fake key: the emulator is loopback-only and holds no real data.
+pub const DEFAULT_MANAGEMENT_KEY: &str = "K2emulator-demo-management-key";
+
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    pub project_id: String,
+    pub management_key: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Load the project from here at start (seed it when absent) and save after every write.
+    pub state_file: Option<PathBuf>,
+    /// N requests in any sliding window of the given length, then a lockout of one window.
+    pub rate: Option<(u32, Duration)>,
+    /// Added before every answer.
+    pub latency: Duration,
+    pub faults: Faults,
+    /// Leave default-valued fields (false, "", [], {}, 0) out of resource objects.
+    pub omit_defaults: bool,
+    /// Turn off the refusals no source confirms (docs/emulator.md, "Strictness").
+    pub lenient: bool,
+    /// Append one JSON line per request.
+    pub log_file: Option<PathBuf>,
+    /// Seeds the fault draws and generated ids.
+    pub seed: u64,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            project_id: DEFAULT_PROJECT_ID.to_string(),
+            management_key: DEFAULT_MANAGEMENT_KEY.to_string(),
+            port: 0,
+            state_file: None,
+            rate: None,
+            latency: Duration::ZERO,
+            faults: Faults::default(),
+            omit_defaults: false,
+            lenient: false,
+            log_file: None,
+            seed: 0,
+        }
+    }
+}
+
+/// Parses the CLI's `N/SECONDS` (e.g. `100/60`).
+pub fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
+    let (n, secs) = s
+        .split_once('/')
+        .ok_or_else(|| format!("rate `{s}` must look like N/SECONDS, e.g. 100/60"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("rate `{s}`: `{n}` is not a whole number"))?;
+    let secs: f64 = secs
+        .trim()
+        .parse()
+        .map_err(|_| format!("rate `{s}`: `{secs}` is not a number of seconds"))?;
+    if n == 0 || !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("rate `{s}`: both N and SECONDS must be positive"));
+    }
+    Ok((n, Duration::from_secs_f64(secs)))
+}
+
+/// A running emulator. Dropping it, or `shutdown`, stops the server and closes its connections.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1 only: the emulator accepts a well-known key and must not be reachable
+    /// from elsewhere.
+    pub async fn start(opts: EmulatorOptions) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let mut ids = StdRng::seed_from_u64(opts.seed ^ 0x05ee_d1d5);
+        let loaded = match &opts.state_file {
+            Some(path) => persist::load(path)?,
+            None => None,
+        };
+        let fresh = loaded.is_none();
+        let data = loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, server::now_seconds()));
+        let shared = Arc::new(Shared {
+            project_id: opts.project_id,
+            management_key: opts.management_key,
+            latency: opts.latency,
+            omit_defaults: opts.omit_defaults,
+            strict: !opts.lenient,
+            state_file: opts.state_file,
+            rate: opts.rate,
+            data: Mutex::new(data),
+            ids: Mutex::new(ids),
+            dice: Mutex::new(StdRng::seed_from_u64(opts.seed)),
+            faults: Mutex::new(opts.faults),
+            limiters: Mutex::new(HashMap::new()),
+            obs: Observer::new(opts.log_file.as_deref())?,
+        });
+        if fresh {
+            if let Some(path) = &shared.state_file {
+                persist::save(path, &lock(&shared.data))?;
+            }
+        }
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));
+        Ok(Emulator {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.shared.project_id
+    }
+
+    pub fn management_key(&self) -> &str {
+        &self.shared.management_key
+    }
+
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.shared.obs.log()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.shared.obs.counters()
+    }
+
+    /// A snapshot; use its `*_json` accessors to see objects as the API returns them.
+    pub fn data(&self) -> ProjectData {
+        lock(&self.shared.data).clone()
+    }
+
+    /// Change the project behind the API's back, as an admin in the console would. Persisted
+    /// like any write.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut ProjectData) -> R) -> R {
+        let mut data = lock(&self.shared.data);
+        let result = f(&mut data);
+        self.shared.persist(&data);
+        result
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    pub fn set_hook(&self, hook: Option<Hook>) {
+        self.shared.obs.set_hook(hook);
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_parses() {
+        assert_eq!(parse_rate("100/60"), Ok((100, Duration::from_secs(60))));
+        assert_eq!(parse_rate("3/1.5"), Ok((3, Duration::from_millis(1500))));
+        for bad in ["", "5", "0/1", "5/0", "x/1", "5/-1", "5/inf"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_project_id_uses_the_default_host() {
+        assert_eq!(DEFAULT_PROJECT_ID.len(), 28);
+    }
+
+    #[test]
+    fn fresh_project_has_the_builtins() {
+        let d = seed::fresh_project(&mut StdRng::seed_from_u64(1), 1_700_000_000);
+        for p in crate::model::builtin::SYSTEM_PERMISSIONS {
+            assert!(d.permission(p).is_some_and(|p| p.system_default));
+        }
+        let admin = d.role("Tenant Admin", "").expect("built-in role");
+        assert_eq!(admin.permission_names, ["User Admin", "SSO Admin"]);
+        assert!(d.flows.len() >= 4);
+        for f in &d.flows {
+            assert!(f.screens.len() >= 2, "{}", f.id);
+            assert!(f.dsl.get("tasks").is_some());
+        }
+        assert_eq!(d.theme.version, 1);
+    }
+}

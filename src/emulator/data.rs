@@ -1,0 +1,372 @@
+//! The emulated project. Typed internally so the handlers stay simple; the `*_json` accessors
+//! render objects exactly as Descope's API returns them (descope-api.md §4-7), which is what
+//! tests compare against.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub self_provisioning_domains: Vec<String>,
+    pub custom_attributes: Map<String, Value>,
+    pub auth_type: String,
+    pub domains: Vec<String>,
+    pub created_time: i64,
+    pub disabled: bool,
+    #[serde(rename = "enforceSSO")]
+    pub enforce_sso: bool,
+    #[serde(rename = "enforceSSOExclusions")]
+    pub enforce_sso_exclusions: Vec<String>,
+    pub federated_app_ids: Vec<String>,
+    /// Parent tenant id, "" for a root tenant. Set only at creation.
+    pub parent: String,
+    pub default_roles: Vec<String>,
+    pub role_inheritance: String,
+    pub settings: TenantSettings,
+}
+
+/// The session settings that live only behind `/v1/mgmt/tenant/settings`; the fields shared with
+/// the tenant object (domains, authType, SSO enforcement) stay on `Tenant`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TenantSettings {
+    pub enabled: bool,
+    pub refresh_token_expiration: i64,
+    pub refresh_token_expiration_unit: String,
+    pub session_token_expiration: i64,
+    pub session_token_expiration_unit: String,
+    pub stepup_token_expiration: i64,
+    pub stepup_token_expiration_unit: String,
+    pub enable_inactivity: bool,
+    pub inactivity_time: i64,
+    pub inactivity_time_unit: String,
+    #[serde(rename = "JITDisabled")]
+    pub jit_disabled: bool,
+    pub sso_setup_suite_settings: Map<String, Value>,
+}
+
+/// Serialises to exactly Descope's role object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub permission_names: Vec<String>,
+    pub created_time: i64,
+    /// "" for a project-level role.
+    pub tenant_id: String,
+    pub default: bool,
+    pub private: bool,
+}
+
+/// Serialises to exactly Descope's permission object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Permission {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub system_default: bool,
+}
+
+/// A flow kept in the v1 form (`dsl` plus screens); v2 documents are converted on the way in
+/// and out, as descope-api.md §7 describes the correspondence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Flow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub disabled: bool,
+    pub version: u64,
+    pub etag: String,
+    pub modified_time: i64,
+    pub components_version: String,
+    pub dsl: Value,
+    /// v1 screens: `{id, flowId, inputs, interactions, htmlTemplate}`.
+    pub screens: Vec<Value>,
+    pub references: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Theme {
+    pub id: String,
+    pub version: u64,
+    pub css_template: Value,
+    pub components_version: String,
+    pub code_mode: bool,
+    pub references: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectData {
+    pub tenants: Vec<Tenant>,
+    pub roles: Vec<Role>,
+    pub permissions: Vec<Permission>,
+    pub flows: Vec<Flow>,
+    pub theme: Theme,
+}
+
+impl ProjectData {
+    pub fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    pub fn tenant_mut(&mut self, id: &str) -> Option<&mut Tenant> {
+        self.tenants.iter_mut().find(|t| t.id == id)
+    }
+
+    pub fn children(&self, id: &str) -> Vec<String> {
+        self.tenants
+            .iter()
+            .filter(|t| t.parent == id)
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
+    /// Levels from the root down to `id` (a root tenant is level 1). Bounded by the tenant
+    /// count so a parent cycle planted through `mutate` cannot hang the server.
+    pub fn depth(&self, id: &str) -> usize {
+        let mut depth = 0;
+        let mut current = self.tenant(id);
+        while let Some(t) = current {
+            depth += 1;
+            if depth > self.tenants.len() {
+                break;
+            }
+            current = if t.parent.is_empty() {
+                None
+            } else {
+                self.tenant(&t.parent)
+            };
+        }
+        depth
+    }
+
+    pub fn role(&self, name: &str, tenant_id: &str) -> Option<&Role> {
+        self.roles
+            .iter()
+            .find(|r| r.name == name && r.tenant_id == tenant_id)
+    }
+
+    pub fn permission(&self, name: &str) -> Option<&Permission> {
+        self.permissions.iter().find(|p| p.name == name)
+    }
+
+    pub fn flow(&self, id: &str) -> Option<&Flow> {
+        self.flows.iter().find(|f| f.id == id)
+    }
+
+    pub fn tenant_json(&self, id: &str) -> Option<Value> {
+        let t = self.tenant(id)?;
+        Some(json!({
+            "id": t.id,
+            "name": t.name,
+            "selfProvisioningDomains": t.self_provisioning_domains,
+            "customAttributes": t.custom_attributes,
+            "authType": t.auth_type,
+            "domains": t.domains,
+            "createdTime": t.created_time,
+            "disabled": t.disabled,
+            "enforceSSO": t.enforce_sso,
+            "enforceSSOExclusions": t.enforce_sso_exclusions,
+            "federatedAppIds": t.federated_app_ids,
+            "parent": t.parent,
+            "successors": self.children(&t.id),
+            "defaultRoles": t.default_roles,
+            "roleInheritance": t.role_inheritance,
+        }))
+    }
+
+    pub fn tenants_json(&self) -> Vec<Value> {
+        self.tenants
+            .iter()
+            .filter_map(|t| self.tenant_json(&t.id))
+            .collect()
+    }
+
+    pub fn settings_json(&self, id: &str) -> Option<Value> {
+        let t = self.tenant(id)?;
+        let s = &t.settings;
+        Some(json!({
+            "domains": t.domains,
+            "selfProvisioningDomains": t.self_provisioning_domains,
+            "authType": t.auth_type,
+            "enabled": s.enabled,
+            "refreshTokenExpiration": s.refresh_token_expiration,
+            "refreshTokenExpirationUnit": s.refresh_token_expiration_unit,
+            "sessionTokenExpiration": s.session_token_expiration,
+            "sessionTokenExpirationUnit": s.session_token_expiration_unit,
+            "stepupTokenExpiration": s.stepup_token_expiration,
+            "stepupTokenExpirationUnit": s.stepup_token_expiration_unit,
+            "enableInactivity": s.enable_inactivity,
+            "inactivityTime": s.inactivity_time,
+            "inactivityTimeUnit": s.inactivity_time_unit,
+            "JITDisabled": s.jit_disabled,
+            "ssoSetupSuiteSettings": s.sso_setup_suite_settings,
+        }))
+    }
+
+    pub fn role_json(&self, name: &str, tenant_id: &str) -> Option<Value> {
+        self.role(name, tenant_id).map(to_json)
+    }
+
+    pub fn roles_json(&self) -> Vec<Value> {
+        self.roles.iter().map(to_json).collect()
+    }
+
+    pub fn permissions_json(&self) -> Vec<Value> {
+        self.permissions.iter().map(to_json).collect()
+    }
+
+    /// A `flow/list` entry.
+    pub fn flow_summary_json(f: &Flow) -> Value {
+        json!({
+            "id": f.id,
+            "name": f.name,
+            "description": f.description,
+            "disabled": f.disabled,
+            "version": f.version,
+            "etag": f.etag,
+            "modifiedTime": f.modified_time,
+            "dsl": f.dsl,
+        })
+    }
+
+    pub fn flows_json(&self) -> Vec<Value> {
+        self.flows.iter().map(Self::flow_summary_json).collect()
+    }
+
+    /// The v1 export document `{flow, screens}`.
+    pub fn flow_export_v1(&self, id: &str) -> Option<Value> {
+        let f = self.flow(id)?;
+        Some(json!({
+            "flow": {
+                "id": f.id,
+                "name": f.name,
+                "description": f.description,
+                "disabled": f.disabled,
+                "version": f.version,
+                "etag": f.etag,
+                "modifiedTime": f.modified_time,
+                "dsl": f.dsl,
+            },
+            "screens": f.screens,
+        }))
+    }
+
+    /// The v2 export document `{flow: {flowId, metadata, contents, screens, references}}`.
+    pub fn flow_export_v2(&self, id: &str) -> Option<Value> {
+        let f = self.flow(id)?;
+        let screens: Vec<Value> = f
+            .screens
+            .iter()
+            .map(|s| {
+                json!({
+                    "screenId": s.get("id").cloned().unwrap_or(Value::Null),
+                    "interactions": s.get("interactions").cloned().unwrap_or(json!([])),
+                    "contents": s.get("htmlTemplate").cloned().unwrap_or(json!({})),
+                })
+            })
+            .collect();
+        Some(json!({
+            "flow": {
+                "flowId": f.id,
+                "metadata": {
+                    "name": f.name,
+                    "description": f.description,
+                    "componentsVersion": f.components_version,
+                    "disabled": f.disabled,
+                    "fingerprint": f.etag,
+                },
+                "contents": f.dsl,
+                "screens": screens,
+                "references": non_null_object(&f.references),
+            }
+        }))
+    }
+
+    pub fn theme_export_v1(&self) -> Value {
+        let t = &self.theme;
+        json!({"theme": {
+            "id": t.id,
+            "version": t.version,
+            "cssTemplate": t.css_template,
+            "componentsVersion": t.components_version,
+            "codeMode": t.code_mode,
+        }})
+    }
+
+    pub fn theme_export_v2(&self) -> Value {
+        let t = &self.theme;
+        json!({"theme": {
+            "styles": t.css_template,
+            "componentsVersion": t.components_version,
+            "references": non_null_object(&t.references),
+        }})
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn non_null_object(v: &Value) -> Value {
+    if v.is_null() {
+        json!({})
+    } else {
+        v.clone()
+    }
+}
+
+/// The `omit_defaults` mode: drop top-level fields holding false, "", [], {} or 0, as a server
+/// that omits zero values would. Only resource objects go through here, never flow or theme
+/// documents, which are the user's own content.
+pub fn omit_defaults(v: &mut Value) {
+    if let Value::Object(map) = v {
+        map.retain(|_, field| !is_default(field));
+    }
+}
+
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_survives_a_parent_cycle() {
+        let mut d = ProjectData::default();
+        for (id, parent) in [("a", "b"), ("b", "a")] {
+            d.tenants.push(Tenant {
+                id: id.into(),
+                parent: parent.into(),
+                ..Default::default()
+            });
+        }
+        assert!(d.depth("a") <= 3);
+    }
+
+    #[test]
+    fn omit_defaults_keeps_set_fields() {
+        let mut v =
+            json!({"a": false, "b": "", "c": [], "d": {}, "e": 0, "f": "x", "g": true, "h": [1]});
+        omit_defaults(&mut v);
+        assert_eq!(v, json!({"f": "x", "g": true, "h": [1]}));
+    }
+}

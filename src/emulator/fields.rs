@@ -1,0 +1,139 @@
+//! Reading request bodies the way Descope does: JSON `null` and `""` mean "not set", unknown
+//! fields are ignored, and a wrong type is a 400 rather than a panic (descope-api.md §3).
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+#[derive(Debug, Clone, Default)]
+pub struct Body(pub Map<String, Value>);
+
+impl Body {
+    /// PY sends no body at all for some POSTs (flow list), so empty means `{}`.
+    pub fn parse(bytes: &[u8]) -> Result<Body, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Body::default());
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Body(map)),
+            Ok(Value::Null) => Ok(Body::default()),
+            Ok(_) => Err(ApiError::bad_json("Request body must be a JSON object")),
+            Err(e) => Err(ApiError::bad_json(format!("Malformed JSON body: {e}"))),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v),
+        }
+    }
+
+    pub fn opt_str(&self, key: &str) -> Result<Option<String>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::wrong_type(key, "a string")),
+        }
+    }
+
+    pub fn req_str(&self, key: &str) -> Result<String, ApiError> {
+        self.opt_str(key)?.ok_or_else(|| ApiError::missing(key))
+    }
+
+    pub fn opt_str_list(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(ApiError::wrong_type(key, "a list of strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(ApiError::wrong_type(key, "a list of strings")),
+        }
+    }
+
+    pub fn str_list(&self, key: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self.opt_str_list(key)?.unwrap_or_default())
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::wrong_type(key, "a boolean")),
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> Result<bool, ApiError> {
+        Ok(self.opt_bool(key)?.unwrap_or(false))
+    }
+
+    pub fn opt_i64(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError::wrong_type(key, "an integer")),
+        }
+    }
+
+    pub fn opt_object(&self, key: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(_) => Err(ApiError::wrong_type(key, "an object")),
+        }
+    }
+
+    pub fn objects(&self, key: &str) -> Result<Vec<Body>, ApiError> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::Object(m) => Ok(Body(m.clone())),
+                    _ => Err(ApiError::wrong_type(key, "a list of objects")),
+                })
+                .collect(),
+            Some(_) => Err(ApiError::wrong_type(key, "a list of objects")),
+        }
+    }
+
+    pub fn opt_array(&self, key: &str) -> Result<Option<Vec<Value>>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items.clone())),
+            Some(_) => Err(ApiError::wrong_type(key, "a list")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_and_empty_string_are_not_set() {
+        let b = Body::parse(br#"{"id": null, "name": "", "x": "y"}"#).unwrap();
+        assert_eq!(b.opt_str("id").unwrap(), None);
+        assert_eq!(b.opt_str("name").unwrap(), None);
+        assert_eq!(b.opt_str("x").unwrap().as_deref(), Some("y"));
+        assert_eq!(b.req_str("name").unwrap_err().code, "E011002");
+    }
+
+    #[test]
+    fn bad_bodies_are_errors_not_panics() {
+        assert_eq!(Body::parse(b"{nope").unwrap_err().code, "E011001");
+        assert_eq!(Body::parse(b"[1]").unwrap_err().code, "E011001");
+        assert!(Body::parse(b"").unwrap().0.is_empty());
+        let b = Body::parse(br#"{"name": 5, "l": [1]}"#).unwrap();
+        assert_eq!(b.opt_str("name").unwrap_err().code, "E011004");
+        assert_eq!(b.str_list("l").unwrap_err().code, "E011004");
+    }
+}

@@ -1,0 +1,135 @@
+//! The endpoints of descope-api.md §2 and §4-7 as plain functions over `ProjectData`, and the
+//! table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
+
+mod flows;
+mod permissions;
+mod roles;
+mod tenants;
+
+pub use flows::etag as flows_etag;
+
+use std::collections::HashMap;
+
+use axum::http::Method;
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::data::{omit_defaults, ProjectData};
+use super::error::ApiError;
+use super::fields::Body;
+
+/// What a handler gets besides the data.
+pub struct Ctx<'a> {
+    pub now: i64,
+    /// Refuse what Descope plausibly refuses but no source confirms (docs/emulator.md).
+    pub strict: bool,
+    pub omit_defaults: bool,
+    pub rng: &'a mut StdRng,
+}
+
+impl Ctx<'_> {
+    /// KSUID-like: the prefix plus 27 base62 characters.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let tail: String = (0..27)
+            .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
+        format!("{prefix}{tail}")
+    }
+
+    /// A resource object on its way out, shaped by the omit-defaults mode.
+    pub fn out(&self, mut v: Value) -> Value {
+        if self.omit_defaults {
+            omit_defaults(&mut v);
+        }
+        v
+    }
+
+    pub fn out_all(&self, items: Vec<Value>) -> Vec<Value> {
+        items.into_iter().map(|v| self.out(v)).collect()
+    }
+}
+
+pub struct Input {
+    pub body: Body,
+    pub query: HashMap<String, String>,
+}
+
+impl Input {
+    pub fn query_id(&self) -> Result<String, ApiError> {
+        match self.query.get("id") {
+            Some(id) if !id.is_empty() => Ok(id.clone()),
+            _ => Err(ApiError::missing("id")),
+        }
+    }
+}
+
+pub type Handler = fn(&mut ProjectData, &mut Ctx, &Input) -> Result<Value, ApiError>;
+
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub handler: Handler,
+    /// Changes data: runs on a draft that replaces the data only on success (batches are one
+    /// transaction), and counts as a committed write.
+    pub write: bool,
+    /// The license handshake, which faults skip unless asked (the SDKs call it at start-up).
+    pub license: bool,
+}
+
+pub fn route(method: &Method, path: &str) -> Option<Route> {
+    let (handler, write): (Handler, bool) = match (method.as_str(), path) {
+        ("GET", "/v1/mgmt/license") => {
+            return Some(Route {
+                handler: license,
+                write: false,
+                license: true,
+            })
+        }
+        ("POST", "/v1/mgmt/tenant/create") => (tenants::create, true),
+        ("POST", "/v1/mgmt/tenant/update") => (tenants::update, true),
+        ("PATCH", "/v1/mgmt/tenant/patch") => (tenants::patch, true),
+        ("POST", "/v1/mgmt/tenant/delete") => (tenants::delete, true),
+        ("GET", "/v1/mgmt/tenant") => (tenants::load, false),
+        ("GET", "/v1/mgmt/tenant/all") => (tenants::load_all, false),
+        ("POST", "/v1/mgmt/tenant/search") => (tenants::search, false),
+        ("GET", "/v1/mgmt/tenant/settings") => (tenants::load_settings, false),
+        ("POST", "/v1/mgmt/tenant/settings") => (tenants::update_settings, true),
+        ("POST", "/v1/mgmt/tenant/updateDefaultRoles") => (tenants::update_default_roles, true),
+        ("POST", "/v1/mgmt/permission/create") => (permissions::create, true),
+        ("POST", "/v1/mgmt/permission/create/batch") => (permissions::create_batch, true),
+        ("POST", "/v1/mgmt/permission/update") => (permissions::update, true),
+        ("POST", "/v1/mgmt/permission/update/batch") => (permissions::update_batch, true),
+        ("POST", "/v1/mgmt/permission/delete") => (permissions::delete, true),
+        ("POST", "/v1/mgmt/permission/delete/batch") => (permissions::delete_batch, true),
+        ("GET", "/v1/mgmt/permission/all") => (permissions::load_all, false),
+        ("POST", "/v1/mgmt/role/create") => (roles::create, true),
+        ("POST", "/v1/mgmt/role/create/batch") => (roles::create_batch, true),
+        ("POST", "/v1/mgmt/role/update") => (roles::update, true),
+        ("POST", "/v1/mgmt/role/update/batch") => (roles::update_batch, true),
+        ("POST", "/v1/mgmt/role/delete") => (roles::delete, true),
+        ("POST", "/v1/mgmt/role/delete/batch") => (roles::delete_batch, true),
+        ("GET", "/v1/mgmt/role/all") => (roles::load_all, false),
+        ("POST", "/v1/mgmt/role/search") => (roles::search, false),
+        ("POST", "/v1/mgmt/flow/list") => (flows::list, false),
+        ("POST", "/v1/mgmt/flow/delete") => (flows::delete, true),
+        ("POST", "/v1/mgmt/flow/export") => (flows::export_v1, false),
+        ("POST", "/v1/mgmt/flow/import") => (flows::import_v1, true),
+        ("POST", "/v2/mgmt/flow/export") => (flows::export_v2, false),
+        ("POST", "/v2/mgmt/flow/import") => (flows::import_v2, true),
+        ("POST", "/v1/mgmt/theme/export") => (flows::theme_export_v1, false),
+        ("POST", "/v1/mgmt/theme/import") => (flows::theme_import_v1, true),
+        ("POST", "/v2/mgmt/theme/export") => (flows::theme_export_v2, false),
+        ("POST", "/v2/mgmt/theme/import") => (flows::theme_import_v2, true),
+        _ => return None,
+    };
+    Some(Route {
+        handler,
+        write,
+        license: false,
+    })
+}
+
+fn license(_: &mut ProjectData, _: &mut Ctx, _: &Input) -> Result<Value, ApiError> {
+    Ok(json!({"rateLimitTier": "tier1"}))
+}

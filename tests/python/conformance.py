@@ -1,0 +1,196 @@
+"""The official Descope Python SDK against the emulator: every management endpoint the emulator
+serves, called the way the SDK calls it, with the results checked. Run by
+`cargo test --test emulator python_sdk_conformance`, which starts the emulator and passes:
+
+  EMULATOR_BASE_URL, EMULATOR_PROJECT_ID, EMULATOR_MANAGEMENT_KEY   a fresh emulator
+  EMULATOR_LIMITED_BASE_URL                                         one limited to 2 requests/60 s
+
+The SDK has no v2 flow or theme methods; those go through the SDK's own HTTP client, so they still
+carry its headers and error handling.
+"""
+
+import json
+import os
+import sys
+
+from descope import AuthException, DescopeClient, RateLimitException
+
+BASE = os.environ["EMULATOR_BASE_URL"]
+PROJECT = os.environ["EMULATOR_PROJECT_ID"]
+KEY = os.environ["EMULATOR_MANAGEMENT_KEY"]
+LIMITED = os.environ.get("EMULATOR_LIMITED_BASE_URL")
+
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        raise AssertionError(what)
+
+
+def expect_error(status, call, code=None):
+    try:
+        call()
+    except AuthException as e:
+        check(e.status_code == status, f"expected HTTP {status}, got {e.status_code}: {e.error_message}")
+        body = json.loads(e.error_message)
+        check("errorCode" in body, f"error without errorCode: {body}")
+        if code:
+            check(body["errorCode"] == code, f"expected {code}, got {body}")
+        return body
+    raise AssertionError(f"expected HTTP {status}, call succeeded")
+
+
+client = DescopeClient(project_id=PROJECT, management_key=KEY, base_url=BASE)
+mgmt = client.mgmt
+
+# License handshake.
+check(mgmt.license.get() == {"rateLimitTier": "tier1"}, "license tier")
+
+# Permissions, singly and in batches.
+perms = {p["name"]: p for p in mgmt.permission.load_all()["permissions"]}
+for name in ("User Admin", "SSO Admin", "Impersonate"):
+    check(perms[name]["systemDefault"] is True, f"system permission {name}")
+mgmt.permission.create("docs.read", "Read documents")
+mgmt.permission.create_batch([{"name": "docs.write"}, {"name": "docs.delete", "description": "Delete"}])
+mgmt.permission.update("docs.read", "docs.view")  # description omitted: cleared
+mgmt.permission.update_batch([{"name": "docs.write", "newName": "docs.edit", "description": "Edit"}])
+perms = {p["name"]: p for p in mgmt.permission.load_all()["permissions"]}
+check(perms["docs.view"]["description"] == "", "permission update is a full override")
+check(perms["docs.edit"]["description"] == "Edit", "permission batch update")
+check(perms["docs.view"]["id"].startswith("PERM"), "permission ids")
+mgmt.permission.update_by_id(perms["docs.view"]["id"], "docs.read", "Read again")
+expect_error(400, lambda: mgmt.permission.create("docs.read"), "E011003")
+expect_error(404, lambda: mgmt.permission.delete("no-such-permission"))
+
+# Tenants: create, load, update, patch, search, settings, default roles.
+created = mgmt.tenant.create("Acme", id="acme", self_provisioning_domains=["acme.com"],
+                             custom_attributes={"plan": "gold"})
+check(created == {"id": "acme"}, f"tenant create returns the id: {created}")
+generated = mgmt.tenant.create("Globex")["id"]
+check(generated.startswith("T"), f"generated tenant id {generated}")
+tenant = mgmt.tenant.load("acme")
+check(tenant["id"] == "acme" and tenant["name"] == "Acme", f"load is unwrapped: {tenant}")
+check(tenant["selfProvisioningDomains"] == ["acme.com"], "domains")
+check(isinstance(tenant["createdTime"], int), "integer timestamps")
+expect_error(400, lambda: mgmt.tenant.create("Acme"), "E011003")
+expect_error(400, lambda: mgmt.tenant.create("Other", self_provisioning_domains=["acme.com"]), "E011003")
+
+mgmt.tenant.update("acme", "Acme Inc", self_provisioning_domains=["acme.com"])
+tenant = mgmt.tenant.load("acme")
+check(tenant["name"] == "Acme Inc", "update")
+check(tenant["customAttributes"] == {}, "update is a full override")
+mgmt.tenant.patch_tenant("acme", disabled=True)
+tenant = mgmt.tenant.load("acme")
+check(tenant["disabled"] is True and tenant["name"] == "Acme Inc", "patch changes only what it sends")
+
+check(len(mgmt.tenant.load_all()["tenants"]) == 2, "load_all")
+found = mgmt.tenant.search_all(ids=["acme"])["tenants"]
+check([t["id"] for t in found] == ["acme"], f"search by id: {found}")
+found = mgmt.tenant.search_all(self_provisioning_domains=["acme.com"])["tenants"]
+check([t["id"] for t in found] == ["acme"], "search by domain")
+
+mgmt.tenant.update_settings("acme", self_provisioning_domains=["acme.com", "acme.io"],
+                            session_settings_enabled=True, session_token_expiration=30,
+                            session_token_expiration_unit="minutes", auth_type="saml")
+settings = mgmt.tenant.load_settings("acme")
+check(settings["selfProvisioningDomains"] == ["acme.com", "acme.io"], f"settings domains: {settings}")
+check(settings["enabled"] is True and settings["sessionTokenExpiration"] == 30, "settings values")
+check(settings["authType"] == "saml" and settings["JITDisabled"] is False, "settings defaults")
+
+# Roles: project and tenant scope, batches, search.
+mgmt.role.create("viewer", "Views", permission_names=["docs.read"])
+mgmt.role.create("editor", permission_names=["docs.edit"], tenant_id="acme")
+mgmt.role.create_batch([{"name": "auditor"}, {"name": "admin", "permissionNames": ["docs.delete"]}])
+mgmt.role.update("viewer", "viewer", permission_names=["docs.read", "docs.edit"])
+mgmt.role.update_batch([{"name": "auditor", "newName": "auditors", "description": "Audit"}])
+roles = mgmt.role.load_all()["roles"]
+by_key = {(r["name"], r.get("tenantId", "")): r for r in roles}
+check(by_key[("viewer", "")]["description"] == "", "role update is a full override")
+check(by_key[("viewer", "")]["permissionNames"] == ["docs.read", "docs.edit"], "role permissions")
+check(by_key[("editor", "acme")]["id"].startswith("ROL"), "tenant role listed with its tenantId")
+check(("Tenant Admin", "") in by_key, "built-in role")
+mgmt.role.update_by_id(by_key[("auditors", "")]["id"], "auditors", description="By id")
+found = mgmt.role.search(tenant_ids=["acme"])["roles"]
+check([r["name"] for r in found] == ["editor"], f"role search by tenant: {found}")
+found = mgmt.role.search(role_name_like="AUDIT")["roles"]
+check([r["description"] for r in found] == ["By id"], f"role search like: {found}")
+expect_error(400, lambda: mgmt.role.create("viewer"), "E011003")
+expect_error(400, lambda: mgmt.role.create("ghostly", permission_names=["no-such-permission"]), "E011003")
+expect_error(404, lambda: mgmt.role.create("r", tenant_id="no-such-tenant"))
+
+mgmt.tenant.update_default_roles("acme", ["viewer"])
+check(mgmt.tenant.load("acme")["defaultRoles"] == ["viewer"], "default roles")
+
+mgmt.role.delete("editor", tenant_id="acme")
+mgmt.role.delete_by_id(by_key[("admin", "")]["id"])
+mgmt.role.delete_batch(["auditors"])
+mgmt.role.create("temp")
+mgmt.role.delete_batch_by_ids([r["id"] for r in mgmt.role.search(role_names=["temp"])["roles"]])
+names = sorted(r["name"] for r in mgmt.role.load_all()["roles"])
+check(names == ["Tenant Admin", "viewer"], f"roles after deletes: {names}")
+mgmt.permission.delete("docs.delete")
+mgmt.permission.delete_batch(["docs.edit"])
+mgmt.permission.delete_batch_by_ids([p["id"] for p in mgmt.permission.load_all()["permissions"]
+                                     if p["name"] == "docs.read"])
+names = sorted(p["name"] for p in mgmt.permission.load_all()["permissions"])
+check(names == ["Impersonate", "SSO Admin", "User Admin"], f"permissions after deletes: {names}")
+viewer = [r for r in mgmt.role.load_all()["roles"] if r["name"] == "viewer"][0]
+check(viewer["permissionNames"] == [], "deleted permissions leave the roles")
+
+mgmt.tenant.delete(generated)
+expect_error(404, lambda: mgmt.tenant.load(generated))
+expect_error(404, lambda: mgmt.tenant.delete(generated))
+
+# Flows, v1 through the SDK.
+flows = mgmt.flow.list_flows()
+ids = [f["id"] for f in flows["flows"]]
+check(flows["total"] == len(ids) and "sign-up-or-in" in ids, f"flow list: {ids}")
+exported = mgmt.flow.export_flow("sign-up-or-in")
+check(exported["flow"]["name"] and len(exported["screens"]) > 1, "export v1 has a name and screens")
+flow = dict(exported["flow"], name="Renamed")
+imported = mgmt.flow.import_flow("sign-up-or-in", flow, exported["screens"])
+check(imported["flow"]["name"] == "Renamed", "import v1 returns the new flow")
+check(imported["flow"]["version"] == exported["flow"]["version"] + 1, "import bumps the version")
+mgmt.flow.import_flow("copy", flow, exported["screens"])
+mgmt.flow.delete_flows(["copy", "no-such-flow"])
+check("copy" not in [f["id"] for f in mgmt.flow.list_flows()["flows"]], "flow delete")
+expect_error(404, lambda: mgmt.flow.export_flow("no-such-flow"))
+
+# Theme v1 through the SDK (the reply is wrapped, whatever the docstring says).
+theme = mgmt.flow.export_theme()["theme"]
+after = mgmt.flow.import_theme(dict(theme, cssTemplate={"light": {}}))["theme"]
+check(after["version"] == theme["version"] + 1 and after["cssTemplate"] == {"light": {}}, "theme import")
+
+# v2 flow and theme through the SDK's HTTP client.
+http = mgmt.flow._http
+v2 = http.post("/v2/mgmt/flow/export", body={"flowId": "sign-in"}).json()["flow"]
+check(v2["flowId"] == "sign-in" and "contents" in v2 and "metadata" in v2, f"export v2: {list(v2)}")
+v2["metadata"]["name"] = "Sign In (v2)"
+http.post("/v2/mgmt/flow/import", body={"flow": v2})
+check(mgmt.flow.export_flow("sign-in")["flow"]["name"] == "Sign In (v2)", "import v2")
+styles = http.post("/v2/mgmt/theme/export", body={}).json()["theme"]
+check("styles" in styles, "theme export v2")
+http.post("/v2/mgmt/theme/import", body={"theme": dict(styles, styles={"dark": {}})})
+check(mgmt.flow.export_theme()["theme"]["cssTemplate"] == {"dark": {}}, "theme import v2")
+
+# A wrong key is a 401 with an errorCode.
+wrong = DescopeClient(project_id=PROJECT, management_key="wrong-key", base_url=BASE)
+expect_error(401, lambda: wrong.mgmt.tenant.load_all())
+
+# The SDK's view of a rate limit: errorCode as status_code, Retry-After parsed.
+if LIMITED:
+    limited = DescopeClient(project_id=PROJECT, management_key=KEY, base_url=LIMITED)  # license: 1
+    limited.mgmt.tenant.load_all()  # 2
+    try:
+        limited.mgmt.tenant.load_all()
+        raise AssertionError("expected a rate limit")
+    except RateLimitException as e:
+        check(e.status_code == "E130429", f"rate limit status_code: {e.status_code}")
+        retry = e.rate_limit_parameters.get("Retry-After")
+        check(isinstance(retry, int) and 1 <= retry <= 60, f"Retry-After: {e.rate_limit_parameters}")
+
+print(f"conformance: {checks} checks passed")
+sys.exit(0)
