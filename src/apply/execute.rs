@@ -123,7 +123,9 @@ pub async fn execute(
     for c in &plan.changes {
         builder.enqueue(c.id, c.depends_on.iter().copied(), c.clone());
     }
-    let mut queue = builder.build().map_err(|e| ExecError::Cycle(e.to_string()))?;
+    let mut queue = builder
+        .build()
+        .map_err(|e| ExecError::Cycle(e.to_string()))?;
     let shared = Arc::new(Shared {
         gateway,
         journal: Mutex::new(journal),
@@ -177,14 +179,22 @@ pub async fn execute(
             Ok(f) => f,
             // A panicking task is a bug; its operations stay "in flight" in the journal, which
             // is exactly what the next run must assume about them.
-            Err(e) => return Err(ExecError::Journal(format!("an operation task stopped unexpectedly: {e}"))),
+            Err(e) => {
+                return Err(ExecError::Journal(format!(
+                    "an operation task stopped unexpectedly: {e}"
+                )))
+            }
         };
         for (change, outcome, duration) in finished {
             let event = match &outcome {
                 OpOutcome::Succeeded => JournalEvent::Succeeded,
                 OpOutcome::AlreadyDone => JournalEvent::AlreadyDone,
-                OpOutcome::Failed { message, .. } => JournalEvent::Failed { error: message.clone() },
-                OpOutcome::Skipped { because } => JournalEvent::Skipped { because: because.clone() },
+                OpOutcome::Failed { message, .. } => JournalEvent::Failed {
+                    error: message.clone(),
+                },
+                OpOutcome::Skipped { because } => JournalEvent::Skipped {
+                    because: because.clone(),
+                },
             };
             shared.journal(change.id, &change.address, event)?;
             let result = OpResult {
@@ -196,11 +206,21 @@ pub async fn execute(
             };
             shared.progress.finished(&result);
             results.insert(change.id, result);
-            let q = if outcome.is_success() { Outcome::Succeeded } else { Outcome::Failed };
+            let q = if outcome.is_success() {
+                Outcome::Succeeded
+            } else {
+                Outcome::Failed
+            };
             let skipped = queue.finish(&change.id, q).unwrap_or_default();
             for s in skipped {
                 let because = plan.changes[s.because].address.clone();
-                shared.journal(s.key, &s.value.address, JournalEvent::Skipped { because: because.clone() })?;
+                shared.journal(
+                    s.key,
+                    &s.value.address,
+                    JournalEvent::Skipped {
+                        because: because.clone(),
+                    },
+                )?;
                 let r = OpResult {
                     id: s.key,
                     address: s.value.address.clone(),
@@ -222,9 +242,13 @@ fn batch_key(c: &Change) -> Option<(Kind, Action, Option<String>)> {
         (Address::Permission(_), Action::Create | Action::Update | Action::Delete) => {
             Some((Kind::Permission, c.action, None))
         }
-        (Address::Role { .. }, Action::Create | Action::Update) => Some((Kind::Role, c.action, None)),
+        (Address::Role { .. }, Action::Create | Action::Update) => {
+            Some((Kind::Role, c.action, None))
+        }
         // Role delete-batch takes one tenantId for all names.
-        (Address::Role { tenant, .. }, Action::Delete) => Some((Kind::Role, c.action, tenant.clone())),
+        (Address::Role { tenant, .. }, Action::Delete) => {
+            Some((Kind::Role, c.action, tenant.clone()))
+        }
         _ => None,
     }
 }
@@ -252,7 +276,11 @@ async fn run_unit(shared: &Shared, unit: Vec<Change>) -> Vec<(Change, OpOutcome,
     if unit.len() > 1 {
         if let Some(outcomes) = run_batch(shared, &unit).await {
             let d = start.elapsed();
-            return unit.into_iter().zip(outcomes).map(|(c, o)| (c, o, d)).collect();
+            return unit
+                .into_iter()
+                .zip(outcomes)
+                .map(|(c, o)| (c, o, d))
+                .collect();
         }
         // The batch failed as one transaction: nothing of it happened, so each member is
         // tried on its own, and only the one Descope refuses fails.
@@ -284,7 +312,10 @@ fn body(shared: &Shared, c: &Change) -> Result<Value, OpOutcome> {
 }
 
 fn setup_error(c: &Change, e: ApiError) -> OpOutcome {
-    failed(&ApiError { address: Some(c.address.to_string()), ..e })
+    failed(&ApiError {
+        address: Some(c.address.to_string()),
+        ..e
+    })
 }
 
 /// The requests one change needs, in order (a replace is a delete, then a create).
@@ -292,36 +323,56 @@ fn requests(shared: &Shared, c: &Change) -> Result<Vec<(ApiRequest, bool)>, OpOu
     let addr = &c.address;
     // (request, checked): checked writes consult the live object after an ambiguous failure.
     let reqs: Vec<(ApiRequest, bool)> = match (addr, c.action) {
-        (Address::Tenant(id), Action::Delete) => vec![(endpoints::tenant_delete(id, c.cascade), true)],
+        (Address::Tenant(id), Action::Delete) => {
+            vec![(endpoints::tenant_delete(id, c.cascade), true)]
+        }
         (Address::Tenant(id), Action::Replace) => vec![
             (endpoints::tenant_delete(id, c.cascade), false),
             (endpoints::tenant_create(body(shared, c)?), true),
         ],
-        (Address::Tenant(_), Action::Create) => vec![(endpoints::tenant_create(body(shared, c)?), true)],
-        (Address::Tenant(_), Action::Update) => vec![(endpoints::tenant_update(body(shared, c)?), true)],
+        (Address::Tenant(_), Action::Create) => {
+            vec![(endpoints::tenant_create(body(shared, c)?), true)]
+        }
+        (Address::Tenant(_), Action::Update) => {
+            vec![(endpoints::tenant_update(body(shared, c)?), true)]
+        }
         (Address::TenantDefaultRoles(id), _) => {
             let b = body(shared, c)?;
             let roles: Vec<String> = b
                 .get("defaultRoles")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
             vec![(endpoints::tenant_update_default_roles(id, &roles), true)]
         }
-        (Address::Permission(name), Action::Delete) => vec![(endpoints::permission_delete(name), true)],
+        (Address::Permission(name), Action::Delete) => {
+            vec![(endpoints::permission_delete(name), true)]
+        }
         (Address::Permission(_), Action::Create | Action::Replace) => {
             vec![(endpoints::permission_create(body(shared, c)?), true)]
         }
-        (Address::Permission(_), Action::Update) => vec![(endpoints::permission_update(body(shared, c)?), true)],
+        (Address::Permission(_), Action::Update) => {
+            vec![(endpoints::permission_update(body(shared, c)?), true)]
+        }
         (Address::Role { tenant, name }, Action::Delete) => {
             vec![(endpoints::role_delete(name, tenant.as_deref()), true)]
         }
         (Address::Role { .. }, Action::Create | Action::Replace) => {
             vec![(endpoints::role_create(body(shared, c)?), true)]
         }
-        (Address::Role { .. }, Action::Update) => vec![(endpoints::role_update(body(shared, c)?), true)],
+        (Address::Role { .. }, Action::Update) => {
+            vec![(endpoints::role_update(body(shared, c)?), true)]
+        }
         (Address::Flow(id), Action::Delete) => {
-            vec![(endpoints::flow_delete(std::slice::from_ref(id)).map_err(|e| setup_error(c, e))?, false)]
+            vec![(
+                endpoints::flow_delete(std::slice::from_ref(id)).map_err(|e| setup_error(c, e))?,
+                false,
+            )]
         }
         (Address::Flow(id), _) => {
             let b = body(shared, c)?;
@@ -404,7 +455,9 @@ async fn run_batch(shared: &Shared, unit: &[Change]) -> Option<Vec<OpOutcome>> {
         (Address::Permission(_), Action::Delete) => endpoints::permission_delete_batch(&names),
         (Address::Role { .. }, Action::Create) => endpoints::role_create_batch(bodies),
         (Address::Role { .. }, Action::Update) => endpoints::role_update_batch(bodies),
-        (Address::Role { tenant, .. }, Action::Delete) => endpoints::role_delete_batch(&names, tenant.as_deref()),
+        (Address::Role { tenant, .. }, Action::Delete) => {
+            endpoints::role_delete_batch(&names, tenant.as_deref())
+        }
         _ => return None,
     }
     .ok()?;
@@ -412,14 +465,20 @@ async fn run_batch(shared: &Shared, unit: &[Change]) -> Option<Vec<OpOutcome>> {
         Ok(_) => Some(vec![OpOutcome::Succeeded; unit.len()]),
         Err(e) if e.is_ambiguous() => {
             // It may have been committed: members already live count as done, the rest run alone.
-            tracing::info!("batch of {} ended ambiguously ({e}); checking members", unit.len());
+            tracing::info!(
+                "batch of {} ended ambiguously ({e}); checking members",
+                unit.len()
+            );
             None
         }
         Err(e) => {
             if let ApiErrorKind::RateLimited { .. } = e.kind {
                 return None;
             }
-            tracing::info!("batch of {} refused ({e}); sending members one by one", unit.len());
+            tracing::info!(
+                "batch of {} refused ({e}); sending members one by one",
+                unit.len()
+            );
             None
         }
     }

@@ -24,7 +24,8 @@ pub async fn read_one(
         Address::Tenant(id) | Address::TenantDefaultRoles(id) => {
             match gateway.read(endpoints::tenant_load(id)).await {
                 Ok(body) => {
-                    let tenant = wire::tenant_object(&body).map_err(|e| decode_error(address, e))?;
+                    let tenant =
+                        wire::tenant_object(&body).map_err(|e| decode_error(address, e))?;
                     snapshot.tenants.push(tenant);
                 }
                 Err(e) if e.is_not_found() => return Ok(None),
@@ -38,11 +39,13 @@ pub async fn read_one(
         }
         Address::Role { .. } => {
             let body = gateway.read(endpoints::role_load_all()).await?;
-            snapshot.roles = wire::list_objects(&body, "roles").map_err(|e| decode_error(address, e))?;
+            snapshot.roles =
+                wire::list_objects(&body, "roles").map_err(|e| decode_error(address, e))?;
         }
         Address::Flow(_) => {
             let body = gateway.read(endpoints::flow_list()).await?;
-            snapshot.flows = wire::list_objects(&body, "flows").map_err(|e| decode_error(address, e))?;
+            snapshot.flows =
+                wire::list_objects(&body, "flows").map_err(|e| decode_error(address, e))?;
         }
         Address::Theme => {
             let body = gateway.read(endpoints::theme_export_v1()).await?;

@@ -127,9 +127,15 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
     }
     for s in &plan.secrets {
         match (input.recompute_secret)(&s.secret) {
-            None => return Err(Refusal::SecretMissing { var: s.secret.clone() }),
+            None => {
+                return Err(Refusal::SecretMissing {
+                    var: s.secret.clone(),
+                })
+            }
             Some(now) if now.hmac != s.hmac => {
-                return Err(Refusal::SecretChanged { var: s.secret.clone() })
+                return Err(Refusal::SecretChanged {
+                    var: s.secret.clone(),
+                })
             }
             Some(_) => {}
         }
@@ -139,8 +145,16 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
     let mut verified = Verified::default();
     for c in &plan.changes {
         let live = input.live.resources.get(&c.address);
-        let fingerprint = plan.fingerprints.get(&c.address).map(String::as_str).unwrap_or(ABSENT);
-        let progress = input.progress.get(&c.id).copied().unwrap_or(OpProgress::Untouched);
+        let fingerprint = plan
+            .fingerprints
+            .get(&c.address)
+            .map(String::as_str)
+            .unwrap_or(ABSENT);
+        let progress = input
+            .progress
+            .get(&c.id)
+            .copied()
+            .unwrap_or(OpProgress::Untouched);
         let before_ok = matches_before(live, fingerprint);
         let after_ok = has_taken_effect(c, live);
         let ok = match progress {
@@ -162,7 +176,11 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         if !ok {
             stale.push(StaleResource {
                 address: c.address.clone(),
-                expected: if fingerprint == ABSENT { "absent".into() } else { "unchanged since planning".into() },
+                expected: if fingerprint == ABSENT {
+                    "absent".into()
+                } else {
+                    "unchanged since planning".into()
+                },
                 changed_fields: changed_fields(c.before.as_ref(), live.map(|l| &l.raw)),
             });
         }
@@ -199,5 +217,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
 }
 
 fn plan_kind_readable(c: &crate::plan::Change) -> bool {
-    !matches!(c.address.kind(), crate::model::Kind::Flow | crate::model::Kind::Theme)
+    !matches!(
+        c.address.kind(),
+        crate::model::Kind::Flow | crate::model::Kind::Theme
+    )
 }

@@ -2,6 +2,9 @@
 //! command, and turn its result into output and an exit code (design.md §1, Exit codes).
 
 pub mod args;
+mod commands;
+mod demo;
+mod output;
 
 use std::process::ExitCode;
 
@@ -35,8 +38,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> u8 {
-    #[allow(clippy::match_single_binding)] // arms are added as commands land
     match cli.command {
+        Command::Plan(p) => commands::run_plan(&cli.global, &p),
+        Command::Show(s) => commands::run_show(&cli.global, &s),
+        Command::Apply(a) => commands::run_apply(&cli.global, &a),
+        Command::Demo(d) => demo::run_demo(&cli.global, &d),
         Command::Validate => validate(&cli.global),
         Command::Schema => schema(),
         Command::Completions { shell } => {
@@ -88,7 +94,7 @@ fn schema() -> u8 {
 }
 
 /// A closed pipe (`| head`) is the reader's choice, not our failure.
-fn write_stdout(bytes: &[u8]) -> u8 {
+pub(crate) fn write_stdout(bytes: &[u8]) -> u8 {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {

@@ -77,7 +77,11 @@ fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
                 Address::Flow(_) => Some((c.address.clone(), flow_form(after))),
                 Address::Theme => Some((
                     c.address.clone(),
-                    if after.get("theme").and_then(|t| t.get("styles")).is_some() { DocForm::V2 } else { DocForm::V1 },
+                    if after.get("theme").and_then(|t| t.get("styles")).is_some() {
+                        DocForm::V2
+                    } else {
+                        DocForm::V1
+                    },
                 )),
                 _ => None,
             }
@@ -85,7 +89,11 @@ fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
         .collect()
 }
 
-pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progress>) -> Result<ApplyReport, OpError> {
+pub async fn apply(
+    session: &Session,
+    req: ApplyRequest,
+    progress: Arc<dyn Progress>,
+) -> Result<ApplyReport, OpError> {
     let started = Instant::now();
     let plan = req.plan;
     let _lock = StateLock::acquire(&session.state, req.lock_timeout)?;
@@ -120,10 +128,19 @@ pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progr
     session.handshake().await?;
     let secret_fields = secret_fields_of(&plan.changes);
     let scope = LiveScope::for_addresses(
-        plan.changes.iter().map(|c| &c.address).chain(plan.config_addresses.iter()),
+        plan.changes
+            .iter()
+            .map(|c| &c.address)
+            .chain(plan.config_addresses.iter()),
         &BTreeMap::new(),
     );
-    let live = read_graph(&session.gateway, &scope, &secret_fields, &session.credentials.management_key).await?;
+    let live = read_graph(
+        &session.gateway,
+        &scope,
+        &secret_fields,
+        &session.credentials.management_key,
+    )
+    .await?;
     let recorded: BTreeMap<Address, String> = state
         .resources
         .iter()
@@ -144,7 +161,11 @@ pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progr
 
     // The backup holds what the plan will overwrite or remove, including the previous export
     // of each flow it imports, so a bad flow can be rolled back.
-    let backup = if plan.changes.iter().any(|c| !verified.already_done.contains(&c.id)) {
+    let backup = if plan
+        .changes
+        .iter()
+        .any(|c| !verified.already_done.contains(&c.id))
+    {
         let mut resources = Vec::new();
         for c in &plan.changes {
             if verified.already_done.contains(&c.id) {
@@ -152,7 +173,10 @@ pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progr
             }
             let object = match &c.address {
                 Address::Flow(id) if c.action != Action::Create => {
-                    let form = plan_forms(&plan).get(&c.address).copied().unwrap_or(DocForm::V1);
+                    let form = plan_forms(&plan)
+                        .get(&c.address)
+                        .copied()
+                        .unwrap_or(DocForm::V1);
                     let req = match form {
                         DocForm::V1 => endpoints::flow_export_v1(id),
                         DocForm::V2 => endpoints::flow_export_v2(id),
@@ -160,7 +184,10 @@ pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progr
                     Some(session.gateway.read(req).await?)
                 }
                 Address::Theme => {
-                    let form = plan_forms(&plan).get(&c.address).copied().unwrap_or(DocForm::V1);
+                    let form = plan_forms(&plan)
+                        .get(&c.address)
+                        .copied()
+                        .unwrap_or(DocForm::V1);
                     let req = match form {
                         DocForm::V1 => endpoints::theme_export_v1(),
                         DocForm::V2 => endpoints::theme_export_v2(),
@@ -170,7 +197,10 @@ pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progr
                 a => live.resources.get(a).map(|l| l.raw.clone()),
             };
             if let Some(object) = object {
-                resources.push(BackedUpResource { address: c.address.clone(), object });
+                resources.push(BackedUpResource {
+                    address: c.address.clone(),
+                    object,
+                });
             }
         }
         let backup = Backup::new(&plan.environment, &plan.project_id, &plan.digest, resources);
@@ -187,7 +217,10 @@ pub async fn apply(session: &Session, req: ApplyRequest, progress: Arc<dyn Progr
         &verified.already_done,
         session.secret_resolver(),
         progress,
-        &ExecOptions { parallelism: session.parallelism, ..ExecOptions::default() },
+        &ExecOptions {
+            parallelism: session.parallelism,
+            ..ExecOptions::default()
+        },
     )
     .await
     .map_err(|e| OpError::Io(e.to_string()))?;
@@ -236,7 +269,14 @@ async fn record_state(
     }
     // One fresh read of the lists gives every fingerprint; a failure here leaves the journal
     // and the previous state, which the next plan reconciles.
-    match read_graph(&session.gateway, scope, secret_fields, &session.credentials.management_key).await {
+    match read_graph(
+        &session.gateway,
+        scope,
+        secret_fields,
+        &session.credentials.management_key,
+    )
+    .await
+    {
         Ok(live) => {
             let protected: BTreeSet<&Address> = plan.protected.iter().collect();
             for a in &plan.config_addresses {
@@ -256,7 +296,11 @@ async fn record_state(
 
 fn audit(session: &Session, plan: &PlanFile, report: &ApplyReport) -> Result<(), OpError> {
     let cwd = session.loaded.base_dir.clone();
-    let cwd = if cwd.as_os_str().is_empty() { PathBuf::from(".") } else { cwd };
+    let cwd = if cwd.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        cwd
+    };
     let changes = report
         .results
         .iter()
@@ -265,7 +309,10 @@ fn audit(session: &Session, plan: &PlanFile, report: &ApplyReport) -> Result<(),
                 OpOutcome::Succeeded => (ChangeResult::Succeeded, None),
                 OpOutcome::AlreadyDone => (ChangeResult::AlreadyDone, None),
                 OpOutcome::Failed { message, .. } => (ChangeResult::Failed, Some(message.clone())),
-                OpOutcome::Skipped { because } => (ChangeResult::Skipped, Some(format!("skipped: {because} failed"))),
+                OpOutcome::Skipped { because } => (
+                    ChangeResult::Skipped,
+                    Some(format!("skipped: {because} failed")),
+                ),
             };
             AuditChange {
                 address: r.address.clone(),

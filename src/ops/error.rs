@@ -15,16 +15,16 @@ pub enum OpError {
     /// The configuration is invalid (all problems, with positions).
     Config(Diagnostics),
     /// Credentials or endpoint cannot be resolved.
-    Credentials(ConfigError),
-    Api(ApiError),
+    Credentials(Box<ConfigError>),
+    Api(Box<ApiError>),
     /// The plan cannot be made (protected deletes, replaces not allowed, conflicts).
     Plan(Vec<Problem>),
     /// The plan file cannot be used (edited, other version) — exit 3.
-    PlanFile(PlanFileError),
+    PlanFile(Box<PlanFileError>),
     /// Apply refuses the plan — exit 3.
     Refused(Refusal),
-    State(StateError),
-    Lock(LockError),
+    State(Box<StateError>),
+    Lock(Box<LockError>),
     Usage(String),
     Io(String),
 }
@@ -32,7 +32,7 @@ pub enum OpError {
 impl OpError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            OpError::PlanFile(PlanFileError::Read { .. }) => 1,
+            OpError::PlanFile(e) if matches!(**e, PlanFileError::Read { .. }) => 1,
             OpError::PlanFile(_) | OpError::Refused(_) => 3,
             _ => 1,
         }
@@ -46,7 +46,11 @@ impl fmt::Display for OpError {
             OpError::Credentials(e) => write!(f, "{e}"),
             OpError::Api(e) => write!(f, "{e}"),
             OpError::Plan(problems) => {
-                writeln!(f, "the plan cannot be made ({} problem(s)):", problems.len())?;
+                writeln!(
+                    f,
+                    "the plan cannot be made ({} problem(s)):",
+                    problems.len()
+                )?;
                 for p in problems {
                     writeln!(f, "  {}: {}", p.address, p.message)?;
                 }
@@ -65,17 +69,17 @@ impl std::error::Error for OpError {}
 
 impl From<ApiError> for OpError {
     fn from(e: ApiError) -> Self {
-        OpError::Api(e)
+        OpError::Api(Box::new(e))
     }
 }
 impl From<StateError> for OpError {
     fn from(e: StateError) -> Self {
-        OpError::State(e)
+        OpError::State(Box::new(e))
     }
 }
 impl From<LockError> for OpError {
     fn from(e: LockError) -> Self {
-        OpError::Lock(e)
+        OpError::Lock(Box::new(e))
     }
 }
 impl From<Diagnostics> for OpError {
@@ -85,12 +89,12 @@ impl From<Diagnostics> for OpError {
 }
 impl From<ConfigError> for OpError {
     fn from(e: ConfigError) -> Self {
-        OpError::Credentials(e)
+        OpError::Credentials(Box::new(e))
     }
 }
 impl From<PlanFileError> for OpError {
     fn from(e: PlanFileError) -> Self {
-        OpError::PlanFile(e)
+        OpError::PlanFile(Box::new(e))
     }
 }
 impl From<Refusal> for OpError {

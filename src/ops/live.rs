@@ -49,21 +49,32 @@ impl LiveScope {
 
 /// Number of requests `read_snapshot` sends for this scope.
 pub fn request_count(scope: &LiveScope) -> usize {
-    3 + usize::from(scope.list_flows) + scope.export_flows.len() + usize::from(scope.theme.is_some())
+    3 + usize::from(scope.list_flows)
+        + scope.export_flows.len()
+        + usize::from(scope.theme.is_some())
 }
 
 pub async fn read_snapshot(gateway: &Gateway, scope: &LiveScope) -> Result<LiveSnapshot, ApiError> {
     // Sequential on purpose: the budget spreads them anyway, and the first read doubles as the
     // credentials check (a 401 here says the key or project is wrong).
-    let permissions = gateway.read_list(endpoints::permission_load_all(), "permissions").await?;
-    let roles = gateway.read_list(endpoints::role_load_all(), "roles").await?;
-    let tenants = gateway.read_list(endpoints::tenant_load_all(), "tenants").await?;
+    let permissions = gateway
+        .read_list(endpoints::permission_load_all(), "permissions")
+        .await?;
+    let roles = gateway
+        .read_list(endpoints::role_load_all(), "roles")
+        .await?;
+    let tenants = gateway
+        .read_list(endpoints::tenant_load_all(), "tenants")
+        .await?;
     let flows = if scope.list_flows {
         gateway.read_list(endpoints::flow_list(), "flows").await?
     } else {
         Vec::new()
     };
-    let listed: BTreeSet<&str> = flows.iter().filter_map(|f| f.get("id").and_then(Value::as_str)).collect();
+    let listed: BTreeSet<&str> = flows
+        .iter()
+        .filter_map(|f| f.get("id").and_then(Value::as_str))
+        .collect();
     let mut flow_exports = BTreeMap::new();
     for (id, form) in &scope.export_flows {
         if !listed.contains(id.as_str()) {
@@ -100,4 +111,3 @@ pub async fn read_graph(
     let snapshot = read_snapshot(gateway, scope).await?;
     Ok(live::build(&snapshot, secret_fields, key))
 }
-

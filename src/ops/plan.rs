@@ -45,7 +45,9 @@ pub fn parse_options(req: &PlanRequest) -> Result<PlanOptions, OpError> {
     };
     let mut prune = Vec::new();
     for k in &req.prune {
-        let kind: Kind = k.parse().map_err(|e: crate::model::AddressError| OpError::Usage(format!("--prune {k}: {e}")))?;
+        let kind: Kind = k
+            .parse()
+            .map_err(|e: crate::model::AddressError| OpError::Usage(format!("--prune {k}: {e}")))?;
         if !matches!(kind, Kind::Tenant | Kind::Role | Kind::Permission) {
             return Err(OpError::Usage(format!(
                 "--prune {k}: only tenant, role and permission can be pruned (flows and the theme never are)"
@@ -54,7 +56,11 @@ pub fn parse_options(req: &PlanRequest) -> Result<PlanOptions, OpError> {
         prune.push(kind);
     }
     Ok(PlanOptions {
-        targets: req.targets.iter().map(|t| addr(t, "--target")).collect::<Result<_, _>>()?,
+        targets: req
+            .targets
+            .iter()
+            .map(|t| addr(t, "--target"))
+            .collect::<Result<_, _>>()?,
         prune,
         allow_replace: req
             .allow_replace
@@ -93,7 +99,10 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     let desired = desired_graph(session)?;
     let state = StateFile::load(&session.state)?;
     let forms = document_forms(&desired);
-    let scope = LiveScope::for_addresses(desired.resources.keys().chain(state.resources.keys()), &forms);
+    let scope = LiveScope::for_addresses(
+        desired.resources.keys().chain(state.resources.keys()),
+        &forms,
+    );
 
     session.handshake().await?;
     let live = read_graph(
@@ -149,7 +158,13 @@ pub fn estimate_requests(plan: &PlanFile, scope: &LiveScope) -> usize {
     let writes: usize = plan
         .changes
         .iter()
-        .map(|c| if c.action == crate::plan::Action::Replace { 2 } else { 1 })
+        .map(|c| {
+            if c.action == crate::plan::Action::Replace {
+                2
+            } else {
+                1
+            }
+        })
         .sum();
     if writes == 0 {
         return 0;

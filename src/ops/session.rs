@@ -32,7 +32,11 @@ pub struct GlobalOptions {
 }
 
 impl GlobalOptions {
-    pub fn new(config: impl Into<PathBuf>, env: Option<&str>, state_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        config: impl Into<PathBuf>,
+        env: Option<&str>,
+        state_dir: impl Into<PathBuf>,
+    ) -> Self {
         GlobalOptions {
             config: config.into(),
             env: env.map(str::to_string),
@@ -68,7 +72,10 @@ pub struct Session {
 impl Session {
     /// Load and validate the configuration of one environment and set up the API client. No
     /// request is sent yet.
-    pub fn open(opts: &GlobalOptions, events: Option<UnboundedSender<GatewayEvent>>) -> Result<Session, OpError> {
+    pub fn open(
+        opts: &GlobalOptions,
+        events: Option<UnboundedSender<GatewayEvent>>,
+    ) -> Result<Session, OpError> {
         let loaded = config::load(&LoadOptions {
             path: opts.config.clone(),
             env: opts.env.clone(),
@@ -91,9 +98,15 @@ impl Session {
             }
         };
         let settings: &Settings = &loaded.config.settings;
-        let rate_text = opts.rate_limit.clone().unwrap_or_else(|| settings.rate_limit.clone());
-        let rate = RateBudget::parse(&rate_text)
-            .map_err(|e| OpError::Usage(format!("--rate-limit / settings.rate_limit `{rate_text}`: {e}")))?;
+        let rate_text = opts
+            .rate_limit
+            .clone()
+            .unwrap_or_else(|| settings.rate_limit.clone());
+        let rate = RateBudget::parse(&rate_text).map_err(|e| {
+            OpError::Usage(format!(
+                "--rate-limit / settings.rate_limit `{rate_text}`: {e}"
+            ))
+        })?;
         let parallelism = opts.parallelism.unwrap_or(settings.parallelism).max(1) as usize;
         let transport = Transport::new(
             credentials.clone(),
@@ -127,7 +140,7 @@ impl Session {
     pub async fn handshake(&self) -> Result<(), OpError> {
         match self.gateway.handshake().await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_unauthorized() => Err(OpError::Api(e)),
+            Err(e) if e.is_unauthorized() => Err(OpError::from(e)),
             Err(e) => {
                 tracing::warn!("license handshake failed, continuing without the tier header: {e}");
                 Ok(())

@@ -225,7 +225,10 @@ fn plan_existing(
     problems: &mut Vec<Problem>,
 ) -> Option<Change> {
     let want = d.spec.fields();
-    let have = l.spec.fields();
+    let mut have = l.spec.fields();
+    if let (Spec::Flow(dd) | Spec::Theme(dd), Some(doc)) = (&d.spec, have.get_mut("document")) {
+        *doc = crate::resource::documents::project_onto(doc, &dd.document);
+    }
     let mut fields = field_changes(&want, &have, &d.ignore_changes);
     // A parent the API did not return is unknown: never a reason to replace.
     fields.retain(|f| !(f.field == "parent" && f.before.is_none()));

@@ -41,7 +41,7 @@ pub fn theme_form(doc: &Value) -> DocForm {
 /// Remove server-managed fields at the levels where Descope puts them: the top, the `flow` /
 /// `theme` wrapper, and v2 `metadata`. Deeper keys of the same name belong to the user's design.
 pub fn normalize(doc: &Value) -> Value {
-    fn strip(v: &Value, depth: usize) -> Value {
+    fn strip(v: &Value, depth: usize, parent: &str) -> Value {
         match v {
             Value::Object(o) => {
                 let mut out = Map::new();
@@ -49,22 +49,51 @@ pub fn normalize(doc: &Value) -> Value {
                     if depth <= 2 && SERVER_MANAGED_FIELDS.contains(&k.as_str()) {
                         continue;
                     }
+                    // The project's theme has one id, set by Descope; a file's id is not a change.
+                    if parent == "theme" && k == "id" {
+                        continue;
+                    }
                     let descend = matches!(k.as_str(), "flow" | "theme" | "metadata");
-                    out.insert(
-                        k.clone(),
-                        if descend {
-                            strip(v, depth + 1)
-                        } else {
-                            v.clone()
-                        },
-                    );
+                    let value = if descend {
+                        strip(v, depth + 1, k)
+                    } else {
+                        v.clone()
+                    };
+                    out.insert(k.clone(), value);
                 }
                 Value::Object(out)
             }
             other => other.clone(),
         }
     }
-    strip(doc, 0)
+    strip(&super::strip_defaults(doc), 0, "")
+}
+
+/// The live document restricted to the keys the file states, at the top and inside the
+/// `flow` / `theme` / `metadata` wrappers: imports keep what they are not sent, so keys the
+/// file leaves out are Descope's, not a difference. Deeper content is compared whole.
+pub fn project_onto(live: &Value, desired: &Value) -> Value {
+    fn project(l: &Value, d: &Value, depth: usize) -> Value {
+        match (l, d) {
+            (Value::Object(lo), Value::Object(dobj)) if depth <= 1 => {
+                let mut out = Map::new();
+                for (k, dv) in dobj {
+                    if let Some(lv) = lo.get(k) {
+                        let wrapper = matches!(k.as_str(), "flow" | "theme" | "metadata");
+                        let value = if wrapper {
+                            project(lv, dv, depth + 1)
+                        } else {
+                            lv.clone()
+                        };
+                        out.insert(k.clone(), value);
+                    }
+                }
+                Value::Object(out)
+            }
+            _ => l.clone(),
+        }
+    }
+    project(live, desired, 0)
 }
 
 #[cfg(test)]
