@@ -34,7 +34,27 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    init_logging(cli.global.verbose, cli.global.quiet);
     ExitCode::from(run(cli))
+}
+
+/// Log lines go to stderr: warnings by default, more with -v/-vv, `RUST_LOG` overrides.
+/// Nothing logged carries a secret: the management key only exists inside `Secret`.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("descope_mgmt={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }
 
 fn run(cli: Cli) -> u8 {
