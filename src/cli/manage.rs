@@ -119,7 +119,7 @@ fn drift_text(r: &DriftReport) -> String {
                 if f.paths.is_empty() {
                     let _ = writeln!(
                         s,
-                        "      {}: live {} , config {}",
+                        "      {}: live {}, config {}",
                         f.field,
                         json_short(&f.live),
                         json_short(&f.config)
