@@ -794,3 +794,39 @@ fn the_multi_env_example_checks_drift_in_every_environment() {
         );
     }
 }
+
+#[test]
+fn export_fits_generated_ids_escapes_dollar_braces_and_tolerates_omitted_defaults() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let p = Project::start_with(EmulatorOptions {
+        omit_defaults: true,
+        ..EmulatorOptions::default()
+    });
+    p.emulator.mutate(|d| {
+        let mut t = tenant("T2xYz9AbCdEf", "Generated", "");
+        t.custom_attributes = Map::from_iter([("note".into(), json!("costs ${PRICE}"))]);
+        d.tenants.push(t);
+        d.tenants
+            .push(tenant("T2child_1.a", "Child", "T2xYz9AbCdEf"));
+        d.permissions.push(Permission {
+            id: "PERM-x".into(),
+            name: "x.read".into(),
+            description: "literal ${NOT_A_VAR}".into(),
+            system_default: false,
+        });
+    });
+    ok(dir, &p, &["export", "--env", "dev", "--out", "exp"], 0);
+    let yaml = std::fs::read_to_string(dir.join(CFG)).unwrap();
+    assert!(
+        yaml.contains("$${PRICE}") && yaml.contains("$${NOT_A_VAR}"),
+        "{yaml}"
+    );
+    let cfg = read_config(dir);
+    let pattern = regex::Regex::new(&cfg.settings.tenant_id_pattern).unwrap();
+    assert_ne!(cfg.settings.tenant_id_pattern, "^[a-z0-9-]{3,50}$");
+    assert!(pattern.is_match("T2xYz9AbCdEf") && pattern.is_match("T2child_1.a"));
+    ok(dir, &p, &["validate", "--config", CFG, "--env", "dev"], 0);
+    let r = ok(dir, &p, &plan_args(&["--detailed-exitcode"]), 0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+}

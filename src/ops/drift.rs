@@ -163,21 +163,18 @@ pub async fn drift(session: &Session) -> Result<DriftReport, OpError> {
             .iter()
             .filter_map(|g| g.resources.get(address).map(|l| l.fingerprint()))
             .collect();
-        if now.is_empty() {
-            // Flows are only listed when some flow is configured or managed, so a missing
-            // one really is gone.
-            changed_outside.push(OutsideChange {
-                address: address.clone(),
-                recorded_fingerprint: recorded.fingerprint.clone(),
-                live_fingerprint: ABSENT.to_string(),
-            });
-        } else if !now.contains(&recorded.fingerprint) {
-            changed_outside.push(OutsideChange {
-                address: address.clone(),
-                recorded_fingerprint: recorded.fingerprint.clone(),
-                live_fingerprint: now[0].clone(),
-            });
-        }
+        // Flows are listed whenever some flow is configured or managed, so a managed flow
+        // missing here really is gone.
+        let live_fingerprint = match now.first() {
+            None => ABSENT.to_string(),
+            Some(_) if now.contains(&recorded.fingerprint) => continue,
+            Some(first) => first.clone(),
+        };
+        changed_outside.push(OutsideChange {
+            address: address.clone(),
+            recorded_fingerprint: recorded.fingerprint.clone(),
+            live_fingerprint,
+        });
     }
 
     let in_sync = differences.is_empty() && changed_outside.is_empty();
