@@ -455,6 +455,35 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
     assert!(r.stdout.contains("~ tenant.acme"), "{}", r.stdout);
     ok(dir, &p, &["apply", "r.plan", "--config", CFG], 0);
     assert_eq!(managed_view(&p.data()), before);
+
+    // A backup of another environment is refused before anything is read or written.
+    let path = dir.join("state/dev/backups").join(&backup);
+    let mut other: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    other["environment"] = json!("prod");
+    let foreign = dir.join("foreign.json");
+    std::fs::write(&foreign, serde_json::to_string(&other).unwrap()).unwrap();
+    let r = run(
+        dir,
+        &p,
+        &[
+            "backup",
+            "restore",
+            "foreign.json",
+            "-out",
+            "f.plan",
+            "--config",
+            CFG,
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("backup of environment `prod`, not `dev`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.join("f.plan").exists());
 }
 
 #[test]

@@ -124,13 +124,22 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
     let snapshot = read_everything(&session.gateway).await?;
     let key: &Secret = &session.credentials.management_key;
     let graph = live::build(&snapshot, &[], key);
-    let exported = build_config(
+    let mut exported = build_config(
         &graph,
         &snapshot,
         &session.loaded.environment,
         &session.credentials.project_id,
         &session.loaded.config.settings,
     );
+    // A configured endpoint (a regional or self-hosted one) is kept; it holds no secret.
+    let base_uri = session.loaded.env.as_ref().and_then(|e| e.base_uri.clone());
+    if let Some(env) = exported
+        .config
+        .environments
+        .get_mut(&session.loaded.environment)
+    {
+        env.base_uri = base_uri;
+    }
 
     let files = write_exported(&req.out, &exported)?;
 
