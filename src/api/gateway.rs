@@ -80,7 +80,8 @@ impl RateBudget {
 
     /// Time between two requests; never zero, which the bucket cannot express.
     pub fn interval(&self) -> Duration {
-        (self.per / self.requests.max(1)).max(Duration::from_micros(1))
+        // leaky-bucket panics on an interval under a millisecond (it counts in whole ms).
+        (self.per / self.requests.max(1)).max(Duration::from_millis(1))
     }
 }
 

@@ -27,7 +27,7 @@ pub fn fail(e: &OpError) -> u8 {
     e.exit_code()
 }
 
-fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptions {
+pub(super) fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptions {
     let mut o = GlobalOptions::new(&g.config, env.as_deref(), &g.state_dir);
     o.rate_limit = g.rate_limit.clone();
     o.parallelism = g.parallelism;
@@ -36,7 +36,7 @@ fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptions {
 
 /// With `--emulator`: a local emulator persisted in the state directory, accepting the
 /// configured project and key, for the life of the command.
-async fn start_emulator_if_asked(
+pub(super) async fn start_emulator_if_asked(
     g: &GlobalArgs,
     opts: &mut GlobalOptions,
 ) -> Result<Option<Emulator>, OpError> {

@@ -4,6 +4,7 @@
 pub mod args;
 mod commands;
 mod demo;
+mod manage;
 mod output;
 
 use std::process::ExitCode;
@@ -75,10 +76,10 @@ fn run(cli: Cli) -> u8 {
             write_stdout(&buf)
         }
         Command::Emulator(args) => run_emulator(args),
-        other => {
-            eprintln!("error: `{other:?}` is not implemented yet");
-            exit::ERROR
-        }
+        Command::Drift(d) => manage::run_drift(&cli.global, &d),
+        Command::Export(e) => manage::run_export(&cli.global, &e),
+        Command::Backup(b) => manage::run_backup(&cli.global, &b),
+        Command::State(s) => manage::run_state(&cli.global, &s),
     }
 }
 

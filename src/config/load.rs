@@ -234,6 +234,11 @@ fn load_from(
         (None, true) => DEFAULT_ENVIRONMENT.to_string(),
         (Some(e), true) if e == DEFAULT_ENVIRONMENT => e.to_string(),
         (Some(e), _) if base.environments.iter().any(|x| x == e) => e.to_string(),
+        // An environment literally named `default` (what `export` writes without --env) is
+        // the one the contract already calls the default; any other set still needs a choice.
+        (None, false) if base.environments.iter().any(|x| x == DEFAULT_ENVIRONMENT) => {
+            DEFAULT_ENVIRONMENT.to_string()
+        }
         (None, false) => {
             return Err(
                 Diagnostic::new(&env_loc, K::UnknownEnvironment, "no environment chosen")

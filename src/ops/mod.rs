@@ -1,10 +1,14 @@
 //! One operation per command; the CLI is a thin wrapper over these.
 
 pub mod apply;
+pub mod backup;
+pub mod drift;
 pub mod error;
+pub mod export;
 pub mod live;
 pub mod plan;
 pub mod session;
+pub mod state_cmd;
 pub mod validate;
 
 pub use error::OpError;

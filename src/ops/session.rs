@@ -81,6 +81,16 @@ impl Session {
             env: opts.env.clone(),
             vars: opts.vars.clone(),
         })?;
+        Session::from_loaded(opts, loaded, events)
+    }
+
+    /// A session over an already loaded (or, for `export` into an empty directory, a blank)
+    /// configuration.
+    pub fn from_loaded(
+        opts: &GlobalOptions,
+        loaded: LoadedConfig,
+        events: Option<UnboundedSender<GatewayEvent>>,
+    ) -> Result<Session, OpError> {
         let credentials = match &opts.endpoint_override {
             None => config::resolve_credentials(&loaded, &opts.vars)?,
             Some(o) => {

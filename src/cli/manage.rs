@@ -1,0 +1,504 @@
+//! `drift`, `export`, `backup` and `state`: parse → library operation → output and exit code.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::args::{BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, StateCommand};
+use super::commands::{fail, global_options, runtime, start_emulator_if_asked};
+use super::exit;
+use crate::config::{self, LoadOptions, VarSource};
+use crate::ops::backup::{self, RestoreRequest};
+use crate::ops::drift::{drift, DriftReport};
+use crate::ops::export::{blank_config, export, ExportRequest};
+use crate::ops::state_cmd::{self, ImportOutcome};
+use crate::ops::{OpError, Session};
+use crate::plan::render;
+use crate::state::StateDir;
+
+/// State writes outside apply are quick; a held lock means an apply is running, so they fail
+/// at once with the holder named rather than wait.
+const LOCK_TIMEOUT: Duration = Duration::ZERO;
+
+/// Runs `body` with a session on a runtime, the local emulator started first with `--emulator`.
+fn with_session<F>(g: &GlobalArgs, body: F) -> u8
+where
+    F: AsyncFnOnce(&Session) -> Result<u8, OpError>,
+{
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    rt.block_on(async {
+        let mut opts = global_options(g, g.env.clone());
+        let _emulator = match start_emulator_if_asked(g, &mut opts).await {
+            Ok(e) => e,
+            Err(e) => return fail(&e),
+        };
+        let session = match Session::open(&opts, None) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        };
+        match body(&session).await {
+            Ok(code) => code,
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// The environment's state directory, from the configuration alone (no credentials needed).
+fn state_dir(g: &GlobalArgs) -> Result<StateDir, OpError> {
+    let loaded = config::load(&LoadOptions {
+        path: g.config.clone(),
+        env: g.env.clone(),
+        vars: VarSource::Process,
+    })?;
+    Ok(StateDir::new(&g.state_dir, &loaded.environment)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// drift
+
+pub fn run_drift(g: &GlobalArgs, a: &DriftArgs) -> u8 {
+    let format = a.format;
+    with_session(g, async move |session: &Session| {
+        let report = drift(session).await?;
+        let out = match format {
+            Format::Text => drift_text(&report),
+            Format::Markdown => drift_markdown(&report),
+            Format::Json => format!(
+                "{}\n",
+                serde_json::to_string_pretty(&report)
+                    .map_err(|e| OpError::Io(format!("cannot render the report: {e}")))?
+            ),
+        };
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        let code = super::write_stdout(out.as_bytes());
+        if code != exit::OK {
+            return Ok(code);
+        }
+        Ok(if report.has_drift() {
+            exit::CHANGES
+        } else {
+            exit::OK
+        })
+    })
+}
+
+fn json_short(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+    }
+}
+
+fn drift_text(r: &DriftReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Drift check of environment `{}` (project {}) at {}",
+        r.environment, r.project_id, r.checked_at
+    );
+    if !r.differences.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nThe live project differs from the configuration ({}):",
+            r.differences.len()
+        );
+        for d in &r.differences {
+            let _ = writeln!(
+                s,
+                "  {} {} ({}; plan would {})",
+                d.action.symbol(),
+                d.address,
+                d.reason,
+                d.action.verb()
+            );
+            for f in &d.fields {
+                if f.paths.is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "      {}: live {}, config {}",
+                        f.field,
+                        json_short(&f.live),
+                        json_short(&f.config)
+                    );
+                } else {
+                    for p in &f.paths {
+                        let _ = writeln!(s, "      {} {p}", f.field);
+                    }
+                }
+            }
+        }
+    }
+    if !r.changed_outside.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nChanged outside descope-mgmt since the last apply ({}):",
+            r.changed_outside.len()
+        );
+        for c in &r.changed_outside {
+            if c.live_fingerprint == crate::plan::diff::ABSENT {
+                let _ = writeln!(s, "  {}: deleted", c.address);
+            } else {
+                let _ = writeln!(
+                    s,
+                    "  {}: live object no longer matches the recorded fingerprint",
+                    c.address
+                );
+            }
+        }
+    }
+    if !r.unmanaged.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nUnmanaged (information only; `state import ADDR` to manage) ({}):",
+            r.unmanaged.len()
+        );
+        for a in &r.unmanaged {
+            let _ = writeln!(s, "  {a}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{}",
+        if r.in_sync {
+            "No drift: the live project matches the configuration.".to_string()
+        } else {
+            format!(
+                "Drift: {} difference(s), {} changed outside the tool. `descope-mgmt plan` shows how to reconcile.",
+                r.differences.len(),
+                r.changed_outside.len()
+            )
+        }
+    );
+    s
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn drift_markdown(r: &DriftReport) -> String {
+    let mut s = String::new();
+    let verdict = if r.in_sync {
+        "in sync"
+    } else {
+        "drift detected"
+    };
+    let _ = writeln!(
+        s,
+        "### descope-mgmt drift: `{}` — {verdict}\n",
+        r.environment
+    );
+    let _ = writeln!(
+        s,
+        "Project `{}`, checked at {}. {} difference(s), {} changed outside descope-mgmt, {} unmanaged.\n",
+        r.project_id,
+        r.checked_at,
+        r.differences.len(),
+        r.changed_outside.len(),
+        r.unmanaged.len()
+    );
+    if !r.differences.is_empty() {
+        let _ = writeln!(s, "#### Live project vs configuration\n");
+        let _ = writeln!(s, "| Resource | Plan would | Field | Live | Config |");
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+        for d in &r.differences {
+            if d.fields.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | — | — | {} |",
+                    md_cell(&d.address.to_string()),
+                    d.action.verb(),
+                    md_cell(&d.reason)
+                );
+            }
+            for f in &d.fields {
+                let (live, config) = if f.paths.is_empty() {
+                    (
+                        format!("`{}`", md_cell(&json_short(&f.live))),
+                        format!("`{}`", md_cell(&json_short(&f.config))),
+                    )
+                } else {
+                    let paths: Vec<String> = f
+                        .paths
+                        .iter()
+                        .map(|p| format!("`{}`", md_cell(p)))
+                        .collect();
+                    ("(document)".to_string(), paths.join("<br>"))
+                };
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | {} | {live} | {config} |",
+                    md_cell(&d.address.to_string()),
+                    d.action.verb(),
+                    md_cell(&f.field)
+                );
+            }
+        }
+        s.push('\n');
+    }
+    if !r.changed_outside.is_empty() {
+        let _ = writeln!(
+            s,
+            "#### Changed outside descope-mgmt since the last apply\n"
+        );
+        for c in &r.changed_outside {
+            let what = if c.live_fingerprint == crate::plan::diff::ABSENT {
+                "deleted"
+            } else {
+                "modified"
+            };
+            let _ = writeln!(s, "- `{}` — {what}", md_cell(&c.address.to_string()));
+        }
+        s.push('\n');
+    }
+    if !r.unmanaged.is_empty() {
+        let _ = writeln!(
+            s,
+            "<details><summary>{} unmanaged resource(s) (information only)</summary>\n",
+            r.unmanaged.len()
+        );
+        for a in &r.unmanaged {
+            let _ = writeln!(s, "- `{}`", md_cell(&a.to_string()));
+        }
+        let _ = writeln!(s, "\n</details>\n");
+    }
+    if !r.in_sync {
+        let _ = writeln!(
+            s,
+            "Run `descope-mgmt plan --env {}` to see the changes that reconcile them.",
+            r.environment
+        );
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// export
+
+pub fn run_export(g: &GlobalArgs, a: &ExportArgs) -> u8 {
+    let req = ExportRequest {
+        out: a.out.clone(),
+        adopt: a.adopt,
+        lock_timeout: LOCK_TIMEOUT,
+    };
+    let quiet = g.quiet;
+    let report = async move |session: &Session| {
+        let outcome = export(session, &req).await?;
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
+        }
+        if !quiet {
+            for f in &outcome.files {
+                println!(
+                    "{} {}",
+                    if f.written { "wrote    " } else { "unchanged" },
+                    f.path.display()
+                );
+            }
+            println!(
+                "\nExported {} resources of environment `{}` (project {}).",
+                outcome.addresses.len(),
+                session.loaded.environment,
+                session.credentials.project_id
+            );
+            if outcome.adopted {
+                println!(
+                    "Recorded them as managed in {}.",
+                    session.state.state_file().display()
+                );
+            }
+            println!(
+                "Next: descope-mgmt validate --config {0}  and  descope-mgmt plan --config {0} (no changes expected)",
+                req.out.join("descope.yaml").display()
+            );
+        }
+        Ok(exit::OK)
+    };
+    if g.config.exists() {
+        return with_session(g, report);
+    }
+    // No configuration yet (the usual first export): the SDKs' variables say where to read.
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    rt.block_on(async {
+        let opts = global_options(g, g.env.clone());
+        let loaded = blank_config(&g.config, g.env.as_deref());
+        let session = match Session::from_loaded(&opts, loaded, None) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        };
+        match report(&session).await {
+            Ok(code) => code,
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup
+
+pub fn run_backup(g: &GlobalArgs, c: &BackupCommand) -> u8 {
+    match c {
+        BackupCommand::List => {
+            let result = state_dir(g).and_then(|dir| Ok((backup::list(&dir)?, dir)));
+            let (list, dir) = match result {
+                Ok(x) => x,
+                Err(e) => return fail(&e),
+            };
+            let mut s = String::new();
+            if list.is_empty() {
+                let _ = writeln!(s, "No backups in {}.", dir.backups_dir().display());
+            } else {
+                let _ = writeln!(
+                    s,
+                    "{:<22} {:<12} {:<20} {:>9}  FILE",
+                    "TIME", "ENVIRONMENT", "PLAN", "RESOURCES"
+                );
+                for b in &list {
+                    let digest = b.plan_digest.trim_start_matches("sha256:");
+                    let file = b
+                        .path
+                        .file_name()
+                        .map(|f| f.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        s,
+                        "{:<22} {:<12} sha256:{:<13} {:>9}  {file}",
+                        b.created_at.to_string(),
+                        b.environment,
+                        digest.get(..12).unwrap_or(digest),
+                        b.addresses.len()
+                    );
+                }
+            }
+            super::write_stdout(s.as_bytes())
+        }
+        BackupCommand::Restore { backup, out } => {
+            let req = RestoreRequest {
+                backup: backup.clone(),
+                out: out.clone(),
+            };
+            let quiet = g.quiet;
+            let color = super::output::use_color(g.no_color);
+            with_session(g, async move |session: &Session| {
+                let outcome = backup::restore(session, &req).await?;
+                for w in &outcome.warnings {
+                    eprintln!("warning: {w}");
+                }
+                if !quiet {
+                    print!("{}", render::text(&outcome.plan, color));
+                    if !outcome.unchanged.is_empty() {
+                        println!(
+                            "Already as backed up: {}",
+                            outcome
+                                .unchanged
+                                .iter()
+                                .map(|a| a.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    if !outcome.unmanaged.is_empty() {
+                        println!(
+                            "Not managed in state.json, so they come back unmanaged (add them to the config or `state import` them): {}",
+                            outcome
+                                .unmanaged
+                                .iter()
+                                .map(|a| a.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    println!(
+                        "\nSaved the restore plan to {}. Nothing was written to Descope. Review it, then run:\n  descope-mgmt apply {}",
+                        outcome.saved_to.display(),
+                        outcome.saved_to.display()
+                    );
+                }
+                Ok(exit::OK)
+            })
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// state
+
+pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
+    let addr = |text: &str| state_cmd::parse_address(text);
+    match c {
+        StateCommand::List => {
+            let list = match state_dir(g).and_then(|d| state_cmd::list(&d)) {
+                Ok(l) => l,
+                Err(e) => return fail(&e),
+            };
+            let mut s = String::new();
+            for (a, r) in &list {
+                let _ = writeln!(s, "{a}{}", if r.protect { "  (protected)" } else { "" });
+            }
+            super::write_stdout(s.as_bytes())
+        }
+        StateCommand::Show { address } => {
+            let result = addr(address).and_then(|a| {
+                let dir = state_dir(g)?;
+                Ok((state_cmd::show(&dir, &a)?, a, dir))
+            });
+            match result {
+                Ok((r, a, dir)) => {
+                    let text = format!(
+                        "address:     {a}\nenvironment: {}\nfingerprint: {}\nprotect:     {}\n",
+                        dir.env(),
+                        r.fingerprint,
+                        r.protect
+                    );
+                    super::write_stdout(text.as_bytes())
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        StateCommand::Rm { address } => {
+            let result = addr(address).and_then(|a| {
+                let dir = state_dir(g)?;
+                state_cmd::rm(&dir, &a, LOCK_TIMEOUT)?;
+                Ok(a)
+            });
+            match result {
+                Ok(a) => {
+                    if !g.quiet {
+                        println!("{a} is no longer managed; the live resource was not changed.");
+                    }
+                    exit::OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        StateCommand::Import { address } => {
+            let a = match addr(address) {
+                Ok(a) => a,
+                Err(e) => return fail(&e),
+            };
+            let quiet = g.quiet;
+            with_session(g, async move |session: &Session| {
+                let outcome = state_cmd::import(session, &a, LOCK_TIMEOUT).await?;
+                if !quiet {
+                    match outcome {
+                        ImportOutcome::Imported(_) => println!(
+                            "{a} is now managed in environment `{}`.",
+                            session.loaded.environment
+                        ),
+                        ImportOutcome::AlreadyManaged(_) => {
+                            println!("{a} was already managed; its fingerprint was refreshed.")
+                        }
+                    }
+                }
+                Ok(exit::OK)
+            })
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! `descope-mgmt export`: the live project → a configuration that plans to zero changes.
+//!
+//! 1. Read every list, every flow's v1 export and the theme's v1 export.
+//! 2. Build a `config::Config` (Descope's system permissions and built-in roles left out)
+//!    with a `tenant_id_pattern` every exported id satisfies.
+//! 3. Write `descope.yaml`, `flows/<id>.json` and `theme.json`; unchanged files are not rewritten.
+//! 4. With `--adopt`: record every exported address as managed, with its live fingerprint.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::{OpError, Session};
+use crate::api::endpoints;
+use crate::api::gateway::Gateway;
+use crate::config::{
+    Config, Environment, FlowConfig, LoadedConfig, PermissionConfig, RoleConfig, Settings,
+    SourceMap, TenantConfig, ThemeConfig, DEFAULT_ENVIRONMENT,
+};
+use crate::model::Address;
+use crate::resource::documents::SERVER_MANAGED_FIELDS;
+use crate::resource::live::{self, LiveGraph, LiveSnapshot};
+use crate::resource::Spec;
+use crate::secret::Secret;
+use crate::state::{StateFile, StateLock};
+use crate::util::atomic::{write_atomic, WriteOutcome};
+
+/// The exported environment reads its key from the SDKs' variable, so the file works as is.
+pub const KEY_REFERENCE: &str = "${secret:DESCOPE_MANAGEMENT_KEY}";
+
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub out: PathBuf,
+    pub adopt: bool,
+    /// How long `--adopt` waits for the state lock.
+    pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedFile {
+    pub path: PathBuf,
+    /// False when the file already had exactly this content.
+    pub written: bool,
+}
+
+#[derive(Debug)]
+pub struct ExportOutcome {
+    pub files: Vec<ExportedFile>,
+    /// Every address the written configuration manages.
+    pub addresses: Vec<Address>,
+    pub adopted: bool,
+    pub warnings: Vec<String>,
+}
+
+/// The configuration and documents of one export, before anything is written.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub config: Config,
+    /// Path relative to the output directory → JSON document.
+    pub documents: BTreeMap<String, Value>,
+    pub addresses: Vec<Address>,
+}
+
+/// A configuration for `export` into a directory with no `descope.yaml` yet: credentials come
+/// from `DESCOPE_PROJECT_ID` / `DESCOPE_MANAGEMENT_KEY` / `DESCOPE_BASE_URI`.
+pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
+    LoadedConfig {
+        config: Config {
+            version: 1,
+            ..Config::default()
+        },
+        environment: env.unwrap_or(DEFAULT_ENVIRONMENT).to_string(),
+        env: None,
+        file: config_path.to_path_buf(),
+        base_dir: config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        source_digest: String::new(),
+        secrets: BTreeMap::new(),
+        source_map: SourceMap::default(),
+    }
+}
+
+/// Every list, every flow (v1 export) and the theme (v1 export). Sequential, like the planner's
+/// reads: the rate budget spreads them anyway.
+pub async fn read_everything(gateway: &Gateway) -> Result<LiveSnapshot, OpError> {
+    let permissions = gateway
+        .read_list(endpoints::permission_load_all(), "permissions")
+        .await?;
+    let roles = gateway
+        .read_list(endpoints::role_load_all(), "roles")
+        .await?;
+    let tenants = gateway
+        .read_list(endpoints::tenant_load_all(), "tenants")
+        .await?;
+    let flows = gateway.read_list(endpoints::flow_list(), "flows").await?;
+    let mut flow_exports = BTreeMap::new();
+    for f in &flows {
+        if let Some(id) = f
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            let doc = gateway.read(endpoints::flow_export_v1(id)).await?;
+            flow_exports.insert(id.to_string(), doc);
+        }
+    }
+    let theme = Some(gateway.read(endpoints::theme_export_v1()).await?);
+    Ok(LiveSnapshot {
+        permissions,
+        roles,
+        tenants,
+        flows,
+        flow_exports,
+        theme,
+    })
+}
+
+pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutcome, OpError> {
+    session.handshake().await?;
+    let snapshot = read_everything(&session.gateway).await?;
+    let key: &Secret = &session.credentials.management_key;
+    let graph = live::build(&snapshot, &[], key);
+    let mut exported = build_config(
+        &graph,
+        &snapshot,
+        &session.loaded.environment,
+        &session.credentials.project_id,
+        &session.loaded.config.settings,
+    );
+    // A configured endpoint (a regional or self-hosted one) is kept; it holds no secret.
+    let base_uri = session.loaded.env.as_ref().and_then(|e| e.base_uri.clone());
+    if let Some(env) = exported
+        .config
+        .environments
+        .get_mut(&session.loaded.environment)
+    {
+        env.base_uri = base_uri;
+    }
+
+    let files = write_exported(&req.out, &exported)?;
+
+    if req.adopt {
+        let _lock = StateLock::acquire(&session.state, req.lock_timeout)?;
+        let mut state = StateFile::load(&session.state)?;
+        state.bind_project(&session.state, &session.credentials.project_id)?;
+        for a in &exported.addresses {
+            if let Some(l) = graph.resources.get(a) {
+                let protect = state.protected(a);
+                state.set_managed(a.clone(), l.fingerprint(), protect);
+            }
+        }
+        state.save(&session.state)?;
+    }
+    Ok(ExportOutcome {
+        files,
+        addresses: exported.addresses,
+        adopted: req.adopt,
+        warnings: graph.warnings,
+    })
+}
+
+fn write_exported(out: &Path, exported: &Exported) -> Result<Vec<ExportedFile>, OpError> {
+    let mkdir = |dir: &Path| {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))
+    };
+    mkdir(out)?;
+    let mut files = Vec::new();
+    let mut write = |path: PathBuf, text: String| -> Result<(), OpError> {
+        if let Some(parent) = path.parent() {
+            mkdir(parent)?;
+        }
+        let outcome =
+            write_atomic(&path, text.as_bytes()).map_err(|e| OpError::Io(e.to_string()))?;
+        files.push(ExportedFile {
+            path,
+            written: outcome == WriteOutcome::Written,
+        });
+        Ok(())
+    };
+    write(out.join("descope.yaml"), render_yaml(exported)?)?;
+    for (rel, doc) in &exported.documents {
+        let text = serde_json::to_string_pretty(doc)
+            .map_err(|e| OpError::Io(format!("cannot render {rel}: {e}")))?;
+        write(out.join(rel), format!("{text}\n"))?;
+    }
+    Ok(files)
+}
+
+fn render_yaml(exported: &Exported) -> Result<String, OpError> {
+    let body = serde_yaml_ng::to_string(&exported.config)
+        .map_err(|e| OpError::Io(format!("cannot render descope.yaml: {e}")))?;
+    let env = exported.config.environments.keys().next().cloned();
+    Ok(format!(
+        "# Written by `descope-mgmt export` from the live project{}.\n\
+         # Check it with `descope-mgmt validate`; `descope-mgmt plan` shows no changes right after export.\n\
+         {body}",
+        env.map(|e| format!(" of environment `{e}`"))
+            .unwrap_or_default()
+    ))
+}
+
+/// The configuration that describes `graph` exactly (its managed fields all stated), plus the
+/// flow and theme documents as Descope exported them, minus server-managed fields.
+pub fn build_config(
+    graph: &LiveGraph,
+    snapshot: &LiveSnapshot,
+    environment: &str,
+    project_id: &str,
+    base_settings: &Settings,
+) -> Exported {
+    let mut config = Config {
+        version: 1,
+        ..Config::default()
+    };
+    let mut addresses = Vec::new();
+    let mut documents = BTreeMap::new();
+    let mut tenants: Vec<&crate::resource::TenantSpec> = Vec::new();
+    let mut default_roles: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+
+    for r in graph.resources.values().filter(|r| !r.system) {
+        match &r.spec {
+            Spec::Permission(p) => {
+                config.permissions.push(PermissionConfig {
+                    name: escape(&p.name),
+                    description: p.description.as_deref().map(escape),
+                    ..Default::default()
+                });
+                addresses.push(r.address.clone());
+            }
+            Spec::Role(role) => {
+                config.roles.push(RoleConfig {
+                    name: escape(&role.name),
+                    tenant: role.tenant.as_deref().map(escape),
+                    description: role.description.as_deref().map(escape),
+                    permissions: role
+                        .permissions
+                        .as_ref()
+                        .map(|ps| ps.iter().map(|p| escape(p)).collect()),
+                    ..Default::default()
+                });
+                addresses.push(r.address.clone());
+            }
+            Spec::Tenant(t) => {
+                tenants.push(t);
+                addresses.push(r.address.clone());
+            }
+            Spec::DefaultRoles(d) => {
+                default_roles.insert(&d.tenant, d.roles.clone());
+                addresses.push(r.address.clone());
+            }
+            Spec::Flow(_) => {
+                let Address::Flow(id) = &r.address else {
+                    continue;
+                };
+                let Some(doc) = snapshot.flow_exports.get(id) else {
+                    continue;
+                };
+                let rel = format!("flows/{}.json", file_stem(id, &documents));
+                documents.insert(rel.clone(), without_server_fields(doc));
+                config.flows.push(FlowConfig {
+                    id: escape(id),
+                    file: rel,
+                    ..Default::default()
+                });
+                addresses.push(r.address.clone());
+            }
+            Spec::Theme(_) => {
+                if let Some(doc) = &snapshot.theme {
+                    documents.insert("theme.json".to_string(), without_server_fields(doc));
+                    config.theme = Some(ThemeConfig {
+                        file: "theme.json".into(),
+                        ..Default::default()
+                    });
+                    addresses.push(r.address.clone());
+                }
+            }
+        }
+    }
+
+    for t in parents_first(&tenants) {
+        config.tenants.push(TenantConfig {
+            id: escape(&t.id),
+            name: escape(t.name.as_deref().unwrap_or(&t.id)),
+            domains: t
+                .domains
+                .as_ref()
+                .map(|ds| ds.iter().map(|d| escape(d)).collect()),
+            parent: t.parent.as_deref().filter(|p| !p.is_empty()).map(escape),
+            custom_attributes: t.custom_attributes.as_ref().map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), escape_value(v)))
+                    .collect()
+            }),
+            enforce_sso: t.enforce_sso,
+            disabled: t.disabled,
+            default_roles: Some(
+                default_roles
+                    .get(t.id.as_str())
+                    .map(|rs| rs.iter().map(|r| escape(r)).collect())
+                    .unwrap_or_default(),
+            ),
+            ..Default::default()
+        });
+    }
+
+    let mut settings = base_settings.clone();
+    settings.tenant_id_pattern = tenant_id_pattern(
+        &settings.tenant_id_pattern,
+        tenants.iter().map(|t| t.id.as_str()),
+    );
+    config.settings = settings;
+    config.environments.insert(
+        environment.to_string(),
+        Environment {
+            project_id: Some(project_id.to_string()),
+            management_key: Some(KEY_REFERENCE.to_string()),
+            ..Environment::default()
+        },
+    );
+    addresses.sort();
+    Exported {
+        config,
+        documents,
+        addresses,
+    }
+}
+
+/// Roots first, each followed by its descendants, siblings by id: the file reads like the tree.
+fn parents_first<'a>(
+    tenants: &[&'a crate::resource::TenantSpec],
+) -> Vec<&'a crate::resource::TenantSpec> {
+    let ids: BTreeSet<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
+    let mut children: BTreeMap<&str, Vec<&'a crate::resource::TenantSpec>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for &t in tenants {
+        match t.parent.as_deref().filter(|p| ids.contains(p)) {
+            Some(p) => children.entry(p).or_default().push(t),
+            None => roots.push(t),
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&crate::resource::TenantSpec> = roots.into_iter().rev().collect();
+    while let Some(t) = stack.pop() {
+        if !seen.insert(t.id.as_str()) {
+            continue;
+        }
+        out.push(t);
+        if let Some(cs) = children.get(t.id.as_str()) {
+            stack.extend(cs.iter().rev());
+        }
+    }
+    // A parent cycle (only possible through a broken project) leaves tenants unvisited; they
+    // still belong in the file, where validation reports the cycle.
+    for &t in tenants {
+        if !seen.contains(t.id.as_str()) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The configured pattern when every id satisfies it, else the house default when that fits,
+/// else a character class of what the ids use (Descope-generated `T2…` ids and the like).
+pub fn tenant_id_pattern<'a>(current: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    let fits = |pattern: &str| {
+        regex::Regex::new(pattern).is_ok_and(|re| ids.iter().all(|id| re.is_match(id)))
+    };
+    for candidate in [current, Settings::DEFAULT_TENANT_ID_PATTERN] {
+        if fits(candidate) {
+            return candidate.to_string();
+        }
+    }
+    let specials: BTreeSet<char> = ids
+        .iter()
+        .flat_map(|id| id.chars())
+        .filter(|c| !c.is_ascii_alphanumeric())
+        .collect();
+    let mut class: String = specials
+        .iter()
+        .filter(|c| **c != '-')
+        .map(|c| regex::escape(&c.to_string()))
+        .collect();
+    if specials.contains(&'-') {
+        class.push('-');
+    }
+    let longest = ids.iter().map(|id| id.chars().count()).max().unwrap_or(1);
+    let derived = format!("^[A-Za-z0-9{class}]{{1,{}}}$", longest.max(50));
+    if fits(&derived) {
+        derived
+    } else {
+        "^.+$".to_string()
+    }
+}
+
+/// A file name for a flow id: ids are Descope's, so anything that could leave `flows/` or hide
+/// the file is replaced, and a clash gets a numeric suffix.
+fn file_stem(id: &str, taken: &BTreeMap<String, Value>) -> String {
+    let mut stem: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if stem.is_empty() || stem.starts_with('.') {
+        stem = format!("flow-{stem}");
+    }
+    let mut candidate = stem.clone();
+    let mut n = 2;
+    while taken.contains_key(&format!("flows/{candidate}.json")) {
+        candidate = format!("{stem}-{n}");
+        n += 1;
+    }
+    candidate
+}
+
+/// The document as exported, without the fields Descope sets itself (version, etag, …) at the
+/// levels where it puts them, so a re-export of an unchanged flow rewrites nothing.
+pub fn without_server_fields(doc: &Value) -> Value {
+    fn strip(v: &Value, depth: usize) -> Value {
+        match v {
+            Value::Object(o) if depth <= 1 => {
+                let mut out = Map::new();
+                for (k, v) in o {
+                    if SERVER_MANAGED_FIELDS.contains(&k.as_str()) {
+                        continue;
+                    }
+                    let value = if matches!(k.as_str(), "flow" | "theme") {
+                        strip(v, depth + 1)
+                    } else {
+                        v.clone()
+                    };
+                    out.insert(k.clone(), value);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+    strip(doc, 0)
+}
+
+/// The loader substitutes `${…}` in every value; a live value that contains it literally is
+/// written as `$${…}`, the loader's escape.
+fn escape(s: &str) -> String {
+    s.replace("${", "$${")
+}
+
+fn escape_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(escape(s)),
+        Value::Array(a) => Value::Array(a.iter().map(escape_value).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), escape_value(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_id_pattern_fits_every_id() {
+        assert_eq!(
+            tenant_id_pattern(Settings::DEFAULT_TENANT_ID_PATTERN, ["acme", "acme-emea"]),
+            Settings::DEFAULT_TENANT_ID_PATTERN
+        );
+        let p = tenant_id_pattern(
+            Settings::DEFAULT_TENANT_ID_PATTERN,
+            ["T2abcDEF", "x.y_z", "a-b", "T"],
+        );
+        let re = regex::Regex::new(&p).unwrap();
+        for id in ["T2abcDEF", "x.y_z", "a-b", "T"] {
+            assert!(re.is_match(id), "{p} {id}");
+        }
+        assert!(!re.is_match("has space"));
+        let odd = tenant_id_pattern("^[a-z]+$", ["a]b^c\\d", "é"]);
+        let re = regex::Regex::new(&odd).unwrap();
+        assert!(re.is_match("a]b^c\\d") && re.is_match("é"), "{odd}");
+    }
+
+    #[test]
+    fn flow_file_names_stay_inside_flows() {
+        let mut taken = BTreeMap::new();
+        assert_eq!(file_stem("sign-in", &taken), "sign-in");
+        assert_eq!(file_stem("../etc/passwd", &taken), "flow-.._etc_passwd");
+        taken.insert("flows/a_b.json".to_string(), Value::Null);
+        assert_eq!(file_stem("a/b", &taken), "a_b-2");
+    }
+
+    #[test]
+    fn literal_dollar_braces_are_escaped() {
+        assert_eq!(escape("cost ${X} $5"), "cost $${X} $5");
+        assert_eq!(
+            escape_value(&serde_json::json!({"a": ["${Y}"]})),
+            serde_json::json!({"a": ["$${Y}"]})
+        );
+    }
+}
