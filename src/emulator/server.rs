@@ -238,6 +238,12 @@ async fn handle(
         ));
     }
 
+    // GET parameters travel in the query; a body there is ignored, as HTTP servers do.
+    let body = if parts.method == axum::http::Method::GET {
+        AxumBody::empty()
+    } else {
+        body
+    };
     let result = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Err(e) => Err(ApiError::bad_json(format!("Unreadable request body: {e}"))),
         Ok(bytes) => match Body::parse(&bytes) {
