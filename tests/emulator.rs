@@ -1224,6 +1224,25 @@ async fn slow_answers_outlast_the_client_timeout_after_committing() {
 }
 
 #[tokio::test]
+async fn latency_delays_every_answer() {
+    let latency = Duration::from_millis(150);
+    let (_emu, api) = start(EmulatorOptions {
+        latency,
+        ..Default::default()
+    })
+    .await;
+    for path in ["/v1/mgmt/license", "/v1/mgmt/no/such/endpoint"] {
+        let started = Instant::now();
+        api.get(path).await;
+        assert!(
+            started.elapsed() >= latency,
+            "{path} answered after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
 async fn omit_defaults_leaves_zero_values_out() {
     let (_emu, api) = start(EmulatorOptions {
         omit_defaults: true,
