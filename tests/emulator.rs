@@ -1647,3 +1647,54 @@ fn cli_prints_what_to_export_keeps_state_and_stops_on_ctrl_c() {
     let exit = second.wait().unwrap();
     assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
 }
+
+/// The way the apply crash tests land a kill: the hook ends the client at a chosen committed
+/// write, before that write is answered, with no sleeps involved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_can_kill_the_client_right_after_a_chosen_commit() {
+    let (emu, api) = strict().await;
+    let client = r#"
+import json, os, urllib.request
+for i in range(50):
+    body = json.dumps({"id": f"t{i}", "name": f"T{i}"}).encode()
+    req = urllib.request.Request(os.environ["URL"] + "/v1/mgmt/tenant/create", data=body,
+                                 headers={"Authorization": os.environ["AUTH"]})
+    urllib.request.urlopen(req).read()
+"#;
+    // Armed before the client starts, so no request can slip past it.
+    let pid: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let victim = pid.clone();
+    emu.set_hook(Some(Arc::new(move |e: &HookEvent| {
+        if e.phase == HookPhase::AfterCommit && e.seq == 3 {
+            // The client exists (it sent this request); its pid is stored a moment after spawn.
+            while victim.get().is_none() {
+                std::thread::yield_now();
+            }
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &victim.get().unwrap()[..]])
+                .status();
+        }
+    })));
+    let Ok(mut child) = std::process::Command::new("python3")
+        .args(["-c", client])
+        .env("URL", &api.base)
+        .env("AUTH", &api.auth)
+        .spawn()
+    else {
+        assert!(std::env::var_os("CI").is_none(), "python3 is needed");
+        eprintln!("SKIP: no python3 to play the client");
+        return;
+    };
+    let _ = pid.set(child.id().to_string());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success(), "the client was killed: {status:?}");
+    let ids: Vec<String> = emu.data().tenants.into_iter().map(|t| t.id).collect();
+    assert_eq!(
+        ids,
+        ["t0", "t1", "t2"],
+        "the third write committed, nothing after it was sent"
+    );
+}
