@@ -2,6 +2,7 @@
 //! checking Descope's wire format (descope-api.md) and the test-facing knobs. The official
 //! Python SDK runs against it too (`python_sdk_conformance`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -426,6 +427,15 @@ async fn bad_input_is_400_in_descopes_shape() {
     }
     let (s, b) = api.get("/v1/mgmt/tenant").await;
     assert_error(s, &b, 400, "E011002");
+    // A GET's body is ignored, as PY sends Content-Type: application/json on GETs too.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/mgmt/tenant/all", api.base))
+        .header("Authorization", &api.auth)
+        .body("{garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
@@ -1214,6 +1224,25 @@ async fn slow_answers_outlast_the_client_timeout_after_committing() {
 }
 
 #[tokio::test]
+async fn latency_delays_every_answer() {
+    let latency = Duration::from_millis(150);
+    let (_emu, api) = start(EmulatorOptions {
+        latency,
+        ..Default::default()
+    })
+    .await;
+    for path in ["/v1/mgmt/license", "/v1/mgmt/no/such/endpoint"] {
+        let started = Instant::now();
+        api.get(path).await;
+        assert!(
+            started.elapsed() >= latency,
+            "{path} answered after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
 async fn omit_defaults_leaves_zero_values_out() {
     let (_emu, api) = start(EmulatorOptions {
         omit_defaults: true,
@@ -1533,4 +1562,139 @@ async fn python_sdk_conformance() {
         assert!(paths.contains(path), "the SDK never called {path}");
     }
     assert_eq!(limited.counters().rate_limited, 1);
+}
+
+/// Starts the real binary and reads its banner up to the last `export` line.
+fn spawn_cli(state: &std::path::Path) -> (std::process::Child, HashMap<String, String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_descope-mgmt"))
+        .args(["emulator", "--port", "0", "--rate", "100/60", "--state"])
+        .arg(state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut exports = HashMap::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            exports.insert(k.to_string(), v.to_string());
+            if k == "DESCOPE_MANAGEMENT_KEY" {
+                break;
+            }
+        }
+    }
+    // Keep the pipe open and drained for the rest of the child's life.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, exports)
+}
+
+#[test]
+fn cli_prints_what_to_export_keeps_state_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("emulator.json");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let call = |env: &HashMap<String, String>, method: reqwest::Method, path: &str, body: Value| {
+        let (url, auth) = (
+            format!("{}{path}", env["DESCOPE_BASE_URI"]),
+            format!(
+                "Bearer {}:{}",
+                env["DESCOPE_PROJECT_ID"], env["DESCOPE_MANAGEMENT_KEY"]
+            ),
+        );
+        rt.block_on(async move {
+            let resp = reqwest::Client::new()
+                .request(method, url)
+                .header("Authorization", auth)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        })
+    };
+
+    let (mut first, env) = spawn_cli(&state);
+    assert_eq!(env["DESCOPE_PROJECT_ID"], "P2emulatorproject00000000000");
+    assert!(
+        env["DESCOPE_BASE_URI"].starts_with("http://127.0.0.1:"),
+        "{env:?}"
+    );
+    let (status, _) = call(
+        &env,
+        reqwest::Method::POST,
+        "/v1/mgmt/tenant/create",
+        json!({"id": "acme", "name": "Acme"}),
+    );
+    assert_eq!(status, 200);
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, env) = spawn_cli(&state);
+    let (status, tenant) = call(
+        &env,
+        reqwest::Method::GET,
+        "/v1/mgmt/tenant?id=acme",
+        Value::Null,
+    );
+    assert_eq!((status, tenant["name"].as_str()), (200, Some("Acme")));
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let exit = second.wait().unwrap();
+    assert!(exit.success(), "Ctrl-C is a clean stop: {exit:?}");
+}
+
+/// The way the apply crash tests land a kill: the hook ends the client at a chosen committed
+/// write, before that write is answered, with no sleeps involved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_can_kill_the_client_right_after_a_chosen_commit() {
+    let (emu, api) = strict().await;
+    let client = r#"
+import json, os, urllib.request
+for i in range(50):
+    body = json.dumps({"id": f"t{i}", "name": f"T{i}"}).encode()
+    req = urllib.request.Request(os.environ["URL"] + "/v1/mgmt/tenant/create", data=body,
+                                 headers={"Authorization": os.environ["AUTH"]})
+    urllib.request.urlopen(req).read()
+"#;
+    // Armed before the client starts, so no request can slip past it.
+    let pid: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let victim = pid.clone();
+    emu.set_hook(Some(Arc::new(move |e: &HookEvent| {
+        if e.phase == HookPhase::AfterCommit && e.seq == 3 {
+            // The client exists (it sent this request); its pid is stored a moment after spawn.
+            while victim.get().is_none() {
+                std::thread::yield_now();
+            }
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &victim.get().unwrap()[..]])
+                .status();
+        }
+    })));
+    let Ok(mut child) = std::process::Command::new("python3")
+        .args(["-c", client])
+        .env("URL", &api.base)
+        .env("AUTH", &api.auth)
+        .spawn()
+    else {
+        assert!(std::env::var_os("CI").is_none(), "python3 is needed");
+        eprintln!("SKIP: no python3 to play the client");
+        return;
+    };
+    let _ = pid.set(child.id().to_string());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success(), "the client was killed: {status:?}");
+    let ids: Vec<String> = emu.data().tenants.into_iter().map(|t| t.id).collect();
+    assert_eq!(
+        ids,
+        ["t0", "t1", "t2"],
+        "the third write committed, nothing after it was sent"
+    );
 }

@@ -186,22 +186,46 @@ fn run_emulator(args: args::EmulatorArgs) -> u8 {
                 return exit::ERROR;
             }
         };
-        println!("Descope emulator listening on {}", emulator.base_url());
-        println!("  project id:     {}", emulator.project_id());
-        println!("  management key: {}", emulator.management_key());
-        println!();
-        println!("export DESCOPE_BASE_URI={}", emulator.base_url());
-        println!("export DESCOPE_PROJECT_ID={}", emulator.project_id());
-        println!(
-            "export DESCOPE_MANAGEMENT_KEY={}",
-            emulator.management_key()
+        // Listen for Ctrl-C before announcing the address: a script that reads the banner and
+        // interrupts at once must get a clean stop, not the default signal death.
+        let interrupted = match interrupt_listener() {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen for Ctrl-C: {e}");
+                return exit::ERROR;
+            }
+        };
+        let banner = format!(
+            "Descope emulator listening on {url}\n  project id:     {project}\n  management key: {key}\n\n\
+             export DESCOPE_BASE_URI={url}\nexport DESCOPE_PROJECT_ID={project}\nexport DESCOPE_MANAGEMENT_KEY={key}\n\n\
+             Press Ctrl-C to stop.\n",
+            url = emulator.base_url(),
+            project = emulator.project_id(),
+            key = emulator.management_key(),
         );
-        println!();
-        println!("Press Ctrl-C to stop.");
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("error: waiting for Ctrl-C: {e}");
-        }
+        // A reader that went away (a closed pipe) must not stop the emulator.
+        let mut stdout = std::io::stdout();
+        let _ = std::io::Write::write_all(&mut stdout, banner.as_bytes());
+        let _ = std::io::Write::flush(&mut stdout);
+        interrupted.await;
         emulator.shutdown().await;
         exit::OK
+    })
+}
+
+/// A future that resolves on Ctrl-C, with the handler already installed when this returns.
+#[cfg(unix)]
+fn interrupt_listener() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        interrupt.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupt_listener() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
     })
 }

@@ -1,6 +1,8 @@
 //! Reading request bodies the way Descope does: JSON `null` and `""` mean "not set", unknown
 //! fields are ignored, and a wrong type is a 400 rather than a panic (descope-api.md §3).
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -114,6 +116,45 @@ impl Body {
     }
 }
 
+/// The query string of a GET (`?id=acme`).
+pub fn query_pairs(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Tenant ids in a query are usually plain, but SDKs encode what needs it.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +176,15 @@ mod tests {
         let b = Body::parse(br#"{"name": 5, "l": [1]}"#).unwrap();
         assert_eq!(b.opt_str("name").unwrap_err().code, "E011004");
         assert_eq!(b.str_list("l").unwrap_err().code, "E011004");
+    }
+
+    #[test]
+    fn query_decoding_tolerates_garbage() {
+        let q = query_pairs(Some("id=a%20b&x=%zz&y=%4&&z&w=%C3%A9%"));
+        assert_eq!(q["id"], "a b");
+        assert_eq!(q["x"], "%zz");
+        assert_eq!(q["y"], "%4");
+        assert_eq!(q["z"], "");
+        assert_eq!(q["w"], "é%");
     }
 }

@@ -12,6 +12,7 @@ mod limiter;
 mod observe;
 mod ops;
 mod persist;
+mod pipeline;
 mod seed;
 mod server;
 
@@ -32,7 +33,7 @@ pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
 
 use observe::{lock, Observer};
-use server::Shared;
+use pipeline::Shared;
 
 /// 28 characters, so the SDKs' regional rule picks the default host (descope-api.md §1).
 pub const DEFAULT_PROJECT_ID: &str = "P2emulatorproject00000000000";
@@ -119,7 +120,7 @@ impl Emulator {
             None => None,
         };
         let fresh = loaded.is_none();
-        let data = loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, server::now_seconds()));
+        let data = loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, pipeline::now_seconds()));
         let shared = Arc::new(Shared {
             project_id: opts.project_id,
             management_key: opts.management_key,
