@@ -117,7 +117,11 @@ pub fn print_plan(outcome: &PlanOutcome, color: bool, quiet: bool) {
     }
 }
 
-pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
+/// Runs `body` with a session on a runtime, the local emulator started first with `--emulator`.
+pub(super) fn with_session<F>(g: &GlobalArgs, body: F) -> u8
+where
+    F: AsyncFnOnce(&Session) -> Result<u8, OpError>,
+{
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
@@ -132,23 +136,28 @@ pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };
-        match plan(&session, &plan_options(p)).await {
-            Ok(outcome) => {
-                print_plan(&outcome, use_color(g.no_color), g.quiet);
-                if p.detailed_exitcode && outcome.plan.has_changes() {
-                    exit::CHANGES
-                } else {
-                    exit::OK
-                }
-            }
+        match body(&session).await {
+            Ok(code) => code,
             Err(e) => fail(&e),
         }
     })
 }
 
+pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
+    with_session(g, async move |session: &Session| {
+        let outcome = plan(session, &plan_options(p)).await?;
+        print_plan(&outcome, use_color(g.no_color), g.quiet);
+        Ok(if p.detailed_exitcode && outcome.plan.has_changes() {
+            exit::CHANGES
+        } else {
+            exit::OK
+        })
+    })
+}
+
 pub fn run_show(g: &GlobalArgs, s: &ShowArgs) -> u8 {
-    // `show` reads a plan someone may have edited: it says so, but still renders it with the
-    // warning, because reviewers need to see what they are refusing.
+    // The same checks as apply: an edited plan is refused here too (exit 3), so what a
+    // reviewer reads is what apply would run.
     let text = match std::fs::read_to_string(&s.file) {
         Ok(t) => t,
         Err(e) => {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::args::{BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, StateCommand};
-use super::commands::{fail, global_options, runtime, start_emulator_if_asked};
+use super::commands::{fail, global_options, runtime, with_session};
 use super::exit;
 use crate::config::{self, LoadOptions, VarSource};
 use crate::ops::backup::{self, RestoreRequest};
@@ -18,32 +18,6 @@ use crate::state::StateDir;
 /// State writes outside apply are quick; a held lock means an apply is running, so they fail
 /// at once with the holder named rather than wait.
 const LOCK_TIMEOUT: Duration = Duration::ZERO;
-
-/// Runs `body` with a session on a runtime, the local emulator started first with `--emulator`.
-fn with_session<F>(g: &GlobalArgs, body: F) -> u8
-where
-    F: AsyncFnOnce(&Session) -> Result<u8, OpError>,
-{
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => return fail(&e),
-    };
-    rt.block_on(async {
-        let mut opts = global_options(g, g.env.clone());
-        let _emulator = match start_emulator_if_asked(g, &mut opts).await {
-            Ok(e) => e,
-            Err(e) => return fail(&e),
-        };
-        let session = match Session::open(&opts, None) {
-            Ok(s) => s,
-            Err(e) => return fail(&e),
-        };
-        match body(&session).await {
-            Ok(code) => code,
-            Err(e) => fail(&e),
-        }
-    })
-}
 
 /// The environment's state directory, from the configuration alone (no credentials needed).
 fn state_dir(g: &GlobalArgs) -> Result<StateDir, OpError> {

@@ -118,25 +118,6 @@ impl Spec {
         }
         m
     }
-
-    /// Field names a user may list in `ignore_changes` for this kind.
-    pub fn field_names(kind: Kind) -> &'static [&'static str] {
-        match kind {
-            Kind::Permission => &["description"],
-            Kind::Role => &["description", "permissions"],
-            Kind::Tenant => &[
-                "name",
-                "domains",
-                "parent",
-                "custom_attributes",
-                "enforce_sso",
-                "disabled",
-                "default_roles",
-            ],
-            Kind::TenantDefaultRoles => &["default_roles"],
-            Kind::Flow | Kind::Theme => &["document"],
-        }
-    }
 }
 
 /// Sorted, deduplicated copy of a list of names.
