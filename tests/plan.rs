@@ -1,0 +1,737 @@
+//! Issue 4 ("plan") end to end: the library's plan/apply against the in-process emulator
+//! (strict, port 0, loopback), and the real binary where the CLI contract matters.
+//!
+//! Every test gets its own temp dir and emulator. Golden files live in `tests/golden/plan/`;
+//! `UPDATE_GOLDEN=1 cargo test --test plan` rewrites them (review the diff before committing).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use descope_mgmt::apply::execute::NoProgress;
+use descope_mgmt::config::VarSource;
+use descope_mgmt::emulator::{Emulator, EmulatorOptions, DEFAULT_PROJECT_ID};
+use descope_mgmt::model::Address;
+use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
+use descope_mgmt::ops::plan::{plan, PlanOutcome, PlanRequest};
+use descope_mgmt::ops::{GlobalOptions, OpError, Session};
+use descope_mgmt::plan::{Action, PlanFile};
+
+use serde_json::{json, Value};
+
+/// A distinctive key so a leak is unmistakable when output is scanned for it.
+const KEY: &str = "K2plantests-mgmt-key-LEAKCHECK-3f9a7c";
+const PROJECT: &str = DEFAULT_PROJECT_ID;
+/// Every test config starts with this: a generous budget so tests never wait on the limiter.
+const HEADER: &str = "version: 1\nsettings:\n  rate_limit: 6000/60\n  parallelism: 4\n";
+
+struct Harness {
+    dir: tempfile::TempDir,
+    emu: Emulator,
+    /// Extra variables (secrets) the library session and the binary both see.
+    vars: BTreeMap<String, String>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let emu = Emulator::start(EmulatorOptions {
+            management_key: KEY.to_string(),
+            seed: 4,
+            ..EmulatorOptions::default()
+        })
+        .await
+        .expect("emulator starts");
+        Harness {
+            dir: tempfile::tempdir().unwrap(),
+            emu,
+            vars: BTreeMap::new(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn config(&self, body: &str) {
+        self.write("descope.yaml", &format!("{HEADER}{body}"));
+    }
+
+    /// Credentials through the SDKs' variables (the config has no `environments:`), unless a
+    /// test's config names the project and key itself.
+    fn all_vars(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::from([
+            ("DESCOPE_BASE_URI".to_string(), self.emu.base_url()),
+            ("DESCOPE_PROJECT_ID".to_string(), PROJECT.to_string()),
+            ("DESCOPE_MANAGEMENT_KEY".to_string(), KEY.to_string()),
+        ]);
+        m.extend(self.vars.clone());
+        m
+    }
+
+    fn session(&self, env: Option<&str>) -> Session {
+        let mut o = GlobalOptions::new(self.path("descope.yaml"), env, self.path("state"));
+        o.vars = VarSource::Map(self.all_vars());
+        Session::open(&o, None).expect("session opens")
+    }
+
+    async fn plan_with(&self, req: PlanRequest) -> Result<PlanOutcome, OpError> {
+        plan(&self.session(None), &req).await
+    }
+
+    async fn plan(&self) -> PlanFile {
+        self.plan_with(PlanRequest::default())
+            .await
+            .expect("plan succeeds")
+            .plan
+    }
+
+    async fn apply(&self, p: PlanFile) -> ApplyReport {
+        let report = apply(
+            &self.session(Some(&p.environment.clone())),
+            ApplyRequest {
+                plan: p,
+                plan_path: self.path("plan.plan"),
+                lock_timeout: std::time::Duration::ZERO,
+            },
+            Arc::new(NoProgress),
+        )
+        .await
+        .expect("apply runs");
+        let failed: Vec<String> = report
+            .results
+            .iter()
+            .filter(|r| !r.outcome.is_success())
+            .map(|r| format!("{}: {:?}", r.address, r.outcome))
+            .collect();
+        assert!(failed.is_empty(), "apply failed: {failed:#?}");
+        report
+    }
+
+    /// Plan and apply the current config; the next plan must be empty.
+    async fn converge(&self) {
+        let p = self.plan().await;
+        assert!(p.has_changes());
+        self.apply(p).await;
+        let again = self.plan().await;
+        assert!(!again.has_changes(), "not converged: {:#?}", again.changes);
+    }
+
+    /// The real binary, in the test's directory, environment scrubbed of anything that could
+    /// change its behaviour.
+    fn bin(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("descope-mgmt"));
+        c.current_dir(self.dir.path());
+        for v in ["DESCOPE_ENV", "NO_COLOR", "RUST_LOG", "CLICOLOR_FORCE"] {
+            c.env_remove(v);
+        }
+        c.envs(self.all_vars());
+        c.args(args);
+        c
+    }
+
+    /// Runs the binary off the async runtime, so the in-process emulator keeps answering.
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.bin(args);
+        tokio::task::spawn_blocking(move || c.output().expect("binary runs"))
+            .await
+            .unwrap()
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+/// Position of each address in the plan's execution order.
+fn positions(p: &PlanFile) -> BTreeMap<String, usize> {
+    p.changes
+        .iter()
+        .map(|c| (c.address.to_string(), c.id))
+        .collect()
+}
+
+/// `(address, field)` of every field-level change.
+fn field_set(p: &PlanFile) -> BTreeSet<(String, String)> {
+    p.changes
+        .iter()
+        .flat_map(|c| {
+            c.fields
+                .iter()
+                .map(move |f| (c.address.to_string(), f.field.clone()))
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    v.iter()
+        .map(|(a, f)| (a.to_string(), f.to_string()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. A large config: valid creation order, exact field changes, --detailed-exitcode
+
+/// 100 tenants in three levels (10 roots × 3 children × 2 grandchildren), 20 permissions,
+/// 10 roles (5 of them tenant-scoped) and default roles using both kinds. `edited` changes a
+/// handful of fields, listed in `EDITS`.
+fn big_config(edited: bool) -> String {
+    let mut s = String::from("permissions:\n");
+    for i in 0..20 {
+        let desc = if edited && i == 7 {
+            "Permission seven, reworded".to_string()
+        } else {
+            format!("Permission {i}")
+        };
+        s += &format!("  - name: perm-{i:02}\n    description: {desc}\n");
+    }
+    s += "roles:\n";
+    for i in 0..5 {
+        let mut perms: Vec<String> = (0..3).map(|k| format!("perm-{:02}", i * 3 + k)).collect();
+        if edited && i == 2 {
+            perms.push("perm-19".into());
+        }
+        s += &format!(
+            "  - name: role-{i}\n    description: Project role {i}\n    permissions: [{}]\n",
+            perms.join(", ")
+        );
+    }
+    for (i, tenant) in ["r00", "r01", "r00-c0", "r02-c1-g0", "r03"]
+        .iter()
+        .enumerate()
+    {
+        let desc = if edited && i == 0 {
+            "Tenant role, reworded".to_string()
+        } else {
+            format!("Tenant role {i}")
+        };
+        s += &format!(
+            "  - name: tr-{i}\n    tenant: {tenant}\n    description: {desc}\n    permissions: [perm-{:02}]\n",
+            15 + i
+        );
+    }
+    s += "tenants:\n";
+    // Children before parents in the file: the plan must order them anyway.
+    for r in (0..10).rev() {
+        for c in 0..3 {
+            for g in 0..2 {
+                s += &format!(
+                    "  - id: r{r:02}-c{c}-g{g}\n    name: Root {r:02} Child {c} Grand {g}\n    parent: r{r:02}-c{c}\n"
+                );
+                if r == 2 && c == 1 && g == 0 {
+                    s += "    default_roles: [tr-3, role-0]\n";
+                }
+            }
+            s += &format!(
+                "  - id: r{r:02}-c{c}\n    name: Root {r:02} Child {c}\n    parent: r{r:02}\n"
+            );
+            if r == 1 && c == 2 {
+                s += if edited {
+                    "    domains: [c2.r01.example.com, extra.r01.example.com]\n"
+                } else {
+                    "    domains: [c2.r01.example.com]\n"
+                };
+            }
+            if r == 0 && c == 0 {
+                s += if edited {
+                    "    default_roles: [role-1, role-2]\n"
+                } else {
+                    "    default_roles: [role-1, tr-2]\n"
+                };
+            }
+        }
+        let name = if edited && r == 5 {
+            "Root 05 Renamed".to_string()
+        } else {
+            format!("Root {r:02}")
+        };
+        s += &format!("  - id: r{r:02}\n    name: {name}\n    domains: [r{r:02}.example.com]\n");
+        if r == 0 {
+            s += "    default_roles: [tr-0, role-0]\n";
+        }
+        if r == 2 && edited {
+            s += "    disabled: true\n";
+        }
+    }
+    s
+}
+
+const EDITS: &[(&str, &str)] = &[
+    ("permission.perm-07", "description"),
+    ("role.role-2", "permissions"),
+    ("role.r00/tr-0", "description"),
+    ("tenant.r01-c2", "domains"),
+    ("tenant.r02", "disabled"),
+    ("tenant.r05", "name"),
+    ("tenant_default_roles.r00-c0", "default_roles"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits() {
+    let h = Harness::start().await;
+    h.config(&big_config(false));
+
+    let first = h.plan().await;
+    let n = first.changes.len();
+    let kinds = |k: &str| {
+        first
+            .changes
+            .iter()
+            .filter(|c| c.address.kind().as_str() == k)
+            .count()
+    };
+    assert_eq!(kinds("tenant"), 100);
+    assert_eq!(kinds("permission"), 20);
+    assert_eq!(kinds("role"), 10);
+    assert_eq!(kinds("tenant_default_roles"), 3);
+    assert_eq!(n, 133);
+    assert!(first.changes.iter().all(|c| c.action == Action::Create));
+    assert_eq!(first.summary.create, 133);
+
+    // Ids are execution positions; every dependency comes earlier.
+    for (i, c) in first.changes.iter().enumerate() {
+        assert_eq!(c.id, i);
+        for &d in &c.depends_on {
+            assert!(d < c.id, "{} (#{}) depends on later #{d}", c.address, c.id);
+        }
+    }
+    let pos = positions(&first);
+    let depends = |a: &str, on: &str| {
+        let (ia, ib) = (pos[a], pos[on]);
+        assert!(ib < ia, "{on} (#{ib}) must come before {a} (#{ia})");
+        assert!(
+            first.changes[ia].depends_on.contains(&ib),
+            "{a} must record its dependency on {on}"
+        );
+    };
+    for r in 0..10 {
+        for c in 0..3 {
+            depends(&format!("tenant.r{r:02}-c{c}"), &format!("tenant.r{r:02}"));
+            for g in 0..2 {
+                depends(
+                    &format!("tenant.r{r:02}-c{c}-g{g}"),
+                    &format!("tenant.r{r:02}-c{c}"),
+                );
+            }
+        }
+    }
+    for i in 0..5 {
+        for k in 0..3 {
+            depends(
+                &format!("role.role-{i}"),
+                &format!("permission.perm-{:02}", i * 3 + k),
+            );
+        }
+    }
+    for (i, t) in ["r00", "r01", "r00-c0", "r02-c1-g0", "r03"]
+        .iter()
+        .enumerate()
+    {
+        depends(&format!("role.{t}/tr-{i}"), &format!("tenant.{t}"));
+        depends(
+            &format!("role.{t}/tr-{i}"),
+            &format!("permission.perm-{:02}", 15 + i),
+        );
+    }
+    for (dr, needs) in [
+        ("r00", ["tenant.r00", "role.r00/tr-0", "role.role-0"]),
+        (
+            "r00-c0",
+            ["tenant.r00-c0", "role.role-1", "role.r00-c0/tr-2"],
+        ),
+        (
+            "r02-c1-g0",
+            ["tenant.r02-c1-g0", "role.r02-c1-g0/tr-3", "role.role-0"],
+        ),
+    ] {
+        for on in needs {
+            depends(&format!("tenant_default_roles.{dr}"), on);
+        }
+    }
+    // Creates carry exactly what the config says, nothing else.
+    let grand = &first.changes[pos["tenant.r02-c1-g0"]];
+    assert_eq!(
+        grand.after,
+        Some(
+            json!({"id": "r02-c1-g0", "name": "Root 02 Child 1 Grand 0", "parent": "r02-c1",
+                     "selfProvisioningDomains": [], "enforceSSO": false, "disabled": false})
+        )
+    );
+    assert!(first.fingerprints.values().all(|f| f == "absent"));
+
+    // The whole plan applies against the strict emulator, in that order.
+    h.apply(first).await;
+    let data = h.emu.data();
+    assert_eq!(data.tenants.len(), 100);
+    assert_eq!(data.depth("r09-c2-g1"), 3);
+    assert_eq!(data.tenant("r00").unwrap().default_roles.len(), 2);
+
+    // Nothing changed: no changes, exit 0.
+    assert!(!h.plan().await.has_changes());
+    let o = h.run(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("No changes."), "{}", stdout(&o));
+
+    // A few fields edited: exactly those fields, all in-place updates; exit 2.
+    h.config(&big_config(true));
+    let second = h.plan().await;
+    assert_eq!(field_set(&second), pairs(EDITS));
+    assert!(second.changes.iter().all(|c| c.action == Action::Update));
+    assert_eq!(second.changes.len(), EDITS.len());
+    let o = h.run(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // Without the flag, changes are not an error.
+    let o = h.run(&["plan"]).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    h.apply(second).await;
+    assert!(!h.plan().await.has_changes());
+    let o = h.run(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Reproducible plans, a digest over every byte, and apply refusing an edited file
+
+/// A small config with something of every managed kind.
+const SMALL: &str = r#"
+permissions:
+  - name: docs.read
+    description: Read documents
+  - name: docs.write
+roles:
+  - name: writer
+    description: Writes
+    permissions: [docs.read, docs.write]
+  - name: admin
+    tenant: acme
+    permissions: [docs.write]
+tenants:
+  - id: acme
+    name: Acme
+    domains: [acme.example.com]
+    custom_attributes:
+      plan: gold
+    default_roles: [admin, writer]
+  - id: acme-eu
+    name: Acme EU
+    parent: acme
+"#;
+
+fn blank_volatile(text: &str) -> String {
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    v["created_at"] = json!("");
+    v["digest"] = json!("");
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_inputs_same_plan_and_the_digest_seals_every_byte() {
+    let h = Harness::start().await;
+    h.config(SMALL);
+    // Something to update and something to create, so before/after and fingerprints are in.
+    h.converge().await;
+    h.config(
+        &SMALL
+            .replace("Read documents", "Read all documents")
+            .replace(
+                "  - id: acme-eu",
+                "  - id: globex\n    name: Globex\n  - id: acme-eu",
+            ),
+    );
+
+    let mut texts = Vec::new();
+    for name in ["one.plan", "two.plan"] {
+        let out = h
+            .plan_with(PlanRequest {
+                out: Some(h.path(name)),
+                ..PlanRequest::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.saved_to.as_deref(), Some(h.path(name).as_path()));
+        texts.push(std::fs::read_to_string(h.path(name)).unwrap());
+    }
+    assert_eq!(blank_volatile(&texts[0]), blank_volatile(&texts[1]));
+    // The binary writes the same plan.
+    let o = h.run(&["plan", "-out", "three.plan"]).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let three = std::fs::read_to_string(h.path("three.plan")).unwrap();
+    assert_eq!(blank_volatile(&texts[0]), blank_volatile(&three));
+
+    let text = &texts[0];
+    let plan = PlanFile::parse_verified(text, Path::new("one.plan")).unwrap();
+    assert!(text.ends_with("}\n") && !text.ends_with("\n\n"));
+    assert_eq!(plan.to_canonical_string(), *text);
+    assert!(plan.digest.starts_with("sha256:") && plan.digest.len() == 7 + 64);
+
+    // Any change of any body byte changes the digest: flip each string leaf of each change
+    // in turn and reseal.
+    let mut seen = BTreeSet::from([plan.digest.clone()]);
+    let original: Value = serde_json::from_str(text).unwrap();
+    let mut leaves = Vec::new();
+    string_leaves(&original, "", &mut leaves);
+    leaves.retain(|p| p != "/digest");
+    assert!(leaves.len() > 20, "{leaves:?}");
+    for pointer in &leaves {
+        let mut v = original.clone();
+        let s = v.pointer_mut(pointer).unwrap();
+        *s = json!(format!("{}x", s.as_str().unwrap()));
+        let edited: PlanFile = serde_json::from_value(v).unwrap();
+        assert!(
+            seen.insert(edited.seal().digest),
+            "digest unchanged after editing {pointer}"
+        );
+    }
+
+    // Apply refuses edited files with exit 3 before touching anything: a changed value (the
+    // file stays canonical, so the digest check catches it), and a whitespace-only edit.
+    let requests_before = h.emu.counters().requests;
+    let tampered = text.replacen("Read all documents", "Read all documentz", 1);
+    assert_ne!(&tampered, text);
+    h.write("tampered.plan", &tampered);
+    let o = h.run(&["apply", "tampered.plan", "--auto-approve"]).await;
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("was modified"), "{}", stderr(&o));
+    h.write("spaced.plan", &text.replacen("{\n", "{ \n", 1));
+    let o = h.run(&["apply", "spaced.plan", "--auto-approve"]).await;
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("canonical"), "{}", stderr(&o));
+    assert_eq!(
+        h.emu.counters().requests,
+        requests_before,
+        "refused before any request"
+    );
+
+    // The untouched file applies.
+    let o = h.run(&["apply", "one.plan", "--auto-approve"]).await;
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        h.emu.data().permission("docs.read").unwrap().description,
+        "Read all documents"
+    );
+}
+
+fn string_leaves(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(_) => out.push(at.to_string()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| string_leaves(x, &format!("{at}/{i}"), out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            // Enum tags (action, reason kind) must stay valid to deserialize.
+            if !matches!(k.as_str(), "action" | "kind" | "address") && !at.ends_with("/reason") {
+                let k = k.replace('~', "~0").replace('/', "~1");
+                string_leaves(x, &format!("{at}/{k}"), out)
+            }
+        }),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Read-modify-write: console changes to unmanaged fields survive; ignore_changes
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_changes_to_unmanaged_fields_survive_an_update() {
+    let h = Harness::start().await;
+    let config = r#"
+permissions:
+  - name: docs.read
+roles:
+  - name: reader
+    description: Reads
+    permissions: [docs.read]
+  - name: helper
+    tenant: acme
+    description: Helps
+tenants:
+  - id: acme
+    name: Acme
+    domains: [acme.example.com]
+  - id: quiet
+    name: Quiet
+    custom_attributes:
+      tier: free
+    ignore_changes: [name, custom_attributes]
+"#;
+    h.config(config);
+    h.converge().await;
+
+    // An admin changes fields the config does not manage, in the console.
+    h.emu.mutate(|d| {
+        let t = d.tenant_mut("acme").unwrap();
+        t.custom_attributes.insert("crm".into(), json!("sf-001"));
+        t.enforce_sso_exclusions = vec!["U2admin".into()];
+        t.federated_app_ids = vec!["app-1".into()];
+        t.role_inheritance = "userOnly".into();
+        for r in d.roles.iter_mut() {
+            if r.name == "reader" || r.name == "helper" {
+                r.default = true;
+                r.private = true;
+            }
+        }
+        // …and fields the config ignores.
+        let q = d.tenant_mut("quiet").unwrap();
+        q.name = "Quiet (renamed by the customer)".into();
+        q.custom_attributes.insert("tier".into(), json!("pro"));
+    });
+    // Console edits of unmanaged or ignored fields are not changes.
+    let p = h.plan().await;
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+
+    // Managed fields change in the config.
+    h.config(
+        &config
+            .replace("name: Acme\n", "name: Acme Inc\n")
+            .replace("description: Reads", "description: Reads docs")
+            .replace("description: Helps", "description: Helps out")
+            .replace("name: Quiet\n", "name: Quiet Ltd\n    disabled: true\n"),
+    );
+    let p = h.plan().await;
+    assert_eq!(
+        field_set(&p),
+        pairs(&[
+            ("role.acme/helper", "description"),
+            ("role.reader", "description"),
+            ("tenant.acme", "name"),
+            ("tenant.quiet", "disabled"),
+        ]),
+        "ignored fields never diff"
+    );
+    // The update body is the live object with only managed fields replaced.
+    let acme = p
+        .changes
+        .iter()
+        .find(|c| c.address == addr("tenant.acme"))
+        .unwrap();
+    let after = acme.after.as_ref().unwrap();
+    assert_eq!(after["name"], "Acme Inc");
+    assert_eq!(after["customAttributes"], json!({"crm": "sf-001"}));
+    assert_eq!(after["enforceSSOExclusions"], json!(["U2admin"]));
+    h.apply(p).await;
+
+    let d = h.emu.data();
+    let acme = d.tenant("acme").unwrap();
+    assert_eq!(acme.name, "Acme Inc");
+    assert_eq!(acme.custom_attributes.get("crm"), Some(&json!("sf-001")));
+    assert_eq!(acme.enforce_sso_exclusions, ["U2admin"]);
+    assert_eq!(acme.federated_app_ids, ["app-1"]);
+    assert_eq!(acme.role_inheritance, "userOnly");
+    assert_eq!(acme.self_provisioning_domains, ["acme.example.com"]);
+    for (name, tenant, desc) in [
+        ("reader", "", "Reads docs"),
+        ("helper", "acme", "Helps out"),
+    ] {
+        let r = d.role(name, tenant).unwrap();
+        assert_eq!(r.description, desc);
+        assert!(r.default && r.private, "{name}: flags survive: {r:?}");
+    }
+    assert_eq!(
+        d.role("reader", "").unwrap().permission_names,
+        ["docs.read"]
+    );
+    let quiet = d.tenant("quiet").unwrap();
+    assert!(quiet.disabled);
+    assert_eq!(quiet.name, "Quiet (renamed by the customer)");
+    assert_eq!(quiet.custom_attributes.get("tier"), Some(&json!("pro")));
+    assert!(!h.plan().await.has_changes());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A domain moved between tenants: release before claim, against the strict emulator
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_moved_between_tenants_applies_against_the_strict_emulator() {
+    let h = Harness::start().await;
+    let config = r#"
+tenants:
+  - id: zeta
+    name: Zeta
+    domains: [shared.example.com, zeta.example.com]
+  - id: alpha
+    name: Alpha
+    domains: [alpha.example.com]
+"#;
+    h.config(config);
+    h.converge().await;
+    // Alpha (first by address) claims the domain Zeta gives up, and a new tenant claims the
+    // name Zeta had.
+    h.config(
+        r#"
+tenants:
+  - id: zeta
+    name: Zeta Old
+    domains: [zeta.example.com]
+  - id: alpha
+    name: Alpha
+    domains: [alpha.example.com, shared.example.com]
+  - id: beta
+    name: Zeta
+"#,
+    );
+    let p = h.plan().await;
+    let pos = positions(&p);
+    assert!(pos["tenant.zeta"] < pos["tenant.alpha"], "{pos:?}");
+    assert!(pos["tenant.zeta"] < pos["tenant.beta"], "{pos:?}");
+    assert!(p.changes[pos["tenant.alpha"]]
+        .depends_on
+        .contains(&pos["tenant.zeta"]));
+    h.apply(p).await;
+    let d = h.emu.data();
+    assert_eq!(
+        d.tenant("alpha").unwrap().self_provisioning_domains,
+        ["alpha.example.com", "shared.example.com"]
+    );
+    assert_eq!(d.tenant("beta").unwrap().name, "Zeta");
+    assert!(!h.plan().await.has_changes());
+
+    // A claim nobody releases (an unmanaged tenant keeps it) is refused at plan time, naming
+    // both tenants.
+    h.emu.mutate(|d| {
+        d.tenants.push(descope_mgmt::emulator::Tenant {
+            id: "other".into(),
+            name: "Other".into(),
+            self_provisioning_domains: vec!["other.example.com".into()],
+            ..Default::default()
+        })
+    });
+    h.config(
+        r#"
+tenants:
+  - id: zeta
+    name: Zeta Old
+    domains: [zeta.example.com, other.example.com]
+  - id: alpha
+    name: Alpha
+    domains: [alpha.example.com, shared.example.com]
+  - id: beta
+    name: Zeta
+"#,
+    );
+    let err = h.plan_with(PlanRequest::default()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("tenant.zeta") && msg.contains("tenant.other"),
+        "{msg}"
+    );
+}
