@@ -735,3 +735,366 @@ tenants:
         "{msg}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. Protection, and what is never deleted
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_resources_are_never_planned_for_deletion() {
+    let h = Harness::start().await;
+    let config = r#"
+permissions:
+  - name: vault.open
+    protect: true
+roles:
+  - name: keeper
+    tenant: vault
+    protect: true
+tenants:
+  - id: vault
+    name: Vault
+    protect: true
+  - id: shed
+    name: Shed
+"#;
+    h.config(config);
+    h.converge().await;
+    let state = std::fs::read_to_string(h.path("state/default/state.json")).unwrap();
+    let state: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["resources"]["tenant.vault"]["protect"], true);
+    assert_eq!(state["resources"]["tenant.shed"]["protect"], false);
+
+    // Removed from the config: the plan is an error naming every protected address, even
+    // though the config no longer says `protect` (state.json remembers).
+    h.config("tenants:\n  - id: shed\n    name: Shed\n");
+    let err = h.plan_with(PlanRequest::default()).await.unwrap_err();
+    let OpError::Plan(problems) = &err else {
+        panic!("{err}")
+    };
+    let named: BTreeSet<String> = problems.iter().map(|p| p.address.to_string()).collect();
+    assert_eq!(
+        named,
+        BTreeSet::from(
+            ["permission.vault.open", "role.vault/keeper", "tenant.vault"].map(String::from)
+        )
+    );
+    assert!(problems.iter().all(|p| p.message.contains("protected")));
+    let o = h.run(&["plan", "-out", "refused.plan"]).await;
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("tenant.vault") && stderr(&o).contains("protected"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !h.path("refused.plan").exists(),
+        "no plan file for a refused plan"
+    );
+    // --target does not sneak a protected delete past the check.
+    let err = h
+        .plan_with(PlanRequest {
+            targets: vec!["tenant.vault".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("tenant.vault"), "{err}");
+
+    // Unprotecting takes an apply of a config that says protect: false; then removal works.
+    h.config(&config.replace("protect: true", "protect: false"));
+    let p = h.plan().await;
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+    h.apply(p).await;
+    h.config("tenants:\n  - id: shed\n    name: Shed\n");
+    let p = h.plan().await;
+    let deletes: BTreeSet<String> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.to_string())
+        .collect();
+    assert_eq!(
+        deletes,
+        BTreeSet::from(
+            ["permission.vault.open", "role.vault/keeper", "tenant.vault"].map(String::from)
+        )
+    );
+    // The tenant role goes before its tenant.
+    let pos = positions(&p);
+    assert!(pos["role.vault/keeper"] < pos["tenant.vault"]);
+    h.apply(p).await;
+    assert!(h.emu.data().tenant("vault").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_pruning() {
+    let h = Harness::start().await;
+    // Something unmanaged of each prunable kind, besides Descope's own.
+    h.emu.mutate(|d| {
+        d.permissions.push(descope_mgmt::emulator::Permission {
+            id: "PERMstray".into(),
+            name: "stray.perm".into(),
+            ..Default::default()
+        });
+        d.roles.push(descope_mgmt::emulator::Role {
+            id: "ROLstray".into(),
+            name: "stray-role".into(),
+            // A default (auto-assigned) role is still an ordinary role.
+            default: true,
+            ..Default::default()
+        });
+        d.tenants.push(descope_mgmt::emulator::Tenant {
+            id: "stray-tenant".into(),
+            name: "Stray".into(),
+            ..Default::default()
+        });
+    });
+    h.config("tenants:\n  - id: kept\n    name: Kept\n");
+    let builtin = |p: &PlanFile| {
+        p.changes
+            .iter()
+            .map(|c| c.address.to_string())
+            .chain(p.unmanaged.iter().map(|a| a.to_string()))
+            .filter(|a| {
+                ["User Admin", "SSO Admin", "Impersonate", "Tenant Admin"]
+                    .iter()
+                    .any(|n| a.ends_with(n))
+            })
+            .collect::<Vec<_>>()
+    };
+    let p = h.plan().await;
+    assert!(builtin(&p).is_empty(), "{:?}", builtin(&p));
+    assert_eq!(
+        p.unmanaged
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        [
+            "permission.stray.perm",
+            "role.stray-role",
+            "tenant.stray-tenant"
+        ]
+    );
+    let pruned = h
+        .plan_with(PlanRequest {
+            prune: vec!["tenant".into(), "role".into(), "permission".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap()
+        .plan;
+    assert!(builtin(&pruned).is_empty(), "{:?}", builtin(&pruned));
+    let deletes: Vec<String> = pruned
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| format!("{} {:?}", c.address, c.reason))
+        .collect();
+    assert_eq!(
+        deletes,
+        [
+            "permission.stray.perm Pruned",
+            "role.stray-role Pruned",
+            "tenant.stray-tenant Pruned"
+        ]
+    );
+    h.apply(pruned).await;
+    let d = h.emu.data();
+    for p in ["User Admin", "SSO Admin", "Impersonate"] {
+        assert!(d.permission(p).is_some(), "{p}");
+    }
+    assert!(d.role("Tenant Admin", "").is_some());
+    assert!(d.tenant("stray-tenant").is_none() && d.role("stray-role", "").is_none());
+
+    // Even when state.json claims to manage them, removing them is never planned.
+    let state_path = h.path("state/default/state.json");
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    for a in ["permission.User Admin", "role.Tenant Admin"] {
+        state["resources"][a] = json!({"fingerprint": "sha256:00", "protect": false});
+    }
+    std::fs::write(
+        &state_path,
+        serde_json::to_string_pretty(&state).unwrap() + "\n",
+    )
+    .unwrap();
+    let p = h
+        .plan_with(PlanRequest {
+            prune: vec!["role".into(), "permission".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap()
+        .plan;
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+    // Flows are never pruned.
+    let err = h
+        .plan_with(PlanRequest {
+            prune: vec!["flow".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("never"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. --target, -out spelling, colours
+
+const TARGETS: &str = r#"
+permissions:
+  - name: p1
+  - name: p2
+  - name: p3
+roles:
+  - name: admin
+    tenant: sub
+    permissions: [p1]
+  - name: other
+    permissions: [p2]
+tenants:
+  - id: top
+    name: T1
+  - id: sub
+    name: T2
+    parent: top
+    default_roles: [admin]
+  - id: solo
+    name: T3
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_limits_the_plan_to_the_target_and_its_dependencies() {
+    let h = Harness::start().await;
+    h.config(TARGETS);
+    let addresses =
+        |p: &PlanFile| -> Vec<String> { p.changes.iter().map(|c| c.address.to_string()).collect() };
+    let p = h
+        .plan_with(PlanRequest {
+            targets: vec!["role.sub/admin".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap()
+        .plan;
+    assert_eq!(
+        addresses(&p),
+        [
+            "permission.p1",
+            "tenant.top",
+            "tenant.sub",
+            "role.sub/admin"
+        ]
+    );
+    assert_eq!(p.options.targets, ["role.sub/admin"]);
+
+    // Through the binary, with both Terraform spellings and several targets.
+    let o = h
+        .run(&[
+            "plan",
+            "--target",
+            "tenant_default_roles.sub",
+            "--target",
+            "tenant.solo",
+            "-out=targeted.plan",
+        ])
+        .await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = PlanFile::read_verified(&h.path("targeted.plan")).unwrap();
+    let got: BTreeSet<String> = addresses(&p).into_iter().collect();
+    let want = [
+        "permission.p1",
+        "role.sub/admin",
+        "tenant.solo",
+        "tenant.sub",
+        "tenant.top",
+        "tenant_default_roles.sub",
+    ];
+    assert_eq!(got, BTreeSet::from(want.map(String::from)));
+    // Applying a targeted plan manages only what it covered.
+    let o = h.run(&["apply", "targeted.plan", "--auto-approve"]).await;
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let p = h.plan().await;
+    assert_eq!(
+        addresses(&p),
+        ["permission.p2", "permission.p3", "role.other"]
+    );
+
+    // An unparseable target is a usage error.
+    let o = h.run(&["plan", "--target", "nonsense"]).await;
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("--target nonsense"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
+    let h = Harness::start().await;
+    h.config(TARGETS);
+    let mut texts = Vec::new();
+    for (i, args) in [
+        vec!["plan", "-out", "a.plan"],
+        vec!["plan", "-out=b.plan"],
+        vec!["plan", "--out", "c.plan"],
+        vec!["plan", "--out=d.plan"],
+        vec!["-out", "e.plan", "plan"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = h.run(&args).await;
+        let name = ["a", "b", "c", "d", "e"][i];
+        if name == "e" {
+            // `-out` belongs to `plan`, not before the subcommand: a usage error, code 1.
+            assert_eq!(code(&o), 1, "{args:?}");
+            continue;
+        }
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("descope-mgmt apply {name}.plan")),
+            "{}",
+            stdout(&o)
+        );
+        let text = std::fs::read_to_string(h.path(&format!("{name}.plan"))).unwrap();
+        texts.push(blank_volatile(&text));
+        // Piped output never has colour codes.
+        assert!(!o.stdout.contains(&0x1b) && !o.stderr.contains(&0x1b));
+    }
+    assert!(texts.windows(2).all(|w| w[0] == w[1]));
+
+    // On a terminal (script(1) gives the binary a pty) colour is on, unless NO_COLOR or
+    // --no-color says otherwise.
+    let bin = assert_cmd::cargo::cargo_bin!("descope-mgmt")
+        .display()
+        .to_string();
+    for (extra, no_color_env, coloured) in [
+        ("", false, true),
+        ("", true, false),
+        ("--no-color", false, false),
+    ] {
+        let mut c = std::process::Command::new("script");
+        c.current_dir(h.dir.path())
+            .env_clear()
+            .envs(h.all_vars())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .args([
+                "-qec",
+                &format!("'{bin}' plan {extra} && '{bin}' show a.plan {extra}"),
+                "/dev/null",
+            ]);
+        if no_color_env {
+            c.env("NO_COLOR", "1");
+        }
+        let o = tokio::task::spawn_blocking(move || c.output().expect("script(1) runs"))
+            .await
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert_eq!(out.matches("Plan: ").count(), 2, "{out}");
+        assert_eq!(
+            out.contains('\x1b'),
+            coloured,
+            "{extra} NO_COLOR={no_color_env}: {out:?}"
+        );
+    }
+}
