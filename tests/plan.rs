@@ -31,6 +31,8 @@ struct Harness {
     emu: Emulator,
     /// Extra variables (secrets) the library session and the binary both see.
     vars: BTreeMap<String, String>,
+    /// `--env` for library calls, when the config has `environments:`.
+    env: Option<&'static str>,
 }
 
 impl Harness {
@@ -46,6 +48,7 @@ impl Harness {
             dir: tempfile::tempdir().unwrap(),
             emu,
             vars: BTreeMap::new(),
+            env: None,
         }
     }
 
@@ -76,6 +79,7 @@ impl Harness {
     }
 
     fn session(&self, env: Option<&str>) -> Session {
+        let env = env.or(self.env);
         let mut o = GlobalOptions::new(self.path("descope.yaml"), env, self.path("state"));
         o.vars = VarSource::Map(self.all_vars());
         Session::open(&o, None).expect("session opens")
@@ -1096,5 +1100,179 @@ async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
             coloured,
             "{extra} NO_COLOR={no_color_env}: {out:?}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Secrets never leave the process; apply refuses when one changed
+
+const TOKEN: &str = "tok-SECRETVALUE-8d2e41";
+const TOKEN2: &str = "tok-ROTATEDVALUE-77c1a0";
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn assert_no_secret(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for s in [TOKEN, TOKEN2, KEY] {
+        assert!(
+            !text.contains(s),
+            "{what} leaks a secret value `{s}`:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_value_appears_in_plans_outputs_or_state_and_a_changed_secret_is_refused() {
+    let mut h = Harness::start().await;
+    h.env = Some("dev");
+    h.vars.insert("DEV_KEY".into(), KEY.into());
+    h.vars.insert("ACME_TOKEN".into(), TOKEN.into());
+    let config = format!(
+        r#"
+environments:
+  dev:
+    project_id: {PROJECT}
+    management_key: ${{secret:DEV_KEY}}
+tenants:
+  - id: acme
+    name: Acme
+    custom_attributes:
+      token: ${{secret:ACME_TOKEN}}
+      plan: gold
+"#
+    );
+    h.config(&config);
+    let mut outputs: Vec<(String, Output)> = Vec::new();
+    // The key comes from the config's secret, not the SDK variable.
+    let run = |args: &'static [&'static str], token: &'static str| {
+        let mut c = h.bin(args);
+        c.env_remove("DESCOPE_MANAGEMENT_KEY")
+            .env_remove("DESCOPE_PROJECT_ID")
+            .env("ACME_TOKEN", token);
+        async move {
+            tokio::task::spawn_blocking(move || c.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+
+    let o = run(&["--env", "dev", "plan", "-out", "p.plan"], TOKEN).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    outputs.push(("plan".into(), o));
+    let plan_text = std::fs::read_to_string(h.path("p.plan")).unwrap();
+    assert_no_secret("plan file", plan_text.as_bytes());
+    let plan = PlanFile::read_verified(&h.path("p.plan")).unwrap();
+    assert_eq!(plan.secrets.len(), 1);
+    assert_eq!(plan.secrets[0].secret, "ACME_TOKEN");
+    let token = &plan.changes[0].after.as_ref().unwrap()["customAttributes"]["token"];
+    assert_eq!(token["secret"], "ACME_TOKEN");
+    assert_eq!(token["hmac"].as_str().unwrap().len(), 64, "{token}");
+    for f in ["text", "markdown", "json"] {
+        let o = run(
+            Box::leak(vec!["show", "p.plan", "--format", f].into_boxed_slice()),
+            TOKEN,
+        )
+        .await;
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stdout(&o).contains("ACME_TOKEN"), "{f}: {}", stdout(&o));
+        outputs.push((format!("show {f}"), o));
+    }
+    let o = run(
+        &["--env", "dev", "apply", "p.plan", "--auto-approve"],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    outputs.push(("apply".into(), o));
+    // The real value reached Descope.
+    let live = h
+        .emu
+        .data()
+        .tenant("acme")
+        .unwrap()
+        .custom_attributes
+        .clone();
+    assert_eq!(live["token"], TOKEN);
+    assert_eq!(live["plan"], "gold");
+    // Live values of secret fields are masked the same way, so nothing changed.
+    let o = run(&["--env", "dev", "plan", "--detailed-exitcode"], TOKEN).await;
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    outputs.push(("plan again".into(), o));
+
+    // A managed change is planned with the old token; the token then changes.
+    h.config(&config.replace("name: Acme\n", "name: Acme Inc\n"));
+    let o = run(&["--env", "dev", "plan", "-out", "q.plan"], TOKEN).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    outputs.push(("plan 2".into(), o));
+    let o = run(
+        &["--env", "dev", "apply", "q.plan", "--auto-approve"],
+        TOKEN2,
+    )
+    .await;
+    assert_eq!(code(&o), 3, "{}{}", stdout(&o), stderr(&o));
+    // design.md words it "secret VAR changed or key rotated: plan again"; apply/verify.rs
+    // spells the rotation out ("…or the management key was rotated since planning…").
+    let e = stderr(&o);
+    assert!(
+        e.contains("secret ACME_TOKEN changed or")
+            && e.contains("rotated")
+            && e.contains("plan again"),
+        "{e}"
+    );
+    outputs.push(("refused apply".into(), o));
+    assert_eq!(h.emu.data().tenant("acme").unwrap().name, "Acme");
+    // Planned again with the new value: the token is an update like any other field.
+    let o = run(&["--env", "dev", "plan", "-out", "r.plan"], TOKEN2).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    outputs.push(("plan 3".into(), o));
+    let r = PlanFile::read_verified(&h.path("r.plan")).unwrap();
+    assert_eq!(
+        field_set(&r),
+        pairs(&[
+            ("tenant.acme", "custom_attributes"),
+            ("tenant.acme", "name")
+        ])
+    );
+    let o = run(
+        &["--env", "dev", "apply", "r.plan", "--auto-approve"],
+        TOKEN2,
+    )
+    .await;
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    outputs.push(("apply 2".into(), o));
+    assert_eq!(
+        h.emu.data().tenant("acme").unwrap().custom_attributes["token"],
+        TOKEN2
+    );
+
+    for (what, o) in &outputs {
+        assert_no_secret(&format!("{what} stdout"), &o.stdout);
+        assert_no_secret(&format!("{what} stderr"), &o.stderr);
+    }
+    let mut files = Vec::new();
+    files_under(h.dir.path(), &mut files);
+    files.retain(|f| !f.ends_with("descope.yaml"));
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(h.dir.path()).unwrap().display().to_string())
+        .collect();
+    for must in ["state/dev/state.json", "state/dev/audit.jsonl"] {
+        assert!(names.iter().any(|n| n == must), "{names:?}");
+    }
+    for dir in ["state/dev/backups/", "state/dev/journal/"] {
+        assert!(names.iter().any(|n| n.starts_with(dir)), "{names:?}");
+    }
+    for f in &files {
+        assert_no_secret(&f.display().to_string(), &std::fs::read(f).unwrap());
     }
 }
