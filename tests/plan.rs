@@ -1276,3 +1276,439 @@ tenants:
         assert_no_secret(&f.display().to_string(), &std::fs::read(f).unwrap());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Every action in one plan: golden renderings, the JSON contract, and it applies
+
+const EVERY_BEFORE: &str = r#"
+permissions:
+  - name: docs.read
+    description: Read documents
+  - name: old.perm
+    description: Going away
+roles:
+  - name: editor
+    description: Edits
+    permissions: [docs.read]
+tenants:
+  - id: alpha
+    name: Alpha
+    domains: [alpha.example.com]
+  - id: beta
+    name: Beta
+  - id: mover
+    name: Mover
+    parent: alpha
+  - id: leaving
+    name: Leaving
+"#;
+
+const EVERY_AFTER: &str = r#"
+permissions:
+  - name: docs.read
+    description: Read all documents
+  - name: docs.write
+    description: Write documents
+roles:
+  - name: editor
+    description: Edits
+    permissions: [docs.read, docs.write]
+tenants:
+  - id: alpha
+    name: Alpha Corp
+    domains: [alpha.example.com, alpha.example.org]
+  - id: beta
+    name: Beta
+  - id: mover
+    name: Mover
+    parent: beta
+    delete_cascade: true
+  - id: gamma
+    name: Gamma
+    parent: alpha
+    domains: [gamma.example.com]
+    default_roles: [editor]
+flows:
+  - id: sign-in
+    file: flows/sign-in.json
+"#;
+
+const EVERY_ARGS: &[&str] = &[
+    "plan",
+    "--prune",
+    "role",
+    "--allow-replace",
+    "tenant.mover",
+    "-out",
+    "every.plan",
+];
+
+/// Applies EVERY_BEFORE, then has an admin add an unmanaged role and tenant, edits the
+/// sign-in flow's file, switches to EVERY_AFTER and plans with `--prune role` and
+/// `--allow-replace tenant.mover` through the binary. Returns the plan.
+async fn every_action_plan(h: &Harness) -> PlanFile {
+    h.config(EVERY_BEFORE);
+    h.converge().await;
+    h.emu.mutate(|d| {
+        d.roles.push(descope_mgmt::emulator::Role {
+            id: "ROLlegacy".into(),
+            name: "legacy".into(),
+            description: "Made by hand".into(),
+            ..Default::default()
+        });
+        d.tenants.push(descope_mgmt::emulator::Tenant {
+            id: "stray".into(),
+            name: "Stray".into(),
+            ..Default::default()
+        });
+    });
+    let mut flow = h.emu.data().flow_export_v1("sign-in").unwrap();
+    flow["flow"]["description"] = json!("Sign in with a one-time code");
+    flow["screens"][0]["htmlTemplate"]["children"][0]["value"] = json!("Welcome back");
+    h.write(
+        "flows/sign-in.json",
+        &serde_json::to_string_pretty(&flow).unwrap(),
+    );
+    h.config(EVERY_AFTER);
+
+    let o = h.run(EVERY_ARGS).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    PlanFile::read_verified(&h.path("every.plan")).unwrap()
+}
+
+/// Volatile values, masked the same way every run: the plan's own timestamp and digest, the
+/// tool version, ids and timestamps the emulator generates.
+fn mask(text: &str, plan: &PlanFile) -> String {
+    let text = text
+        .replace(&plan.created_at, "<created_at>")
+        .replace(&plan.digest, "sha256:<digest>")
+        .replace(&plan.digest[..19], "sha256:<digest>")
+        .replace(
+            &format!("\"tool_version\": \"{}\"", plan.tool_version),
+            "\"tool_version\": \"<tool_version>\"",
+        );
+    let ids = regex::Regex::new(r"\b(ROL|PERM|SC|T)[0-9A-Za-z]{27}\b").unwrap();
+    let text = ids.replace_all(&text, "$1<id>");
+    let times = regex::Regex::new(r#""(createdTime|modifiedTime)": \d+"#).unwrap();
+    let text = times.replace_all(&text, "\"$1\": 0");
+    let etags = regex::Regex::new(r#""etag": "[^"]*""#).unwrap();
+    etags
+        .replace_all(&text, "\"etag\": \"<etag>\"")
+        .into_owned()
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/plan")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| !v.is_empty() && v != "0") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; run UPDATE_GOLDEN=1 cargo test --test plan and review it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+            .unified_diff()
+            .header("golden", "actual")
+            .to_string();
+        panic!(
+            "{} differs (UPDATE_GOLDEN=1 rewrites it; review the diff):\n{diff}",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_renders_as_the_golden_files_and_applies() {
+    let h = Harness::start().await;
+    let plan = every_action_plan(&h).await;
+
+    let actions: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
+        .collect();
+    let mut sorted_actions = actions.clone();
+    sorted_actions.sort();
+    assert_eq!(
+        sorted_actions,
+        [
+            "+ permission.docs.write",
+            "+ tenant.gamma",
+            "+ tenant_default_roles.gamma",
+            "- permission.old.perm",
+            "- role.legacy",
+            "- tenant.leaving",
+            "-/+ tenant.mover",
+            "~ flow.sign-in",
+            "~ permission.docs.read",
+            "~ role.editor",
+            "~ tenant.alpha",
+        ],
+        "{actions:?}"
+    );
+    let mover = plan
+        .changes
+        .iter()
+        .find(|c| c.address == addr("tenant.mover"))
+        .unwrap();
+    assert!(mover.cascade);
+
+    for (format, file) in [
+        ("text", "every-action.txt"),
+        ("markdown", "every-action.md"),
+        ("json", "every-action.json"),
+    ] {
+        let o = h.run(&["show", "every.plan", "--format", format]).await;
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{}", stderr(&o));
+        golden(file, &mask(&stdout(&o), &plan));
+    }
+    // `plan` prints the same text rendering as `show`, then the request estimate.
+    let o = h.run(&["show", "every.plan"]).await;
+    let shown = stdout(&o);
+    let planned = h.run(EVERY_ARGS).await;
+    let again = PlanFile::read_verified(&h.path("every.plan")).unwrap();
+    let planned_text = mask(&stdout(&planned), &again);
+    assert!(
+        planned_text.starts_with(&mask(&shown, &plan)),
+        "{planned_text}"
+    );
+
+    // The whole plan succeeds against the strict emulator, and then nothing is left to do.
+    h.apply(again).await;
+    let d = h.emu.data();
+    assert_eq!(d.tenant("mover").unwrap().parent, "beta");
+    assert!(d.tenant("leaving").is_none() && d.role("legacy", "").is_none());
+    assert!(d.permission("old.perm").is_none());
+    assert_eq!(
+        d.flow("sign-in").unwrap().description,
+        "Sign in with a one-time code"
+    );
+    let p = h
+        .plan_with(PlanRequest {
+            prune: vec!["role".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap()
+        .plan;
+    assert!(!p.has_changes(), "{:#?}", p.changes);
+    // A replace is never silent: without --allow-replace the same change is an error.
+    h.config(&EVERY_AFTER.replace("parent: beta", "parent: alpha"));
+    let o = h.run(&["plan"]).await;
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("tenant.mover") && stderr(&o).contains("--allow-replace tenant.mover"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. `show --format json` as a contract (docs/plan-format.md §2)
+
+/// Decoded with unknown fields denied: a key added to or renamed in the rendering fails here
+/// until these structs and docs/plan-format.md are updated together.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PlanJson {
+    format: String,
+    format_version: u32,
+    tool_version: String,
+    environment: String,
+    project_id: String,
+    created_at: String,
+    digest: String,
+    summary: SummaryJson,
+    changes: Vec<ChangeJson>,
+    unmanaged: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct SummaryJson {
+    create: usize,
+    update: usize,
+    delete: usize,
+    replace: usize,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeJson {
+    id: usize,
+    address: String,
+    kind: String,
+    action: String,
+    reason: ReasonJson,
+    reason_text: String,
+    fields: Vec<FieldJson>,
+    /// `Value`, not `Option`: the key must be present (null for creates).
+    before: Value,
+    /// `Value`, not `Option`: the key must be present (null for deletes).
+    after: Value,
+    depends_on: Vec<usize>,
+    cascade: bool,
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum ReasonJson {
+    NotInLiveProject,
+    RemovedFromConfig,
+    Pruned,
+    FieldsChanged { fields: Vec<String> },
+    ParentChanged { from: String, to: String },
+    ReleasesForSwap { values: Vec<String> },
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct FieldJson {
+    field: String,
+    before: Value,
+    after: Value,
+}
+
+/// Keys of the example document in docs/plan-format.md §2 (top level, and of a change).
+fn documented_keys() -> (BTreeSet<String>, BTreeSet<String>) {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/plan-format.md"))
+            .unwrap();
+    let section = &doc[doc.find("## 2.").expect("docs/plan-format.md has §2")..];
+    let start = section.find("```json\n").expect("§2 has a json example") + 8;
+    let end = start + section[start..].find("```").unwrap();
+    let example: Value = serde_json::from_str(&section[start..end]).expect("the example is JSON");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect();
+    (keys(&example), keys(&example["changes"][0]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rendering_is_a_documented_contract() {
+    let h = Harness::start().await;
+    let plan = every_action_plan(&h).await;
+    let o = h.run(&["show", "every.plan", "--format", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let raw: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let json: PlanJson = serde_json::from_value(raw.clone()).unwrap_or_else(|e| {
+        panic!(
+            "the JSON rendering changed shape ({e}); update docs/plan-format.md §2 and this test"
+        )
+    });
+
+    // The documented example names exactly the keys the rendering has.
+    let (top, change) = documented_keys();
+    let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(&raw),
+        top,
+        "docs/plan-format.md §2 example vs rendering"
+    );
+    for c in raw["changes"].as_array().unwrap() {
+        assert_eq!(
+            keys(c),
+            change,
+            "docs/plan-format.md §2 change vs rendering"
+        );
+    }
+
+    assert_eq!(json.format, "descope-mgmt-plan-json");
+    assert_eq!(json.format_version, 1);
+    assert_eq!(json.tool_version, plan.tool_version);
+    assert_eq!(json.environment, "default");
+    assert_eq!(json.project_id, PROJECT);
+    assert_eq!(json.created_at, plan.created_at);
+    assert_eq!(json.digest, plan.digest);
+    assert_eq!(
+        json.summary,
+        SummaryJson {
+            create: 3,
+            update: 4,
+            delete: 3,
+            replace: 1
+        }
+    );
+    assert_eq!(
+        json.unmanaged,
+        [
+            "flow.sign-up",
+            "flow.sign-up-or-in",
+            "flow.step-up",
+            "tenant.stray"
+        ]
+    );
+    assert_eq!(json.changes.len(), plan.changes.len());
+    for (i, (c, p)) in json.changes.iter().zip(&plan.changes).enumerate() {
+        assert_eq!(c.id, i);
+        assert_eq!(c.address, p.address.to_string());
+        assert_eq!(c.kind, c.address.split('.').next().unwrap());
+        assert_eq!(c.action, p.action.verb());
+        assert_eq!(c.reason_text, p.reason.to_string());
+        assert!(c.depends_on.iter().all(|&d| d < c.id));
+        assert_eq!(c.before.is_null(), c.action == "create", "{}", c.address);
+        assert_eq!(c.after.is_null(), c.action == "delete", "{}", c.address);
+        assert_eq!(Some(&c.after), p.after.as_ref().or(Some(&Value::Null)));
+        assert_eq!(c.cascade, c.address == "tenant.mover");
+        assert_eq!(
+            c.fields
+                .iter()
+                .map(|f| f.field.as_str())
+                .collect::<Vec<_>>(),
+            p.fields
+                .iter()
+                .map(|f| f.field.as_str())
+                .collect::<Vec<_>>()
+        );
+        if let ReasonJson::FieldsChanged { fields } = &c.reason {
+            assert_eq!(
+                fields,
+                &c.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>()
+            );
+        }
+    }
+    let reasons: BTreeSet<String> = json
+        .changes
+        .iter()
+        .map(|c| {
+            format!("{:?}", c.reason)
+                .split([' ', '{'])
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from(
+            [
+                "FieldsChanged",
+                "NotInLiveProject",
+                "ParentChanged",
+                "Pruned",
+                "RemovedFromConfig"
+            ]
+            .map(String::from)
+        )
+    );
+    let mover = json
+        .changes
+        .iter()
+        .find(|c| c.address == "tenant.mover")
+        .unwrap();
+    assert_eq!(
+        mover.reason,
+        ReasonJson::ParentChanged {
+            from: "alpha".into(),
+            to: "beta".into()
+        }
+    );
+}

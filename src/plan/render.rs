@@ -253,7 +253,10 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         plan.created_at,
         plan.digest.get(..19).unwrap_or(&plan.digest)
     );
-    let destructive = sorted(plan, |c| c.action.is_destructive());
+    // Replaces head the warning as they head every rendering (design.md §2), and a cascade is
+    // spelled out: a reviewer of the comment alone must see that users will be deleted.
+    let mut destructive = sorted(plan, |c| c.action == Action::Replace);
+    destructive.extend(sorted(plan, |c| c.action == Action::Delete));
     if !destructive.is_empty() {
         let _ = writeln!(
             head,
@@ -263,10 +266,15 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         for c in &destructive {
             let _ = writeln!(
                 head,
-                "> - `{}` {} — {}",
+                "> - `{}` {} — {}{}",
                 c.action.symbol(),
                 c.address,
-                c.reason
+                c.reason,
+                if c.cascade {
+                    " — **cascade: also deletes its users and access keys**"
+                } else {
+                    ""
+                }
             );
         }
         head.push('\n');
