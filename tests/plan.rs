@@ -1568,6 +1568,7 @@ enum ReasonJson {
     FieldsChanged { fields: Vec<String> },
     ParentChanged { from: String, to: String },
     ReleasesForSwap { values: Vec<String> },
+    TenantReplaced { tenant: String },
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -1710,5 +1711,102 @@ async fn json_rendering_is_a_documented_contract() {
             from: "alpha".into(),
             to: "beta".into()
         }
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. A replaced tenant's roles and default roles come back in the same apply
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_tenant_recreates_its_roles_and_default_roles() {
+    let h = Harness::start().await;
+    let config = r#"
+permissions:
+  - name: p1
+roles:
+  - name: helper
+    tenant: mover
+    permissions: [p1]
+  - name: retired
+    tenant: mover
+tenants:
+  - id: aaa
+    name: A
+  - id: bbb
+    name: B
+  - id: mover
+    name: Mover
+    parent: aaa
+    default_roles: [helper]
+"#;
+    h.config(config);
+    h.converge().await;
+    // The parent changes, and one tenant role leaves the config.
+    let moved = config
+        .replace("parent: aaa", "parent: bbb")
+        .replace("  - name: retired\n    tenant: mover\n", "");
+    h.config(&moved);
+    let replace = PlanRequest {
+        allow_replace: vec!["tenant.mover".into()],
+        ..PlanRequest::default()
+    };
+    let p = h.plan_with(replace.clone()).await.unwrap().plan;
+    let got: Vec<String> = p
+        .changes
+        .iter()
+        .map(|c| format!("{} {} {}", c.action.symbol(), c.address, c.reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "- role.mover/retired removed from config",
+            "-/+ tenant.mover parent changed from aaa to bbb (Descope sets the parent only at creation)",
+            "+ role.mover/helper tenant.mover is replaced, which deletes it",
+            "+ tenant_default_roles.mover tenant.mover is replaced, which deletes it",
+        ],
+    );
+    let pos = positions(&p);
+    assert!(p.changes[pos["tenant.mover"]]
+        .depends_on
+        .contains(&pos["role.mover/retired"]));
+    assert!(p.changes[pos["role.mover/helper"]]
+        .depends_on
+        .contains(&pos["tenant.mover"]));
+    h.apply(p).await;
+    let d = h.emu.data();
+    assert_eq!(d.tenant("mover").unwrap().parent, "bbb");
+    assert_eq!(d.tenant("mover").unwrap().default_roles, ["helper"]);
+    assert_eq!(d.role("helper", "mover").unwrap().permission_names, ["p1"]);
+    assert!(d.role("retired", "mover").is_none());
+    assert!(!h.plan().await.has_changes());
+
+    // A tenant role the config does not name would be lost silently: refused.
+    h.emu.mutate(|d| {
+        d.roles.push(descope_mgmt::emulator::Role {
+            id: "ROLhandmade".into(),
+            name: "handmade".into(),
+            tenant_id: "mover".into(),
+            ..Default::default()
+        })
+    });
+    h.config(&moved.replace("parent: bbb", "parent: aaa"));
+    let err = h.plan_with(replace.clone()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("replacing it also deletes role.mover/handmade"),
+        "{err}"
+    );
+    // So is a replace whose recreations --target would leave out.
+    h.emu.mutate(|d| d.roles.retain(|r| r.name != "handmade"));
+    let err = h
+        .plan_with(PlanRequest {
+            targets: vec!["tenant.mover".into()],
+            ..replace
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("--target role.mover/helper"),
+        "{err}"
     );
 }

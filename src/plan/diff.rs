@@ -115,6 +115,7 @@ pub fn diff(
         }
     }
 
+    recreate_under_replaced(desired, live, &scope, &mut drafts, &mut problems);
     check_unique_claims(desired, live, &drafts, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
@@ -359,6 +360,79 @@ fn plan_absent_from_config(
     ))
 }
 
+/// A replaced tenant takes its tenant roles, and with them its default roles, along: Descope
+/// deletes a tenant's roles with the tenant (descope-api.md §6). Without this, an apply of a
+/// replace silently destroyed unchanged roles and default roles the config still names, and
+/// only the next plan noticed. Whatever the config keeps under the tenant is created again
+/// after the replace; what it does not name would be lost silently, so that is refused.
+fn recreate_under_replaced(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    scope: &Scope,
+    drafts: &mut Vec<Change>,
+    problems: &mut Vec<Problem>,
+) {
+    let replaced: Vec<String> = drafts
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .filter_map(|c| match &c.address {
+            Address::Tenant(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    for tenant in replaced {
+        let under: Vec<&LiveResource> = live
+            .resources
+            .values()
+            .filter(|r| match &r.spec {
+                Spec::Role(role) => role.tenant.as_deref() == Some(tenant.as_str()),
+                Spec::DefaultRoles(dr) => dr.tenant == tenant && !dr.roles.is_empty(),
+                _ => false,
+            })
+            .collect();
+        for l in under {
+            let existing = drafts.iter().position(|c| c.address == l.address);
+            let planned_delete = existing.is_some_and(|i| drafts[i].action == Action::Delete);
+            match desired.resources.get(&l.address) {
+                // Deleted anyway; wire_dependencies runs the delete before the replace.
+                _ if planned_delete => {}
+                Some(d) if scope.contains(&l.address) => {
+                    let change = Change::draft(
+                        l.address.clone(),
+                        Action::Create,
+                        Reason::TenantReplaced {
+                            tenant: tenant.clone(),
+                        },
+                        Some(l.raw.clone()),
+                        Some(create_body(d)),
+                        field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes),
+                        false,
+                    );
+                    match existing {
+                        Some(i) => drafts[i] = change,
+                        None => drafts.push(change),
+                    }
+                }
+                Some(_) => problems.push(Problem {
+                    address: Address::tenant(&tenant),
+                    message: format!(
+                        "replacing it also deletes {0}, which --target leaves out; add --target {0}",
+                        l.address
+                    ),
+                }),
+                None => problems.push(Problem {
+                    address: Address::tenant(&tenant),
+                    message: format!(
+                        "replacing it also deletes {}, which the config does not name; add it to the config \
+                         (to create it again after the replace) or delete it first",
+                        l.address
+                    ),
+                }),
+            }
+        }
+    }
+}
+
 /// Field-level differences for managed fields (those present in `want`).
 fn field_changes(
     want: &BTreeMap<&'static str, Value>,
@@ -479,6 +553,18 @@ fn wire_dependencies(
                         if drafts[j].action != Action::Delete {
                             deps[i].insert(j);
                         }
+                    }
+                }
+            }
+            // A replace deletes first: what is being deleted under it goes before it, as
+            // for a delete (else the role delete would find its tenant's roles gone).
+            if c.action == Action::Replace {
+                for (j, other) in drafts.iter().enumerate() {
+                    if i != j
+                        && other.action == Action::Delete
+                        && refers_to(other, &c.address, desired, live)
+                    {
+                        deps[i].insert(j);
                     }
                 }
             }
