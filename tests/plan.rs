@@ -581,11 +581,19 @@ tenants:
     h.config(config);
     h.converge().await;
 
-    // An admin changes fields the config does not manage, in the console.
+    // An admin changes fields the config does not manage: over the API, as the console does…
+    let patched = reqwest::Client::new()
+        .patch(format!("{}/v1/mgmt/tenant/patch", h.emu.base_url()))
+        .header("Authorization", format!("Bearer {PROJECT}:{KEY}"))
+        .json(&json!({"id": "acme", "customAttributes": {"crm": "sf-001"},
+                      "enforceSSOExclusions": ["U2admin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(patched.status().is_success(), "{patched:?}");
+    // …and behind its back.
     h.emu.mutate(|d| {
         let t = d.tenant_mut("acme").unwrap();
-        t.custom_attributes.insert("crm".into(), json!("sf-001"));
-        t.enforce_sso_exclusions = vec!["U2admin".into()];
         t.federated_app_ids = vec!["app-1".into()];
         t.role_inheritance = "userOnly".into();
         for r in d.roles.iter_mut() {
