@@ -748,6 +748,106 @@ tenants:
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapped_names_and_domains_go_through_a_temporary_value() {
+    let h = Harness::start().await;
+    let config = r#"
+tenants:
+  - id: east
+    name: East
+    domains: [east.example.com, shared.example.com]
+  - id: west
+    name: West
+    domains: [west.example.com]
+  - id: north
+    name: North
+"#;
+    h.config(config);
+    h.converge().await;
+    // East and West trade names and a domain; North is untouched.
+    h.config(
+        r#"
+tenants:
+  - id: east
+    name: West
+    domains: [east.example.com, west.example.com]
+  - id: west
+    name: East
+    domains: [shared.example.com]
+  - id: north
+    name: North
+"#,
+    );
+    let p = h.plan().await;
+    let got: Vec<String> = p
+        .changes
+        .iter()
+        .map(|c| format!("{} {} ({})", c.action.symbol(), c.address, c.reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "~ tenant.east (temporarily releases name \"East\", domain shared.example.com for a swap)",
+            "~ tenant.west (domains and name changed)",
+            "~ tenant.east (domains and name changed)",
+        ]
+    );
+    assert_eq!(
+        p.changes[0].after.as_ref().unwrap()["name"],
+        "East (swap east)"
+    );
+    assert_eq!(
+        p.changes[0].after.as_ref().unwrap()["selfProvisioningDomains"],
+        json!(["east.example.com"])
+    );
+    assert_eq!(p.changes[1].depends_on, [0]);
+    assert_eq!(p.changes[2].depends_on, [0, 1]);
+    // The temporary value is shown in the plan.
+    let text = descope_mgmt::plan::render::text(&p, false);
+    assert!(
+        text.contains("~ name = \"East\" -> \"East (swap east)\""),
+        "{text}"
+    );
+    h.apply(p).await;
+    let d = h.emu.data();
+    let (east, west) = (d.tenant("east").unwrap(), d.tenant("west").unwrap());
+    assert_eq!((east.name.as_str(), west.name.as_str()), ("West", "East"));
+    assert_eq!(west.self_provisioning_domains, ["shared.example.com"]);
+    assert!(!h.plan().await.has_changes());
+
+    // A three-way rotation of names needs one temporary value too.
+    h.config(
+        r#"
+tenants:
+  - id: east
+    name: East
+    domains: [east.example.com, west.example.com]
+  - id: west
+    name: North
+    domains: [shared.example.com]
+  - id: north
+    name: West
+"#,
+    );
+    let p = h.plan().await;
+    assert_eq!(p.changes.len(), 4, "{:#?}", p.changes);
+    assert_eq!(
+        p.changes
+            .iter()
+            .filter(|c| matches!(c.reason, descope_mgmt::plan::Reason::ReleasesForSwap { .. }))
+            .count(),
+        1
+    );
+    h.apply(p).await;
+    let d = h.emu.data();
+    let names: Vec<&str> = ["east", "west", "north"]
+        .iter()
+        .map(|t| d.tenant(t).unwrap().name.as_str())
+        .collect();
+    assert_eq!(names, ["East", "North", "West"]);
+    assert!(!h.plan().await.has_changes());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Protection, and what is never deleted
 
