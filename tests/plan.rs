@@ -400,6 +400,23 @@ async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits()
     assert_eq!(field_set(&second), pairs(EDITS));
     assert!(second.changes.iter().all(|c| c.action == Action::Update));
     assert_eq!(second.changes.len(), EDITS.len());
+    // What the updates need but do not touch is recorded as existing; what they touch, by
+    // the live fingerprint they were planned against.
+    for dep in [
+        "permission.perm-19",
+        "tenant.r00",
+        "permission.perm-15",
+        "role.role-1",
+    ] {
+        assert_eq!(
+            second.dependencies.get(&addr(dep)).map(String::as_str),
+            Some("exists"),
+            "{dep}"
+        );
+    }
+    for (a, _) in EDITS {
+        assert!(second.fingerprints[&addr(a)].starts_with("sha256:"), "{a}");
+    }
     let o = h.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     // Without the flag, changes are not an error.
@@ -631,6 +648,35 @@ tenants:
         "ignored fields never diff"
     );
     // The update body is the live object with only managed fields replaced.
+    // A console change to an unmanaged field between plan and apply is caught: the update
+    // would carry the old value back, so the plan is stale (exit 3 territory).
+    h.emu.mutate(|d| {
+        d.tenant_mut("acme")
+            .unwrap()
+            .custom_attributes
+            .insert("crm".into(), json!("sf-002"))
+    });
+    let refused = apply(
+        &h.session(None),
+        ApplyRequest {
+            plan: p.clone(),
+            plan_path: h.path("stale.plan"),
+            lock_timeout: std::time::Duration::ZERO,
+        },
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.exit_code(), 3, "{refused}");
+    assert!(refused.to_string().contains("tenant.acme"), "{refused}");
+    assert_eq!(h.emu.data().tenant("acme").unwrap().name, "Acme");
+    h.emu.mutate(|d| {
+        d.tenant_mut("acme")
+            .unwrap()
+            .custom_attributes
+            .insert("crm".into(), json!("sf-001"))
+    });
+
     let acme = p
         .changes
         .iter()
