@@ -1096,6 +1096,64 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
     assert!(err.to_string().contains("never"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_is_deleted_only_with_its_children() {
+    let h = Harness::start().await;
+    h.config(
+        r#"
+tenants:
+  - id: parent
+    name: Parent
+  - id: child
+    name: Child
+    parent: parent
+  - id: grandchild
+    name: Grandchild
+    parent: child
+  - id: keep
+    name: Keep
+"#,
+    );
+    h.converge().await;
+    // A child an admin added by hand stays, so the parent cannot go: refused at plan time,
+    // not half-way through an apply.
+    h.emu.mutate(|d| {
+        d.tenants.push(descope_mgmt::emulator::Tenant {
+            id: "kid".into(),
+            name: "Kid".into(),
+            parent: "child".into(),
+            ..Default::default()
+        })
+    });
+    h.config("tenants:\n  - id: keep\n    name: Keep\n");
+    let err = h.plan_with(PlanRequest::default()).await.unwrap_err();
+    let OpError::Plan(problems) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(problems.len(), 1, "{err}");
+    assert_eq!(problems[0].address, addr("tenant.child"));
+    assert!(problems[0].message.contains("(kid)"), "{err}");
+    // Pruned with the rest, the whole subtree goes, leaves first.
+    let p = h
+        .plan_with(PlanRequest {
+            prune: vec!["tenant".into()],
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap()
+        .plan;
+    let pos = positions(&p);
+    assert!(pos["tenant.grandchild"] < pos["tenant.child"]);
+    assert!(pos["tenant.kid"] < pos["tenant.child"]);
+    assert!(pos["tenant.child"] < pos["tenant.parent"]);
+    h.apply(p).await;
+    let d = h.emu.data();
+    assert_eq!(
+        d.tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["keep"]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. --target, -out spelling, colours
 

@@ -116,6 +116,7 @@ pub fn diff(
     }
 
     recreate_under_replaced(desired, live, &scope, &mut drafts, &mut problems);
+    check_deleted_parents(live, &drafts, &mut problems);
     check_unique_claims(desired, live, &drafts, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
@@ -441,6 +442,47 @@ fn recreate_under_replaced(
                     ),
                 }),
             }
+        }
+    }
+}
+
+/// Descope refuses to delete a tenant that still has sub-tenants (the strict emulator models
+/// it). Without this check such a plan was sealed and then failed in apply; every child must be
+/// deleted in the same plan, or moved away by a replace, first.
+fn check_deleted_parents(live: &LiveGraph, drafts: &[Change], problems: &mut Vec<Problem>) {
+    let leaving: BTreeSet<&Address> = drafts
+        .iter()
+        // A replace (only ever for a changed parent) recreates the child under its new parent.
+        .filter(|c| c.action.is_destructive())
+        .map(|c| &c.address)
+        .collect();
+    for c in drafts.iter().filter(|c| c.action == Action::Delete) {
+        let Address::Tenant(id) = &c.address else {
+            continue;
+        };
+        let staying: Vec<String> = live
+            .resources
+            .values()
+            .filter_map(|r| match &r.spec {
+                Spec::Tenant(t)
+                    if t.parent.as_deref() == Some(id.as_str())
+                        && !leaving.contains(&r.address) =>
+                {
+                    Some(t.id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        if !staying.is_empty() {
+            problems.push(Problem {
+                address: c.address.clone(),
+                message: format!(
+                    "cannot be deleted while it has child tenants that stay ({}); Descope refuses it. \
+                     Delete them in the same plan (remove them from the config, or --prune tenant \
+                     if unmanaged) or move them under another parent first",
+                    staying.join(", ")
+                ),
+            });
         }
     }
 }
