@@ -585,6 +585,10 @@ roles:
   - name: helper
     tenant: acme
     description: Helps
+  - name: curated
+    description: Curated
+    permissions: [docs.read]
+    ignore_changes: [permissions]
 tenants:
   - id: acme
     name: Acme
@@ -620,6 +624,9 @@ tenants:
             }
         }
         // …and fields the config ignores.
+        for r in d.roles.iter_mut().filter(|r| r.name == "curated") {
+            r.permission_names.push("User Admin".into());
+        }
         let q = d.tenant_mut("quiet").unwrap();
         q.name = "Quiet (renamed by the customer)".into();
         q.custom_attributes.insert("tier".into(), json!("pro"));
@@ -634,6 +641,11 @@ tenants:
             .replace("name: Acme\n", "name: Acme Inc\n")
             .replace("description: Reads", "description: Reads docs")
             .replace("description: Helps", "description: Helps out")
+            .replace("description: Curated", "description: Curated by hand")
+            .replace(
+                "permissions: [docs.read]\n    ignore",
+                "permissions: []\n    ignore",
+            )
             .replace("name: Quiet\n", "name: Quiet Ltd\n    disabled: true\n"),
     );
     let p = h.plan().await;
@@ -641,6 +653,7 @@ tenants:
         field_set(&p),
         pairs(&[
             ("role.acme/helper", "description"),
+            ("role.curated", "description"),
             ("role.reader", "description"),
             ("tenant.acme", "name"),
             ("tenant.quiet", "disabled"),
@@ -707,6 +720,11 @@ tenants:
     assert_eq!(
         d.role("reader", "").unwrap().permission_names,
         ["docs.read"]
+    );
+    assert_eq!(
+        d.role("curated", "").unwrap().permission_names,
+        ["docs.read", "User Admin"],
+        "ignored permissions survive even though the config's list changed"
     );
     let quiet = d.tenant("quiet").unwrap();
     assert!(quiet.disabled);
