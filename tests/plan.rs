@@ -1507,6 +1507,43 @@ tenants:
     }
 }
 
+/// KNOWN GAP (not fixed here, see the report): once the config stops naming a secret custom
+/// attribute — the tenant is removed from the config or pruned, or its custom_attributes no
+/// longer list the secret — nothing tells the planner that the live value is secret, so the
+/// plan's `before` (and apply's backup) hold it in clear. The fix needs state.json to remember
+/// which (tenant, attribute) held which `${secret:VAR}` when last applied, so plan and apply
+/// keep masking it; that is a state format change (docs/state-format.md version policy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known gap: a secret attribute the config no longer names leaks into before/backups"]
+async fn a_secret_the_config_no_longer_names_stays_masked() {
+    let mut h = Harness::start().await;
+    h.vars.insert("ACME_TOKEN".into(), TOKEN.into());
+    h.config(
+        "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      token: ${secret:ACME_TOKEN}\n      plan: gold\n  - id: keep\n    name: Keep\n",
+    );
+    h.converge().await;
+    // The secret attribute leaves the config (the update removes it live).
+    h.config(
+        "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      plan: gold\n  - id: keep\n    name: Keep\n",
+    );
+    let p = h.plan().await;
+    assert_no_secret("update plan", p.to_canonical_string().as_bytes());
+    // The tenant leaves the config.
+    h.config(
+        "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      token: ${secret:ACME_TOKEN}\n      plan: gold\n  - id: keep\n    name: Keep\n",
+    );
+    h.converge().await;
+    h.config("tenants:\n  - id: keep\n    name: Keep\n");
+    let p = h.plan().await;
+    assert_no_secret("delete plan", p.to_canonical_string().as_bytes());
+    h.apply(p).await;
+    let mut files = Vec::new();
+    files_under(&h.path("state"), &mut files);
+    for f in &files {
+        assert_no_secret(&f.display().to_string(), &std::fs::read(f).unwrap());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Every action in one plan: golden renderings, the JSON contract, and it applies
 
