@@ -1384,7 +1384,7 @@ tenants:
     h.config(&config);
     let mut outputs: Vec<(String, Output)> = Vec::new();
     // The key comes from the config's secret, not the SDK variable.
-    let run = |args: &'static [&'static str], token: &'static str| {
+    let run = |args: &[&str], token: &'static str| {
         let mut c = h.bin(args);
         c.env_remove("DESCOPE_MANAGEMENT_KEY")
             .env_remove("DESCOPE_PROJECT_ID")
@@ -1408,11 +1408,7 @@ tenants:
     assert_eq!(token["secret"], "ACME_TOKEN");
     assert_eq!(token["hmac"].as_str().unwrap().len(), 64, "{token}");
     for f in ["text", "markdown", "json"] {
-        let o = run(
-            Box::leak(vec!["show", "p.plan", "--format", f].into_boxed_slice()),
-            TOKEN,
-        )
-        .await;
+        let o = run(&["show", "p.plan", "--format", f], TOKEN).await;
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert!(stdout(&o).contains("ACME_TOKEN"), "{f}: {}", stdout(&o));
         outputs.push((format!("show {f}"), o));
