@@ -1498,19 +1498,18 @@ tenants:
     for dir in ["state/dev/backups/", "state/dev/journal/"] {
         assert!(names.iter().any(|n| n.starts_with(dir)), "{names:?}");
     }
+    assert!(files
+        .iter()
+        .any(|f| f.to_string_lossy().contains("backups")));
     for f in &files {
         assert_no_secret(&f.display().to_string(), &std::fs::read(f).unwrap());
     }
 }
 
-/// KNOWN GAP (not fixed here, see the report): once the config stops naming a secret custom
-/// attribute — the tenant is removed from the config or pruned, or its custom_attributes no
-/// longer list the secret — nothing tells the planner that the live value is secret, so the
-/// plan's `before` (and apply's backup) hold it in clear. The fix needs state.json to remember
-/// which (tenant, attribute) held which `${secret:VAR}` when last applied, so plan and apply
-/// keep masking it; that is a state format change (docs/state-format.md version policy).
+/// Once the config stops naming a secret custom attribute — the tenant leaves the config, or
+/// the attribute leaves its custom_attributes — state.json still remembers it was secret, so
+/// the plan's `before`, its field changes and apply's backup keep showing only the stand-in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: a secret attribute the config no longer names leaks into before/backups"]
 async fn a_secret_the_config_no_longer_names_stays_masked() {
     let mut h = Harness::start().await;
     h.vars.insert("ACME_TOKEN".into(), TOKEN.into());
@@ -1524,20 +1523,50 @@ async fn a_secret_the_config_no_longer_names_stays_masked() {
     );
     let p = h.plan().await;
     assert_no_secret("update plan", p.to_canonical_string().as_bytes());
+    assert_eq!(
+        field_set(&p),
+        pairs(&[("tenant.acme", "custom_attributes")])
+    );
+    let before = &p.changes[0].fields[0].before.as_ref().unwrap()["token"];
+    assert_eq!(before["secret"], "ACME_TOKEN", "{before}");
+    h.apply(p).await;
+    assert!(!h
+        .emu
+        .data()
+        .tenant("acme")
+        .unwrap()
+        .custom_attributes
+        .contains_key("token"));
+    let state = std::fs::read_to_string(h.path("state/default/state.json")).unwrap();
+    assert!(
+        !state.contains("ACME_TOKEN"),
+        "forgotten once the value is gone: {state}"
+    );
     // The tenant leaves the config.
     h.config(
         "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      token: ${secret:ACME_TOKEN}\n      plan: gold\n  - id: keep\n    name: Keep\n",
     );
     h.converge().await;
+    let state = std::fs::read_to_string(h.path("state/default/state.json")).unwrap();
+    assert!(state.contains(r#""token": "ACME_TOKEN""#), "{state}");
     h.config("tenants:\n  - id: keep\n    name: Keep\n");
     let p = h.plan().await;
     assert_no_secret("delete plan", p.to_canonical_string().as_bytes());
+    assert_eq!(p.changes[0].action, Action::Delete);
+    assert_eq!(
+        p.changes[0].before.as_ref().unwrap()["customAttributes"]["token"]["secret"],
+        "ACME_TOKEN"
+    );
     h.apply(p).await;
     let mut files = Vec::new();
     files_under(&h.path("state"), &mut files);
+    assert!(files
+        .iter()
+        .any(|f| f.to_string_lossy().contains("backups")));
     for f in &files {
         assert_no_secret(&f.display().to_string(), &std::fs::read(f).unwrap());
     }
+    assert!(h.emu.data().tenant("acme").is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
