@@ -1792,6 +1792,10 @@ async fn every_action_renders_as_the_golden_files_and_applies() {
         .unwrap()
         .plan;
     assert!(!p.has_changes(), "{:#?}", p.changes);
+    // Unmanaged resources are reported but never change the exit code.
+    let o = h.run(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("  tenant.stray\n"), "{}", stdout(&o));
     // A replace is never silent: without --allow-replace the same change is an error.
     h.config(&EVERY_AFTER.replace("parent: beta", "parent: alpha"));
     let o = h.run(&["plan"]).await;
