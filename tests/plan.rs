@@ -1296,7 +1296,15 @@ async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
     assert!(texts.windows(2).all(|w| w[0] == w[1]));
 
     // On a terminal (script(1) gives the binary a pty) colour is on, unless NO_COLOR or
-    // --no-color says otherwise.
+    // --no-color says otherwise. Needs util-linux script(1); said loudly when missing.
+    let util_linux_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("util-linux"));
+    if !util_linux_script {
+        eprintln!("SKIPPED: colour on a terminal (util-linux script(1) not found)");
+        return;
+    }
     let bin = assert_cmd::cargo::cargo_bin!("descope-mgmt")
         .display()
         .to_string();
