@@ -1,8 +1,6 @@
 //! Reading one resource back from the live project: to decide whether an ambiguous write took
 //! effect (the gateway's outcome check) and to record fresh fingerprints after an apply.
 
-use serde_json::Value;
-
 use crate::api::gateway::{CheckFuture, CheckResult, Gateway, OutcomeCheck};
 use crate::api::{endpoints, wire, ApiError};
 use crate::model::Address;
@@ -86,27 +84,23 @@ impl OutcomeCheck for EffectCheck<'_> {
     }
 }
 
-/// Secret stand-ins a plan's bodies carry in tenant custom attributes, so live read-backs
-/// are masked exactly as when planning.
+/// Secret stand-ins a plan carries in tenant custom attributes, so live read-backs are masked
+/// exactly as when planning: those of the bodies, and those of `before` — the planner also masks
+/// attributes state.json remembers as secret after the config stopped naming them (a deleted
+/// tenant, a dropped attribute); reading them unmasked here would make every such plan look
+/// stale and put the values in the backup.
 pub fn secret_fields_of(changes: &[Change]) -> Vec<SecretField> {
-    let mut out = Vec::new();
+    let mut out: Vec<SecretField> = Vec::new();
     for c in changes {
-        let Some(attrs) = c
-            .after
-            .as_ref()
-            .and_then(|a| a.get("customAttributes"))
-            .and_then(Value::as_object)
-        else {
-            continue;
-        };
-        for (k, v) in attrs {
-            if let Some(var) = v.get("secret").and_then(Value::as_str) {
-                if v.get("hmac").is_some() {
-                    out.push(SecretField {
-                        address: c.address.clone(),
-                        attribute: k.clone(),
-                        var: var.to_string(),
-                    });
+        for body in [c.after.as_ref(), c.before.as_ref()].into_iter().flatten() {
+            for (attribute, var) in crate::resource::live::secret_attributes(body) {
+                let field = SecretField {
+                    address: c.address.clone(),
+                    attribute,
+                    var,
+                };
+                if !out.contains(&field) {
+                    out.push(field);
                 }
             }
         }

@@ -284,6 +284,18 @@ async fn record_state(
                     state.set_managed(a.clone(), l.fingerprint(), protected.contains(a));
                 }
             }
+            // Which attributes now hold secrets: what the last successful write of each
+            // address sent (a swap's temporary release comes before the real update).
+            for c in &plan.changes {
+                if c.action != Action::Delete && succeeded.contains(&c.address) {
+                    if let Some(after) = &c.after {
+                        state.set_secrets(
+                            &c.address,
+                            crate::resource::live::secret_attributes(after),
+                        );
+                    }
+                }
+            }
         }
         Err(e) => tracing::warn!("could not refresh fingerprints after apply: {e}"),
     }

@@ -14,7 +14,7 @@ use super::{OpError, Session};
 use crate::model::{Address, Kind};
 use crate::plan::diff::{Ownership, PlanOptions};
 use crate::plan::{make_plan, PlanContext, PlanFile};
-use crate::resource::desired::{self, DesiredGraph, DesiredInput};
+use crate::resource::desired::{self, DesiredGraph, DesiredInput, SecretField};
 use crate::resource::{DocForm, Spec};
 use crate::state::StateFile;
 use crate::util::atomic::write_atomic;
@@ -104,11 +104,30 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         &forms,
     );
 
+    // Secrets the config names, and those state.json remembers from earlier applies: a tenant
+    // removed from the config (or an attribute dropped from it) still holds its secret live,
+    // and the plan's `before` must show only the stand-in.
+    let mut secret_fields = desired.secret_fields.clone();
+    for (address, managed) in &state.resources {
+        for (attribute, var) in &managed.secrets {
+            if !secret_fields
+                .iter()
+                .any(|f| &f.address == address && &f.attribute == attribute)
+            {
+                secret_fields.push(SecretField {
+                    address: address.clone(),
+                    attribute: attribute.clone(),
+                    var: var.clone(),
+                });
+            }
+        }
+    }
+
     session.handshake().await?;
     let live = read_graph(
         &session.gateway,
         &scope,
-        &desired.secret_fields,
+        &secret_fields,
         &session.credentials.management_key,
     )
     .await?;

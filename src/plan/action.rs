@@ -61,6 +61,9 @@ pub enum Reason {
     ParentChanged { from: String, to: String },
     /// A temporary update that frees a unique name or domain for another resource (a swap).
     ReleasesForSwap { values: Vec<String> },
+    /// Created again because its tenant is replaced: Descope deletes a tenant's roles (and so
+    /// its default roles) with the tenant.
+    TenantReplaced { tenant: String },
 }
 
 impl fmt::Display for Reason {
@@ -94,6 +97,9 @@ impl fmt::Display for Reason {
             }
             Reason::ReleasesForSwap { values } => {
                 write!(f, "temporarily releases {} for a swap", values.join(", "))
+            }
+            Reason::TenantReplaced { tenant } => {
+                write!(f, "tenant.{tenant} is replaced, which deletes it")
             }
         }
     }

@@ -115,13 +115,27 @@ pub fn diff(
         }
     }
 
+    recreate_under_replaced(desired, live, &scope, &mut drafts, &mut problems);
+    check_deleted_parents(live, &drafts, &mut problems);
     check_unique_claims(desired, live, &drafts, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
 
-    let deps = wire_dependencies(desired, live, &drafts);
-    let order = match topological_order(&drafts, &deps) {
+    let mut deps = wire_dependencies(desired, live, &drafts);
+    let mut sorted = topological_order(&drafts, &deps);
+    // Swaps (design.md §2, Ordering): two tenants trading a name or domain wait for each other.
+    // Break each such cycle with a temporary update that frees the value first, one at a time,
+    // so a two-way swap needs one extra request.
+    while let Err(stuck) = &sorted {
+        let Some(temp) = swap_release(desired, live, &drafts, stuck) else {
+            break;
+        };
+        drafts.push(temp);
+        deps = wire_dependencies(desired, live, &drafts);
+        sorted = topological_order(&drafts, &deps);
+    }
+    let order = match sorted {
         Ok(order) => order,
         Err(cycle) => {
             return Err(cycle
@@ -359,6 +373,120 @@ fn plan_absent_from_config(
     ))
 }
 
+/// A replaced tenant takes its tenant roles, and with them its default roles, along: Descope
+/// deletes a tenant's roles with the tenant (descope-api.md §6). Without this, an apply of a
+/// replace silently destroyed unchanged roles and default roles the config still names, and
+/// only the next plan noticed. Whatever the config keeps under the tenant is created again
+/// after the replace; what it does not name would be lost silently, so that is refused.
+fn recreate_under_replaced(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    scope: &Scope,
+    drafts: &mut Vec<Change>,
+    problems: &mut Vec<Problem>,
+) {
+    let replaced: Vec<String> = drafts
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .filter_map(|c| match &c.address {
+            Address::Tenant(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    for tenant in replaced {
+        let under: Vec<&LiveResource> = live
+            .resources
+            .values()
+            .filter(|r| match &r.spec {
+                Spec::Role(role) => role.tenant.as_deref() == Some(tenant.as_str()),
+                Spec::DefaultRoles(dr) => dr.tenant == tenant && !dr.roles.is_empty(),
+                _ => false,
+            })
+            .collect();
+        for l in under {
+            let existing = drafts.iter().position(|c| c.address == l.address);
+            let planned_delete = existing.is_some_and(|i| drafts[i].action == Action::Delete);
+            match desired.resources.get(&l.address) {
+                // Deleted anyway; wire_dependencies runs the delete before the replace.
+                _ if planned_delete => {}
+                Some(d) if scope.contains(&l.address) => {
+                    let change = Change::draft(
+                        l.address.clone(),
+                        Action::Create,
+                        Reason::TenantReplaced {
+                            tenant: tenant.clone(),
+                        },
+                        Some(l.raw.clone()),
+                        Some(create_body(d)),
+                        field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes),
+                        false,
+                    );
+                    match existing {
+                        Some(i) => drafts[i] = change,
+                        None => drafts.push(change),
+                    }
+                }
+                Some(_) => problems.push(Problem {
+                    address: Address::tenant(&tenant),
+                    message: format!(
+                        "replacing it also deletes {0}, which --target leaves out; add --target {0}",
+                        l.address
+                    ),
+                }),
+                None => problems.push(Problem {
+                    address: Address::tenant(&tenant),
+                    message: format!(
+                        "replacing it also deletes {}, which the config does not name; add it to the config \
+                         (to create it again after the replace) or delete it first",
+                        l.address
+                    ),
+                }),
+            }
+        }
+    }
+}
+
+/// Descope refuses to delete a tenant that still has sub-tenants (the strict emulator models
+/// it). Without this check such a plan was sealed and then failed in apply; every child must be
+/// deleted in the same plan, or moved away by a replace, first.
+fn check_deleted_parents(live: &LiveGraph, drafts: &[Change], problems: &mut Vec<Problem>) {
+    let leaving: BTreeSet<&Address> = drafts
+        .iter()
+        // A replace (only ever for a changed parent) recreates the child under its new parent.
+        .filter(|c| c.action.is_destructive())
+        .map(|c| &c.address)
+        .collect();
+    for c in drafts.iter().filter(|c| c.action == Action::Delete) {
+        let Address::Tenant(id) = &c.address else {
+            continue;
+        };
+        let staying: Vec<String> = live
+            .resources
+            .values()
+            .filter_map(|r| match &r.spec {
+                Spec::Tenant(t)
+                    if t.parent.as_deref() == Some(id.as_str())
+                        && !leaving.contains(&r.address) =>
+                {
+                    Some(t.id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        if !staying.is_empty() {
+            problems.push(Problem {
+                address: c.address.clone(),
+                message: format!(
+                    "cannot be deleted while it has child tenants that stay ({}); Descope refuses it. \
+                     Delete them in the same plan (remove them from the config, or --prune tenant \
+                     if unmanaged) or move them under another parent first",
+                    staying.join(", ")
+                ),
+            });
+        }
+    }
+}
+
 /// Field-level differences for managed fields (those present in `want`).
 fn field_changes(
     want: &BTreeMap<&'static str, Value>,
@@ -463,12 +591,34 @@ fn wire_dependencies(
     live: &LiveGraph,
     drafts: &[Change],
 ) -> Vec<BTreeSet<usize>> {
+    // A swap's temporary release shares its address with the real change; dependencies on
+    // the address mean the real change.
     let index: BTreeMap<&Address, usize> = drafts
         .iter()
         .enumerate()
+        .filter(|(_, c)| !is_swap_release(c))
         .map(|(i, c)| (&c.address, i))
         .collect();
     let mut deps = vec![BTreeSet::new(); drafts.len()];
+    // Values a temporary release frees, and the release itself.
+    let mut freed_by: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, c) in drafts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| is_swap_release(c))
+    {
+        let kept = body_claims(c.after.as_ref());
+        if let Some(l) = live.resources.get(&c.address) {
+            for claim in tenant_claims(&l.spec) {
+                if !kept.contains(&claim) {
+                    freed_by.insert(claim, i);
+                }
+            }
+        }
+        if let Some(&real) = index.get(&c.address) {
+            deps[real].insert(i);
+        }
+    }
 
     for (i, c) in drafts.iter().enumerate() {
         if c.action != Action::Delete {
@@ -479,6 +629,18 @@ fn wire_dependencies(
                         if drafts[j].action != Action::Delete {
                             deps[i].insert(j);
                         }
+                    }
+                }
+            }
+            // A replace deletes first: what is being deleted under it goes before it, as
+            // for a delete (else the role delete would find its tenant's roles gone).
+            if c.action == Action::Replace {
+                for (j, other) in drafts.iter().enumerate() {
+                    if i != j
+                        && other.action == Action::Delete
+                        && refers_to(other, &c.address, desired, live)
+                    {
+                        deps[i].insert(j);
                     }
                 }
             }
@@ -495,7 +657,17 @@ fn wire_dependencies(
     // Release before claim: a change claiming a unique value waits for the change that frees it.
     let holders = claim_holders(live);
     for (i, c) in drafts.iter().enumerate() {
+        if is_swap_release(c) {
+            // It only keeps a subset of what it holds, plus a fresh temporary name.
+            continue;
+        }
         for claim in final_claims(desired, live, c) {
+            if let Some(&t) = freed_by.get(&claim) {
+                if drafts[t].address != c.address {
+                    deps[i].insert(t);
+                }
+                continue;
+            }
             if let Some(holder) = holders.get(&claim) {
                 if let Some(&j) = index.get(holder) {
                     if j != i {
@@ -506,6 +678,145 @@ fn wire_dependencies(
         }
     }
     deps
+}
+
+fn is_swap_release(c: &Change) -> bool {
+    matches!(c.reason, Reason::ReleasesForSwap { .. })
+}
+
+/// Claims an update or create body makes (its name and self-provisioning domains).
+fn body_claims(body: Option<&Value>) -> BTreeSet<String> {
+    let Some(b) = body else {
+        return BTreeSet::new();
+    };
+    let name = b
+        .get("name")
+        .and_then(Value::as_str)
+        .map(|n| format!("name {}", n.to_lowercase()));
+    let domains = b
+        .get("selfProvisioningDomains")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|d| format!("domain {}", d.to_ascii_lowercase()));
+    name.into_iter().chain(domains).collect()
+}
+
+/// For a cycle of changes, the temporary update of one stuck tenant update that both frees a
+/// value another change claims and claims a value another change frees: it drops the freed
+/// domains and takes a temporary name, so the others can proceed and the real update runs last.
+fn swap_release(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    drafts: &[Change],
+    stuck: &[usize],
+) -> Option<Change> {
+    let holders = claim_holders(live);
+    let claimed_by_others = |i: usize| -> BTreeSet<String> {
+        drafts
+            .iter()
+            .enumerate()
+            .filter(|(j, c)| *j != i && !is_swap_release(c))
+            .flat_map(|(_, c)| final_claims(desired, live, c))
+            .collect()
+    };
+    for &i in stuck {
+        let c = &drafts[i];
+        let has_temp = drafts
+            .iter()
+            .any(|o| is_swap_release(o) && o.address == c.address);
+        if c.action != Action::Update || has_temp {
+            continue;
+        }
+        let (Some(l), Some(after)) = (live.resources.get(&c.address), c.after.as_ref()) else {
+            continue;
+        };
+        let Address::Tenant(id) = &c.address else {
+            continue;
+        };
+        let mine = final_claims(desired, live, c);
+        let wanted = claimed_by_others(i);
+        let frees: Vec<String> = tenant_claims(&l.spec)
+            .into_iter()
+            .filter(|v| !mine.contains(v) && wanted.contains(v))
+            .collect();
+        let takes = mine
+            .iter()
+            .any(|v| holders.get(v).is_some_and(|h| h != &c.address));
+        if frees.is_empty() || !takes {
+            continue;
+        }
+        // Start from the real body (same managed values and secret stand-ins), then keep only
+        // the live name and domains nobody else wants.
+        let live_name = l.raw.get("name").and_then(Value::as_str).unwrap_or(id);
+        let live_domains: Vec<String> = l
+            .raw
+            .get("selfProvisioningDomains")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let frees_name = frees.iter().any(|v| v.starts_with("name "));
+        let name = if frees_name {
+            format!("{live_name} (swap {id})")
+        } else {
+            live_name.to_string()
+        };
+        let domains: Vec<String> = live_domains
+            .iter()
+            .filter(|d| !frees.contains(&format!("domain {}", d.to_ascii_lowercase())))
+            .cloned()
+            .collect();
+        let mut body = after.clone();
+        if let Some(o) = body.as_object_mut() {
+            o.insert("name".into(), Value::from(name.clone()));
+            if o.contains_key("newName") {
+                o.insert("newName".into(), Value::from(name.clone()));
+            }
+            o.insert(
+                "selfProvisioningDomains".into(),
+                Value::from(domains.clone()),
+            );
+        }
+        let mut fields = Vec::new();
+        if frees_name {
+            fields.push(FieldChange {
+                field: "name".into(),
+                before: Some(Value::from(live_name)),
+                after: Some(Value::from(name)),
+            });
+        }
+        if domains.len() != live_domains.len() {
+            let lower = |v: &[String]| {
+                crate::resource::sorted_set(v.iter().map(|d| d.to_ascii_lowercase()))
+            };
+            fields.push(FieldChange {
+                field: "domains".into(),
+                before: Some(serde_json::json!(lower(&live_domains))),
+                after: Some(serde_json::json!(lower(&domains))),
+            });
+        }
+        let values = frees
+            .iter()
+            .map(|v| match v.strip_prefix("name ") {
+                Some(_) => format!("name \"{live_name}\""),
+                None => v.clone(),
+            })
+            .collect();
+        return Some(Change::draft(
+            c.address.clone(),
+            Action::Update,
+            Reason::ReleasesForSwap { values },
+            c.before.clone(),
+            Some(body),
+            fields,
+            false,
+        ));
+    }
+    None
 }
 
 /// Does `other` (a change) refer to `target` so that `target` may only be deleted after it?

@@ -142,6 +142,21 @@ pub fn document_diff(path: &str, before: &Value, after: &Value, out: &mut Vec<St
                 out.push(format!("+ {path}[{id}]"));
             }
         }
+        // Same length, no keys: element by element, so one changed text is named by index.
+        (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
+                document_diff(&format!("{path}[{i}]"), bv, av, out);
+            }
+        }
+        // A changed scalar shows both values when they are short enough to read in a line.
+        (b, a) if !b.is_object() && !b.is_array() && !a.is_object() && !a.is_array() => {
+            let (bs, as_) = (b.to_string(), a.to_string());
+            if bs.len() + as_.len() <= 120 {
+                out.push(format!("~ {path} = {bs} -> {as_}"));
+            } else {
+                out.push(format!("~ {path}"));
+            }
+        }
         _ => out.push(format!("~ {path}")),
     }
     if out.len() == LIMIT {
@@ -225,7 +240,8 @@ pub fn text(plan: &PlanFile, color: bool) -> String {
     if !plan.unmanaged.is_empty() {
         let _ = writeln!(
             s,
-            "Not managed ({} live resources not in the config; left alone, use --prune KIND to delete):",
+            // Flows and the theme are never pruned, so the hint names the kinds that can be.
+            "Not managed ({} live resources not in the config; left alone, --prune tenant|role|permission deletes those kinds):",
             plan.unmanaged.len()
         );
         for a in plan.unmanaged.iter().take(20) {
@@ -253,7 +269,10 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         plan.created_at,
         plan.digest.get(..19).unwrap_or(&plan.digest)
     );
-    let destructive = sorted(plan, |c| c.action.is_destructive());
+    // Replaces head the warning as they head every rendering (design.md §2), and a cascade is
+    // spelled out: a reviewer of the comment alone must see that users will be deleted.
+    let mut destructive = sorted(plan, |c| c.action == Action::Replace);
+    destructive.extend(sorted(plan, |c| c.action == Action::Delete));
     if !destructive.is_empty() {
         let _ = writeln!(
             head,
@@ -263,10 +282,15 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         for c in &destructive {
             let _ = writeln!(
                 head,
-                "> - `{}` {} — {}",
+                "> - `{}` {} — {}{}",
                 c.action.symbol(),
                 c.address,
-                c.reason
+                c.reason,
+                if c.cascade {
+                    " — **cascade: also deletes its users and access keys**"
+                } else {
+                    ""
+                }
             );
         }
         head.push('\n');

@@ -254,6 +254,20 @@ pub fn unmask(body: &Value, resolve: &dyn Fn(&str) -> Option<String>) -> Result<
     }
 }
 
+/// Custom attributes of a tenant object or body that hold secret stand-ins: attribute → VAR.
+pub fn secret_attributes(body: &Value) -> BTreeMap<String, String> {
+    body.get("customAttributes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let var = v.get("secret").and_then(Value::as_str)?;
+            v.get("hmac")?;
+            Some((k.clone(), var.to_string()))
+        })
+        .collect()
+}
+
 /// Every secret stand-in inside a body, as (variable, hmac).
 pub fn secret_refs(body: &Value, out: &mut Vec<SecretRef>) {
     match body {

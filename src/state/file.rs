@@ -41,6 +41,13 @@ pub struct ManagedResource {
     pub fingerprint: String,
     /// Remembered until an apply of a config that sets it to false.
     pub protect: bool,
+    /// Tenant custom attributes whose live value came from `${secret:VAR}` in the last apply
+    /// that wrote them (attribute → VAR; names only, never values). Plans and applies keep
+    /// masking them after the config stops naming them (a removed or pruned tenant, a dropped
+    /// attribute), so the value never lands in a plan's `before` or a backup. Left out when
+    /// empty, so files without secrets are unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,13 +151,26 @@ impl StateFile {
     }
 
     pub fn set_managed(&mut self, address: Address, fingerprint: impl Into<String>, protect: bool) {
+        let secrets = self
+            .resources
+            .get(&address)
+            .map(|r| r.secrets.clone())
+            .unwrap_or_default();
         self.resources.insert(
             address,
             ManagedResource {
                 fingerprint: fingerprint.into(),
                 protect,
+                secrets,
             },
         );
+    }
+
+    /// Records which custom attributes of a managed tenant now hold secret values.
+    pub fn set_secrets(&mut self, address: &Address, secrets: BTreeMap<String, String>) {
+        if let Some(r) = self.resources.get_mut(address) {
+            r.secrets = secrets;
+        }
     }
 
     /// Stops managing `address` without touching the live object (`state rm`).
