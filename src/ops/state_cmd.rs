@@ -90,10 +90,11 @@ pub async fn import(
     let protect = state.protected(address);
     state.set_managed(address.clone(), resource.fingerprint(), protect);
     state.save(&session.state)?;
-    let record = ManagedResource {
+    let record = state.get(address).cloned().unwrap_or(ManagedResource {
         fingerprint: resource.fingerprint(),
         protect,
-    };
+        secrets: Default::default(),
+    });
     Ok(if already {
         ImportOutcome::AlreadyManaged(record)
     } else {
