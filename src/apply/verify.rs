@@ -155,7 +155,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
             .get(&c.id)
             .copied()
             .unwrap_or(OpProgress::Untouched);
-        let before_ok = matches_before(live, fingerprint);
+        let before_ok =
+            matches_before(live, fingerprint) || fresh_default_roles(plan, &c.address, live);
         let after_ok = has_taken_effect(c, live);
         let ok = match progress {
             OpProgress::Finished if after_ok => {
@@ -214,6 +215,32 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         }
     }
     Ok(verified)
+}
+
+/// A tenant this plan creates (or re-creates) brings its default roles into existence, empty,
+/// before the plan's own default-roles operation runs. When resuming, that empty list is the
+/// `before` the operation was planned against ("absent" then, or the old tenant's list for a
+/// replace), not a change made behind the plan's back.
+fn fresh_default_roles(
+    plan: &PlanFile,
+    address: &Address,
+    live: Option<&crate::resource::LiveResource>,
+) -> bool {
+    let Address::TenantDefaultRoles(id) = address else {
+        return false;
+    };
+    let creates_tenant = plan.changes.iter().any(|c| {
+        matches!(&c.address, Address::Tenant(t) if t == id)
+            && matches!(
+                c.action,
+                crate::plan::Action::Create | crate::plan::Action::Replace
+            )
+    });
+    creates_tenant
+        && matches!(
+            live.map(|l| &l.spec),
+            Some(crate::resource::Spec::DefaultRoles(d)) if d.roles.is_empty()
+        )
 }
 
 fn plan_kind_readable(c: &crate::plan::Change) -> bool {

@@ -26,7 +26,7 @@ use crate::resource::documents::flow_form;
 use crate::resource::DocForm;
 use crate::state::{
     append_audit, write_backup, AuditChange, AuditRecord, BackedUpResource, Backup, ChangeResult,
-    Identity, Journal, OpStatus, StateFile, StateLock,
+    Identity, Journal, JournalEntry, JournalEvent, OpStatus, StateFile, StateLock,
 };
 use crate::util::timestamp::Timestamp;
 
@@ -152,7 +152,12 @@ pub async fn apply(
         live: &live,
         project_id: &session.credentials.project_id,
         environment: &session.loaded.environment,
-        already_applied: state.was_applied(&plan.digest),
+        // A journal in which every operation ended well is a used plan too, even when
+        // state.json does not say so (lost, or not committed back): plans are used once.
+        already_applied: state.was_applied(&plan.digest)
+            || journal_summary
+                .as_ref()
+                .is_some_and(|j| j.entries > 0 && j.all_done(plan.changes.len())),
         progress: &progress_by_op,
         recorded: &recorded,
         recompute_secret: &recompute,
@@ -209,7 +214,20 @@ pub async fn apply(
         None
     };
 
-    let journal = Journal::open(&session.state, &plan.digest)?;
+    let mut journal = Journal::open(&session.state, &plan.digest)?;
+    // Operations an earlier run left in flight (or failed) that verification found done live:
+    // their end is recorded now, so the journal of a completed apply shows every operation
+    // done (the executor only journals what it runs).
+    for c in &plan.changes {
+        let finished_before = progress_by_op.get(&c.id) == Some(&OpProgress::Finished);
+        if verified.already_done.contains(&c.id) && !finished_before {
+            journal.record(&JournalEntry::now(
+                c.id,
+                c.address.clone(),
+                JournalEvent::AlreadyDone,
+            ))?;
+        }
+    }
     let results = execute(
         &plan,
         session.gateway.clone(),
