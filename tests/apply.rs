@@ -931,11 +931,11 @@ async fn twenty_percent_of_answers_slower_than_the_client_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_fault_modes_at_once_and_a_rate_lockout() {
-    let desired = Desired::new(2, 2, 0);
+    let desired = Desired::new(2, 1, 0);
     let w = World::start(
         EmulatorOptions {
             seed: 11,
-            rate: Some((15, Duration::from_secs(1))),
+            rate: Some((20, Duration::from_secs(1))),
             ..EmulatorOptions::default()
         },
         &desired,
@@ -951,6 +951,15 @@ async fn all_fault_modes_at_once_and_a_rate_lockout() {
         ..Faults::default()
     });
     let session = w.session_with(|o| o.timeout = Duration::from_millis(400));
+    // Another client on the same IP uses up the window: the apply starts inside a lockout
+    // (deterministically, whatever the faults do to its pace later).
+    let http = reqwest::Client::new();
+    for _ in 0..=20 {
+        http.get(format!("{}/v1/mgmt/license", w.emu.base_url()))
+            .send()
+            .await
+            .unwrap();
+    }
     let report = lib_apply(&session, &p, &path).await.expect("apply");
     w.emu.set_faults(Faults::default());
     assert_success(&report);
