@@ -1182,3 +1182,220 @@ async fn a_wrong_key_exits_1_without_writing() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("K2not-the-right-key"));
     assert!(writes_in(&w.emu.log()).is_empty());
 }
+
+/// A plan of deletes and updates (a subtree removed from the config, renames, a role's
+/// permissions changed), killed after an update and after a delete committed, then resumed:
+/// every delete and update is committed exactly once and the project ends as configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_deletes_and_updates_then_resumed() {
+    let mut desired = Desired::new(3, 2, 1);
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (p, path) = w.plan_to("initial").await;
+    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+
+    desired.tenants.retain(|t| !t.id.starts_with("t02"));
+    desired.roles.retain(|r| r.tenant.as_deref() != Some("t02"));
+    for id in ["t00", "t00-c0", "t01-c1-g0"] {
+        desired.tenant_mut(id).name = format!("Renamed {id}");
+    }
+    desired.tenant_mut("t01").default_roles = vec!["role-2".into()];
+    desired
+        .roles
+        .iter_mut()
+        .find(|r| r.name == "role-1")
+        .unwrap()
+        .permissions = vec!["perm-4".into()];
+    desired.permissions[2].1 = "A new description".into();
+    w.write_config(&desired, FAST);
+    let (p, path) = w.plan_to("changes").await;
+    let planned = |kind: &str, action: descope_mgmt::plan::Action| {
+        p.changes
+            .iter()
+            .filter(|c| c.action == action && c.address.to_string().starts_with(kind))
+            .count() as u64
+    };
+    use descope_mgmt::plan::Action;
+    assert_eq!(planned("tenant.", Action::Delete), 5);
+    assert_eq!(planned("tenant.", Action::Update), 3);
+    let before = w.emu.counters().writes_committed;
+
+    apply_killed_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/update",
+            nth: 2,
+        },
+    )
+    .await;
+    assert_partial_journal(&w, &p);
+    apply_killed_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/delete",
+            nth: 3,
+        },
+    )
+    .await;
+    assert_partial_journal(&w, &p);
+
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Resumed"));
+    desired.assert_live(&w.emu.data());
+    assert!(!w.plan_has_changes().await);
+    let after = w.emu.counters().writes_committed;
+    let delta =
+        |path: &str| after.get(path).copied().unwrap_or(0) - before.get(path).copied().unwrap_or(0);
+    assert_eq!(delta("/v1/mgmt/tenant/delete"), 5, "{after:?}");
+    assert_eq!(delta("/v1/mgmt/tenant/update"), 3, "{after:?}");
+    assert_eq!(delta("/v1/mgmt/tenant/create"), 0, "{after:?}");
+    let state = StateFile::load(&w.state()).unwrap();
+    assert!(state.was_applied(&p.digest));
+    assert!(!state.is_managed(&"tenant.t02".parse().unwrap()));
+}
+
+/// Resuming checks each operation against what the journal says: a finished one must still
+/// match `after`, an untouched one `before`; anything else is refused (exit 3) with no write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_back() {
+    let desired = Desired::new(3, 2, 1);
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (p, path) = w.plan_to("kill").await;
+    apply_killed_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/create",
+            nth: 5,
+        },
+    )
+    .await;
+    let j = Journal::read(&w.state(), &p.digest).unwrap();
+    let tenant_ops = |want: fn(&OpStatus) -> bool| -> Vec<String> {
+        p.changes
+            .iter()
+            .filter(|c| matches!(c.address, descope_mgmt::model::Address::Tenant(_)))
+            .filter(|c| want(&j.status(c.id)))
+            .map(|c| {
+                c.address
+                    .to_string()
+                    .trim_start_matches("tenant.")
+                    .to_string()
+            })
+            .collect()
+    };
+    let done = tenant_ops(|s| s.is_done());
+    let untouched = tenant_ops(|s| *s == OpStatus::Untouched);
+    assert!(!done.is_empty() && !untouched.is_empty(), "{j:?}");
+    let committed = w.emu.counters().writes_committed;
+
+    // A finished create renamed in the console.
+    let finished = done[0].clone();
+    let old_name = w.emu.mutate(|d| {
+        let t = d.tenant_mut(&finished).unwrap();
+        std::mem::replace(&mut t.name, "Renamed in the console".into())
+    });
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("tenant.{finished}")));
+    assert_eq!(w.emu.counters().writes_committed, committed);
+    w.emu
+        .mutate(|d| d.tenant_mut(&finished).unwrap().name = old_name);
+
+    // A tenant the plan has not reached yet created by someone else.
+    let pending = untouched.last().unwrap().clone();
+    w.emu.mutate(|d| {
+        d.tenants.push(descope_mgmt::emulator::Tenant {
+            id: pending.clone(),
+            name: "Someone else's".into(),
+            ..Default::default()
+        })
+    });
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("tenant.{pending}")));
+    assert_eq!(w.emu.counters().writes_committed, committed);
+    w.emu.mutate(|d| d.tenants.retain(|t| t.id != pending));
+
+    // Put back as it was: the resume goes through.
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_created_once(&w.emu, &desired);
+    assert!(!w.plan_has_changes().await);
+}
+
+/// Updates and deletes (single and batched) under all three fault modes at 20 %: every
+/// operation takes effect exactly once — a batch that committed and then failed is read back,
+/// not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
+    let mut desired = Desired::new(3, 1, 0);
+    let w = World::start(
+        EmulatorOptions {
+            seed: 3,
+            ..EmulatorOptions::default()
+        },
+        &desired,
+    )
+    .await;
+    let (p, path) = w.plan_to("initial").await;
+    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+
+    // Three permission updates and two role updates (batchable), a subtree and its tenant
+    // role deleted, two tenants renamed.
+    for i in 0..3 {
+        desired.permissions[i].1 = format!("Changed description {i}");
+    }
+    for name in ["role-0", "role-3"] {
+        desired
+            .roles
+            .iter_mut()
+            .find(|r| r.name == name)
+            .unwrap()
+            .permissions = vec!["perm-5".into()];
+    }
+    desired.tenants.retain(|t| !t.id.starts_with("t02"));
+    desired.roles.retain(|r| r.tenant.as_deref() != Some("t02"));
+    desired.tenant_mut("t00").name = "Renamed t00".into();
+    desired.tenant_mut("t01-c0").name = "Renamed t01-c0".into();
+    w.write_config(&desired, FAST);
+    let (p, path) = w.plan_to("changes").await;
+    let before = w.emu.counters().writes_committed;
+
+    w.emu.set_faults(Faults {
+        fail_rate: 0.2,
+        fail_after_commit_rate: 0.2,
+        slow_rate: 0.2,
+        slow_by: Duration::from_millis(1200),
+        ..Faults::default()
+    });
+    let session = w.session_with(|o| o.timeout = Duration::from_millis(400));
+    let report = lib_apply(&session, &p, &path).await.expect("apply");
+    w.emu.set_faults(Faults::default());
+    assert_success(&report);
+    desired.assert_live(&w.emu.data());
+    assert!(!w.plan_has_changes().await);
+
+    let after = w.emu.counters().writes_committed;
+    let n =
+        |path: &str| after.get(path).copied().unwrap_or(0) - before.get(path).copied().unwrap_or(0);
+    assert_eq!(n("/v1/mgmt/tenant/update"), 2, "{after:?}");
+    assert_eq!(n("/v1/mgmt/tenant/delete"), 2, "{after:?}");
+    assert_eq!(n("/v1/mgmt/tenant/create"), 0, "{after:?}");
+    // Members applied: a batch counts once per member.
+    assert_eq!(
+        n("/v1/mgmt/permission/update/batch") * 3 + n("/v1/mgmt/permission/update"),
+        3,
+        "{after:?}"
+    );
+    assert_eq!(
+        n("/v1/mgmt/role/update/batch") * 2 + n("/v1/mgmt/role/update"),
+        2,
+        "{after:?}"
+    );
+}
