@@ -315,6 +315,10 @@ impl World {
 
     /// The `descope-mgmt` binary against this world, as a user or CI would run it.
     fn cli(&self, args: &[&str]) -> Command {
+        self.cli_env(ENV, args)
+    }
+
+    fn cli_env(&self, env: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         for var in [
             "DESCOPE_ENV",
@@ -330,7 +334,7 @@ impl World {
             .arg("--config")
             .arg(&self.config)
             .arg("--env")
-            .arg(ENV)
+            .arg(env)
             .arg("--state-dir")
             .arg(&self.state_dir)
             .arg("--no-color")
@@ -1398,4 +1402,166 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
         2,
         "{after:?}"
     );
+}
+
+/// The other refusals of the contract, each exit 3 with nothing written: a plan for another
+/// environment, for another project, and a `${secret:VAR}` whose value changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_for_another_environment_project_or_secret_value_are_refused_with_exit_3() {
+    let desired = Desired::tiny();
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let base = desired.yaml(w.emu.project_id(), FAST);
+    // A second environment on the same project, and a tenant attribute from a secret.
+    let yaml = base
+        .replacen(
+            "permissions:\n",
+            &format!(
+                "  stage:\n    project_id: {}\n    management_key: ${{secret:{KEY_VAR}}}\npermissions:\n",
+                w.emu.project_id()
+            ),
+            1,
+        )
+        .replace(
+            "    name: Tenant t00\n",
+            "    name: Tenant t00\n    custom_attributes:\n      token: ${secret:TENANT_TOKEN}\n",
+        );
+    std::fs::write(&w.config, &yaml).unwrap();
+    let path = w.dir.join("secret.plan");
+    let mut plan_cmd = w.cli(&["plan", "-out", path.to_str().unwrap()]);
+    plan_cmd.env("TENANT_TOKEN", "first-value");
+    let out = tokio::task::spawn_blocking(move || plan_cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let plan_text = std::fs::read_to_string(&path).unwrap();
+    assert!(!plan_text.contains("first-value"), "no secret in the plan");
+
+    let run = |args: Vec<String>, token: Option<&'static str>| {
+        let env = if args.first().map(String::as_str) == Some("--env") {
+            args[1].clone()
+        } else {
+            ENV.to_string()
+        };
+        let args: Vec<String> = if env == ENV { args } else { args[2..].to_vec() };
+        let mut cmd = w.cli_env(&env, &[]);
+        cmd.args(&args);
+        match token {
+            Some(t) => cmd.env("TENANT_TOKEN", t),
+            None => cmd.env_remove("TENANT_TOKEN"),
+        };
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    let apply = |extra: &[&str]| {
+        let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        v.extend(["apply".to_string(), path.to_str().unwrap().to_string()]);
+        v
+    };
+
+    let out = run(apply(&["--env", "stage"]), Some("first-value"))
+        .await
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("environment `dev`"));
+
+    let out = run(apply(&[]), Some("second-value")).await.unwrap();
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("secret TENANT_TOKEN changed"), "{stderr}");
+    assert!(
+        !stderr.contains("first-value") && !stderr.contains("second-value"),
+        "{stderr}"
+    );
+
+    // Unset, it is an invalid configuration (docs/config.md: apply needs secret variables set
+    // like plan does): exit 1, before any network.
+    let out = run(apply(&[]), None).await.unwrap();
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`TENANT_TOKEN` is not set"));
+    assert!(writes_in(&w.emu.log()).is_empty());
+
+    // Another project (another emulator, its own key) with this plan: refused before writing.
+    let other = Emulator::start(EmulatorOptions {
+        project_id: "P2anotherproject000000000000".into(),
+        management_key: "K2another-key".into(),
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    std::fs::write(
+        &w.config,
+        yaml.replace(w.emu.project_id(), other.project_id()),
+    )
+    .unwrap();
+    let mut cmd = w.cli(&["apply", path.to_str().unwrap()]);
+    cmd.env(KEY_VAR, other.management_key())
+        .env("DESCOPE_BASE_URI", other.base_url())
+        .env("TENANT_TOKEN", "first-value");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plan is for project"));
+    assert!(writes_in(&other.log()).is_empty());
+
+    // And with everything as planned, it applies.
+    std::fs::write(&w.config, &yaml).unwrap();
+    let out = run(apply(&[]), Some("first-value")).await.unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        w.emu.data().tenant("t00").unwrap().custom_attributes["token"],
+        "first-value"
+    );
+}
+
+/// `apply --auto-approve` without a plan file keeps the plan it made under
+/// `state/<env>/plans/`, so when it is killed the same plan can be resumed from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory() {
+    let desired = Desired::new(3, 1, 1);
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let pid = Arc::new(AtomicU32::new(0));
+    {
+        let pid = pid.clone();
+        let seen = AtomicU64::new(0);
+        w.emu.set_hook(Some(Arc::new(move |ev: &HookEvent| {
+            if ev.phase == HookPhase::AfterCommit
+                && ev.path == "/v1/mgmt/tenant/create"
+                && seen.fetch_add(1, Ordering::SeqCst) + 1 == 3
+            {
+                let pid = pid.load(Ordering::SeqCst);
+                assert_ne!(pid, 0);
+                Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .unwrap();
+            }
+        })));
+    }
+    let child = w
+        .cli(&["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    pid.store(child.id(), Ordering::SeqCst);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    w.emu.set_hook(None);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+
+    let plans: Vec<PathBuf> = std::fs::read_dir(w.state().plans_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    let saved = PlanFile::read_verified(&plans[0]).unwrap();
+    assert_partial_journal(&w, &saved);
+
+    let out = w.apply_cli(&plans[0]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Resumed"));
+    assert_created_once(&w.emu, &desired);
+    assert!(!w.plan_has_changes().await);
 }
