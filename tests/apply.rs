@@ -476,9 +476,12 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     for t in &desired.tenants {
         assert!(state.is_managed(&format!("tenant.{}", t.id).parse().unwrap()));
     }
-    // The journal ends with every operation done.
+    // The journal ends with every operation done; one audit record.
     let journal = Journal::read(&w.state(), &plan_file.digest).unwrap();
     assert!(journal.all_done(plan_file.changes.len()));
+    let audit = std::fs::read_to_string(w.state().audit_file()).unwrap();
+    assert_eq!(audit.lines().count(), 1);
+    assert!(audit.contains(&plan_file.digest));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,14 +667,22 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
         "{err}"
     );
 
-    // state.json lost (a fresh clone without it): the journal still shows the plan used.
+    // state.json lost (a fresh clone without it, or a run that died after its last operation
+    // but before saving state): the journal still shows the plan used. Refused, and state.json
+    // is put right on the way (managed addresses, the plan marked used).
     std::fs::remove_file(w.state().state_file()).unwrap();
     let out = w.apply_cli(&path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already applied"));
     assert_eq!(w.emu.counters().writes_committed, committed);
-    // And with the journal gone too, the fingerprint check refuses: its targets now match
-    // `after`, not `before`.
+    let state = StateFile::load(&w.state()).unwrap();
+    assert!(state.was_applied(&p.digest));
+    for t in &desired.tenants {
+        assert!(state.is_managed(&format!("tenant.{}", t.id).parse().unwrap()));
+    }
+    // And with state.json and the journal both gone, the fingerprint check refuses: its
+    // targets now match `after`, not `before`.
+    std::fs::remove_file(w.state().state_file()).unwrap();
     std::fs::remove_dir_all(w.state().journal_dir()).unwrap();
     let out = w.apply_cli(&path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
@@ -1384,6 +1395,21 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
     assert_success(&report);
     desired.assert_live(&w.emu.data());
     assert!(!w.plan_has_changes().await);
+
+    // The backup holds what the plan changed or deleted, as it was before.
+    let backup: descope_mgmt::state::Backup =
+        serde_json::from_str(&std::fs::read_to_string(report.backup.unwrap()).unwrap()).unwrap();
+    let backed_up = |a: &str| {
+        backup
+            .resources
+            .iter()
+            .find(|r| r.address.to_string() == a)
+            .map(|r| r.object.clone())
+    };
+    assert_eq!(backed_up("tenant.t00").unwrap()["name"], "Tenant t00");
+    assert!(backed_up("tenant.t02-c0").is_some());
+    assert!(backed_up("role.t02/local").is_some());
+    assert!(backed_up("tenant.t01").is_none(), "untouched");
 
     let after = w.emu.counters().writes_committed;
     let n =

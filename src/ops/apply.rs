@@ -19,7 +19,7 @@ use super::{OpError, Session};
 use crate::api::endpoints;
 use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
 use crate::apply::readback::secret_fields_of;
-use crate::apply::verify::{verify, OpProgress, VerifyInput};
+use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
 use crate::model::Address;
 use crate::plan::{Action, PlanFile};
 use crate::resource::documents::flow_form;
@@ -147,21 +147,53 @@ pub async fn apply(
         .map(|(a, r)| (a.clone(), r.fingerprint.clone()))
         .collect();
     let recompute = |var: &str| session.recompute_secret(var);
-    let verified = verify(&VerifyInput {
+    // A journal in which every operation ended well is a used plan too, even when state.json
+    // does not say so (lost, or the run died between its last operation and saving state).
+    let journal_complete = journal_summary
+        .as_ref()
+        .is_some_and(|j| j.entries > 0 && j.all_done(plan.changes.len()));
+    let verified = match verify(&VerifyInput {
         plan: &plan,
         live: &live,
         project_id: &session.credentials.project_id,
         environment: &session.loaded.environment,
-        // A journal in which every operation ended well is a used plan too, even when
-        // state.json does not say so (lost, or not committed back): plans are used once.
-        already_applied: state.was_applied(&plan.digest)
-            || journal_summary
-                .as_ref()
-                .is_some_and(|j| j.entries > 0 && j.all_done(plan.changes.len())),
+        already_applied: state.was_applied(&plan.digest) || journal_complete,
         progress: &progress_by_op,
         recorded: &recorded,
         recompute_secret: &recompute,
-    })?;
+    }) {
+        Ok(v) => v,
+        Err(refusal @ Refusal::AlreadyApplied { .. })
+            if journal_complete && !state.was_applied(&plan.digest) =>
+        {
+            // Refused like any used plan, but first record what that run could not: without
+            // it, state.json would never list what the plan created (ownership for later
+            // deletes) nor mark the plan used. Only state.json is written, never the project.
+            state.bind_project(&session.state, &session.credentials.project_id)?;
+            let report = ApplyReport {
+                results: plan
+                    .changes
+                    .iter()
+                    .map(|c| OpResult {
+                        id: c.id,
+                        address: c.address.clone(),
+                        action: c.action,
+                        outcome: OpOutcome::AlreadyDone,
+                        duration: Duration::ZERO,
+                    })
+                    .collect(),
+                warnings: Vec::new(),
+                backup: None,
+                duration: Duration::ZERO,
+                resumed: true,
+                requests: 0,
+                rate_limited: 0,
+            };
+            record_state(session, &plan, &mut state, &report, &scope, &secret_fields).await?;
+            return Err(refusal.into());
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
     state.bind_project(&session.state, &session.credentials.project_id)?;
 
     // The backup holds what the plan will overwrite or remove, including the previous export
