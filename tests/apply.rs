@@ -1591,3 +1591,24 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
     assert_created_once(&w.emu, &desired);
     assert!(!w.plan_has_changes().await);
 }
+
+/// Without a plan file `apply` plans and asks; with no terminal to ask on and no
+/// `--auto-approve`, it stops with exit 1 before writing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_plan_file_or_a_terminal_exits_1_without_writing() {
+    let desired = Desired::tiny();
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let out = w.run(&["apply"]).await;
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--auto-approve"));
+    assert!(writes_in(&w.emu.log()).is_empty());
+    assert!(w.plan_has_changes().await);
+
+    let out = w.run(&["apply", "--auto-approve"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(!w.plan_has_changes().await);
+    // Nothing left to do: still exit 0.
+    let out = w.run(&["apply", "--auto-approve"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
+}
