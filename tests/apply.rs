@@ -210,10 +210,11 @@ impl Desired {
                 tenant, r.name
             );
         }
+        let names: BTreeSet<&str> = self.roles.iter().map(|r| r.name.as_str()).collect();
         let ours = data
             .roles
             .iter()
-            .filter(|r| r.name.starts_with("role-") || r.name == "local")
+            .filter(|r| names.contains(r.name.as_str()))
             .count();
         assert_eq!(ours, self.roles.len(), "role count");
     }
@@ -1611,4 +1612,107 @@ async fn apply_without_a_plan_file_or_a_terminal_exits_1_without_writing() {
     let out = w.run(&["apply", "--auto-approve"]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
+}
+
+/// A replace is a delete then a create: killed between the two, the tenant is absent, which
+/// is neither `before` nor `after`; the resume must finish it (create), not refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_killed_between_its_delete_and_create_is_resumed() {
+    let mut desired = with_team_role(Desired::new(2, 1, 0));
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (p, path) = w.plan_to("initial").await;
+    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+
+    // Moving a tenant to another parent is a replace, allowed explicitly.
+    desired.tenant_mut("t00-c0").parent = Some("t01".into());
+    w.write_config(&desired, FAST);
+    let path = w.dir.join("replace.plan");
+    let out = w
+        .run(&[
+            "plan",
+            "-out",
+            path.to_str().unwrap(),
+            "--allow-replace",
+            "tenant.t00-c0",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let p = PlanFile::read_verified(&path).unwrap();
+    assert!(p
+        .changes
+        .iter()
+        .any(|c| c.action == descope_mgmt::plan::Action::Replace));
+
+    apply_killed_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/delete",
+            nth: 1,
+        },
+    )
+    .await;
+    assert_partial_journal(&w, &p);
+    assert!(w.emu.data().tenant("t00-c0").is_none(), "killed half-way");
+
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    desired.assert_live(&w.emu.data());
+    assert!(!w.plan_has_changes().await);
+}
+
+/// `t00-c0` with a tenant role of its own (it already has default roles).
+fn with_team_role(mut d: Desired) -> Desired {
+    d.roles.push(RoleSpec {
+        name: "team".into(),
+        tenant: Some("t00-c0".into()),
+        permissions: vec!["perm-5".into()],
+    });
+    d
+}
+
+/// Deleting a tenant deletes its tenant roles and default-role list; a replace must write them
+/// again, so that after the apply the next plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_writes_again_the_tenant_roles_and_default_roles_it_deletes() {
+    let mut desired = with_team_role(Desired::new(2, 1, 0));
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (p, path) = w.plan_to("initial").await;
+    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+
+    desired.tenant_mut("t00-c0").parent = Some("t01".into());
+    w.write_config(&desired, FAST);
+    let outcome = plan(
+        &w.session(),
+        &PlanRequest {
+            out: Some(w.dir.join("replace.plan")),
+            allow_replace: vec!["tenant.t00-c0".into()],
+            ..PlanRequest::default()
+        },
+    )
+    .await
+    .unwrap();
+    let planned: BTreeMap<String, descope_mgmt::plan::Action> = outcome
+        .plan
+        .changes
+        .iter()
+        .map(|c| (c.address.to_string(), c.action))
+        .collect();
+    use descope_mgmt::plan::Action;
+    assert_eq!(
+        planned,
+        BTreeMap::from([
+            ("tenant.t00-c0".to_string(), Action::Replace),
+            ("role.t00-c0/team".to_string(), Action::Create),
+            ("tenant_default_roles.t00-c0".to_string(), Action::Update),
+        ])
+    );
+    let report = lib_apply(&w.session(), &outcome.plan, &w.dir.join("replace.plan"))
+        .await
+        .unwrap();
+    assert_success(&report);
+    desired.assert_live(&w.emu.data());
+    assert_eq!(w.emu.data().tenant("t00-c0").unwrap().parent, "t01");
+    assert!(!w.plan_has_changes().await);
 }

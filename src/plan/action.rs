@@ -61,6 +61,9 @@ pub enum Reason {
     ParentChanged { from: String, to: String },
     /// A temporary update that frees a unique name or domain for another resource (a swap).
     ReleasesForSwap { values: Vec<String> },
+    /// Lives inside a tenant this plan replaces: deleting the tenant deletes its tenant roles
+    /// and default-role list, so they are written again after it is created.
+    RecreatedWithTenant { tenant: String },
 }
 
 impl fmt::Display for Reason {
@@ -94,6 +97,12 @@ impl fmt::Display for Reason {
             }
             Reason::ReleasesForSwap { values } => {
                 write!(f, "temporarily releases {} for a swap", values.join(", "))
+            }
+            Reason::RecreatedWithTenant { tenant } => {
+                write!(
+                    f,
+                    "written again: tenant {tenant} is replaced, which deletes it"
+                )
             }
         }
     }

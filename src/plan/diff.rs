@@ -115,6 +115,7 @@ pub fn diff(
         }
     }
 
+    recreate_inside_replaced(desired, live, &mut drafts);
     check_unique_claims(desired, live, &drafts, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
@@ -314,6 +315,63 @@ fn plan_existing(
         fields,
         d.delete_cascade,
     ))
+}
+
+/// A replaced tenant is deleted, and its tenant roles and default-role list go with it; the
+/// tenant created again starts without them. Without these changes an apply of a replace left
+/// them missing, and the next plan found them to create. Any change already planned for them
+/// (an update of a role that will no longer exist) is superseded.
+fn recreate_inside_replaced(desired: &DesiredGraph, live: &LiveGraph, drafts: &mut Vec<Change>) {
+    let replaced: BTreeSet<String> = drafts
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .filter_map(|c| match &c.address {
+            Address::Tenant(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    if replaced.is_empty() {
+        return;
+    }
+    for d in desired.resources.values() {
+        let tenant = match &d.address {
+            Address::Role {
+                tenant: Some(t), ..
+            } => t,
+            Address::TenantDefaultRoles(t) => t,
+            _ => continue,
+        };
+        if !replaced.contains(tenant) {
+            continue;
+        }
+        drafts.retain(|c| c.address != d.address);
+        let reason = Reason::RecreatedWithTenant {
+            tenant: tenant.clone(),
+        };
+        let fields = field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes);
+        let change = match &d.spec {
+            Spec::DefaultRoles(r) if r.roles.is_empty() => continue,
+            Spec::DefaultRoles(_) => Change::draft(
+                d.address.clone(),
+                Action::Update,
+                reason,
+                live.resources.get(&d.address).map(|l| l.raw.clone()),
+                Some(create_body(d)),
+                fields,
+                false,
+            ),
+            _ => Change::draft(
+                d.address.clone(),
+                Action::Create,
+                reason,
+                None,
+                Some(create_body(d)),
+                fields,
+                false,
+            ),
+        };
+        drafts.push(change);
+    }
 }
 
 fn plan_absent_from_config(
