@@ -1019,7 +1019,9 @@ async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
             ..EmulatorOptions::default()
         },
         &desired,
-        "16/1",
+        // Well under the limiter's 20/1 s, so late sends under CPU load cannot bunch up
+        // enough to reach it.
+        "12/1",
     )
     .await;
     let (p, path) = w.plan_to("burst").await;
@@ -1028,7 +1030,7 @@ async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
     assert_success(&report);
     let log = &w.emu.log()[seen..];
     assert!(
-        log.len() > 16,
+        log.len() > 12,
         "the apply must need more than one window's budget: {} requests",
         log.len()
     );
