@@ -1718,3 +1718,44 @@ async fn a_replace_writes_again_the_tenant_roles_and_default_roles_it_deletes() 
     assert_eq!(w.emu.data().tenant("t00-c0").unwrap().parent, "t01");
     assert!(!w.plan_has_changes().await);
 }
+
+/// A resource the plan only depends on (a new child's parent, a new role's permission) deleted
+/// between plan and apply: refused (exit 3), nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependency_deleted_since_planning_is_refused_with_exit_3() {
+    let mut desired = Desired::new(2, 0, 0);
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (p, path) = w.plan_to("initial").await;
+    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+
+    desired.tenants.push(TenantSpec {
+        id: "t01-new".into(),
+        name: "New child".into(),
+        parent: Some("t01".into()),
+        domains: vec![],
+        default_roles: vec![],
+    });
+    desired.roles.push(RoleSpec {
+        name: "role-new".into(),
+        tenant: None,
+        permissions: vec!["perm-3".into()],
+    });
+    w.write_config(&desired, FAST);
+    let (p, path) = w.plan_to("additions").await;
+    assert_eq!(p.changes.len(), 2, "{:?}", p.changes);
+    assert!(p.dependencies.keys().any(|a| a.to_string() == "tenant.t01"));
+
+    let seen = w.emu.log().len();
+    w.emu
+        .mutate(|d| d.permissions.retain(|p| p.name != "perm-3"));
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission.perm-3"));
+    w.emu.mutate(|d| d.tenants.retain(|t| t.id != "t01"));
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tenant.t01 "), "{stderr}");
+    assert!(stderr.contains("deleted since planning"), "{stderr}");
+    assert_eq!(writes_in(&w.emu.log()[seen..]), Vec::<&LogEntry>::new());
+}
