@@ -461,8 +461,13 @@ async fn run_batch(shared: &Shared, unit: &[Change]) -> Option<Vec<OpOutcome>> {
         _ => return None,
     }
     .ok()?;
-    match shared.gateway.write(req, &NoCheck).await {
-        Ok(_) => Some(vec![OpOutcome::Succeeded; unit.len()]),
+    let check = super::readback::BatchEffectCheck {
+        changes: unit,
+        secret_fields: &shared.secret_fields,
+    };
+    match shared.gateway.write(req, &check).await {
+        Ok(WriteOutcome::Applied(_)) => Some(vec![OpOutcome::Succeeded; unit.len()]),
+        Ok(WriteOutcome::AlreadyDone) => Some(vec![OpOutcome::AlreadyDone; unit.len()]),
         Err(e) if e.is_ambiguous() => {
             // It may have been committed: members already live count as done, the rest run alone.
             tracing::info!(

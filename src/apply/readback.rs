@@ -17,6 +17,17 @@ pub async fn read_one(
     address: &Address,
     secret_fields: &[SecretField],
 ) -> Result<Option<LiveResource>, ApiError> {
+    let graph = read_around(gateway, address, secret_fields).await?;
+    Ok(graph.resources.get(address).cloned())
+}
+
+/// One read that shows `address`: the tenant itself, or the whole list of its kind (so one
+/// read answers for every member of a role or permission batch).
+async fn read_around(
+    gateway: &Gateway,
+    address: &Address,
+    secret_fields: &[SecretField],
+) -> Result<live::LiveGraph, ApiError> {
     let mut snapshot = LiveSnapshot::default();
     match address {
         Address::Tenant(id) | Address::TenantDefaultRoles(id) => {
@@ -26,7 +37,7 @@ pub async fn read_one(
                         wire::tenant_object(&body).map_err(|e| decode_error(address, e))?;
                     snapshot.tenants.push(tenant);
                 }
-                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) if e.is_not_found() => return Ok(live::LiveGraph::default()),
                 Err(e) => return Err(e),
             }
         }
@@ -51,8 +62,7 @@ pub async fn read_one(
         }
     }
     let key = &gateway.transport().credentials().management_key;
-    let graph = live::build(&snapshot, secret_fields, key);
-    Ok(graph.resources.get(address).cloned())
+    Ok(live::build(&snapshot, secret_fields, key))
 }
 
 fn decode_error(address: &Address, detail: String) -> ApiError {
@@ -76,6 +86,35 @@ impl OutcomeCheck for EffectCheck<'_> {
         Box::pin(async move {
             let live = read_one(gateway, &self.change.address, self.secret_fields).await?;
             Ok(if has_taken_effect(self.change, live.as_ref()) {
+                CheckResult::Done
+            } else {
+                CheckResult::NotDone
+            })
+        })
+    }
+}
+
+/// The outcome check for a batch request, which Descope applies as one transaction: done when
+/// every member's change shows live. Without it an ambiguous failure of a batch that had
+/// committed was sent again blind (design.md §2: read before retrying).
+pub struct BatchEffectCheck<'a> {
+    pub changes: &'a [Change],
+    pub secret_fields: &'a [SecretField],
+}
+
+impl OutcomeCheck for BatchEffectCheck<'_> {
+    fn check<'a>(&'a self, gateway: &'a Gateway) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let Some(first) = self.changes.first() else {
+                return Ok(CheckResult::NotDone);
+            };
+            // Members of one batch are of one kind, so one list read shows them all.
+            let graph = read_around(gateway, &first.address, self.secret_fields).await?;
+            let all = self
+                .changes
+                .iter()
+                .all(|c| has_taken_effect(c, graph.resources.get(&c.address)));
+            Ok(if all {
                 CheckResult::Done
             } else {
                 CheckResult::NotDone

@@ -155,7 +155,8 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
             .get(&c.id)
             .copied()
             .unwrap_or(OpProgress::Untouched);
-        let before_ok = matches_before(live, fingerprint);
+        let before_ok =
+            matches_before(live, fingerprint) || fresh_default_roles(plan, &c.address, live);
         let after_ok = has_taken_effect(c, live);
         let ok = match progress {
             OpProgress::Finished if after_ok => {
@@ -169,7 +170,11 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
                 if after_ok {
                     verified.already_done.insert(c.id);
                 }
-                before_ok || after_ok || !plan_kind_readable(c)
+                // A replace is a delete then a create: stopped between the two, the object is
+                // absent, neither `before` nor `after`; running it again finishes it (the
+                // delete finds nothing to delete, the create runs).
+                let half_replaced = c.action == crate::plan::Action::Replace && live.is_none();
+                before_ok || after_ok || half_replaced || !plan_kind_readable(c)
             }
             OpProgress::Untouched => before_ok,
         };
@@ -214,6 +219,40 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         }
     }
     Ok(verified)
+}
+
+/// What the plan's own tenant creates and replaces do to the objects inside those tenants,
+/// as a resume finds them before their operations run: a tenant this plan creates (or
+/// re-creates) brings its default roles into existence, empty; a tenant it replaces takes its
+/// tenant roles with it when deleted. That state is the `before` the operation was planned
+/// against ("absent", or the old tenant's objects), not a change made behind the plan's back.
+fn fresh_default_roles(
+    plan: &PlanFile,
+    address: &Address,
+    live: Option<&crate::resource::LiveResource>,
+) -> bool {
+    use crate::plan::Action;
+    use crate::resource::Spec;
+    let tenant_action = |id: &str| {
+        plan.changes
+            .iter()
+            .find(|c| matches!(&c.address, Address::Tenant(t) if t == id))
+            .map(|c| c.action)
+    };
+    match address {
+        Address::TenantDefaultRoles(id) => match (tenant_action(id), live.map(|l| &l.spec)) {
+            (Some(Action::Create | Action::Replace), Some(Spec::DefaultRoles(d))) => {
+                d.roles.is_empty()
+            }
+            // Between a replace's delete and its create there is no tenant at all.
+            (Some(Action::Replace), None) => true,
+            _ => false,
+        },
+        Address::Role {
+            tenant: Some(id), ..
+        } => tenant_action(id) == Some(Action::Replace) && live.is_none(),
+        _ => false,
+    }
 }
 
 fn plan_kind_readable(c: &crate::plan::Change) -> bool {

@@ -19,14 +19,14 @@ use super::{OpError, Session};
 use crate::api::endpoints;
 use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
 use crate::apply::readback::secret_fields_of;
-use crate::apply::verify::{verify, OpProgress, VerifyInput};
+use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
 use crate::model::Address;
 use crate::plan::{Action, PlanFile};
 use crate::resource::documents::flow_form;
 use crate::resource::DocForm;
 use crate::state::{
     append_audit, write_backup, AuditChange, AuditRecord, BackedUpResource, Backup, ChangeResult,
-    Identity, Journal, OpStatus, StateFile, StateLock,
+    Identity, Journal, JournalEntry, JournalEvent, OpStatus, StateFile, StateLock,
 };
 use crate::util::timestamp::Timestamp;
 
@@ -147,16 +147,53 @@ pub async fn apply(
         .map(|(a, r)| (a.clone(), r.fingerprint.clone()))
         .collect();
     let recompute = |var: &str| session.recompute_secret(var);
-    let verified = verify(&VerifyInput {
+    // A journal in which every operation ended well is a used plan too, even when state.json
+    // does not say so (lost, or the run died between its last operation and saving state).
+    let journal_complete = journal_summary
+        .as_ref()
+        .is_some_and(|j| j.entries > 0 && j.all_done(plan.changes.len()));
+    let verified = match verify(&VerifyInput {
         plan: &plan,
         live: &live,
         project_id: &session.credentials.project_id,
         environment: &session.loaded.environment,
-        already_applied: state.was_applied(&plan.digest),
+        already_applied: state.was_applied(&plan.digest) || journal_complete,
         progress: &progress_by_op,
         recorded: &recorded,
         recompute_secret: &recompute,
-    })?;
+    }) {
+        Ok(v) => v,
+        Err(refusal @ Refusal::AlreadyApplied { .. })
+            if journal_complete && !state.was_applied(&plan.digest) =>
+        {
+            // Refused like any used plan, but first record what that run could not: without
+            // it, state.json would never list what the plan created (ownership for later
+            // deletes) nor mark the plan used. Only state.json is written, never the project.
+            state.bind_project(&session.state, &session.credentials.project_id)?;
+            let report = ApplyReport {
+                results: plan
+                    .changes
+                    .iter()
+                    .map(|c| OpResult {
+                        id: c.id,
+                        address: c.address.clone(),
+                        action: c.action,
+                        outcome: OpOutcome::AlreadyDone,
+                        duration: Duration::ZERO,
+                    })
+                    .collect(),
+                warnings: Vec::new(),
+                backup: None,
+                duration: Duration::ZERO,
+                resumed: true,
+                requests: 0,
+                rate_limited: 0,
+            };
+            record_state(session, &plan, &mut state, &report, &scope, &secret_fields).await?;
+            return Err(refusal.into());
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
     state.bind_project(&session.state, &session.credentials.project_id)?;
 
     // The backup holds what the plan will overwrite or remove, including the previous export
@@ -209,7 +246,20 @@ pub async fn apply(
         None
     };
 
-    let journal = Journal::open(&session.state, &plan.digest)?;
+    let mut journal = Journal::open(&session.state, &plan.digest)?;
+    // Operations an earlier run left in flight (or failed) that verification found done live:
+    // their end is recorded now, so the journal of a completed apply shows every operation
+    // done (the executor only journals what it runs).
+    for c in &plan.changes {
+        let finished_before = progress_by_op.get(&c.id) == Some(&OpProgress::Finished);
+        if verified.already_done.contains(&c.id) && !finished_before {
+            journal.record(&JournalEntry::now(
+                c.id,
+                c.address.clone(),
+                JournalEvent::AlreadyDone,
+            ))?;
+        }
+    }
     let results = execute(
         &plan,
         session.gateway.clone(),

@@ -188,9 +188,14 @@ impl PlanFile {
     }
 
     pub fn read_verified(path: &Path) -> Result<PlanFile, PlanFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Read {
+        let bytes = std::fs::read(path).map_err(|source| PlanFileError::Read {
             path: path.display().to_string(),
             source,
+        })?;
+        // A plan file we wrote is always UTF-8: bytes that are not were edited, which is a
+        // refusal (exit 3), not an unreadable file (exit 1).
+        let text = String::from_utf8(bytes).map_err(|_| PlanFileError::NotCanonical {
+            path: path.display().to_string(),
         })?;
         Self::parse_verified(&text, path)
     }
