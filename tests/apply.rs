@@ -1761,3 +1761,60 @@ async fn a_dependency_deleted_since_planning_is_refused_with_exit_3() {
     assert!(stderr.contains("deleted since planning"), "{stderr}");
     assert_eq!(writes_in(&w.emu.log()[seen..]), Vec::<&LogEntry>::new());
 }
+
+/// Ctrl-C during apply (design.md §1: an interrupt exits 1): nothing new starts, what is in
+/// flight finishes and is journaled, the rest is reported as not started, and the same plan
+/// then resumes and completes. The SIGINT is sent from the emulator's hook while the first
+/// tenant create is being answered, so plenty of dependent work remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
+    let desired = Desired::new(3, 2, 1);
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (plan_file, path) = w.plan_to("interrupt").await;
+    let pid = Arc::new(AtomicU32::new(0));
+    let fired = Arc::new(AtomicBool::new(false));
+    {
+        let (pid, fired) = (pid.clone(), fired.clone());
+        w.emu.set_hook(Some(Arc::new(move |ev: &HookEvent| {
+            if ev.phase != HookPhase::AfterCommit || ev.path != "/v1/mgmt/tenant/create" {
+                return;
+            }
+            let pid = pid.load(Ordering::SeqCst);
+            if pid != 0 && !fired.swap(true, Ordering::SeqCst) {
+                let status = Command::new("kill")
+                    .args(["-INT", &pid.to_string()])
+                    .status()
+                    .expect("kill runs");
+                assert!(status.success());
+            }
+        })));
+    }
+    let child = w
+        .cli(&["apply", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    pid.store(child.id(), Ordering::SeqCst);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    w.emu.set_hook(None);
+    assert!(fired.load(Ordering::SeqCst), "the interrupt never fired");
+    assert_eq!(code(&out), 1, "an interrupt exits 1: {}", text(&out));
+    assert!(text(&out).contains("Interrupted"), "{}", text(&out));
+
+    // Stopped cleanly: nothing left in flight, something left untouched.
+    let j = Journal::read(&w.state(), &plan_file.digest).unwrap();
+    let statuses: Vec<OpStatus> = (0..plan_file.changes.len())
+        .map(|op| j.status(op))
+        .collect();
+    assert!(!statuses.contains(&OpStatus::InFlight), "{statuses:?}");
+    assert!(statuses.contains(&OpStatus::Untouched), "{statuses:?}");
+    assert!(statuses.iter().any(OpStatus::is_done), "{statuses:?}");
+
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_created_once(&w.emu, &desired);
+    assert!(!w.plan_has_changes().await);
+}

@@ -8,6 +8,7 @@
 //! 3. As each finishes, journal it and release or skip its dependents.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,8 @@ pub enum OpOutcome {
     Skipped {
         because: Address,
     },
+    /// Not started because the apply was interrupted (Ctrl-C); a re-run does it.
+    NotRun,
 }
 
 impl OpOutcome {
@@ -72,6 +75,9 @@ pub struct ExecOptions {
     pub parallelism: usize,
     /// Most members in one batch request.
     pub max_batch: usize,
+    /// Set (by a Ctrl-C handler) to start nothing new: operations in flight finish and are
+    /// journaled, the rest are reported as not run, and a re-run of the plan completes it.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Default for ExecOptions {
@@ -79,6 +85,7 @@ impl Default for ExecOptions {
         ExecOptions {
             parallelism: 8,
             max_batch: 50,
+            interrupt: None,
         }
     }
 }
@@ -162,7 +169,12 @@ pub async fn execute(
             }
         }
 
-        while running.len() < parallelism && !pending.is_empty() {
+        let interrupted = || {
+            opts.interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(AtomicOrdering::SeqCst))
+        };
+        while !interrupted() && running.len() < parallelism && !pending.is_empty() {
             let unit = take_unit(&mut pending, opts.max_batch);
             for c in &unit {
                 shared.journal(c.id, &c.address, JournalEvent::Started)?;
@@ -195,6 +207,7 @@ pub async fn execute(
                 OpOutcome::Skipped { because } => JournalEvent::Skipped {
                     because: because.clone(),
                 },
+                OpOutcome::NotRun => continue,
             };
             shared.journal(change.id, &change.address, event)?;
             let result = OpResult {
@@ -232,6 +245,17 @@ pub async fn execute(
                 results.insert(s.key, r);
             }
         }
+    }
+    // Whatever never started (an interrupt) is reported, not journaled: the journal says
+    // "untouched", which is what a re-run must assume.
+    for c in &plan.changes {
+        results.entry(c.id).or_insert_with(|| OpResult {
+            id: c.id,
+            address: c.address.clone(),
+            action: c.action,
+            outcome: OpOutcome::NotRun,
+            duration: Duration::ZERO,
+        });
     }
     Ok(results.into_values().collect())
 }

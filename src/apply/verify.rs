@@ -73,7 +73,7 @@ impl fmt::Display for Refusal {
             ),
             Refusal::SecretChanged { var } => write!(
                 f,
-                "secret {var} changed or the management key was rotated since planning: plan again"
+                "secret {var} changed or key rotated: plan again"
             ),
             Refusal::SecretMissing { var } => write!(
                 f,

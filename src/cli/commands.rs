@@ -206,7 +206,13 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
         report.requests,
         report.rate_limited,
     );
-    if !report.all_succeeded() {
+    if report.not_run() > 0 {
+        println!(
+            "\nInterrupted: {} operation(s) were not started. Operations in flight finished and were journaled.",
+            report.not_run()
+        );
+    }
+    if report.failed() > 0 {
         println!("\nFailures:");
         for r in &report.results {
             if let crate::apply::execute::OpOutcome::Failed {
@@ -222,6 +228,8 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
                 );
             }
         }
+    }
+    if !report.all_succeeded() {
         println!(
             "\nNothing is lost: a backup, the journal and state.json record what happened. Fix the cause, then re-run:\n  descope-mgmt apply {}",
             plan_path.display()
@@ -289,6 +297,10 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         }
         let progress = Arc::new(ApplyProgress::new(plan.changes.len(), g.quiet));
         let events = tokio::spawn(report_gateway_events(rx, progress.clone()));
+        let interrupts = tokio::spawn(stop_on_interrupt(
+            session.interrupt.clone(),
+            progress.clone(),
+        ));
         let req = ApplyRequest {
             plan,
             plan_path: path.clone(),
@@ -297,6 +309,7 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         let result = apply(&session, req, progress.clone()).await;
         progress.finish();
         events.abort();
+        interrupts.abort();
         match result {
             Ok(report) => {
                 print_report(&report, &path);
@@ -309,6 +322,21 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
             Err(e) => fail(&e),
         }
     })
+}
+
+/// First Ctrl-C: start nothing new, let operations in flight finish and be journaled, then
+/// report (exit 1). Second Ctrl-C: stop at once — the journal is fsynced line by line, so a
+/// re-run still resumes correctly.
+async fn stop_on_interrupt(flag: Arc<std::sync::atomic::AtomicBool>, progress: Arc<ApplyProgress>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    progress.note("Interrupted: finishing the operations in flight, then stopping (Ctrl-C again to stop at once).");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("Stopped. Re-run the same apply to finish the plan.");
+        std::process::exit(i32::from(exit::ERROR));
+    }
 }
 
 /// `apply` without a file: plan now, save the plan under state/<env>/plans/ (so it can be

@@ -81,6 +81,8 @@ impl Progress for ApplyProgress {
             bar.inc(1);
         }
         let line = match &r.outcome {
+            // Reported once in the summary, not per operation.
+            OpOutcome::NotRun => return,
             OpOutcome::Succeeded => format!(
                 "  {} {}: {} ({} ms)",
                 r.action.symbol(),

@@ -62,6 +62,9 @@ impl ApplyReport {
     pub fn succeeded(&self, action: Action) -> usize {
         self.count(|r| r.action == action && r.outcome.is_success())
     }
+    pub fn not_run(&self) -> usize {
+        self.count(|r| matches!(r.outcome, OpOutcome::NotRun))
+    }
     pub fn all_succeeded(&self) -> bool {
         self.results.iter().all(|r| r.outcome.is_success())
     }
@@ -268,6 +271,7 @@ pub async fn apply(
         session.secret_resolver(),
         progress,
         &ExecOptions {
+            interrupt: Some(session.interrupt.clone()),
             parallelism: session.parallelism,
             ..ExecOptions::default()
         },
@@ -374,6 +378,10 @@ fn audit(session: &Session, plan: &PlanFile, report: &ApplyReport) -> Result<(),
                 OpOutcome::Skipped { because } => (
                     ChangeResult::Skipped,
                     Some(format!("skipped: {because} failed")),
+                ),
+                OpOutcome::NotRun => (
+                    ChangeResult::NotRun,
+                    Some("interrupted before it started".into()),
                 ),
             };
             AuditChange {

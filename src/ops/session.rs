@@ -2,6 +2,7 @@
 //! credentials, the shared API gateway (rate budget + retries) and the state directory.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +68,8 @@ pub struct Session {
     pub state: StateDir,
     pub parallelism: usize,
     pub rate: RateBudget,
+    /// Set by the CLI's Ctrl-C handler: apply starts nothing new and stops cleanly.
+    pub interrupt: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -142,6 +145,7 @@ impl Session {
             state,
             parallelism,
             rate,
+            interrupt: Arc::new(AtomicBool::new(false)),
         })
     }
 
