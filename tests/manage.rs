@@ -859,3 +859,58 @@ fn export_fits_generated_ids_escapes_dollar_braces_and_tolerates_omitted_default
     let r = ok(dir, &p, &plan_args(&["--detailed-exitcode"]), 0);
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
 }
+
+/// A theme kept in Descope's v2 form (`styles`) goes through plan, apply, plan again, drift
+/// and a second apply of a changed style: every command reads and fingerprints it alike, so
+/// nothing looks changed outside the tool and nothing is stale.
+#[test]
+fn a_v2_theme_plans_applies_and_stays_in_sync() {
+    let p = Project::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("theme.json"),
+        serde_json::to_string_pretty(
+            &json!({"theme": {"styles": {"light": {"colors": {"primary": "#5b3df5"}}}}}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("descope.yaml"),
+        "version: 1\nenvironments:\n  dev: {}\ntheme: {file: theme.json}\n",
+    )
+    .unwrap();
+    let cfg = ["--config", "descope.yaml", "--env", "dev"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = extra.to_vec();
+        v.extend_from_slice(&cfg);
+        v
+    };
+    let planned = ok(d, &p, &with(&["plan", "-out", "t.plan"]), 0);
+    assert!(planned.stdout.contains("~ theme"), "{}", planned.stdout);
+    ok(d, &p, &with(&["apply", "t.plan"]), 0);
+    assert_eq!(
+        p.data().theme_export_v2()["theme"]["styles"]["light"]["colors"]["primary"],
+        "#5b3df5"
+    );
+    ok(d, &p, &with(&["plan", "--detailed-exitcode"]), 0);
+    ok(d, &p, &with(&["drift"]), 0);
+
+    std::fs::write(
+        d.join("theme.json"),
+        serde_json::to_string_pretty(
+            &json!({"theme": {"styles": {"light": {"colors": {"primary": "#000000"}}}}}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    ok(
+        d,
+        &p,
+        &with(&["plan", "-out", "t2.plan", "--detailed-exitcode"]),
+        2,
+    );
+    ok(d, &p, &with(&["apply", "t2.plan"]), 0);
+    ok(d, &p, &with(&["drift"]), 0);
+}

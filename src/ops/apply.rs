@@ -71,7 +71,7 @@ impl ApplyReport {
 }
 
 /// Forms of the flow/theme documents a plan imports, to read them back the same way.
-pub fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
+fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
     plan.changes
         .iter()
         .filter_map(|c| {

@@ -213,13 +213,7 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             .collect(),
         config_addresses: managed,
         changes,
-        document_forms: BTreeMap::new(),
         digest: String::new(),
-    };
-    // Read back in the form the restored documents are imported in.
-    let plan = PlanFile {
-        document_forms: super::apply::plan_forms(&plan),
-        ..plan
     }
     .seal();
 

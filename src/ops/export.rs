@@ -116,6 +116,7 @@ pub async fn read_everything(gateway: &Gateway) -> Result<LiveSnapshot, OpError>
         flows,
         flow_exports,
         theme,
+        theme_v1: None,
     })
 }
 

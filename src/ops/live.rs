@@ -52,6 +52,7 @@ pub fn request_count(scope: &LiveScope) -> usize {
     3 + usize::from(scope.list_flows)
         + scope.export_flows.len()
         + usize::from(scope.theme.is_some())
+        + usize::from(scope.theme == Some(DocForm::V2))
 }
 
 pub async fn read_snapshot(gateway: &Gateway, scope: &LiveScope) -> Result<LiveSnapshot, ApiError> {
@@ -92,6 +93,10 @@ pub async fn read_snapshot(gateway: &Gateway, scope: &LiveScope) -> Result<LiveS
         Some(DocForm::V1) => Some(gateway.read(endpoints::theme_export_v1()).await?),
         Some(DocForm::V2) => Some(gateway.read(endpoints::theme_export_v2()).await?),
     };
+    let theme_v1 = match scope.theme {
+        Some(DocForm::V2) => Some(gateway.read(endpoints::theme_export_v1()).await?),
+        _ => None,
+    };
     Ok(LiveSnapshot {
         permissions,
         roles,
@@ -99,6 +104,7 @@ pub async fn read_snapshot(gateway: &Gateway, scope: &LiveScope) -> Result<LiveS
         flows,
         flow_exports,
         theme,
+        theme_v1,
     })
 }
 

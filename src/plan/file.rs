@@ -45,9 +45,6 @@ pub struct PlanFile {
     pub config_addresses: Vec<Address>,
     /// Addresses the config marks `protect: true` (remembered in state.json by apply).
     pub protected: Vec<Address>,
-    /// The form (v1/v2) of each configured flow and theme document, so apply reads them back
-    /// exactly as the plan did (fingerprints depend on the form).
-    pub document_forms: BTreeMap<Address, crate::resource::DocForm>,
     pub summary: Summary,
     pub digest: String,
 }

@@ -135,16 +135,6 @@ pub fn make_plan(
             .filter(|r| r.protect)
             .map(|r| r.address.clone())
             .collect(),
-        document_forms: desired
-            .resources
-            .values()
-            .filter_map(|r| match &r.spec {
-                crate::resource::Spec::Flow(d) | crate::resource::Spec::Theme(d) => {
-                    Some((r.address.clone(), d.form))
-                }
-                _ => None,
-            })
-            .collect(),
         digest: String::new(),
     }
     .seal())

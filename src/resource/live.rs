@@ -25,8 +25,11 @@ pub struct LiveSnapshot {
     pub flows: Vec<Value>,
     /// Exports of the configured flows, by id, in the form the config's file has.
     pub flow_exports: BTreeMap<String, Value>,
-    /// Theme export, when the config manages the theme.
+    /// Theme export, when the config manages the theme, in the config file's form.
     pub theme: Option<Value>,
+    /// The theme's v1 export when `theme` is in v2 form: fingerprints are always taken over
+    /// the v1 export, so every command (plan, apply, drift, state import, restore) agrees.
+    pub theme_v1: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -203,7 +206,7 @@ pub fn build(snapshot: &LiveSnapshot, secret_fields: &[SecretField], key: &Secre
                     form: theme_form(theme),
                     document: normalize(theme),
                 }),
-                raw: theme.clone(),
+                raw: snapshot.theme_v1.clone().unwrap_or_else(|| theme.clone()),
                 system: false,
             },
         );
