@@ -166,6 +166,16 @@ fn main() {
         let _ = writeln!(md, "| {step} | {:.2} s | {req} |", t.as_secs_f64());
         println!("{step}: {:?}, {req} requests", t);
     }
+    if let Some((_, t, req)) = e2e.iter().find(|(s, _, _)| *s == "apply") {
+        let floor = *req as f64 / 100.0;
+        let _ = writeln!(
+            md,
+            "\nThe apply is bound by the request budget: {req} requests at 6000/60 (100/s) need at least {floor:.2} s; it took {:.2} s ({:.0}% of the budget's pace). Against real Descope the default budget is 90/60, so the same apply takes about {:.0} min.",
+            t.as_secs_f64(),
+            floor / t.as_secs_f64() * 100.0,
+            *req as f64 / 1.5 / 60.0
+        );
+    }
     let (elapsed, limited, sent) = rt.block_on(rate_compliance());
     md.push_str("\n## Rate-limit compliance\n\n40 reads through the gateway with a 20/1s budget, against an emulator that allows 20 requests in any 1 s window and then locks out for 1 s.\n\n| requests | 429s | wall time |\n| --- | --- | --- |\n");
     let _ = writeln!(

@@ -192,8 +192,12 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// List backups of the environment.
+    #[command(after_help = "Example:\n  descope-mgmt backup list --env prod")]
     List,
     /// Write a plan that brings the backed-up resources back to their saved state.
+    #[command(
+        after_help = "Example:\n  descope-mgmt backup restore state/prod/backups/20261121T100000Z-1a2b3c4d.json -out plans/restore.plan"
+    )]
     Restore {
         /// Backup file (from `backup list`).
         backup: PathBuf,
@@ -206,12 +210,16 @@ pub enum BackupCommand {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List managed addresses.
+    #[command(after_help = "Example:\n  descope-mgmt state list --env dev")]
     List,
     /// Show what state.json records for one address.
+    #[command(after_help = "Example:\n  descope-mgmt state show tenant.acme-corp --env dev")]
     Show { address: String },
     /// Stop managing a resource without deleting it.
+    #[command(after_help = "Example:\n  descope-mgmt state rm role.acme-corp/viewer --env dev")]
     Rm { address: String },
     /// Start managing a resource that exists in the live project.
+    #[command(after_help = "Example:\n  descope-mgmt state import tenant.acme-corp --env dev")]
     Import { address: String },
 }
 
@@ -307,6 +315,26 @@ mod tests {
             Command::Plan(p) => assert_eq!(p.out.unwrap(), PathBuf::from("p.plan")),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_command_has_a_description_and_an_example() {
+        use clap::CommandFactory;
+        fn check(cmd: &mut clap::Command, path: &str) {
+            for sub in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                assert!(sub.get_about().is_some(), "`{name}` has no description");
+                let help = sub.render_long_help().to_string();
+                if sub.get_subcommands().next().is_none() {
+                    assert!(help.contains("Example"), "`{name} --help` shows no example");
+                }
+                check(sub, &name);
+            }
+        }
+        check(&mut Cli::command(), "descope-mgmt");
     }
 
     #[test]
