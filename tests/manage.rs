@@ -914,3 +914,53 @@ fn a_v2_theme_plans_applies_and_stays_in_sync() {
     ok(d, &p, &with(&["apply", "t2.plan"]), 0);
     ok(d, &p, &with(&["drift"]), 0);
 }
+
+/// A custom attribute the config takes from `${secret:VAR}` is exported as that reference,
+/// never as its value, and the exported config plans to no changes with the variable set.
+#[test]
+fn export_writes_secret_attributes_as_references() {
+    let p = Project::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("descope.yaml"),
+        "version: 1\nenvironments:\n  dev: {}\ntenants:\n  - id: acme\n    name: Acme\n    custom_attributes: {token: \"${secret:ACME_TOKEN}\", plan: gold}\n",
+    )
+    .unwrap();
+    let secret = "s3cr3t-token-value-0042";
+    let with_secret = |args: &[&str]| {
+        let out = bin(d, &p)
+            .env("ACME_TOKEN", secret)
+            .args(args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(secret), "the secret was printed: {all}");
+        (out.status.code().unwrap_or(-1), all)
+    };
+    let (code, all) = with_secret(&["apply", "--env", "dev", "--auto-approve"]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(
+        p.data().tenant("acme").unwrap().custom_attributes["token"],
+        json!(secret)
+    );
+
+    let (code, all) = with_secret(&["export", "--env", "dev", "--out", "exp"]);
+    assert_eq!(code, 0, "{all}");
+    let yaml = std::fs::read_to_string(d.join("exp/descope.yaml")).unwrap();
+    assert!(!yaml.contains(secret), "{yaml}");
+    assert!(yaml.contains("${secret:ACME_TOKEN}"), "{yaml}");
+    let (code, all) = with_secret(&[
+        "plan",
+        "--config",
+        "exp/descope.yaml",
+        "--env",
+        "dev",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(code, 0, "{all}");
+}

@@ -20,6 +20,7 @@ use crate::config::{
     SourceMap, TenantConfig, ThemeConfig, DEFAULT_ENVIRONMENT,
 };
 use crate::model::Address;
+use crate::resource::desired::SecretField;
 use crate::resource::documents::SERVER_MANAGED_FIELDS;
 use crate::resource::live::{self, LiveGraph, LiveSnapshot};
 use crate::resource::Spec;
@@ -124,7 +125,9 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
     session.handshake().await?;
     let snapshot = read_everything(&session.gateway).await?;
     let key: &Secret = &session.credentials.management_key;
-    let graph = live::build(&snapshot, &[], key);
+    // Attributes the config or state.json knows as secrets are exported as `${secret:VAR}`,
+    // never as their values.
+    let graph = live::build(&snapshot, &known_secrets(session)?, key);
     let mut exported = build_config(
         &graph,
         &snapshot,
@@ -294,7 +297,13 @@ pub fn build_config(
             parent: t.parent.as_deref().filter(|p| !p.is_empty()).map(escape),
             custom_attributes: t.custom_attributes.as_ref().map(|m| {
                 m.iter()
-                    .map(|(k, v)| (k.clone(), escape_value(v)))
+                    .map(|(k, v)| {
+                        let value = match secret_var(v) {
+                            Some(var) => Value::String(format!("${{secret:{var}}}")),
+                            None => escape_value(v),
+                        };
+                        (k.clone(), value)
+                    })
                     .collect()
             }),
             enforce_sso: t.enforce_sso,
@@ -452,6 +461,44 @@ pub fn without_server_fields(doc: &Value) -> Value {
 }
 
 /// The loader substitutes `${…}` in every value; a live value that contains it literally is
+/// The variable of a secret stand-in (`{"secret": VAR, "hmac": …}`).
+fn secret_var(v: &Value) -> Option<&str> {
+    let o = v.as_object()?;
+    (o.len() == 2 && o.contains_key("hmac"))
+        .then(|| o.get("secret").and_then(Value::as_str))
+        .flatten()
+}
+
+/// Tenant custom attributes held as secrets: `${secret:VAR}` in the loaded config, and what
+/// state.json remembers from earlier applies.
+fn known_secrets(session: &Session) -> Result<Vec<SecretField>, OpError> {
+    let mut out = Vec::new();
+    let tenants = &session.loaded.config.tenants;
+    for (pointer, var) in &session.loaded.secrets {
+        let parts: Vec<&str> = pointer.split('/').collect();
+        if let ["", "tenants", i, "custom_attributes", attr] = parts.as_slice() {
+            if let Some(t) = i.parse::<usize>().ok().and_then(|i| tenants.get(i)) {
+                out.push(SecretField {
+                    address: Address::tenant(&t.id),
+                    attribute: attr.replace("~1", "/").replace("~0", "~"),
+                    var: var.clone(),
+                });
+            }
+        }
+    }
+    let state = StateFile::load(&session.state)?;
+    for (address, managed) in &state.resources {
+        for (attribute, var) in &managed.secrets {
+            out.push(SecretField {
+                address: address.clone(),
+                attribute: attribute.clone(),
+                var: var.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// written as `$${…}`, the loader's escape.
 fn escape(s: &str) -> String {
     s.replace("${", "$${")
