@@ -964,3 +964,48 @@ fn export_writes_secret_attributes_as_references() {
     ]);
     assert_eq!(code, 0, "{all}");
 }
+
+/// `delete_cascade: true` is remembered in state.json like `protect`: when the tenant later
+/// leaves the config, its delete still cascades (and says so), instead of silently not.
+#[test]
+fn a_removed_tenant_is_deleted_with_the_cascade_its_config_asked_for() {
+    let p = Project::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = ["--config", "descope.yaml", "--env", "dev"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = extra.to_vec();
+        v.extend_from_slice(&cfg);
+        v
+    };
+    std::fs::write(
+        d.join("descope.yaml"),
+        "version: 1\nenvironments:\n  dev: {}\ntenants:\n  - {id: gone-co, name: Gone, delete_cascade: true}\n  - {id: kept-co, name: Kept}\n",
+    )
+    .unwrap();
+    ok(d, &p, &with(&["apply", "--auto-approve"]), 0);
+    let state = std::fs::read_to_string(d.join("state/dev/state.json")).unwrap();
+    assert!(state.contains("\"delete_cascade\": true"), "{state}");
+
+    std::fs::write(
+        d.join("descope.yaml"),
+        "version: 1\nenvironments:\n  dev: {}\ntenants:\n  - {id: kept-co, name: Kept}\n",
+    )
+    .unwrap();
+    let planned = ok(d, &p, &with(&["plan", "-out", "rm.plan"]), 0);
+    assert!(
+        planned
+            .stdout
+            .contains("tenant.gone-co will be DELETED with its users"),
+        "{}",
+        planned.stdout
+    );
+    let shown = ok(d, &p, &["show", "rm.plan", "--format", "json"], 0);
+    let json: Value = serde_json::from_str(&shown.stdout).unwrap();
+    let change = &json["changes"][0];
+    assert_eq!(change["address"], "tenant.gone-co");
+    assert_eq!(change["action"], "delete");
+    assert_eq!(change["cascade"], true);
+    ok(d, &p, &with(&["apply", "rm.plan"]), 0);
+    assert!(p.data().tenant("gone-co").is_none());
+}

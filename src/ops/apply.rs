@@ -333,9 +333,11 @@ async fn record_state(
     {
         Ok(live) => {
             let protected: BTreeSet<&Address> = plan.protected.iter().collect();
+            let cascade: BTreeSet<&Address> = plan.delete_cascade.iter().collect();
             for a in &plan.config_addresses {
                 if let Some(l) = live.resources.get(a) {
                     state.set_managed(a.clone(), l.fingerprint(), protected.contains(a));
+                    state.set_delete_cascade(a, cascade.contains(a));
                 }
             }
             // Which attributes now hold secrets: what the last successful write of each

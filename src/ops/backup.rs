@@ -211,6 +211,11 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             .filter(|a| state.protected(a))
             .cloned()
             .collect(),
+        delete_cascade: managed
+            .iter()
+            .filter(|a| state.get(a).is_some_and(|r| r.delete_cascade))
+            .cloned()
+            .collect(),
         config_addresses: managed,
         changes,
         digest: String::new(),

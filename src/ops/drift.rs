@@ -104,8 +104,8 @@ pub async fn drift(session: &Session) -> Result<DriftReport, OpError> {
     // Drift reports, it never refuses: protection and replace rules are apply's business, so
     // they are relaxed here to let every difference show.
     let ownership = Ownership {
-        managed: state.resources.keys().cloned().collect(),
         protected: BTreeSet::new(),
+        ..Ownership::from_state(&state)
     };
     let options = PlanOptions {
         allow_replace: desired.resources.keys().cloned().collect(),

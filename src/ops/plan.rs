@@ -132,15 +132,7 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     )
     .await?;
 
-    let ownership = Ownership {
-        managed: state.resources.keys().cloned().collect(),
-        protected: state
-            .resources
-            .iter()
-            .filter(|(_, r)| r.protect)
-            .map(|(a, _)| a.clone())
-            .collect(),
-    };
+    let ownership = Ownership::from_state(&state);
     let ctx = PlanContext {
         project_id: session.credentials.project_id.clone(),
         environment: session.loaded.environment.clone(),

@@ -93,7 +93,7 @@ pub async fn import(
     let record = state.get(address).cloned().unwrap_or(ManagedResource {
         fingerprint: resource.fingerprint(),
         protect,
-        secrets: Default::default(),
+        ..Default::default()
     });
     Ok(if already {
         ImportOutcome::AlreadyManaged(record)

@@ -24,6 +24,28 @@ use crate::resource::{DesiredResource, LiveResource, Spec};
 pub struct Ownership {
     pub managed: BTreeSet<Address>,
     pub protected: BTreeSet<Address>,
+    /// Tenants whose last applied config said `delete_cascade: true`.
+    pub cascade: BTreeSet<Address>,
+}
+
+impl Ownership {
+    /// What state.json records: managed addresses, and the remembered `protect` and
+    /// `delete_cascade` settings.
+    pub fn from_state(state: &crate::state::StateFile) -> Ownership {
+        let flagged = |pick: fn(&crate::state::ManagedResource) -> bool| {
+            state
+                .resources
+                .iter()
+                .filter(|(_, r)| pick(r))
+                .map(|(a, _)| a.clone())
+                .collect()
+        };
+        Ownership {
+            managed: state.resources.keys().cloned().collect(),
+            protected: flagged(|r| r.protect),
+            cascade: flagged(|r| r.delete_cascade),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -369,7 +391,7 @@ fn plan_absent_from_config(
         Some(l.raw.clone()),
         None,
         vec![],
-        false,
+        ownership.cascade.contains(&l.address),
     ))
 }
 

@@ -45,6 +45,9 @@ pub struct PlanFile {
     pub config_addresses: Vec<Address>,
     /// Addresses the config marks `protect: true` (remembered in state.json by apply).
     pub protected: Vec<Address>,
+    /// Tenants the config marks `delete_cascade: true` (remembered in state.json by apply, so
+    /// a later removal from the config still deletes with cascade).
+    pub delete_cascade: Vec<Address>,
     pub summary: Summary,
     pub digest: String,
 }

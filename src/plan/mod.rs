@@ -135,6 +135,12 @@ pub fn make_plan(
             .filter(|r| r.protect)
             .map(|r| r.address.clone())
             .collect(),
+        delete_cascade: desired
+            .resources
+            .values()
+            .filter(|r| r.delete_cascade && matches!(r.address, Address::Tenant(_)))
+            .map(|r| r.address.clone())
+            .collect(),
         digest: String::new(),
     }
     .seal())

@@ -275,7 +275,7 @@ fn deletes_only_managed_or_pruned_and_never_protected_or_system() {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect(),
-        protected: Default::default(),
+        ..Default::default()
     };
     let p = plan_of(&cfg, &snap, &own, &PlanOptions::default()).unwrap();
     assert_eq!(order(&p), ["- tenant.child", "- tenant.gone"]);

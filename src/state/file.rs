@@ -34,7 +34,7 @@ pub struct StateFile {
     pub applied_plans: Vec<AppliedPlan>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedResource {
     /// sha256 of the canonical live object after the last apply (design §2 "Fingerprints").
@@ -48,6 +48,11 @@ pub struct ManagedResource {
     /// empty, so files without secrets are unchanged.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, String>,
+    /// The tenant's `delete_cascade: true`, remembered like `protect`: removing the tenant from
+    /// the config removes that setting too, yet the delete it causes must honour it. Left out
+    /// when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_cascade: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,10 +156,10 @@ impl StateFile {
     }
 
     pub fn set_managed(&mut self, address: Address, fingerprint: impl Into<String>, protect: bool) {
-        let secrets = self
+        let (secrets, delete_cascade) = self
             .resources
             .get(&address)
-            .map(|r| r.secrets.clone())
+            .map(|r| (r.secrets.clone(), r.delete_cascade))
             .unwrap_or_default();
         self.resources.insert(
             address,
@@ -162,8 +167,16 @@ impl StateFile {
                 fingerprint: fingerprint.into(),
                 protect,
                 secrets,
+                delete_cascade,
             },
         );
+    }
+
+    /// Records the config's `delete_cascade` for a managed tenant (see `ManagedResource`).
+    pub fn set_delete_cascade(&mut self, address: &Address, cascade: bool) {
+        if let Some(r) = self.resources.get_mut(address) {
+            r.delete_cascade = cascade;
+        }
     }
 
     /// Records which custom attributes of a managed tenant now hold secret values.
