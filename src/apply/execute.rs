@@ -362,16 +362,7 @@ fn requests(shared: &Shared, c: &Change) -> Result<Vec<(ApiRequest, bool)>, OpOu
         }
         (Address::TenantDefaultRoles(id), _) => {
             let b = body(shared, c)?;
-            let roles: Vec<String> = b
-                .get("defaultRoles")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let roles = crate::resource::live::string_list(&b, "defaultRoles");
             vec![(endpoints::tenant_update_default_roles(id, &roles), true)]
         }
         (Address::Permission(name), Action::Delete) => {

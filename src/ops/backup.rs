@@ -299,18 +299,10 @@ fn desired_from_saved(
             vec![],
         ),
         Address::TenantDefaultRoles(tenant) => {
-            let roles: Vec<String> = r
-                .object
-                .get("defaultRoles")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let roles = sorted_set(roles);
+            let roles = sorted_set(crate::resource::live::string_list(
+                &r.object,
+                "defaultRoles",
+            ));
             let mut deps = vec![Address::tenant(tenant)];
             // A tenant role of that name is preferred when the backup has one (as Descope
             // resolves default roles); otherwise the project role.

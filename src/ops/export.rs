@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::live::{read_snapshot, LiveScope};
 use super::{OpError, Session};
-use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::config::{
     Config, Environment, FlowConfig, LoadedConfig, PermissionConfig, RoleConfig, Settings,
@@ -23,7 +23,7 @@ use crate::model::Address;
 use crate::resource::desired::SecretField;
 use crate::resource::documents::SERVER_MANAGED_FIELDS;
 use crate::resource::live::{self, LiveGraph, LiveSnapshot};
-use crate::resource::Spec;
+use crate::resource::{DocForm, Spec};
 use crate::secret::Secret;
 use crate::state::{StateFile, StateLock};
 use crate::util::atomic::{write_atomic, WriteOutcome};
@@ -85,40 +85,15 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
     }
 }
 
-/// Every list, every flow (v1 export) and the theme (v1 export). Sequential, like the planner's
-/// reads: the rate budget spreads them anyway.
+/// Every list, every flow (v1 export) and the theme (v1 export).
 pub async fn read_everything(gateway: &Gateway) -> Result<LiveSnapshot, OpError> {
-    let permissions = gateway
-        .read_list(endpoints::permission_load_all(), "permissions")
-        .await?;
-    let roles = gateway
-        .read_list(endpoints::role_load_all(), "roles")
-        .await?;
-    let tenants = gateway
-        .read_list(endpoints::tenant_load_all(), "tenants")
-        .await?;
-    let flows = gateway.read_list(endpoints::flow_list(), "flows").await?;
-    let mut flow_exports = BTreeMap::new();
-    for f in &flows {
-        if let Some(id) = f
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        {
-            let doc = gateway.read(endpoints::flow_export_v1(id)).await?;
-            flow_exports.insert(id.to_string(), doc);
-        }
-    }
-    let theme = Some(gateway.read(endpoints::theme_export_v1()).await?);
-    Ok(LiveSnapshot {
-        permissions,
-        roles,
-        tenants,
-        flows,
-        flow_exports,
-        theme,
-        theme_v1: None,
-    })
+    let scope = LiveScope {
+        list_flows: true,
+        export_all_flows: true,
+        theme: Some(DocForm::V1),
+        ..LiveScope::default()
+    };
+    Ok(read_snapshot(gateway, &scope).await?)
 }
 
 pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutcome, OpError> {

@@ -22,6 +22,8 @@ pub struct LiveScope {
     pub list_flows: bool,
     /// Export the theme in this form.
     pub theme: Option<DocForm>,
+    /// Export every listed flow in v1 form (`export`), not only `export_flows`.
+    pub export_all_flows: bool,
 }
 
 impl LiveScope {
@@ -76,8 +78,14 @@ pub async fn read_snapshot(gateway: &Gateway, scope: &LiveScope) -> Result<LiveS
         .iter()
         .filter_map(|f| f.get("id").and_then(Value::as_str))
         .collect();
+    let mut wanted = scope.export_flows.clone();
+    if scope.export_all_flows {
+        for id in listed.iter().filter(|id| !id.is_empty()) {
+            wanted.entry(id.to_string()).or_insert(DocForm::V1);
+        }
+    }
     let mut flow_exports = BTreeMap::new();
-    for (id, form) in &scope.export_flows {
+    for (id, form) in &wanted {
         if !listed.contains(id.as_str()) {
             continue;
         }

@@ -50,7 +50,8 @@ fn b(v: &Value, k: &str) -> bool {
     v.get(k).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn strings(v: &Value, k: &str) -> Vec<String> {
+/// The strings of the list at `v[k]`; missing or mistyped counts as empty (tolerant reading).
+pub fn string_list(v: &Value, k: &str) -> Vec<String> {
     v.get(k)
         .and_then(Value::as_array)
         .map(|a| {
@@ -104,7 +105,7 @@ pub fn build(snapshot: &LiveSnapshot, secret_fields: &[SecretField], key: &Secre
                     name,
                     tenant,
                     description: Some(s(r, "description")),
-                    permissions: Some(sorted_set(strings(r, "permissionNames"))),
+                    permissions: Some(sorted_set(string_list(r, "permissionNames"))),
                 }),
                 raw: r.clone(),
             },
@@ -132,7 +133,7 @@ pub fn build(snapshot: &LiveSnapshot, secret_fields: &[SecretField], key: &Secre
             id: id.clone(),
             name: Some(s(t, "name")),
             domains: Some(sorted_set(
-                strings(t, "selfProvisioningDomains")
+                string_list(t, "selfProvisioningDomains")
                     .into_iter()
                     .map(|d| d.to_ascii_lowercase()),
             )),
@@ -144,7 +145,7 @@ pub fn build(snapshot: &LiveSnapshot, secret_fields: &[SecretField], key: &Secre
             enforce_sso: Some(b(t, "enforceSSO")),
             disabled: Some(b(t, "disabled")),
         };
-        let roles = sorted_set(strings(t, "defaultRoles"));
+        let roles = sorted_set(string_list(t, "defaultRoles"));
         let dr_address = Address::default_roles(&id);
         g.resources.insert(
             dr_address.clone(),
