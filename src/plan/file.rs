@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 
 use super::{Action, Change};
 use crate::model::Address;
-use crate::resource::sort_keys;
 use crate::secret::SecretRef;
 
 pub const FORMAT: &str = "descope-mgmt-plan";
@@ -206,9 +205,7 @@ impl PlanFile {
 }
 
 fn canonical_text(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(&sort_keys(v)).expect("values serialize");
-    s.push('\n');
-    s
+    crate::util::json::to_canonical_pretty(v).expect("values serialize")
 }
 
 /// sha256 over the canonical bytes of the file without its `digest` field.

@@ -132,25 +132,7 @@ pub fn sorted_set(items: impl IntoIterator<Item = String>) -> Vec<String> {
 /// Canonical JSON text: object keys sorted (serde_json's map is ordered), no insignificant
 /// whitespace. Used for fingerprints and digests, so equal values give equal bytes.
 pub fn canonical_json(v: &Value) -> String {
-    serde_json::to_string(&sort_keys(v)).expect("a serde_json::Value always serializes")
-}
-
-/// The same value with every object's keys in sorted order, whatever map type serde_json was
-/// built with (a dependency could turn on `preserve_order`).
-pub fn sort_keys(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), sort_keys(&o[k]));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sort_keys).collect()),
-        other => other.clone(),
-    }
+    crate::util::json::to_canonical_line(v).expect("a serde_json::Value always serializes")
 }
 
 /// `sha256:<hex>` of the canonical JSON of a live object.
