@@ -1818,3 +1818,46 @@ async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
     assert_created_once(&w.emu, &desired);
     assert!(!w.plan_has_changes().await);
 }
+
+/// Two tenants swapping their names go through a temporary name (design.md §2). Killed right
+/// after the temporary rename committed, the same plan must still resume and finish: the
+/// later update of that tenant now starts from the temporary state, not from `before`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_killed_after_its_temporary_step_resumes() {
+    let mut desired = Desired::new(2, 0, 0);
+    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let (p, path) = w.plan_to("initial").await;
+    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+
+    let a = desired.tenant_mut("t00").name.clone();
+    let b = desired.tenant_mut("t01").name.clone();
+    desired.tenant_mut("t00").name = b.clone();
+    desired.tenant_mut("t01").name = a.clone();
+    w.write_config(&desired, FAST);
+    let (swap, path) = w.plan_to("swap").await;
+    let updates = swap
+        .changes
+        .iter()
+        .filter(|c| c.action == descope_mgmt::plan::Action::Update)
+        .count();
+    assert_eq!(updates, 3, "a swap is a temporary update and two real ones");
+
+    apply_killed_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/update",
+            nth: 1,
+        },
+    )
+    .await;
+    assert_partial_journal(&w, &swap);
+
+    let out = w.apply_cli(&path).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let data = w.emu.data();
+    assert_eq!(data.tenant("t00").unwrap().name, b);
+    assert_eq!(data.tenant("t01").unwrap().name, a);
+    assert!(!w.plan_has_changes().await);
+}

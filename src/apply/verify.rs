@@ -155,8 +155,23 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
             .get(&c.id)
             .copied()
             .unwrap_or(OpProgress::Untouched);
-        let before_ok =
-            matches_before(live, fingerprint) || fresh_default_roles(plan, &c.address, live);
+        // An address can appear twice (a swap's temporary step, then the real update): once
+        // the earlier step ran, the later one starts from that step's result, not `before`.
+        let earlier_step_ran = plan
+            .changes
+            .iter()
+            .filter(|p| p.id < c.id && p.address == c.address)
+            .next_back()
+            .is_some_and(|p| {
+                let ran = input
+                    .progress
+                    .get(&p.id)
+                    .is_some_and(|s| *s != OpProgress::Untouched);
+                ran && has_taken_effect(p, live)
+            });
+        let before_ok = matches_before(live, fingerprint)
+            || fresh_default_roles(plan, &c.address, live)
+            || earlier_step_ran;
         let after_ok = has_taken_effect(c, live);
         let ok = match progress {
             OpProgress::Finished if after_ok => {
