@@ -160,8 +160,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         let earlier_step_ran = plan
             .changes
             .iter()
-            .filter(|p| p.id < c.id && p.address == c.address)
-            .next_back()
+            .rfind(|p| p.id < c.id && p.address == c.address)
             .is_some_and(|p| {
                 let ran = input
                     .progress
