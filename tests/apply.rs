@@ -703,9 +703,14 @@ struct KillPoint {
     nth: u64,
 }
 
-/// Runs `descope-mgmt apply PLAN` as a child process and SIGKILLs it from the emulator's hook
-/// at `point`, so the kill lands exactly there (the request's answer is never seen).
-async fn apply_killed_at(w: &World, plan: &Path, point: KillPoint) {
+/// Runs `descope-mgmt apply PLAN` as a child process and sends it `signal` (`-KILL`, `-INT`)
+/// from the emulator's hook at `point`, so the signal lands exactly there.
+async fn apply_signalled_at(
+    w: &World,
+    plan: &Path,
+    point: KillPoint,
+    signal: &'static str,
+) -> Output {
     let pid = Arc::new(AtomicU32::new(0));
     let fired = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));
@@ -719,16 +724,16 @@ async fn apply_killed_at(w: &World, plan: &Path, point: KillPoint) {
                 return;
             }
             let pid = pid.load(Ordering::SeqCst);
-            // Never `kill -KILL 0`: that is the whole process group.
+            // Never `kill 0`: that is the whole process group.
             if pid != 0 {
-                // Marked before killing: the test thread may see the child's death before
-                // `kill` itself returns here. The child's SIGKILL status is the real proof.
+                // Marked before signalling: the test thread may see the child's end before
+                // `kill` itself returns here.
                 fired.store(true, Ordering::SeqCst);
                 let status = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
+                    .args([signal, &pid.to_string()])
                     .status()
                     .expect("kill runs");
-                assert!(status.success(), "kill -KILL {pid} failed");
+                assert!(status.success(), "kill {signal} {pid} failed");
             }
         })));
     }
@@ -745,10 +750,16 @@ async fn apply_killed_at(w: &World, plan: &Path, point: KillPoint) {
     w.emu.set_hook(None);
     assert!(
         fired.load(Ordering::SeqCst),
-        "the kill at {point:?} never fired ({} matching requests): {}",
+        "the {signal} at {point:?} never fired ({} matching requests): {}",
         seen.load(Ordering::SeqCst),
         text(&out)
     );
+    out
+}
+
+/// SIGKILL at `point`: the request's answer is never seen.
+async fn apply_killed_at(w: &World, plan: &Path, point: KillPoint) {
+    let out = apply_signalled_at(w, plan, point, "-KILL").await;
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
 }
@@ -1771,36 +1782,17 @@ async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
     let desired = Desired::new(3, 2, 1);
     let w = World::start(EmulatorOptions::default(), &desired).await;
     let (plan_file, path) = w.plan_to("interrupt").await;
-    let pid = Arc::new(AtomicU32::new(0));
-    let fired = Arc::new(AtomicBool::new(false));
-    {
-        let (pid, fired) = (pid.clone(), fired.clone());
-        w.emu.set_hook(Some(Arc::new(move |ev: &HookEvent| {
-            if ev.phase != HookPhase::AfterCommit || ev.path != "/v1/mgmt/tenant/create" {
-                return;
-            }
-            let pid = pid.load(Ordering::SeqCst);
-            if pid != 0 && !fired.swap(true, Ordering::SeqCst) {
-                let status = Command::new("kill")
-                    .args(["-INT", &pid.to_string()])
-                    .status()
-                    .expect("kill runs");
-                assert!(status.success());
-            }
-        })));
-    }
-    let child = w
-        .cli(&["apply", path.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    pid.store(child.id(), Ordering::SeqCst);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    w.emu.set_hook(None);
-    assert!(fired.load(Ordering::SeqCst), "the interrupt never fired");
+    let out = apply_signalled_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/create",
+            nth: 1,
+        },
+        "-INT",
+    )
+    .await;
     assert_eq!(code(&out), 1, "an interrupt exits 1: {}", text(&out));
     assert!(text(&out).contains("Interrupted"), "{}", text(&out));
 
