@@ -1,5 +1,5 @@
 //! The Management API layer against a real local HTTP server (httpmock on port 0): what goes on
-//! the wire (compared with golden JSON written by hand from `descope-api.md`), how answers and
+//! the wire (compared with golden JSON written by hand from `docs/descope-api.md`), how answers and
 //! errors are read, and how the gateway paces, pauses and retries.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -381,7 +381,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Paths that change data (descope-api.md §4-7). Everything else is a read.
+/// Paths that change data (docs/descope-api.md §4-7). Everything else is a read.
 fn is_write_path(path: &str) -> bool {
     [
         "/create",
@@ -1773,7 +1773,7 @@ async fn a_dependency_deleted_since_planning_is_refused_with_exit_3() {
     assert_eq!(writes_in(&w.emu.log()[seen..]), Vec::<&LogEntry>::new());
 }
 
-/// Ctrl-C during apply (design.md §1: an interrupt exits 1): nothing new starts, what is in
+/// Ctrl-C during apply (docs/design.md §1: an interrupt exits 1): nothing new starts, what is in
 /// flight finishes and is journaled, the rest is reported as not started, and the same plan
 /// then resumes and completes. The SIGINT is sent from the emulator's hook while the first
 /// tenant create is being answered, so plenty of dependent work remains.
@@ -1811,7 +1811,7 @@ async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
     assert!(!w.plan_has_changes().await);
 }
 
-/// Two tenants swapping their names go through a temporary name (design.md §2). Killed right
+/// Two tenants swapping their names go through a temporary name (docs/design.md §2). Killed right
 /// after the temporary rename committed, the same plan must still resume and finish: the
 /// later update of that tenant now starts from the temporary state, not from `before`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

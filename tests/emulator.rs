@@ -1,5 +1,5 @@
 //! The emulator as a client sees it: raw HTTP against an in-process server on 127.0.0.1:0,
-//! checking Descope's wire format (descope-api.md) and the test-facing knobs. The official
+//! checking Descope's wire format (docs/descope-api.md) and the test-facing knobs. The official
 //! Python SDK runs against it too (`python_sdk_conformance`).
 
 use std::collections::HashMap;
@@ -208,7 +208,7 @@ async fn tenants_have_descopes_shape() {
     assert!(id.starts_with('T') && id.len() == 28, "{id}");
     assert_eq!(created, json!({"id": id}));
 
-    // Load-one is unwrapped (descope-api.md §4).
+    // Load-one is unwrapped (docs/descope-api.md §4).
     let (status, t) = api.get(&format!("/v1/mgmt/tenant?id={id}")).await;
     assert_eq!(status, 200);
     let expected_keys = [

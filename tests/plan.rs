@@ -1454,7 +1454,7 @@ tenants:
     )
     .await;
     assert_eq!(code(&o), 3, "{}{}", stdout(&o), stderr(&o));
-    // design.md words it "secret VAR changed or key rotated: plan again"; apply/verify.rs
+    // docs/design.md §2 words it "secret VAR changed or key rotated: plan again"; apply/verify.rs
     // spells the rotation out ("…or the management key was rotated since planning…").
     let e = stderr(&o);
     assert!(

@@ -368,7 +368,7 @@ fn journal_tells_done_in_flight_failed_skipped_and_untouched() {
     assert_eq!(s.status(5), OpStatus::Done);
     assert_eq!(s.ops[&2].address, addr("tenant.acme"));
 
-    // Design §2: finished must match after, in flight before-or-after, the rest before.
+    // docs/design.md §2: finished must match after, in flight before-or-after, the rest before.
     assert_eq!(s.status(0).expected_live(), ExpectedLive::After);
     assert_eq!(s.status(1).expected_live(), ExpectedLive::BeforeOrAfter);
     assert_eq!(s.status(2).expected_live(), ExpectedLive::BeforeOrAfter);

@@ -1,5 +1,5 @@
 //! Where calls go and how they authenticate: `Authorization: Bearer <projectId>:<managementKey>`
-//! against the project's base URL (descope-api.md §1, §2).
+//! against the project's base URL (docs/descope-api.md §1, §2).
 
 use crate::secret::Secret;
 

@@ -1,4 +1,4 @@
-//! One pure function per Management API call this tool makes (descope-api.md §2, §4-7). Each
+//! One pure function per Management API call this tool makes (docs/descope-api.md §2, §4-7). Each
 //! returns the exact method, path, query and body; nothing here touches the network, so the
 //! request shapes can be tested against golden JSON without a server.
 //!
@@ -109,7 +109,7 @@ fn permission_address(body: &Value) -> Option<Address> {
 }
 
 /// An empty string in a filter list is as good as no filter to a server that treats `""` as
-/// "not set" (descope-api.md §3), so it is refused like an empty list.
+/// "not set" (docs/descope-api.md §3), so it is refused like an empty list.
 fn check_names(
     path: &'static str,
     names: &[String],
@@ -174,14 +174,14 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-// ---- license (§2) ----
+// ---- license (docs/descope-api.md §2) ----
 
 /// The SDKs' handshake; its answer's tier goes into `x-descope-license` on later calls.
 pub fn license() -> ApiRequest {
     ApiRequest::read(Method::Get, LICENSE)
 }
 
-// ---- tenants (§4) ----
+// ---- tenants (docs/descope-api.md §4) ----
 
 pub fn tenant_create(body: Value) -> ApiRequest {
     let address = tenant_address(&body);
@@ -244,7 +244,7 @@ pub fn tenant_update_default_roles(id: &str, default_roles: &[String]) -> ApiReq
     .for_address(Address::default_roles(id))
 }
 
-// ---- permissions (§5) ----
+// ---- permissions (docs/descope-api.md §5) ----
 
 pub fn permission_create(body: Value) -> ApiRequest {
     let address = permission_address(&body);
@@ -292,7 +292,7 @@ pub fn permission_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, PERMISSION_LOAD_ALL)
 }
 
-// ---- roles (§6) ----
+// ---- roles (docs/descope-api.md §6) ----
 
 /// A role is identified by its name together with `tenantId` (absent or "" = project role).
 pub fn role_create(body: Value) -> ApiRequest {
@@ -362,7 +362,7 @@ pub fn role_search(body: Value) -> ApiRequest {
     post_read(ROLE_SEARCH, Some(body))
 }
 
-// ---- flows (§7) ----
+// ---- flows (docs/descope-api.md §7) ----
 
 /// A POST that only reads. NODE's `{}` rather than PY's missing body: a JSON body is what every
 /// other POST carries.
@@ -421,7 +421,7 @@ pub fn flow_import_v2(flow_id: &str, flow: Value) -> Result<ApiRequest, ApiError
     )
 }
 
-// ---- theme (§7) ----
+// ---- theme (docs/descope-api.md §7) ----
 
 /// A POST that only reads; PY sends `{}`. Answers `{"theme": {..}}` (wrapped, whatever the PY
 /// docstring says).

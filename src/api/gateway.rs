@@ -1,6 +1,6 @@
 //! The one door every task goes through to reach Descope: a shared rate budget, a shared pause
 //! on 429, retries with backoff, and — for writes — reading the outcome before repeating a call
-//! that may already have taken effect (design.md §2, Rate limiting and Ambiguous failures).
+//! that may already have taken effect (docs/design.md §2, Rate limiting and Ambiguous failures).
 
 // `ApiError` is the shared error type every layer returns; boxing it would change what the
 // other modules build against, for a few bytes on a path that ends in a network call.
@@ -37,7 +37,7 @@ pub struct RateBudget {
 }
 
 impl RateBudget {
-    /// Descope's plain-API limit is 100/60 s per IP; 90/60 keeps a margin (design.md §2).
+    /// Descope's plain-API limit is 100/60 s per IP; 90/60 keeps a margin (docs/design.md §2).
     pub const DEFAULT: RateBudget = RateBudget {
         requests: 90,
         per: Duration::from_secs(60),
@@ -135,7 +135,7 @@ impl Default for GatewayOptions {
     fn default() -> Self {
         GatewayOptions {
             rate: RateBudget::DEFAULT,
-            // Not the SDKs' 3: with 20 % of answers failing (design.md §3's fault modes) 3
+            // Not the SDKs' 3: with 20 % of answers failing (docs/design.md §3's fault modes) 3
             // retries leave ~0.2 % of calls failing, with the modes combined (~36 % of attempts)
             // ~1.7 % — too many for a 100-operation apply, whose outcome checks are reads too.
             // 6 leaves ~0.08 % at 36 %, for at most ~30 s of backoff on one call.

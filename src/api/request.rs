@@ -21,7 +21,7 @@ impl Method {
 }
 
 /// Whether repeating the call can change anything. Writes are never blindly retried after an
-/// ambiguous failure: the outcome is read first (design.md §2, Ambiguous failures).
+/// ambiguous failure: the outcome is read first (docs/design.md §2, Ambiguous failures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Read,

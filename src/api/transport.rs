@@ -59,7 +59,7 @@ struct Inner {
     /// Set by a successful handshake; sent as `x-descope-license` from then on.
     tier: RwLock<Option<String>>,
     /// Any 2xx proves the key and project are right, so a later 401 means something else
-    /// (design.md §2: a 401 on a tenant-role call may mean the tenant is missing).
+    /// (docs/design.md §2: a 401 on a tenant-role call may mean the tenant is missing).
     credentials_proven: AtomicBool,
 }
 

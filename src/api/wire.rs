@@ -1,4 +1,4 @@
-//! The JSON Descope exchanges (descope-api.md §4-7).
+//! The JSON Descope exchanges (docs/descope-api.md §4-7).
 //!
 //! Request structs serialize to exactly the documented keys (note the irregular ones:
 //! `enforceSSO`, `JITDisabled`). Response types are tolerant on purpose: unknown fields are
@@ -10,7 +10,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-/// A missing field and `null` both mean "not set" (§3).
+/// A missing field and `null` both mean "not set" (docs/descope-api.md §3).
 fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -33,7 +33,7 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 }
 
 /// `parent` is only in the DOCS schema; a response without it says nothing about the parent
-/// (design.md §2: an unreturned field is unknown, never a reason to replace).
+/// (docs/design.md §2: an unreturned field is unknown, never a reason to replace).
 fn present_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Some(Option::<String>::deserialize(d)?.unwrap_or_default()))
 }
@@ -41,7 +41,8 @@ fn present_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 // ---------------------------------------------------------------- requests
 
 /// Body of `tenant/create` (and, with `id`, `tenant/update`). Optional keys are left out when
-/// unset rather than sent as `null`, which Descope treats the same (§3).
+/// unset rather than sent as `null`, which Descope treats the same
+/// (docs/descope-api.md §3).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TenantRequest {
     #[serde(skip_serializing_if = "Option::is_none")]

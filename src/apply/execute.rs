@@ -1,6 +1,6 @@
 //! The executor: runs a verified plan's changes in dependency order, up to `parallelism` at
 //! once, batching ready role and permission operations where Descope has batch endpoints,
-//! journaling each operation's start and end before moving on (design.md §2).
+//! journaling each operation's start and end before moving on (docs/design.md §2).
 //!
 //! 1. Build a dependency queue of the plan's changes; operations a previous run finished
 //!    (verified live) succeed at once.

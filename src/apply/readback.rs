@@ -96,7 +96,7 @@ impl OutcomeCheck for EffectCheck<'_> {
 
 /// The outcome check for a batch request, which Descope applies as one transaction: done when
 /// every member's change shows live. Without it an ambiguous failure of a batch that had
-/// committed was sent again blind (design.md §2: read before retrying).
+/// committed was sent again blind (docs/design.md §2: read before retrying).
 pub struct BatchEffectCheck<'a> {
     pub changes: &'a [Change],
     pub secret_fields: &'a [SecretField],

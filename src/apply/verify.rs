@@ -1,4 +1,4 @@
-//! Apply's checks before any write (design.md §1-2): the plan is for this project and
+//! Apply's checks before any write (docs/design.md §1-2): the plan is for this project and
 //! environment, has not been used, its secrets still resolve to the same values, and every
 //! resource it touches or needs is as it was when planned — per operation when resuming.
 

@@ -1,5 +1,5 @@
 //! The thin command-line layer: parse, resolve global settings, call one library operation per
-//! command, and turn its result into output and an exit code (design.md §1, Exit codes).
+//! command, and turn its result into output and an exit code (docs/design.md §1, Exit codes).
 
 pub mod args;
 mod commands;

@@ -1,4 +1,4 @@
-//! Which project, key and endpoint an environment talks to (design.md §1, Credentials and
+//! Which project, key and endpoint an environment talks to (docs/design.md §1, Credentials and
 //! endpoint). A leftover shell variable must never silently point `--env prod` elsewhere.
 
 use crate::api::credentials::Credentials;

@@ -411,7 +411,7 @@ fn literal_keys(root: &Node, files: &[PathBuf], problems: &mut Vec<Diagnostic>) 
     }
 }
 
-/// The resource a pointer falls in, in the address syntax of design.md §1.
+/// The resource a pointer falls in, in the address syntax of docs/design.md §1.
 pub fn address_of(pointer: &str, json: &Json) -> Option<String> {
     let mut parts = pointer.split('/').skip(1);
     let top = parts.next()?;

@@ -1,4 +1,4 @@
-//! Environment overlays (design.md §2, Overlays and variables): list entries merge into the
+//! Environment overlays (docs/design.md §2, Overlays and variables): list entries merge into the
 //! base by their key, maps merge deeply, scalars and lists replace, `remove: true` drops.
 //! Merging works on the positioned tree, so a merged value still points at the file it came from.
 

@@ -1,5 +1,5 @@
 //! The emulated project. Typed internally so the handlers stay simple; the `*_json` accessors
-//! render objects exactly as Descope's API returns them (descope-api.md §4-7), which is what
+//! render objects exactly as Descope's API returns them (docs/descope-api.md §4-7), which is what
 //! tests compare against.
 
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub struct Permission {
 }
 
 /// A flow kept in the v1 form (`dsl` plus screens); v2 documents are converted on the way in
-/// and out, as descope-api.md §7 describes the correspondence.
+/// and out, as docs/descope-api.md §7 describes the correspondence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Flow {

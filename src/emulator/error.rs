@@ -1,10 +1,10 @@
 //! Descope's error body. Every error carries an `errorCode`, because the Go SDK treats a body
-//! without one as an invalid response rather than an API error (descope-api.md §8).
+//! without one as an invalid response rather than an API error (docs/descope-api.md §8).
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-/// Codes Descope is known to use (descope-api.md §8).
+/// Codes Descope is known to use (docs/descope-api.md §8).
 pub const BAD_REQUEST: &str = "E011001";
 pub const MISSING_ARGUMENTS: &str = "E011002";
 pub const INVALID_REQUEST: &str = "E011003";

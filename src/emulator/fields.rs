@@ -1,5 +1,5 @@
 //! Reading request bodies the way Descope does: JSON `null` and `""` mean "not set", unknown
-//! fields are ignored, and a wrong type is a 400 rather than a panic (descope-api.md §3).
+//! fields are ignored, and a wrong type is a 400 rather than a panic (docs/descope-api.md §3).
 
 use std::collections::HashMap;
 

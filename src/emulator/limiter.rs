@@ -1,5 +1,5 @@
 //! Descope-like rate limiting: at most N requests in any sliding window, then the client is
-//! locked out for one whole window (descope-api.md §9, §10.7).
+//! locked out for one whole window (docs/descope-api.md §9, §10.7).
 //!
 //! Requests refused during a lockout do not extend it and do not count toward the next window:
 //! the lockout is a fixed backoff, as Descope's docs describe ("60 s with a 60 s backoff"), and a

@@ -1,5 +1,5 @@
-//! A local stand-in for Descope's Management API (descope-api.md, design.md §3): a real HTTP
-//! server speaking Descope's wire format, seeded like a fresh project, strict by default, with
+//! A local stand-in for Descope's Management API (docs/descope-api.md, docs/design.md §3): a
+//! real HTTP server speaking Descope's wire format, seeded like a fresh project, strict by default, with
 //! Descope-like rate limiting and injectable latency and faults. It backs `demo`, `--emulator`,
 //! the integration tests and the benchmarks. `docs/emulator.md` lists every choice made where
 //! Descope's behaviour is unverified.
@@ -35,7 +35,7 @@ pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
 use observe::{lock, Observer};
 use pipeline::Shared;
 
-/// 28 characters, so the SDKs' regional rule picks the default host (descope-api.md §1).
+/// 28 characters, so the SDKs' regional rule picks the default host (docs/descope-api.md §1).
 pub const DEFAULT_PROJECT_ID: &str = "P2emulatorproject00000000000";
 /// A fixed, obviously fake key: the emulator is loopback-only and holds no real data.
 pub const DEFAULT_MANAGEMENT_KEY: &str = "K2emulator-demo-management-key";

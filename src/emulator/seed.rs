@@ -1,4 +1,4 @@
-//! What a fresh Descope project holds (design.md §3): the system permissions, the built-in
+//! What a fresh Descope project holds (docs/design.md §3): the system permissions, the built-in
 //! roles, a few built-in flows with v1 documents, and a theme.
 
 use rand::rngs::StdRng;

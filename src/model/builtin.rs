@@ -1,6 +1,7 @@
-//! What Descope puts in every new project and this tool never touches (design.md §2,
+//! What Descope puts in every new project and this tool never touches (docs/design.md §2,
 //! Protection). The live `systemDefault` flag is honoured too; these names cover responses that
-//! omit it. The exact set is unverified (descope-api.md §5), so the list errs on the side of more.
+//! omit it. The exact set is unverified (docs/descope-api.md §5), so the list errs on the side
+//! of more.
 
 /// Permissions a fresh project ships with (`systemDefault: true`).
 pub const SYSTEM_PERMISSIONS: &[&str] = &["Impersonate", "SSO Admin", "User Admin"];

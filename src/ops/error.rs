@@ -1,5 +1,6 @@
 //! The operations layer's error: everything a command can fail with, each mapped to the exit
-//! code of the contract (design.md §1) and printed as a message for the person at the terminal.
+//! code of the contract (docs/design.md §1) and printed as a message for the person at the
+//! terminal.
 
 use std::fmt;
 

@@ -1,12 +1,12 @@
 //! The exact request bodies a plan will send. Descope's updates override the whole object, so
 //! an update body is the live object with only the managed fields replaced (read-modify-write,
-//! design.md §2): fields the config does not manage are carried over as they are.
+//! docs/design.md §2): fields the config does not manage are carried over as they are.
 
 use serde_json::{json, Map, Value};
 
 use crate::resource::{DesiredResource, DocForm, DocumentSpec, Spec};
 
-/// Tenant fields the update endpoint accepts (descope-api.md §4); everything else the load
+/// Tenant fields the update endpoint accepts (docs/descope-api.md §4); everything else the load
 /// returns (createdTime, successors, parent, defaultRoles, domains) is read-only there.
 const TENANT_UPDATABLE: &[&str] = &[
     "id",

@@ -1,4 +1,4 @@
-//! Desired graph + live graph + ownership → ordered changes (design.md §1-2).
+//! Desired graph + live graph + ownership → ordered changes (docs/design.md §1-2).
 //!
 //! 1. Decide an action per address (create, update, delete, replace, or nothing).
 //! 2. Refuse what must never happen silently: deleting protected or system resources,
@@ -146,7 +146,8 @@ pub fn diff(
 
     let mut deps = wire_dependencies(desired, live, &drafts);
     let mut sorted = topological_order(&drafts, &deps);
-    // Swaps (design.md §2, Ordering): two tenants trading a name or domain wait for each other.
+    // Swaps (docs/design.md §2, Ordering): two tenants trading a name or domain wait for each
+    // other.
     // Break each such cycle with a temporary update that frees the value first, one at a time,
     // so a two-way swap needs one extra request.
     while let Err(stuck) = &sorted {
@@ -396,7 +397,7 @@ fn plan_absent_from_config(
 }
 
 /// A replaced tenant takes its tenant roles, and with them its default roles, along: Descope
-/// deletes a tenant's roles with the tenant (descope-api.md §6). Without this, an apply of a
+/// deletes a tenant's roles with the tenant (docs/descope-api.md §6). Without this, an apply of a
 /// replace silently destroyed unchanged roles and default roles the config still names, and
 /// only the next plan noticed. Whatever the config keeps under the tenant is created again
 /// after the replace; what it does not name would be lost silently, so that is refused.

@@ -1,6 +1,6 @@
 //! What the live object looks like once a change took effect, and whether it already has:
 //! used by apply to skip finished work on resume, and to decide after an ambiguous failure
-//! whether a write went through (design.md §2, Resume; Ambiguous failures).
+//! whether a write went through (docs/design.md §2, Resume; Ambiguous failures).
 
 use serde_json::Value;
 

@@ -269,7 +269,7 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         plan.created_at,
         plan.digest.get(..19).unwrap_or(&plan.digest)
     );
-    // Replaces head the warning as they head every rendering (design.md §2), and a cascade is
+    // Replaces head the warning as they head every rendering (docs/design.md §2), and a cascade is
     // spelled out: a reviewer of the comment alone must see that users will be deleted.
     let mut destructive = sorted(plan, |c| c.action == Action::Replace);
     destructive.extend(sorted(plan, |c| c.action == Action::Delete));

@@ -1,5 +1,5 @@
 //! The desired side of a plan: the resolved configuration turned into resources with their
-//! dependencies (design.md §1, Resource addresses).
+//! dependencies (docs/design.md §1, Resource addresses).
 
 use std::collections::{BTreeMap, BTreeSet};
 

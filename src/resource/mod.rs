@@ -49,7 +49,7 @@ pub struct DefaultRolesSpec {
 }
 
 /// The form of a flow or theme document, kept so it is exported, compared and imported as the
-/// file has it (design.md §2, Flow and theme documents).
+/// file has it (docs/design.md §2, Flow and theme documents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DocForm {

@@ -37,7 +37,8 @@ pub struct StateFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedResource {
-    /// sha256 of the canonical live object after the last apply (design §2 "Fingerprints").
+    /// sha256 of the canonical live object after the last apply (docs/design.md §2,
+    /// "Fingerprints").
     pub fingerprint: String,
     /// Remembered until an apply of a config that sets it to false.
     pub protect: bool,

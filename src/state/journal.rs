@@ -1,6 +1,6 @@
 //! `journal/<plan-digest>.jsonl`: one line when each operation of a plan starts and one when it
 //! ends, so an interrupted apply can be resumed knowing exactly which operations were done,
-//! which were in flight, and which were never touched (design §2 "Resume and one use").
+//! which were in flight, and which were never touched (docs/design.md §2 "Resume and one use").
 //!
 //! It is the one state file appended to instead of replaced: each line is written with a
 //! single `write` and fsynced before the operation proceeds. A crash can therefore leave at
@@ -82,7 +82,7 @@ pub enum OpStatus {
     },
 }
 
-/// Which of the plan's snapshots the live object may match when resuming (design §2).
+/// Which of the plan's snapshots the live object may match when resuming (docs/design.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpectedLive {
     Before,

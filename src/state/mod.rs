@@ -1,5 +1,5 @@
-//! One environment's state directory, `<state-dir>/<env>/` (design §1 "The state directory";
-//! formats in `docs/state-format.md`):
+//! One environment's state directory, `<state-dir>/<env>/` (docs/design.md §1, "The state
+//! directory"; formats in `docs/state-format.md`):
 //!
 //! - `state.json` ([`StateFile`]): managed addresses, fingerprints, protect flags, applied
 //!   plans; committed to git;

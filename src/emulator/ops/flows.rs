@@ -1,4 +1,4 @@
-//! Flows and the theme, v1 and v2 (descope-api.md §7). Documents are opaque JSON: only the
+//! Flows and the theme, v1 and v2 (docs/descope-api.md §7). Documents are opaque JSON: only the
 //! fields that carry identity, metadata and version are read.
 
 use serde_json::{json, Map, Value};
@@ -24,7 +24,7 @@ pub fn list(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, Ap
     Ok(json!({ "flows": ctx.out_all(flows), "total": total }))
 }
 
-/// Unknown ids are ignored (descope-api.md §10.6).
+/// Unknown ids are ignored (docs/descope-api.md §10.6).
 pub fn delete(d: &mut ProjectData, _: &mut Ctx, inp: &Input) -> Result<Value, ApiError> {
     let ids = inp.body.str_list("ids")?;
     if ids.is_empty() {

@@ -1,5 +1,5 @@
-//! The endpoints of descope-api.md §2 and §4-7 as plain functions over `ProjectData`, and the
-//! table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
+//! The endpoints of docs/descope-api.md §2 and §4-7 as plain functions over `ProjectData`, and
+//! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
 mod flows;
 mod permissions;

@@ -1,4 +1,4 @@
-//! Permissions and their batches (descope-api.md §5).
+//! Permissions and their batches (docs/descope-api.md §5).
 
 use serde_json::{json, Value};
 

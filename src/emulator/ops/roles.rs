@@ -1,5 +1,5 @@
-//! Project and tenant roles and their batches (descope-api.md §6). A role is identified by its
-//! name together with its `tenantId` ("" for project level).
+//! Project and tenant roles and their batches (docs/descope-api.md §6). A role is identified by
+//! its name together with its `tenantId` ("" for project level).
 
 use serde_json::{json, Map, Value};
 

@@ -1,4 +1,4 @@
-//! Tenants, their settings and default roles (descope-api.md §4).
+//! Tenants, their settings and default roles (docs/descope-api.md §4).
 
 use serde_json::{json, Value};
 
@@ -236,7 +236,7 @@ pub fn delete(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, 
     Ok(json!({}))
 }
 
-/// Unwrapped, as every SDK reads it (descope-api.md §4).
+/// Unwrapped, as every SDK reads it (docs/descope-api.md §4).
 pub fn load(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, ApiError> {
     let id = inp.query_id()?;
     let t = d.tenant_json(&id).ok_or_else(|| missing_tenant(&id))?;
