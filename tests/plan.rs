@@ -1689,7 +1689,7 @@ fn mask(text: &str, plan: &PlanFile) -> String {
         );
     let ids = regex::Regex::new(r"\b(ROL|PERM|SC|T)[0-9A-Za-z]{27}\b").unwrap();
     let text = ids.replace_all(&text, "$1<id>");
-    let times = regex::Regex::new(r#""(createdTime|modifiedTime)": \d+"#).unwrap();
+    let times = regex::Regex::new(r#""(createdTime|modifiedTime)": "?\d+"?"#).unwrap();
     let text = times.replace_all(&text, "\"$1\": 0");
     let etags = regex::Regex::new(r#""etag": "[^"]*""#).unwrap();
     etags
