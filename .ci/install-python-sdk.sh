@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the official Descope Python SDK that tests/python/conformance.py drives against the
-# emulator (docs/descope-api.md §10.9). descope 2.16.1 pins certifi>=2026.10.19, which the registry may
-# not carry yet, so the SDK goes in without its pins and its imports are installed beside it:
+# Installs the official Descope Python SDK that crates/descope-emulator/tests/python/conformance.py
+# drives against the emulator (docs/descope-api.md §10.9). descope 2.16.1 pins certifi>=2026.10.19,
+# which the registry may not carry yet, so the SDK goes in without its pins and its imports are
+# installed beside it:
 # httpx (transport), certifi (TLS roots), pyjwt[crypto] (session tokens), email-validator.
 # flask is only an extra for descope.flask, which the conformance test does not import.
 set -euo pipefail

@@ -191,8 +191,8 @@ fn main() {
 }
 
 async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
+    use descope_emulator::{Emulator, EmulatorOptions};
     use descope_mgmt::apply::execute::NoProgress;
-    use descope_mgmt::emulator::{Emulator, EmulatorOptions};
     use descope_mgmt::ops::apply::{apply, ApplyRequest};
     use descope_mgmt::ops::plan::{plan, PlanRequest};
     use descope_mgmt::ops::{EndpointOverride, GlobalOptions, Session};
@@ -277,11 +277,11 @@ async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
 }
 
 async fn rate_compliance() -> (Duration, u64, u64) {
+    use descope_emulator::{Emulator, EmulatorOptions};
     use descope_mgmt::api::credentials::Credentials;
     use descope_mgmt::api::endpoints;
     use descope_mgmt::api::gateway::{Gateway, GatewayOptions, RateBudget};
     use descope_mgmt::api::transport::{Transport, TransportOptions};
-    use descope_mgmt::emulator::{Emulator, EmulatorOptions};
 
     let emulator = Emulator::start(EmulatorOptions {
         rate: Some((20, Duration::from_secs(1))),

@@ -3,9 +3,7 @@
 
 pub mod api;
 pub mod apply;
-pub mod cli;
 pub mod config;
-pub mod emulator;
 pub mod model;
 pub mod ops;
 pub mod plan;

@@ -1,3 +1,8 @@
+//! The descope-mgmt command line. The engine is the library (`src/lib.rs`); everything that
+//! parses arguments, prompts or draws progress lives here in `cli`, outside it.
+
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    descope_mgmt::cli::main()
+    cli::main()
 }

@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use descope_mgmt::apply::execute::{NoProgress, OpOutcome};
-use descope_mgmt::config::VarSource;
-use descope_mgmt::emulator::{
+use descope_emulator::{
     AfterCommitFault, Emulator, EmulatorOptions, Faults, HookEvent, HookPhase, LogEntry,
     ProjectData,
 };
+use descope_mgmt::apply::execute::{NoProgress, OpOutcome};
+use descope_mgmt::config::VarSource;
 use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
 use descope_mgmt::ops::plan::{plan, PlanRequest};
 use descope_mgmt::ops::{GlobalOptions, OpError, Session};
@@ -1115,7 +1115,7 @@ async fn a_partly_failed_apply_exits_1_and_the_same_plan_then_completes() {
     let (p, path) = w.plan_to("partial").await;
     // Someone takes t01's name between plan and apply (an address the plan does not touch).
     w.emu.mutate(|d| {
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: "squatter".into(),
             name: "Tenant t01".into(),
             ..Default::default()
@@ -1160,7 +1160,7 @@ async fn a_refused_operation_is_a_failed_result_and_its_dependents_are_skipped()
     let w = World::start(EmulatorOptions::default(), &desired).await;
     let (p, path) = w.plan_to("partial-lib").await;
     w.emu.mutate(|d| {
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: "squatter".into(),
             name: "Tenant t00".into(),
             ..Default::default()
@@ -1340,7 +1340,7 @@ async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_ba
     // A tenant the plan has not reached yet created by someone else.
     let pending = untouched.last().unwrap().clone();
     w.emu.mutate(|d| {
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: pending.clone(),
             name: "Someone else's".into(),
             ..Default::default()

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
+use descope_emulator::{Emulator, EmulatorOptions, DEFAULT_PROJECT_ID};
 use descope_mgmt::apply::execute::NoProgress;
 use descope_mgmt::config::VarSource;
-use descope_mgmt::emulator::{Emulator, EmulatorOptions, DEFAULT_PROJECT_ID};
 use descope_mgmt::model::Address;
 use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
 use descope_mgmt::ops::plan::{plan, PlanOutcome, PlanRequest};
@@ -784,7 +784,7 @@ tenants:
     // A claim nobody releases (an unmanaged tenant keeps it) is refused at plan time, naming
     // both tenants.
     h.emu.mutate(|d| {
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: "other".into(),
             name: "Other".into(),
             self_provisioning_domains: vec!["other.example.com".into()],
@@ -1007,19 +1007,19 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
     let h = Harness::start().await;
     // Something unmanaged of each prunable kind, besides Descope's own.
     h.emu.mutate(|d| {
-        d.permissions.push(descope_mgmt::emulator::Permission {
+        d.permissions.push(descope_emulator::Permission {
             id: "PERMstray".into(),
             name: "stray.perm".into(),
             ..Default::default()
         });
-        d.roles.push(descope_mgmt::emulator::Role {
+        d.roles.push(descope_emulator::Role {
             id: "ROLstray".into(),
             name: "stray-role".into(),
             // A default (auto-assigned) role is still an ordinary role.
             default: true,
             ..Default::default()
         });
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: "stray-tenant".into(),
             name: "Stray".into(),
             ..Default::default()
@@ -1136,7 +1136,7 @@ tenants:
     // A child an admin added by hand stays, so the parent cannot go: refused at plan time,
     // not half-way through an apply.
     h.emu.mutate(|d| {
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: "kid".into(),
             name: "Kid".into(),
             parent: "child".into(),
@@ -1650,13 +1650,13 @@ async fn every_action_plan(h: &Harness) -> PlanFile {
     h.config(EVERY_BEFORE);
     h.converge().await;
     h.emu.mutate(|d| {
-        d.roles.push(descope_mgmt::emulator::Role {
+        d.roles.push(descope_emulator::Role {
             id: "ROLlegacy".into(),
             name: "legacy".into(),
             description: "Made by hand".into(),
             ..Default::default()
         });
-        d.tenants.push(descope_mgmt::emulator::Tenant {
+        d.tenants.push(descope_emulator::Tenant {
             id: "stray".into(),
             name: "Stray".into(),
             ..Default::default()
@@ -1689,7 +1689,7 @@ fn mask(text: &str, plan: &PlanFile) -> String {
         );
     let ids = regex::Regex::new(r"\b(ROL|PERM|SC|T)[0-9A-Za-z]{27}\b").unwrap();
     let text = ids.replace_all(&text, "$1<id>");
-    let times = regex::Regex::new(r#""(createdTime|modifiedTime)": \d+"#).unwrap();
+    let times = regex::Regex::new(r#""(createdTime|modifiedTime)": "?\d+"?"#).unwrap();
     let text = times.replace_all(&text, "\"$1\": 0");
     let etags = regex::Regex::new(r#""etag": "[^"]*""#).unwrap();
     etags
@@ -2086,7 +2086,7 @@ tenants:
 
     // A tenant role the config does not name would be lost silently: refused.
     h.emu.mutate(|d| {
-        d.roles.push(descope_mgmt::emulator::Role {
+        d.roles.push(descope_emulator::Role {
             id: "ROLhandmade".into(),
             name: "handmade".into(),
             tenant_id: "mover".into(),

@@ -453,4 +453,13 @@ mod tests {
         assert_eq!(list_objects(&json!({}), "roles").unwrap().len(), 0);
         assert!(tenant_from_load(&json!("x")).is_err());
     }
+
+    /// Descope's reference types `modifiedTime` as a string; older answers carry a number.
+    #[test]
+    fn flow_modified_time_reads_as_a_string_or_a_number() {
+        for raw in [json!("1716000001"), json!(1716000001)] {
+            let f: FlowSummary = parse(&json!({"id": "sign-in", "modifiedTime": raw})).unwrap();
+            assert_eq!(f.modified_time, 1716000001);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use descope_emulator::cli::EmulatorArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -221,55 +222,6 @@ pub enum StateCommand {
     /// Start managing a resource that exists in the live project.
     #[command(after_help = "Example:\n  descope-mgmt state import tenant.acme-corp --env dev")]
     Import { address: String },
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct EmulatorArgs {
-    /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 8787)]
-    pub port: u16,
-    /// Persist the emulated project to FILE (atomic writes).
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    /// Project id the emulator accepts.
-    #[arg(long)]
-    pub project_id: Option<String>,
-    /// Management key the emulator accepts.
-    #[arg(long)]
-    pub management_key: Option<String>,
-    /// Allow N requests in any SECONDS window, then lock the client out (429) for the window.
-    #[arg(long, value_name = "N/SECONDS")]
-    pub rate: Option<String>,
-    /// Delay every answer by this many milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Fail this fraction of requests (0.0-1.0) before touching data.
-    #[arg(long, default_value_t = 0.0)]
-    pub fail_rate: f64,
-    /// Fail this fraction of writes after committing them (500 or a dropped connection).
-    #[arg(long, default_value_t = 0.0)]
-    pub fail_after_commit_rate: f64,
-    /// Answer this fraction of requests slower than a client's timeout.
-    #[arg(long, default_value_t = 0.0)]
-    pub slow_rate: f64,
-    /// How much slower a slow answer is, in milliseconds.
-    #[arg(long, default_value_t = 35_000, value_name = "MS")]
-    pub slow_by_ms: u64,
-    /// Let faults hit the license handshake too.
-    #[arg(long)]
-    pub faults_on_license: bool,
-    /// Seed of the fault draws and generated ids (same seed, same faults).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Leave default-valued fields out of responses.
-    #[arg(long)]
-    pub omit_defaults: bool,
-    /// Accept what real Descope may accept but the strict default refuses.
-    #[arg(long)]
-    pub lenient: bool,
-    /// Append a JSON line per request to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

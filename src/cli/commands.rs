@@ -9,11 +9,11 @@ use tokio::sync::mpsc::unbounded_channel;
 use super::args::{ApplyArgs, Format, GlobalArgs, PlanArgs, ShowArgs};
 use super::exit;
 use super::output::{report_gateway_events, use_color, ApplyProgress};
-use crate::emulator::{Emulator, EmulatorOptions};
-use crate::ops::apply::{apply, ApplyReport, ApplyRequest};
-use crate::ops::plan::{plan, PlanOutcome, PlanRequest};
-use crate::ops::{EndpointOverride, GlobalOptions, OpError, Session};
-use crate::plan::{render, Action, PlanFile};
+use descope_emulator::{Emulator, EmulatorOptions};
+use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
+use descope_mgmt::ops::plan::{plan, PlanOutcome, PlanRequest};
+use descope_mgmt::ops::{EndpointOverride, GlobalOptions, OpError, Session};
+use descope_mgmt::plan::{render, Action, PlanFile};
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, OpError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -43,7 +43,7 @@ pub(super) async fn start_emulator_if_asked(
     if !g.emulator {
         return Ok(None);
     }
-    let probe = crate::config::load(&crate::config::LoadOptions {
+    let probe = descope_mgmt::config::load(&descope_mgmt::config::LoadOptions {
         path: opts.config.clone(),
         env: opts.env.clone(),
         vars: opts.vars.clone(),
@@ -54,7 +54,7 @@ pub(super) async fn start_emulator_if_asked(
         .as_ref()
         .and_then(|e| e.project_id.clone())
         .unwrap_or(defaults.project_id.clone());
-    let key = crate::config::resolve_credentials(&probe, &opts.vars)
+    let key = descope_mgmt::config::resolve_credentials(&probe, &opts.vars)
         .map(|c| c.management_key.expose().to_string())
         .unwrap_or(defaults.management_key.clone());
     std::fs::create_dir_all(&opts.state_dir)
@@ -190,8 +190,12 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     if let Some(b) = &report.backup {
         println!("Backup of the changed resources: {}", b.display());
     }
-    let already =
-        report.count(|r| matches!(r.outcome, crate::apply::execute::OpOutcome::AlreadyDone));
+    let already = report.count(|r| {
+        matches!(
+            r.outcome,
+            descope_mgmt::apply::execute::OpOutcome::AlreadyDone
+        )
+    });
     println!(
         "\nApply {}: {} created, {} updated, {} deleted, {} replaced{}, {} failed, {} skipped in {:.1}s ({} requests, {} rate-limited).",
         if report.all_succeeded() { "complete" } else { "INCOMPLETE" },
@@ -215,7 +219,7 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     if report.failed() > 0 {
         println!("\nFailures:");
         for r in &report.results {
-            if let crate::apply::execute::OpOutcome::Failed {
+            if let descope_mgmt::apply::execute::OpOutcome::Failed {
                 message,
                 error_code,
                 ..
@@ -351,8 +355,9 @@ async fn plan_then_confirm(
     let outcome = plan(session, &req).await?;
     let dir = session.state.plans_dir();
     let path = session.state.plan_file(&outcome.plan.digest)?;
-    crate::util::atomic::create_private_dir_all(&dir).map_err(|e| OpError::Io(e.to_string()))?;
-    crate::util::atomic::write_atomic(&path, outcome.plan.to_canonical_string().as_bytes())
+    descope_mgmt::util::atomic::create_private_dir_all(&dir)
+        .map_err(|e| OpError::Io(e.to_string()))?;
+    descope_mgmt::util::atomic::write_atomic(&path, outcome.plan.to_canonical_string().as_bytes())
         .map_err(|e| OpError::Io(e.to_string()))?;
     print_plan(&outcome, use_color(g.no_color), g.quiet);
     if !outcome.plan.has_changes() {

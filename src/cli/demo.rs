@@ -8,11 +8,11 @@ use super::args::{DemoArgs, GlobalArgs};
 use super::commands::{apply_with_progress, fail, print_plan, print_report, runtime};
 use super::exit;
 use super::output::use_color;
-use crate::config::VarSource;
-use crate::emulator::{Emulator, EmulatorOptions};
-use crate::ops::plan::{plan, PlanRequest};
-use crate::ops::{EndpointOverride, GlobalOptions, OpError, Session};
-use crate::plan::{render, PlanFile};
+use descope_emulator::{Emulator, EmulatorOptions};
+use descope_mgmt::config::VarSource;
+use descope_mgmt::ops::plan::{plan, PlanRequest};
+use descope_mgmt::ops::{EndpointOverride, GlobalOptions, OpError, Session};
+use descope_mgmt::plan::{render, PlanFile};
 
 /// The example project, embedded so the demo runs from any directory and from an installed binary.
 const FILES: &[(&str, &str)] = &[

@@ -6,14 +6,14 @@ use std::time::Duration;
 use super::args::{BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, StateCommand};
 use super::commands::{fail, global_options, runtime, with_session};
 use super::exit;
-use crate::config::{self, LoadOptions, VarSource};
-use crate::ops::backup::{self, RestoreRequest};
-use crate::ops::drift::{drift, DriftReport};
-use crate::ops::export::{blank_config, export, ExportRequest};
-use crate::ops::state_cmd::{self, ImportOutcome};
-use crate::ops::{OpError, Session};
-use crate::plan::render;
-use crate::state::StateDir;
+use descope_mgmt::config::{self, LoadOptions, VarSource};
+use descope_mgmt::ops::backup::{self, RestoreRequest};
+use descope_mgmt::ops::drift::{drift, DriftReport};
+use descope_mgmt::ops::export::{blank_config, export, ExportRequest};
+use descope_mgmt::ops::state_cmd::{self, ImportOutcome};
+use descope_mgmt::ops::{OpError, Session};
+use descope_mgmt::plan::render;
+use descope_mgmt::state::StateDir;
 
 /// State writes outside apply are quick; a held lock means an apply is running, so they fail
 /// at once with the holder named rather than wait.
@@ -113,7 +113,7 @@ fn drift_text(r: &DriftReport) -> String {
             r.changed_outside.len()
         );
         for c in &r.changed_outside {
-            if c.live_fingerprint == crate::plan::diff::ABSENT {
+            if c.live_fingerprint == descope_mgmt::plan::diff::ABSENT {
                 let _ = writeln!(s, "  {}: deleted", c.address);
             } else {
                 let _ = writeln!(
@@ -220,7 +220,7 @@ fn drift_markdown(r: &DriftReport) -> String {
             "#### Changed outside descope-mgmt since the last apply\n"
         );
         for c in &r.changed_outside {
-            let what = if c.live_fingerprint == crate::plan::diff::ABSENT {
+            let what = if c.live_fingerprint == descope_mgmt::plan::diff::ABSENT {
                 "deleted"
             } else {
                 "modified"

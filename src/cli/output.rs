@@ -8,9 +8,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::api::gateway::GatewayEvent;
-use crate::apply::execute::{OpOutcome, OpResult, Progress};
-use crate::plan::Change;
+use descope_mgmt::api::gateway::GatewayEvent;
+use descope_mgmt::apply::execute::{OpOutcome, OpResult, Progress};
+use descope_mgmt::plan::Change;
 
 pub fn use_color(no_color_flag: bool) -> bool {
     !no_color_flag

@@ -30,12 +30,20 @@ pub enum OpError {
     Io(String),
 }
 
+/// The process exit codes of the contract (docs/design.md §1, Exit codes).
+pub mod exit_code {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+    pub const REFUSED: u8 = 3;
+}
+
 impl OpError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            OpError::PlanFile(e) if matches!(**e, PlanFileError::Read { .. }) => 1,
-            OpError::PlanFile(_) | OpError::Refused(_) => 3,
-            _ => 1,
+            OpError::PlanFile(e) if matches!(**e, PlanFileError::Read { .. }) => exit_code::ERROR,
+            OpError::PlanFile(_) | OpError::Refused(_) => exit_code::REFUSED,
+            _ => exit_code::ERROR,
         }
     }
 }

@@ -11,5 +11,5 @@ pub mod session;
 pub mod state_cmd;
 pub mod validate;
 
-pub use error::OpError;
+pub use error::{exit_code, OpError};
 pub use session::{EndpointOverride, GlobalOptions, Session};

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use descope_mgmt::emulator::{
-    AfterCommitFault, Emulator, EmulatorOptions, Faults, HookEvent, HookPhase,
-};
+use descope_emulator::{AfterCommitFault, Emulator, EmulatorOptions, Faults, HookEvent, HookPhase};
 use serde_json::{json, Value};
 
 struct Api {
@@ -792,6 +790,97 @@ async fn batches_are_one_transaction() {
     assert!(emu.data().role("Tenant Admin", "").is_some());
 }
 
+/// The official SDKs read `roles` from the batch answers (docs/descope-api.md §6), so each answer
+/// lists the roles as they are after the batch, in request order.
+#[tokio::test]
+async fn role_batches_answer_with_the_roles() {
+    let (emu, api) = strict().await;
+    api.ok(
+        "/v1/mgmt/tenant/create",
+        json!({"id": "acme", "name": "Acme"}),
+    )
+    .await;
+    let created = api
+        .ok(
+            "/v1/mgmt/role/create/batch",
+            json!({"roles": [
+                {"name": "viewer", "description": "Views", "permissionNames": ["User Admin"]},
+                {"name": "editor", "tenantId": "acme", "default": true},
+            ]}),
+        )
+        .await;
+    let roles = created["roles"].as_array().expect("roles is a list");
+    assert_eq!(roles.len(), 2, "{created}");
+    let d = emu.data();
+    let viewer = d.role("viewer", "").unwrap();
+    let editor = d.role("editor", "acme").unwrap();
+    assert_eq!(roles[0]["id"], viewer.id.as_str());
+    assert_eq!(roles[0]["name"], "viewer");
+    assert_eq!(roles[0]["description"], "Views");
+    assert_eq!(roles[0]["permissionNames"], json!(["User Admin"]));
+    assert_eq!(roles[0]["tenantId"], "");
+    assert!(roles[0]["createdTime"].is_i64(), "{created}");
+    assert_eq!(roles[1]["id"], editor.id.as_str());
+    assert_eq!(roles[1]["tenantId"], "acme");
+    assert_eq!(roles[1]["default"], true);
+
+    let updated = api
+        .ok(
+            "/v1/mgmt/role/update/batch",
+            json!({"roles": [
+                {"name": "editor", "tenantId": "acme", "newName": "writer"},
+                {"id": viewer.id, "newName": "viewer", "description": "Reads"},
+            ]}),
+        )
+        .await;
+    let roles = updated["roles"].as_array().expect("roles is a list");
+    assert_eq!(roles.len(), 2, "{updated}");
+    assert_eq!(
+        (&roles[0]["id"], &roles[0]["name"], &roles[0]["tenantId"]),
+        (&json!(editor.id), &json!("writer"), &json!("acme"))
+    );
+    // Full override: the flag not sent again is cleared, in the answer as in the project.
+    assert_eq!(roles[0]["default"], false);
+    assert_eq!(roles[1]["description"], "Reads");
+    assert_eq!(roles[1]["permissionNames"], json!([]));
+    assert_eq!(emu.data().role("viewer", "").unwrap().description, "Reads");
+
+    // With omit-defaults the listed roles drop default-valued fields like any role object.
+    let (_bare_emu, api) = start(EmulatorOptions {
+        omit_defaults: true,
+        ..Default::default()
+    })
+    .await;
+    let created = api
+        .ok(
+            "/v1/mgmt/role/create/batch",
+            json!({"roles": [{"name": "bare"}]}),
+        )
+        .await;
+    assert_eq!(created["roles"][0]["name"], "bare");
+    assert!(
+        created["roles"][0].get("description").is_none(),
+        "{created}"
+    );
+}
+
+/// Descope's API reference types a flow's `modifiedTime` as a string in `flow/list`.
+#[tokio::test]
+async fn flow_list_gives_modified_time_as_a_string() {
+    let (emu, api) = strict().await;
+    let before = emu.data().flow("sign-in").unwrap().modified_time;
+    let listed = api
+        .ok("/v1/mgmt/flow/list", json!({"ids": ["sign-in"]}))
+        .await;
+    let entry = &listed["flows"][0];
+    assert_eq!(entry["id"], "sign-in", "{listed}");
+    assert_eq!(entry["modifiedTime"], before.to_string(), "{listed}");
+    assert!(
+        entry["version"].is_u64(),
+        "only modifiedTime is a string: {listed}"
+    );
+}
+
 #[tokio::test]
 async fn role_delete_batch_without_a_filter_deletes_every_role_in_scope() {
     let (emu, api) = strict().await;
@@ -1565,10 +1654,11 @@ async fn python_sdk_conformance() {
 }
 
 /// Starts the real binary and reads its banner up to the last `export` line.
+#[cfg(feature = "cli")]
 fn spawn_cli(state: &std::path::Path) -> (std::process::Child, HashMap<String, String>) {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_descope-mgmt"))
-        .args(["emulator", "--port", "0", "--rate", "100/60", "--state"])
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_descope-emulator"))
+        .args(["--port", "0", "--rate", "100/60", "--state"])
         .arg(state)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -1590,6 +1680,7 @@ fn spawn_cli(state: &std::path::Path) -> (std::process::Child, HashMap<String, S
     (child, exports)
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn cli_prints_what_to_export_keeps_state_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,9 +3,9 @@
 use serde_json::{json, Value};
 
 use super::{Ctx, Input};
-use crate::emulator::data::{ProjectData, Tenant};
-use crate::emulator::error::ApiError;
-use crate::emulator::fields::Body;
+use crate::data::{ProjectData, Tenant};
+use crate::error::ApiError;
+use crate::fields::Body;
 
 const MAX_LEVELS: usize = 3;
 const AUTH_TYPES: &[&str] = &["none", "saml", "oidc"];

@@ -234,7 +234,9 @@ impl ProjectData {
             "disabled": f.disabled,
             "version": f.version,
             "etag": f.etag,
-            "modifiedTime": f.modified_time,
+            // A string, as Descope's API reference shows it (proto3 JSON writes int64 that way);
+            // docs/emulator.md notes that the digits-of-seconds form is a guess.
+            "modifiedTime": f.modified_time.to_string(),
             "dsl": f.dsl,
         })
     }

@@ -6,7 +6,14 @@ use serde_json::{json, Value};
 
 use super::data::{Flow, Permission, ProjectData, Role, Theme};
 use super::ops::{flows_etag, Ctx};
-use crate::model::builtin::{BUILTIN_ROLES, SYSTEM_PERMISSIONS};
+
+/// Permissions a fresh Descope project ships with (`systemDefault: true`). Descope's seed data,
+/// kept here rather than shared with any client: a client's idea of the built-ins must be checked
+/// against this, not derived from it. The exact set is unverified (docs/descope-api.md §5).
+pub const SYSTEM_PERMISSIONS: &[&str] = &["Impersonate", "SSO Admin", "User Admin"];
+
+/// Roles a fresh Descope project ships with.
+pub const BUILTIN_ROLES: &[&str] = &["Tenant Admin"];
 
 const BUILTIN_FLOWS: &[(&str, &str, &str)] = &[
     (

@@ -4,9 +4,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Input};
-use crate::emulator::data::{ProjectData, Role};
-use crate::emulator::error::ApiError;
-use crate::emulator::fields::Body;
+use crate::data::{ProjectData, Role};
+use crate::error::ApiError;
+use crate::fields::Body;
 
 /// The scope a body names; a tenant that does not exist is a 404.
 fn scope(d: &ProjectData, b: &Body) -> Result<String, ApiError> {
@@ -95,8 +95,7 @@ fn update_one(d: &mut ProjectData, ctx: &mut Ctx, b: &Body) -> Result<Value, Api
 
 /// Tenants' default-role lists follow a rename and lose a deleted role.
 fn rename_in_default_roles(d: &mut ProjectData, tenant_id: &str, old: &str, new: Option<&str>) {
-    let in_scope =
-        |t: &&mut crate::emulator::data::Tenant| tenant_id.is_empty() || t.id == tenant_id;
+    let in_scope = |t: &&mut crate::data::Tenant| tenant_id.is_empty() || t.id == tenant_id;
     for t in d.tenants.iter_mut().filter(in_scope) {
         match new {
             Some(new) => {
@@ -119,15 +118,17 @@ pub fn create(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, 
     Ok(ctx.out(role))
 }
 
+/// Answers `{"roles": [role objects]}`, the shape the official SDKs read (docs/descope-api.md §6).
 pub fn create_batch(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, ApiError> {
     let items = inp.body.objects("roles")?;
     if items.is_empty() {
         return Err(ApiError::missing("roles"));
     }
+    let mut roles = Vec::with_capacity(items.len());
     for b in &items {
-        create_one(d, ctx, b)?;
+        roles.push(create_one(d, ctx, b)?);
     }
-    Ok(json!({}))
+    Ok(json!({"roles": ctx.out_all(roles)}))
 }
 
 pub fn update(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, ApiError> {
@@ -135,15 +136,17 @@ pub fn update(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, 
     Ok(ctx.out(role))
 }
 
+/// Answers `{"roles": [role objects]}`, like `create_batch`.
 pub fn update_batch(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, ApiError> {
     let items = inp.body.objects("roles")?;
     if items.is_empty() {
         return Err(ApiError::missing("roles"));
     }
+    let mut roles = Vec::with_capacity(items.len());
     for b in &items {
-        update_one(d, ctx, b)?;
+        roles.push(update_one(d, ctx, b)?);
     }
-    Ok(json!({}))
+    Ok(json!({"roles": ctx.out_all(roles)}))
 }
 
 pub fn delete(d: &mut ProjectData, _: &mut Ctx, inp: &Input) -> Result<Value, ApiError> {

@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{Ctx, Input};
-use crate::emulator::data::{Flow, ProjectData};
-use crate::emulator::error::ApiError;
+use crate::data::{Flow, ProjectData};
+use crate::error::ApiError;
 
 fn missing_flow(id: &str) -> ApiError {
     ApiError::not_found(format!("Flow {id} not found"))

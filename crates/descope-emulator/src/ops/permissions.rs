@@ -3,9 +3,9 @@
 use serde_json::{json, Value};
 
 use super::{Ctx, Input};
-use crate::emulator::data::{Permission, ProjectData};
-use crate::emulator::error::ApiError;
-use crate::emulator::fields::Body;
+use crate::data::{Permission, ProjectData};
+use crate::error::ApiError;
+use crate::fields::Body;
 
 /// Index of the permission a body names by `id` or `name`.
 fn find(d: &ProjectData, b: &Body) -> Result<usize, ApiError> {

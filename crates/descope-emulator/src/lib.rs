@@ -1,9 +1,12 @@
-//! A local stand-in for Descope's Management API (docs/descope-api.md, docs/design.md §3): a
-//! real HTTP server speaking Descope's wire format, seeded like a fresh project, strict by default, with
-//! Descope-like rate limiting and injectable latency and faults. It backs `demo`, `--emulator`,
-//! the integration tests and the benchmarks. `docs/emulator.md` lists every choice made where
-//! Descope's behaviour is unverified.
+//! A local stand-in for Descope's Management API (docs/descope-api.md, docs/design.md §3): a real HTTP
+//! server speaking Descope's wire format, seeded like a fresh project, strict by default, with
+//! Descope-like rate limiting and injectable latency and faults. It backs descope-mgmt's `demo`,
+//! `--emulator`, integration tests and benchmarks, and anyone else's integration tests (see the
+//! crate's README). `docs/emulator.md` lists every choice made where Descope's behaviour is
+//! unverified.
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod data;
 mod error;
 mod faults;
@@ -31,6 +34,7 @@ use tokio::task::JoinHandle;
 pub use data::{Flow, Permission, ProjectData, Role, Tenant, TenantSettings, Theme};
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
+pub use seed::{BUILTIN_ROLES, SYSTEM_PERMISSIONS};
 
 use observe::{lock, Observer};
 use pipeline::Shared;
@@ -236,7 +240,7 @@ mod tests {
     #[test]
     fn fresh_project_has_the_builtins() {
         let d = seed::fresh_project(&mut StdRng::seed_from_u64(1), 1_700_000_000);
-        for p in crate::model::builtin::SYSTEM_PERMISSIONS {
+        for p in SYSTEM_PERMISSIONS {
             assert!(d.permission(p).is_some_and(|p| p.system_default));
         }
         let admin = d.role("Tenant Admin", "").expect("built-in role");

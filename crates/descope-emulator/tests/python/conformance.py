@@ -1,6 +1,6 @@
 """The official Descope Python SDK against the emulator: every management endpoint the emulator
 serves, called the way the SDK calls it, with the results checked. Run by
-`cargo test --test emulator python_sdk_conformance`, which starts the emulator and passes:
+`cargo test -p descope-emulator --test emulator python_sdk_conformance`, which starts the emulator and passes:
 
   EMULATOR_BASE_URL, EMULATOR_PROJECT_ID, EMULATOR_MANAGEMENT_KEY   a fresh emulator
   EMULATOR_LIMITED_BASE_URL                                         one limited to 2 requests/60 s
