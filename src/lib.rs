@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod emulator;
+pub mod kinds;
 pub mod model;
 pub mod ops;
 pub mod plan;
