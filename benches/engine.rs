@@ -99,10 +99,7 @@ fn live_snapshot(cfg: &Config) -> LiveSnapshot {
                    "customAttributes": {"plan": "gold"}, "createdTime": 1_700_000_000, "defaultRoles": ["role-1"]})
         })
         .collect();
-    LiveSnapshot {
-        tenants,
-        ..Default::default()
-    }
+    LiveSnapshot::default().with_list("tenants", tenants)
 }
 
 fn no_docs(_: &str) -> Result<Value, String> {

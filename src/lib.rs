@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apply;
 pub mod config;
+pub mod kinds;
 pub mod model;
 pub mod ops;
 pub mod plan;

@@ -57,6 +57,43 @@ pub const THEME_IMPORT_V1: &str = "/v1/mgmt/theme/import";
 pub const THEME_EXPORT_V2: &str = "/v2/mgmt/theme/export";
 pub const THEME_IMPORT_V2: &str = "/v2/mgmt/theme/import";
 
+/// Every path this tool writes to: a plan file's steps may name only these.
+const WRITE_PATHS: &[&str] = &[
+    TENANT_CREATE,
+    TENANT_UPDATE,
+    TENANT_PATCH,
+    TENANT_DELETE,
+    TENANT_SETTINGS,
+    TENANT_DEFAULT_ROLES,
+    PERMISSION_CREATE,
+    PERMISSION_CREATE_BATCH,
+    PERMISSION_UPDATE,
+    PERMISSION_UPDATE_BATCH,
+    PERMISSION_DELETE,
+    PERMISSION_DELETE_BATCH,
+    ROLE_CREATE,
+    ROLE_CREATE_BATCH,
+    ROLE_UPDATE,
+    ROLE_UPDATE_BATCH,
+    ROLE_DELETE,
+    ROLE_DELETE_BATCH,
+    FLOW_DELETE,
+    FLOW_IMPORT_V1,
+    FLOW_IMPORT_V2,
+    THEME_IMPORT_V1,
+    THEME_IMPORT_V2,
+];
+
+/// The known write path equal to `path`.
+pub fn write_path(path: &str) -> Option<&'static str> {
+    WRITE_PATHS.iter().copied().find(|p| *p == path)
+}
+
+/// The known query parameter equal to `key`.
+pub fn query_key(key: &str) -> Option<&'static str> {
+    ["id", "tenantId", "ssoId"].into_iter().find(|k| *k == key)
+}
+
 fn post_read(path: &'static str, body: Option<Value>) -> ApiRequest {
     ApiRequest {
         method: Method::Post,

@@ -49,6 +49,17 @@ impl ApiError {
         }
     }
 
+    /// A request that cannot be sent as planned (refused before any network).
+    pub fn setup(path: &str, address: &str, why: impl Into<String>) -> ApiError {
+        ApiError {
+            method: "POST",
+            path: path.to_string(),
+            address: Some(address.to_string()),
+            kind: ApiErrorKind::Setup(why.into()),
+            credentials_hint: false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match &self.kind {
             ApiErrorKind::Status { status, .. } => Some(*status),

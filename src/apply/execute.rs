@@ -17,8 +17,8 @@ use tokio::task::JoinSet;
 
 use super::readback::EffectCheck;
 use crate::api::gateway::{Gateway, NoCheck, WriteOutcome};
-use crate::api::{endpoints, ApiError, ApiErrorKind, ApiRequest};
-use crate::model::{Address, Kind};
+use crate::api::{ApiError, ApiErrorKind, ApiRequest};
+use crate::model::Address;
 use crate::plan::{Action, Change, PlanFile};
 use crate::resource::desired::SecretField;
 use crate::resource::live::unmask;
@@ -260,33 +260,25 @@ pub async fn execute(
     Ok(results.into_values().collect())
 }
 
-/// Role and permission operations of one kind, action and tenant share a batch endpoint.
-fn batch_key(c: &Change) -> Option<(Kind, Action, Option<String>)> {
-    match (&c.address, c.action) {
-        (Address::Permission(_), Action::Create | Action::Update | Action::Delete) => {
-            Some((Kind::Permission, c.action, None))
-        }
-        (Address::Role { .. }, Action::Create | Action::Update) => {
-            Some((Kind::Role, c.action, None))
-        }
-        // Role delete-batch takes one tenantId for all names.
-        (Address::Role { tenant, .. }, Action::Delete) => {
-            Some((Kind::Role, c.action, tenant.clone()))
-        }
-        _ => None,
-    }
-}
-
-/// The next unit of work: a batch of like operations, or one operation.
+/// The next unit of work: a batch of like operations (same batch endpoint and shared keys),
+/// or one operation.
 fn take_unit(pending: &mut Vec<Change>, max_batch: usize) -> Vec<Change> {
     let first = pending.remove(0);
-    let Some(key) = batch_key(&first) else {
+    let Some(key) = first
+        .op
+        .batch_key()
+        .map(|(p, s)| (p.to_string(), s.clone()))
+    else {
         return vec![first];
     };
     let mut unit = vec![first];
     let mut i = 0;
     while i < pending.len() && unit.len() < max_batch {
-        if batch_key(&pending[i]).as_ref() == Some(&key) {
+        let same = pending[i]
+            .op
+            .batch_key()
+            .is_some_and(|(p, s)| p == key.0 && *s == key.1);
+        if same {
             unit.push(pending.remove(i));
         } else {
             i += 1;
@@ -326,94 +318,33 @@ fn failed(e: &ApiError) -> OpOutcome {
     }
 }
 
-fn body(shared: &Shared, c: &Change) -> Result<Value, OpOutcome> {
-    let after = c.after.clone().unwrap_or(Value::Null);
-    unmask(&after, &|var| (shared.secrets)(var)).map_err(|message| OpOutcome::Failed {
+fn unmasked(shared: &Shared, c: &Change, v: &Value) -> Result<Value, OpOutcome> {
+    unmask(v, &|var| (shared.secrets)(var)).map_err(|message| OpOutcome::Failed {
         message: format!("{}: {message}", c.address),
         error_code: None,
         status: None,
     })
 }
 
-fn setup_error(c: &Change, e: ApiError) -> OpOutcome {
-    failed(&ApiError {
-        address: Some(c.address.to_string()),
-        ..e
-    })
-}
-
-/// The requests one change needs, in order (a replace is a delete, then a create).
-fn requests(shared: &Shared, c: &Change) -> Result<Vec<(ApiRequest, bool)>, OpOutcome> {
-    let addr = &c.address;
-    // (request, checked): checked writes consult the live object after an ambiguous failure.
-    let reqs: Vec<(ApiRequest, bool)> = match (addr, c.action) {
-        (Address::Tenant(id), Action::Delete) => {
-            vec![(endpoints::tenant_delete(id, c.cascade), true)]
+/// The requests of one change, as planned, with secrets resolved: (request, checked, deletes).
+fn requests(shared: &Shared, c: &Change) -> Result<Vec<(ApiRequest, bool, bool)>, OpOutcome> {
+    let address = c.address.to_string();
+    let mut out = Vec::with_capacity(c.op.steps.len());
+    for step in &c.op.steps {
+        let mut req = step.request(&address).map_err(|e| failed(&e))?;
+        if let Some(b) = &req.body {
+            req.body = Some(unmasked(shared, c, b)?);
         }
-        (Address::Tenant(id), Action::Replace) => vec![
-            (endpoints::tenant_delete(id, c.cascade), false),
-            (endpoints::tenant_create(body(shared, c)?), true),
-        ],
-        (Address::Tenant(_), Action::Create) => {
-            vec![(endpoints::tenant_create(body(shared, c)?), true)]
-        }
-        (Address::Tenant(_), Action::Update) => {
-            vec![(endpoints::tenant_update(body(shared, c)?), true)]
-        }
-        (Address::TenantDefaultRoles(id), _) => {
-            let b = body(shared, c)?;
-            let roles = crate::resource::live::string_list(&b, "defaultRoles");
-            vec![(endpoints::tenant_update_default_roles(id, &roles), true)]
-        }
-        (Address::Permission(name), Action::Delete) => {
-            vec![(endpoints::permission_delete(name), true)]
-        }
-        (Address::Permission(_), Action::Create | Action::Replace) => {
-            vec![(endpoints::permission_create(body(shared, c)?), true)]
-        }
-        (Address::Permission(_), Action::Update) => {
-            vec![(endpoints::permission_update(body(shared, c)?), true)]
-        }
-        (Address::Role { tenant, name }, Action::Delete) => {
-            vec![(endpoints::role_delete(name, tenant.as_deref()), true)]
-        }
-        (Address::Role { .. }, Action::Create | Action::Replace) => {
-            vec![(endpoints::role_create(body(shared, c)?), true)]
-        }
-        (Address::Role { .. }, Action::Update) => {
-            vec![(endpoints::role_update(body(shared, c)?), true)]
-        }
-        (Address::Flow(id), Action::Delete) => {
-            vec![(
-                endpoints::flow_delete(std::slice::from_ref(id)).map_err(|e| setup_error(c, e))?,
-                false,
-            )]
-        }
-        (Address::Flow(id), _) => {
-            let b = body(shared, c)?;
-            // The plan keeps the file's form: v2 bodies are {"flow": {flowId, …}}.
-            let req = if b.get("flow").and_then(|f| f.get("flowId")).is_some() {
-                endpoints::flow_import_v2(id, b["flow"].clone())
-            } else {
-                endpoints::flow_import_v1(id, b)
-            };
-            vec![(req.map_err(|e| setup_error(c, e))?, false)]
-        }
-        (Address::Theme, _) => {
-            let b = body(shared, c)?;
-            let theme = b.get("theme").cloned().unwrap_or(Value::Null);
-            let req = if theme.get("styles").is_some() {
-                endpoints::theme_import_v2(theme)
-            } else {
-                endpoints::theme_import_v1(theme)
-            };
-            vec![(req.map_err(|e| setup_error(c, e))?, false)]
-        }
-    };
-    Ok(reqs
-        .into_iter()
-        .map(|(r, checked)| (r.for_address(addr), checked))
-        .collect())
+        out.push((req, step.checked, step.deletes));
+    }
+    if out.is_empty() {
+        return Err(OpOutcome::Failed {
+            message: format!("{address}: the plan holds no request for this change; plan again"),
+            error_code: None,
+            status: None,
+        });
+    }
+    Ok(out)
 }
 
 async fn run_single(shared: &Shared, c: &Change) -> OpOutcome {
@@ -426,8 +357,7 @@ async fn run_single(shared: &Shared, c: &Change) -> OpOutcome {
         secret_fields: &shared.secret_fields,
     };
     let mut already = false;
-    for (req, checked) in reqs {
-        let is_delete = req.path.ends_with("/delete");
+    for (req, checked, is_delete) in reqs {
         let result = if checked {
             shared.gateway.write(req, &check).await
         } else {
@@ -449,33 +379,37 @@ async fn run_single(shared: &Shared, c: &Change) -> OpOutcome {
     }
 }
 
+/// The one request of a batch unit: the shared keys plus every member's item. Never sent with
+/// an empty list (role delete-batch with no filter deletes every role).
+fn batch_request(shared: &Shared, unit: &[Change]) -> Option<ApiRequest> {
+    let batch = unit.first()?.op.batch.as_ref()?;
+    let mut items = Vec::with_capacity(unit.len());
+    for c in unit {
+        let item = &c.op.batch.as_ref()?.item;
+        if item.is_null() || item.as_str().is_some_and(|s| s.trim().is_empty()) {
+            return None;
+        }
+        items.push(unmasked(shared, c, item).ok()?);
+    }
+    if items.is_empty() {
+        return None;
+    }
+    let mut body = batch.shared.clone();
+    body.insert(batch.list.clone(), Value::Array(items));
+    let step = crate::plan::op::Step {
+        method: "POST".into(),
+        path: batch.path.clone(),
+        query: vec![],
+        body: Some(Value::Object(body)),
+        checked: true,
+        deletes: false,
+    };
+    step.request(&unit[0].address.to_string()).ok()
+}
+
 /// One batch request for like operations; `None` when it failed and members must run alone.
 async fn run_batch(shared: &Shared, unit: &[Change]) -> Option<Vec<OpOutcome>> {
-    let first = &unit[0];
-    let bodies: Vec<Value> = unit
-        .iter()
-        .map(|c| body(shared, c))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let names: Vec<String> = unit
-        .iter()
-        .filter_map(|c| match &c.address {
-            Address::Permission(n) | Address::Role { name: n, .. } => Some(n.clone()),
-            _ => None,
-        })
-        .collect();
-    let req = match (&first.address, first.action) {
-        (Address::Permission(_), Action::Create) => endpoints::permission_create_batch(bodies),
-        (Address::Permission(_), Action::Update) => endpoints::permission_update_batch(bodies),
-        (Address::Permission(_), Action::Delete) => endpoints::permission_delete_batch(&names),
-        (Address::Role { .. }, Action::Create) => endpoints::role_create_batch(bodies),
-        (Address::Role { .. }, Action::Update) => endpoints::role_update_batch(bodies),
-        (Address::Role { tenant, .. }, Action::Delete) => {
-            endpoints::role_delete_batch(&names, tenant.as_deref())
-        }
-        _ => return None,
-    }
-    .ok()?;
+    let req = batch_request(shared, unit)?;
     let check = super::readback::BatchEffectCheck {
         changes: unit,
         secret_fields: &shared.secret_fields,

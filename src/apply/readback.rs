@@ -2,7 +2,7 @@
 //! effect (the gateway's outcome check) and to record fresh fingerprints after an apply.
 
 use crate::api::gateway::{CheckFuture, CheckResult, Gateway, OutcomeCheck};
-use crate::api::{endpoints, wire, ApiError};
+use crate::api::ApiError;
 use crate::model::Address;
 use crate::plan::effect::has_taken_effect;
 use crate::plan::Change;
@@ -21,58 +21,19 @@ pub async fn read_one(
     Ok(graph.resources.get(address).cloned())
 }
 
-/// One read that shows `address`: the tenant itself, or the whole list of its kind (so one
-/// read answers for every member of a role or permission batch).
+/// One read that shows `address`, as its kind reads it: the tenant itself, or the whole list of
+/// its kind (so one read answers for every member of a role or permission batch).
 async fn read_around(
     gateway: &Gateway,
     address: &Address,
     secret_fields: &[SecretField],
 ) -> Result<live::LiveGraph, ApiError> {
     let mut snapshot = LiveSnapshot::default();
-    match address {
-        Address::Tenant(id) | Address::TenantDefaultRoles(id) => {
-            match gateway.read(endpoints::tenant_load(id)).await {
-                Ok(body) => {
-                    let tenant =
-                        wire::tenant_object(&body).map_err(|e| decode_error(address, e))?;
-                    snapshot.tenants.push(tenant);
-                }
-                Err(e) if e.is_not_found() => return Ok(live::LiveGraph::default()),
-                Err(e) => return Err(e),
-            }
-        }
-        Address::Permission(_) => {
-            let body = gateway.read(endpoints::permission_load_all()).await?;
-            snapshot.permissions =
-                wire::list_objects(&body, "permissions").map_err(|e| decode_error(address, e))?;
-        }
-        Address::Role { .. } => {
-            let body = gateway.read(endpoints::role_load_all()).await?;
-            snapshot.roles =
-                wire::list_objects(&body, "roles").map_err(|e| decode_error(address, e))?;
-        }
-        Address::Flow(_) => {
-            let body = gateway.read(endpoints::flow_list()).await?;
-            snapshot.flows =
-                wire::list_objects(&body, "flows").map_err(|e| decode_error(address, e))?;
-        }
-        Address::Theme => {
-            let body = gateway.read(endpoints::theme_export_v1()).await?;
-            snapshot.theme = Some(body);
-        }
-    }
+    crate::kinds::of(address.kind())
+        .read_one(gateway, address, &mut snapshot)
+        .await?;
     let key = &gateway.transport().credentials().management_key;
     Ok(live::build(&snapshot, secret_fields, key))
-}
-
-fn decode_error(address: &Address, detail: String) -> ApiError {
-    ApiError {
-        method: "GET",
-        path: String::new(),
-        address: Some(address.to_string()),
-        kind: crate::api::ApiErrorKind::Decode(detail),
-        credentials_hint: false,
-    }
 }
 
 /// The gateway's outcome check for one change: does the live object already show it?

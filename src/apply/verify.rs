@@ -246,32 +246,29 @@ fn fresh_default_roles(
     live: Option<&crate::resource::LiveResource>,
 ) -> bool {
     use crate::plan::Action;
-    use crate::resource::Spec;
-    let tenant_action = |id: &str| {
-        plan.changes
-            .iter()
-            .find(|c| matches!(&c.address, Address::Tenant(t) if t == id))
-            .map(|c| c.action)
+    let Some(owner) = crate::kinds::of(address.kind()).owner(address) else {
+        return false;
     };
-    match address {
-        Address::TenantDefaultRoles(id) => match (tenant_action(id), live.map(|l| &l.spec)) {
-            (Some(Action::Create | Action::Replace), Some(Spec::DefaultRoles(d))) => {
-                d.roles.is_empty()
-            }
-            // Between a replace's delete and its create there is no tenant at all.
-            (Some(Action::Replace), None) => true,
-            _ => false,
-        },
-        Address::Role {
-            tenant: Some(id), ..
-        } => tenant_action(id) == Some(Action::Replace) && live.is_none(),
+    let owner_action = plan
+        .changes
+        .iter()
+        .find(|c| c.address == owner)
+        .map(|c| c.action);
+    let empty = live.is_some_and(|l| {
+        l.spec
+            .fields()
+            .values()
+            .all(crate::resource::is_default_value)
+    });
+    match (owner_action, live) {
+        // Between a replace's delete and its create there is no owner, nor anything in it.
+        (Some(Action::Replace), None) => true,
+        // A created owner brings its parts into existence, empty (a tenant's default roles).
+        (Some(Action::Create | Action::Replace), Some(_)) => empty,
         _ => false,
     }
 }
 
 fn plan_kind_readable(c: &crate::plan::Change) -> bool {
-    !matches!(
-        c.address.kind(),
-        crate::model::Kind::Flow | crate::model::Kind::Theme
-    )
+    crate::kinds::of(c.address.kind()).verifiable()
 }

@@ -14,23 +14,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::live::{read_graph, LiveScope};
 use super::{OpError, Session};
-use crate::api::endpoints;
-use crate::model::{Address, Kind};
-use crate::plan::bodies::{create_body, update_body};
+use crate::kinds;
+use crate::model::Address;
 use crate::plan::diff::{ABSENT, EXISTS};
 use crate::plan::effect::has_taken_effect;
 use crate::plan::file::{PlanOptionsRecord, Summary, FORMAT, FORMAT_VERSION};
 use crate::plan::{Action, Change, FieldChange, PlanFile, Reason};
 use crate::resource::desired::SecretField;
-use crate::resource::documents::{flow_form, normalize, project_onto, theme_form};
-use crate::resource::live::{self, secret_refs, LiveSnapshot};
-use crate::resource::{
-    sorted_set, DefaultRolesSpec, DesiredResource, DocForm, DocumentSpec, LiveResource, Spec,
-};
+use crate::resource::documents::project_onto;
+use crate::resource::live::secret_refs;
+use crate::resource::{DesiredResource, DocForm, LiveResource};
 use crate::secret::SecretRef;
 use crate::state::{
     list_backups, load_backup, BackedUpResource, BackupSummary, StateDir, StateFile,
@@ -91,17 +88,14 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
         )));
     }
 
-    let mut forms = BTreeMap::new();
-    for r in &backup.resources {
-        if let Address::Flow(_) = r.address {
-            forms.insert(r.address.clone(), flow_form(&r.object));
-        }
-    }
-    let mut scope = LiveScope::for_addresses(backup.resources.iter().map(|r| &r.address), &forms);
-    // Theme fingerprints are taken over the v1 export, as apply takes them.
-    if scope.theme.is_some() {
-        scope.theme = Some(DocForm::V1);
-    }
+    let saved = saved_graph(&backup.resources, &session.credentials.management_key);
+    // Documents are read in the form the backup holds them (fingerprints are taken over the
+    // theme's v1 export whatever the form, as apply takes them).
+    let forms: BTreeMap<Address, DocForm> = saved
+        .values()
+        .filter_map(|l| kinds::document(l.spec.as_ref()).map(|(form, _)| (l.address.clone(), form)))
+        .collect();
+    let scope = LiveScope::for_addresses(backup.resources.iter().map(|r| &r.address), &forms);
     let secret_fields = backed_up_secrets(&backup.resources);
     session.handshake().await?;
     let live = read_graph(
@@ -113,7 +107,6 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
     .await?;
     let mut warnings = live.warnings.clone();
 
-    let saved = saved_graph(&backup.resources, &session.credentials.management_key);
     let mut drafts: Vec<(Change, Vec<Address>)> = Vec::new();
     let mut unchanged = Vec::new();
     for r in &backup.resources {
@@ -125,19 +118,16 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             continue;
         };
         let l = live.resources.get(&r.address);
-        let draft = match (&d.spec, l) {
-            (Spec::Flow(_) | Spec::Theme(_), Some(l)) => {
-                let current = match (&d.spec, &l.spec) {
-                    (Spec::Theme(doc), _) if doc.form == DocForm::V2 => {
-                        normalize(&session.gateway.read(endpoints::theme_export_v2()).await?)
-                    }
-                    (_, Spec::Flow(ld) | Spec::Theme(ld)) => ld.document.clone(),
-                    _ => Value::Null,
-                };
+        let is_document = kinds::document(d.spec.as_ref()).is_some();
+        let draft = match l {
+            Some(l) if is_document => {
+                let current = kinds::document(l.spec.as_ref())
+                    .map(|(_, doc)| doc.clone())
+                    .unwrap_or(Value::Null);
                 document_update(&d, l, &current)
             }
-            (_, Some(l)) => object_update(&d, r, l, &mut warnings),
-            (_, None) => Some(Change::draft(
+            Some(l) => object_update(&d, r, l, &mut warnings),
+            None => Some(Change::draft(
                 r.address.clone(),
                 Action::Create,
                 Reason::NotInLiveProject,
@@ -148,6 +138,10 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             )),
         };
         match draft {
+            Some(c) if c.op.steps.is_empty() => warnings.push(format!(
+                "{}: the saved object cannot be sent back; left out of the plan",
+                r.address
+            )),
             Some(c) => drafts.push((c, d.depends_on.clone())),
             None => unchanged.push(r.address.clone()),
         }
@@ -260,92 +254,43 @@ fn backed_up_secrets(resources: &[BackedUpResource]) -> Vec<SecretField> {
     out
 }
 
-/// The saved permissions, roles and tenants read with the same code as live ones.
+/// The saved objects read by their kinds, as live ones are.
 fn saved_graph(
     resources: &[BackedUpResource],
     key: &crate::secret::Secret,
 ) -> BTreeMap<Address, LiveResource> {
-    let mut snapshot = LiveSnapshot::default();
-    for r in resources {
-        match r.address.kind() {
-            Kind::Permission => snapshot.permissions.push(r.object.clone()),
-            Kind::Role => snapshot.roles.push(r.object.clone()),
-            Kind::Tenant => snapshot.tenants.push(r.object.clone()),
-            _ => {}
-        }
-    }
-    // The saved objects already hold secret stand-ins: nothing to mask.
-    live::build(&snapshot, &[], key).resources
+    resources
+        .iter()
+        .filter_map(|r| {
+            kinds::of(r.address.kind())
+                .from_saved(&r.address, &r.object, key)
+                .map(|l| (r.address.clone(), l))
+        })
+        .collect()
 }
 
-/// The saved object as a desired resource, with the dependencies a create or update needs.
+/// The saved object as a desired resource, with the dependencies a create or update needs
+/// (of alternatives, the one the backup has, as Descope resolves default roles).
 fn desired_from_saved(
     r: &BackedUpResource,
     saved: &BTreeMap<Address, LiveResource>,
 ) -> Option<DesiredResource> {
-    let (spec, depends_on) = match &r.address {
-        Address::Flow(_) => (
-            Spec::Flow(DocumentSpec {
-                form: flow_form(&r.object),
-                document: normalize(&r.object),
-            }),
-            vec![],
-        ),
-        Address::Theme => (
-            Spec::Theme(DocumentSpec {
-                form: theme_form(&r.object),
-                document: normalize(&r.object),
-            }),
-            vec![],
-        ),
-        Address::TenantDefaultRoles(tenant) => {
-            let roles = sorted_set(crate::resource::live::string_list(
-                &r.object,
-                "defaultRoles",
-            ));
-            let mut deps = vec![Address::tenant(tenant)];
-            // A tenant role of that name is preferred when the backup has one (as Descope
-            // resolves default roles); otherwise the project role.
-            for name in &roles {
-                let scoped = Address::role(Some(tenant), name);
-                deps.push(if saved.contains_key(&scoped) {
-                    scoped
-                } else {
-                    Address::role(None, name)
-                });
-            }
-            (
-                Spec::DefaultRoles(DefaultRolesSpec {
-                    tenant: tenant.clone(),
-                    roles,
-                }),
-                deps,
-            )
-        }
-        a => {
-            let l = saved.get(a)?;
-            let deps = match &l.spec {
-                Spec::Role(role) => role
-                    .permissions
-                    .iter()
-                    .flatten()
-                    .map(Address::permission)
-                    .chain(role.tenant.iter().map(Address::tenant))
-                    .collect(),
-                Spec::Tenant(t) => t
-                    .parent
-                    .iter()
-                    .filter(|p| !p.is_empty())
-                    .map(Address::tenant)
-                    .collect(),
-                _ => vec![],
-            };
-            (l.spec.clone(), deps)
-        }
-    };
+    let l = saved.get(&r.address)?;
+    let depends_on = kinds::of(r.address.kind())
+        .references(l.spec.as_ref())
+        .iter()
+        .filter_map(|reference| {
+            let targets = reference.targets();
+            targets
+                .iter()
+                .find(|a| saved.contains_key(*a))
+                .or(targets.last())
+                .cloned()
+        })
+        .collect();
     Some(DesiredResource {
         address: r.address.clone(),
-        spec,
+        spec: l.spec.clone(),
         depends_on,
         protect: false,
         delete_cascade: false,
@@ -355,11 +300,9 @@ fn desired_from_saved(
 
 /// An import of the saved document when the live one differs from it.
 fn document_update(d: &DesiredResource, l: &LiveResource, current: &Value) -> Option<Change> {
-    let (Spec::Flow(doc) | Spec::Theme(doc)) = &d.spec else {
-        return None;
-    };
-    let live_view = project_onto(current, &doc.document);
-    if live_view == doc.document {
+    let (_, document) = kinds::document(d.spec.as_ref())?;
+    let live_view = project_onto(current, document);
+    if live_view == *document {
         return None;
     }
     Some(Change::draft(
@@ -369,11 +312,11 @@ fn document_update(d: &DesiredResource, l: &LiveResource, current: &Value) -> Op
             fields: vec!["document".into()],
         },
         Some(l.raw.clone()),
-        Some(create_body(d)),
+        Some(kinds::of(d.address.kind()).create_body(d)),
         vec![FieldChange {
             field: "document".into(),
             before: Some(live_view),
-            after: Some(doc.document.clone()),
+            after: Some(document.clone()),
         }],
         false,
     ))
@@ -387,7 +330,8 @@ fn object_update(
     l: &LiveResource,
     warnings: &mut Vec<String>,
 ) -> Option<Change> {
-    let after = update_body(d, &r.object);
+    let kind = kinds::of(d.address.kind());
+    let after = kind.update_body(d, &r.object);
     let mut draft = Change::draft(
         d.address.clone(),
         Action::Update,
@@ -411,7 +355,10 @@ fn object_update(
             after: Some(v.clone()),
         })
         .collect();
-    if let Some(i) = fields.iter().position(|f| f.field == "parent") {
+    if let Some(i) = fields
+        .iter()
+        .position(|f| kind.replace_fields().contains(&f.field.as_str()))
+    {
         // Descope sets a parent only at creation; restoring it would be a replace, which a
         // restore never plans on its own.
         warnings.push(format!(
@@ -436,27 +383,13 @@ fn object_update(
 /// A create body from the saved object: the planner's create body, plus the saved fields it
 /// does not manage, so the resource comes back as it was.
 fn create_from_saved(d: &DesiredResource, saved: &Value) -> Value {
-    let mut body = create_body(d);
-    let carried: &[&str] = match d.address.kind() {
-        Kind::Tenant => &[
-            "enforceSSOExclusions",
-            "federatedAppIds",
-            "roleInheritance",
-            "authType",
-        ],
-        Kind::Role => &["default", "private"],
-        _ => &[],
-    };
+    let kind = kinds::of(d.address.kind());
+    let mut body = kind.create_body(d);
     if let (Some(b), Some(s)) = (body.as_object_mut(), saved.as_object()) {
-        for key in carried {
+        for key in kind.restore_carried() {
             if let Some(v) = s.get(*key) {
                 b.entry(key.to_string()).or_insert_with(|| v.clone());
             }
-        }
-    }
-    if d.address.kind() == Kind::Tenant && body.get("parent") == Some(&json!("")) {
-        if let Some(b) = body.as_object_mut() {
-            b.remove("parent");
         }
     }
     body

@@ -15,15 +15,12 @@ use serde_json::{Map, Value};
 use super::live::{read_snapshot, LiveScope};
 use super::{OpError, Session};
 use crate::api::gateway::Gateway;
-use crate::config::{
-    Config, Environment, FlowConfig, LoadedConfig, PermissionConfig, RoleConfig, Settings,
-    SourceMap, TenantConfig, ThemeConfig, DEFAULT_ENVIRONMENT,
-};
+use crate::config::{Config, Environment, LoadedConfig, Settings, SourceMap, DEFAULT_ENVIRONMENT};
 use crate::model::Address;
 use crate::resource::desired::SecretField;
 use crate::resource::documents::SERVER_MANAGED_FIELDS;
 use crate::resource::live::{self, LiveGraph, LiveSnapshot};
-use crate::resource::{DocForm, Spec};
+use crate::resource::LiveResource;
 use crate::secret::Secret;
 use crate::state::{StateFile, StateLock};
 use crate::util::atomic::{write_atomic, WriteOutcome};
@@ -87,13 +84,7 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
 
 /// Every list, every flow (v1 export) and the theme (v1 export).
 pub async fn read_everything(gateway: &Gateway) -> Result<LiveSnapshot, OpError> {
-    let scope = LiveScope {
-        list_flows: true,
-        export_all_flows: true,
-        theme: Some(DocForm::V1),
-        ..LiveScope::default()
-    };
-    Ok(read_snapshot(gateway, &scope).await?)
+    Ok(read_snapshot(gateway, &LiveScope::everything()).await?)
 }
 
 pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutcome, OpError> {
@@ -192,113 +183,29 @@ pub fn build_config(
     project_id: &str,
     base_settings: &Settings,
 ) -> Exported {
-    let mut config = Config {
-        version: 1,
-        ..Config::default()
+    let mut out = Exported {
+        config: Config {
+            version: 1,
+            settings: base_settings.clone(),
+            ..Config::default()
+        },
+        documents: BTreeMap::new(),
+        addresses: Vec::new(),
     };
-    let mut addresses = Vec::new();
-    let mut documents = BTreeMap::new();
-    let mut tenants: Vec<&crate::resource::TenantSpec> = Vec::new();
-    let mut default_roles: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-
-    for r in graph.resources.values().filter(|r| !r.system) {
-        match &r.spec {
-            Spec::Permission(p) => {
-                config.permissions.push(PermissionConfig {
-                    name: escape(&p.name),
-                    description: p.description.as_deref().map(escape),
-                    ..Default::default()
-                });
-                addresses.push(r.address.clone());
-            }
-            Spec::Role(role) => {
-                config.roles.push(RoleConfig {
-                    name: escape(&role.name),
-                    tenant: role.tenant.as_deref().map(escape),
-                    description: role.description.as_deref().map(escape),
-                    permissions: role
-                        .permissions
-                        .as_ref()
-                        .map(|ps| ps.iter().map(|p| escape(p)).collect()),
-                    ..Default::default()
-                });
-                addresses.push(r.address.clone());
-            }
-            Spec::Tenant(t) => {
-                tenants.push(t);
-                addresses.push(r.address.clone());
-            }
-            Spec::DefaultRoles(d) => {
-                default_roles.insert(&d.tenant, d.roles.clone());
-                addresses.push(r.address.clone());
-            }
-            Spec::Flow(_) => {
-                let Address::Flow(id) = &r.address else {
-                    continue;
-                };
-                let Some(doc) = snapshot.flow_exports.get(id) else {
-                    continue;
-                };
-                let rel = format!("flows/{}.json", file_stem(id, &documents));
-                documents.insert(rel.clone(), without_server_fields(doc));
-                config.flows.push(FlowConfig {
-                    id: escape(id),
-                    file: rel,
-                    ..Default::default()
-                });
-                addresses.push(r.address.clone());
-            }
-            Spec::Theme(_) => {
-                if let Some(doc) = &snapshot.theme {
-                    documents.insert("theme.json".to_string(), without_server_fields(doc));
-                    config.theme = Some(ThemeConfig {
-                        file: "theme.json".into(),
-                        ..Default::default()
-                    });
-                    addresses.push(r.address.clone());
-                }
-            }
-        }
+    for kind in crate::kinds::all() {
+        let of_kind: Vec<&LiveResource> = graph
+            .resources
+            .values()
+            .filter(|r| !r.system && r.address.kind() == kind.kind())
+            .collect();
+        kind.export(&of_kind, snapshot, &mut out);
     }
+    let Exported {
+        mut config,
+        documents,
+        mut addresses,
+    } = out;
 
-    for t in parents_first(&tenants) {
-        config.tenants.push(TenantConfig {
-            id: escape(&t.id),
-            name: escape(t.name.as_deref().unwrap_or(&t.id)),
-            domains: t
-                .domains
-                .as_ref()
-                .map(|ds| ds.iter().map(|d| escape(d)).collect()),
-            parent: t.parent.as_deref().filter(|p| !p.is_empty()).map(escape),
-            custom_attributes: t.custom_attributes.as_ref().map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        let value = match secret_var(v) {
-                            Some(var) => Value::String(format!("${{secret:{var}}}")),
-                            None => escape_value(v),
-                        };
-                        (k.clone(), value)
-                    })
-                    .collect()
-            }),
-            enforce_sso: t.enforce_sso,
-            disabled: t.disabled,
-            default_roles: Some(
-                default_roles
-                    .get(t.id.as_str())
-                    .map(|rs| rs.iter().map(|r| escape(r)).collect())
-                    .unwrap_or_default(),
-            ),
-            ..Default::default()
-        });
-    }
-
-    let mut settings = base_settings.clone();
-    settings.tenant_id_pattern = tenant_id_pattern(
-        &settings.tenant_id_pattern,
-        tenants.iter().map(|t| t.id.as_str()),
-    );
-    config.settings = settings;
     config.environments.insert(
         environment.to_string(),
         Environment {
@@ -313,41 +220,6 @@ pub fn build_config(
         documents,
         addresses,
     }
-}
-
-/// Roots first, each followed by its descendants, siblings by id: the file reads like the tree.
-fn parents_first<'a>(
-    tenants: &[&'a crate::resource::TenantSpec],
-) -> Vec<&'a crate::resource::TenantSpec> {
-    let ids: BTreeSet<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
-    let mut children: BTreeMap<&str, Vec<&'a crate::resource::TenantSpec>> = BTreeMap::new();
-    let mut roots = Vec::new();
-    for &t in tenants {
-        match t.parent.as_deref().filter(|p| ids.contains(p)) {
-            Some(p) => children.entry(p).or_default().push(t),
-            None => roots.push(t),
-        }
-    }
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut stack: Vec<&crate::resource::TenantSpec> = roots.into_iter().rev().collect();
-    while let Some(t) = stack.pop() {
-        if !seen.insert(t.id.as_str()) {
-            continue;
-        }
-        out.push(t);
-        if let Some(cs) = children.get(t.id.as_str()) {
-            stack.extend(cs.iter().rev());
-        }
-    }
-    // A parent cycle (only possible through a broken project) leaves tenants unvisited; they
-    // still belong in the file, where validation reports the cycle.
-    for &t in tenants {
-        if !seen.contains(t.id.as_str()) {
-            out.push(t);
-        }
-    }
-    out
 }
 
 /// The configured pattern when every id satisfies it, else the house default when that fits,
@@ -386,7 +258,7 @@ pub fn tenant_id_pattern<'a>(current: &str, ids: impl IntoIterator<Item = &'a st
 
 /// A file name for a flow id: ids are Descope's, so anything that could leave `flows/` or hide
 /// the file is replaced, and a clash gets a numeric suffix.
-fn file_stem(id: &str, taken: &BTreeMap<String, Value>) -> String {
+pub fn file_stem(id: &str, taken: &BTreeMap<String, Value>) -> String {
     let mut stem: String = id
         .chars()
         .map(|c| {
@@ -437,7 +309,7 @@ pub fn without_server_fields(doc: &Value) -> Value {
 
 /// The loader substitutes `${…}` in every value; a live value that contains it literally is
 /// The variable of a secret stand-in (`{"secret": VAR, "hmac": …}`).
-fn secret_var(v: &Value) -> Option<&str> {
+pub fn secret_var(v: &Value) -> Option<&str> {
     let o = v.as_object()?;
     (o.len() == 2 && o.contains_key("hmac"))
         .then(|| o.get("secret").and_then(Value::as_str))
@@ -475,11 +347,11 @@ fn known_secrets(session: &Session) -> Result<Vec<SecretField>, OpError> {
 }
 
 /// written as `$${…}`, the loader's escape.
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     s.replace("${", "$${")
 }
 
-fn escape_value(v: &Value) -> Value {
+pub fn escape_value(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(escape(s)),
         Value::Array(a) => Value::Array(a.iter().map(escape_value).collect()),

@@ -15,7 +15,7 @@ use crate::model::{Address, Kind};
 use crate::plan::diff::{Ownership, PlanOptions};
 use crate::plan::{make_plan, PlanContext, PlanFile};
 use crate::resource::desired::{self, DesiredGraph, DesiredInput, SecretField};
-use crate::resource::{DocForm, Spec};
+use crate::resource::DocForm;
 use crate::state::StateFile;
 use crate::util::atomic::write_atomic;
 use crate::util::timestamp::Timestamp;
@@ -48,9 +48,15 @@ pub fn parse_options(req: &PlanRequest) -> Result<PlanOptions, OpError> {
         let kind: Kind = k
             .parse()
             .map_err(|e: crate::model::AddressError| OpError::Usage(format!("--prune {k}: {e}")))?;
-        if !matches!(kind, Kind::Tenant | Kind::Role | Kind::Permission) {
+        if !crate::kinds::of(kind).prunable() {
+            let prunable: Vec<&str> = crate::kinds::all()
+                .iter()
+                .filter(|k| k.prunable())
+                .map(|k| k.kind().as_str())
+                .collect();
             return Err(OpError::Usage(format!(
-                "--prune {k}: only tenant, role and permission can be pruned (flows and the theme never are)"
+                "--prune {k}: only {} can be pruned (flows and the theme never are)",
+                prunable.join(", ")
             )));
         }
         prune.push(kind);
@@ -87,9 +93,8 @@ pub fn document_forms(desired: &DesiredGraph) -> BTreeMap<Address, DocForm> {
     desired
         .resources
         .values()
-        .filter_map(|r| match &r.spec {
-            Spec::Flow(d) | Spec::Theme(d) => Some((r.address.clone(), d.form)),
-            _ => None,
+        .filter_map(|r| {
+            crate::kinds::document(r.spec.as_ref()).map(|(form, _)| (r.address.clone(), form))
         })
         .collect()
 }

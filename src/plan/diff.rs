@@ -12,12 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::action::{Action, Reason};
-use super::bodies::{create_body, update_body};
 use super::{Change, FieldChange};
+use crate::kinds::{self, Claim, Reference};
 use crate::model::{Address, Kind};
 use crate::resource::desired::DesiredGraph;
 use crate::resource::live::LiveGraph;
-use crate::resource::{DesiredResource, LiveResource, Spec};
+use crate::resource::{DesiredResource, LiveResource};
 
 /// What state.json says about ownership.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +118,7 @@ pub fn diff(
                 Action::Create,
                 Reason::NotInLiveProject,
                 None,
-                Some(create_body(d)),
+                Some(kinds::of(address.kind()).create_body(d)),
                 field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes),
                 d.delete_cascade,
             )),
@@ -128,7 +128,7 @@ pub fn diff(
                     drafts.push(change);
                 } else if !ownership.managed.contains(address)
                     && !l.system
-                    && address.kind() != Kind::TenantDefaultRoles
+                    && kinds::of(address.kind()).reports_unmanaged()
                 {
                     out.unmanaged.push(address.clone());
                 }
@@ -139,7 +139,7 @@ pub fn diff(
 
     recreate_under_replaced(desired, live, &scope, &mut drafts, &mut problems);
     check_deleted_parents(live, &drafts, &mut problems);
-    check_unique_claims(desired, live, &drafts, &mut problems);
+    check_unique_claims(live, &drafts, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -151,7 +151,7 @@ pub fn diff(
     // Break each such cycle with a temporary update that frees the value first, one at a time,
     // so a two-way swap needs one extra request.
     while let Err(stuck) = &sorted {
-        let Some(temp) = swap_release(desired, live, &drafts, stuck) else {
+        let Some(temp) = swap_release(live, &drafts, stuck) else {
             break;
         };
         drafts.push(temp);
@@ -261,14 +261,14 @@ fn plan_existing(
     ownership: &Ownership,
     problems: &mut Vec<Problem>,
 ) -> Option<Change> {
+    let kind = kinds::of(d.address.kind());
     let want = d.spec.fields();
     let mut have = l.spec.fields();
-    if let (Spec::Flow(dd) | Spec::Theme(dd), Some(doc)) = (&d.spec, have.get_mut("document")) {
-        *doc = crate::resource::documents::project_onto(doc, &dd.document);
-    }
+    kind.compare_view(d.spec.as_ref(), &mut have);
     let mut fields = field_changes(&want, &have, &d.ignore_changes);
-    // A parent the API did not return is unknown: never a reason to replace.
-    fields.retain(|f| !(f.field == "parent" && f.before.is_none()));
+    let forces_replace = |f: &FieldChange| kind.replace_fields().contains(&f.field.as_str());
+    // A field the API did not return is unknown: never a reason to replace (a tenant's parent).
+    fields.retain(|f| !(forces_replace(f) && f.before.is_none()));
     if fields.is_empty() {
         return None;
     }
@@ -280,7 +280,7 @@ fn plan_existing(
         });
         return None;
     }
-    if let Some(parent) = fields.iter().find(|f| f.field == "parent") {
+    if let Some(parent) = fields.iter().find(|f| forces_replace(f)) {
         let text = |v: &Option<Value>| {
             v.as_ref()
                 .and_then(Value::as_str)
@@ -302,27 +302,20 @@ fn plan_existing(
             });
             return None;
         }
-        if let Spec::Tenant(t) = &d.spec {
-            let children: Vec<String> = live
-                .resources
-                .values()
-                .filter_map(|r| match &r.spec {
-                    Spec::Tenant(c) if c.parent.as_deref() == Some(t.id.as_str()) => {
-                        Some(c.id.clone())
-                    }
-                    _ => None,
-                })
-                .collect();
-            if !children.is_empty() {
-                problems.push(Problem {
-                    address: d.address.clone(),
-                    message: format!(
-                        "cannot be replaced while it has child tenants ({}); move the children first",
-                        children.join(", ")
-                    ),
-                });
-                return None;
-            }
+        let children = children_of(live, &d.address);
+        if !children.is_empty() {
+            problems.push(Problem {
+                address: d.address.clone(),
+                message: format!(
+                    "cannot be replaced while it has children ({}); move the children first",
+                    children
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            return None;
         }
         if ownership.protected.contains(&d.address) || d.protect {
             problems.push(Problem {
@@ -336,7 +329,7 @@ fn plan_existing(
             Action::Replace,
             reason,
             Some(l.raw.clone()),
-            Some(create_body(d)),
+            Some(kind.create_body(d)),
             fields,
             d.delete_cascade,
         ));
@@ -347,7 +340,7 @@ fn plan_existing(
         Action::Update,
         Reason::FieldsChanged { fields: names },
         Some(l.raw.clone()),
-        Some(update_body(d, &l.raw)),
+        Some(kind.update_body(d, &l.raw)),
         fields,
         d.delete_cascade,
     ))
@@ -360,7 +353,8 @@ fn plan_absent_from_config(
     problems: &mut Vec<Problem>,
 ) -> Option<Change> {
     let kind = l.address.kind();
-    if l.system || matches!(kind, Kind::TenantDefaultRoles | Kind::Theme) {
+    let module = kinds::of(kind);
+    if l.system || !module.deletable() {
         // Default roles go with their tenant; the theme cannot be deleted (removing `theme:`
         // only stops managing it).
         return None;
@@ -368,7 +362,7 @@ fn plan_absent_from_config(
     let managed = ownership.managed.contains(&l.address);
     let reason = if managed {
         Reason::RemovedFromConfig
-    } else if options.prune.contains(&kind) && kind != Kind::Flow {
+    } else if options.prune.contains(&kind) && module.prunable() {
         Reason::Pruned
     } else {
         return None;
@@ -408,22 +402,19 @@ fn recreate_under_replaced(
     drafts: &mut Vec<Change>,
     problems: &mut Vec<Problem>,
 ) {
-    let replaced: Vec<String> = drafts
+    let replaced: Vec<Address> = drafts
         .iter()
         .filter(|c| c.action == Action::Replace)
-        .filter_map(|c| match &c.address {
-            Address::Tenant(id) => Some(id.clone()),
-            _ => None,
-        })
+        .map(|c| c.address.clone())
         .collect();
-    for tenant in replaced {
+    for owner in replaced {
         let under: Vec<&LiveResource> = live
             .resources
             .values()
-            .filter(|r| match &r.spec {
-                Spec::Role(role) => role.tenant.as_deref() == Some(tenant.as_str()),
-                Spec::DefaultRoles(dr) => dr.tenant == tenant && !dr.roles.is_empty(),
-                _ => false,
+            .filter(|r| {
+                kinds::of(r.address.kind())
+                    .references(r.spec.as_ref())
+                    .contains(&Reference::OwnedBy(owner.clone()))
             })
             .collect();
         for l in under {
@@ -437,10 +428,10 @@ fn recreate_under_replaced(
                         l.address.clone(),
                         Action::Create,
                         Reason::TenantReplaced {
-                            tenant: tenant.clone(),
+                            tenant: owner_key(&owner),
                         },
                         Some(l.raw.clone()),
-                        Some(create_body(d)),
+                        Some(kinds::of(l.address.kind()).create_body(d)),
                         field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes),
                         false,
                     );
@@ -450,14 +441,14 @@ fn recreate_under_replaced(
                     }
                 }
                 Some(_) => problems.push(Problem {
-                    address: Address::tenant(&tenant),
+                    address: owner.clone(),
                     message: format!(
                         "replacing it also deletes {0}, which --target leaves out; add --target {0}",
                         l.address
                     ),
                 }),
                 None => problems.push(Problem {
-                    address: Address::tenant(&tenant),
+                    address: owner.clone(),
                     message: format!(
                         "replacing it also deletes {}, which the config does not name; add it to the config \
                          (to create it again after the replace) or delete it first",
@@ -480,21 +471,10 @@ fn check_deleted_parents(live: &LiveGraph, drafts: &[Change], problems: &mut Vec
         .map(|c| &c.address)
         .collect();
     for c in drafts.iter().filter(|c| c.action == Action::Delete) {
-        let Address::Tenant(id) = &c.address else {
-            continue;
-        };
-        let staying: Vec<String> = live
-            .resources
-            .values()
-            .filter_map(|r| match &r.spec {
-                Spec::Tenant(t)
-                    if t.parent.as_deref() == Some(id.as_str())
-                        && !leaving.contains(&r.address) =>
-                {
-                    Some(t.id.clone())
-                }
-                _ => None,
-            })
+        let staying: Vec<String> = children_of(live, &c.address)
+            .into_iter()
+            .filter(|a| !leaving.contains(a))
+            .map(owner_key)
             .collect();
         if !staying.is_empty() {
             problems.push(Problem {
@@ -527,66 +507,57 @@ fn field_changes(
         .collect()
 }
 
-/// Unique values a tenant claims (its name and domains), lower-cased as Descope compares them.
-fn tenant_claims(spec: &Spec) -> Vec<String> {
-    match spec {
-        Spec::Tenant(t) => t
-            .name
-            .iter()
-            .map(|n| format!("name {}", n.to_lowercase()))
-            .chain(t.domains.iter().flatten().map(|d| format!("domain {d}")))
-            .collect(),
-        _ => vec![],
+/// Live resources that cannot stay without `parent` (sub-tenants of a tenant).
+fn children_of<'a>(live: &'a LiveGraph, parent: &Address) -> Vec<&'a Address> {
+    live.resources
+        .values()
+        .filter(|r| {
+            kinds::of(r.address.kind())
+                .references(r.spec.as_ref())
+                .contains(&Reference::ChildOf(parent.clone()))
+        })
+        .map(|r| &r.address)
+        .collect()
+}
+
+/// The text after `<kind>.` (a tenant's id), for messages and reasons.
+fn owner_key(address: &Address) -> String {
+    let text = address.to_string();
+    match text.split_once('.') {
+        Some((_, key)) => key.to_string(),
+        None => text,
     }
 }
 
-/// Live holders of every unique value, and the draft index that changes each holder.
-fn claim_holders(live: &LiveGraph) -> BTreeMap<String, Address> {
+fn live_claims(r: &LiveResource) -> Vec<Claim> {
+    kinds::of(r.address.kind()).claims(r.spec.as_ref())
+}
+
+/// Live holders of every unique value.
+fn claim_holders(live: &LiveGraph) -> BTreeMap<Claim, Address> {
     let mut holders = BTreeMap::new();
     for r in live.resources.values() {
-        for claim in tenant_claims(&r.spec) {
+        for claim in live_claims(r) {
             holders.insert(claim, r.address.clone());
         }
     }
     holders
 }
 
-fn final_claims(desired: &DesiredGraph, live: &LiveGraph, c: &Change) -> Vec<String> {
-    if c.action == Action::Delete {
-        return vec![];
-    }
-    match (
-        desired.resources.get(&c.address),
-        live.resources.get(&c.address),
-    ) {
-        (Some(d), l) => {
-            let mut claims = tenant_claims(&d.spec);
-            // Unmanaged fields keep their live values, which stay claimed.
-            if let (Spec::Tenant(t), Some(l)) = (&d.spec, l) {
-                if t.domains.is_none() || d.ignore_changes.iter().any(|f| f == "domains") {
-                    claims.extend(
-                        tenant_claims(&l.spec)
-                            .into_iter()
-                            .filter(|c| c.starts_with("domain ")),
-                    );
-                }
-            }
-            claims
-        }
-        _ => vec![],
+/// What a change leaves claimed: the values its body sets (an update body carries the live
+/// values of fields the config does not manage, which stay claimed).
+fn final_claims(c: &Change) -> Vec<Claim> {
+    match (&c.action, &c.after) {
+        (Action::Delete, _) | (_, None) => vec![],
+        (_, Some(body)) => kinds::of(c.address.kind()).body_claims(body),
     }
 }
 
-fn check_unique_claims(
-    desired: &DesiredGraph,
-    live: &LiveGraph,
-    drafts: &[Change],
-    problems: &mut Vec<Problem>,
-) {
+fn check_unique_claims(live: &LiveGraph, drafts: &[Change], problems: &mut Vec<Problem>) {
     let holders = claim_holders(live);
     let changed: BTreeMap<&Address, &Change> = drafts.iter().map(|c| (&c.address, c)).collect();
     for c in drafts {
-        for claim in final_claims(desired, live, c) {
+        for claim in final_claims(c) {
             let Some(holder) = holders.get(&claim) else {
                 continue;
             };
@@ -595,7 +566,7 @@ fn check_unique_claims(
             }
             let released = changed
                 .get(holder)
-                .is_some_and(|hc| !final_claims(desired, live, hc).contains(&claim));
+                .is_some_and(|hc| !final_claims(hc).contains(&claim));
             if !released {
                 problems.push(Problem {
                     address: c.address.clone(),
@@ -630,9 +601,15 @@ fn wire_dependencies(
         .enumerate()
         .filter(|(_, c)| is_swap_release(c))
     {
-        let kept = body_claims(c.after.as_ref());
+        let kept: BTreeSet<Claim> = c
+            .after
+            .as_ref()
+            .map(|b| kinds::of(c.address.kind()).body_claims(b))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         if let Some(l) = live.resources.get(&c.address) {
-            for claim in tenant_claims(&l.spec) {
+            for claim in live_claims(l) {
                 if !kept.contains(&claim) {
                     freed_by.insert(claim, i);
                 }
@@ -684,7 +661,7 @@ fn wire_dependencies(
             // It only keeps a subset of what it holds, plus a fresh temporary name.
             continue;
         }
-        for claim in final_claims(desired, live, c) {
+        for claim in final_claims(c) {
             if let Some(&t) = freed_by.get(&claim) {
                 if drafts[t].address != c.address {
                     deps[i].insert(t);
@@ -707,41 +684,17 @@ fn is_swap_release(c: &Change) -> bool {
     matches!(c.reason, Reason::ReleasesForSwap { .. })
 }
 
-/// Claims an update or create body makes (its name and self-provisioning domains).
-fn body_claims(body: Option<&Value>) -> BTreeSet<String> {
-    let Some(b) = body else {
-        return BTreeSet::new();
-    };
-    let name = b
-        .get("name")
-        .and_then(Value::as_str)
-        .map(|n| format!("name {}", n.to_lowercase()));
-    let domains = b
-        .get("selfProvisioningDomains")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|d| format!("domain {}", d.to_ascii_lowercase()));
-    name.into_iter().chain(domains).collect()
-}
-
 /// For a cycle of changes, the temporary update of one stuck tenant update that both frees a
 /// value another change claims and claims a value another change frees: it drops the freed
 /// domains and takes a temporary name, so the others can proceed and the real update runs last.
-fn swap_release(
-    desired: &DesiredGraph,
-    live: &LiveGraph,
-    drafts: &[Change],
-    stuck: &[usize],
-) -> Option<Change> {
+fn swap_release(live: &LiveGraph, drafts: &[Change], stuck: &[usize]) -> Option<Change> {
     let holders = claim_holders(live);
     let claimed_by_others = |i: usize| -> BTreeSet<String> {
         drafts
             .iter()
             .enumerate()
             .filter(|(j, c)| *j != i && !is_swap_release(c))
-            .flat_map(|(_, c)| final_claims(desired, live, c))
+            .flat_map(|(_, c)| final_claims(c))
             .collect()
     };
     for &i in stuck {
@@ -755,12 +708,9 @@ fn swap_release(
         let (Some(l), Some(after)) = (live.resources.get(&c.address), c.after.as_ref()) else {
             continue;
         };
-        let Address::Tenant(id) = &c.address else {
-            continue;
-        };
-        let mine = final_claims(desired, live, c);
+        let mine = final_claims(c);
         let wanted = claimed_by_others(i);
-        let frees: Vec<String> = tenant_claims(&l.spec)
+        let frees: Vec<Claim> = live_claims(l)
             .into_iter()
             .filter(|v| !mine.contains(v) && wanted.contains(v))
             .collect();
@@ -770,72 +720,20 @@ fn swap_release(
         if frees.is_empty() || !takes {
             continue;
         }
-        // Start from the real body (same managed values and secret stand-ins), then keep only
-        // the live name and domains nobody else wants.
-        let live_name = l.raw.get("name").and_then(Value::as_str).unwrap_or(id);
-        let live_domains: Vec<String> = l
-            .raw
-            .get("selfProvisioningDomains")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-        let frees_name = frees.iter().any(|v| v.starts_with("name "));
-        let name = if frees_name {
-            format!("{live_name} (swap {id})")
-        } else {
-            live_name.to_string()
+        let Some(release) =
+            kinds::of(c.address.kind()).release_for_swap(&c.address, l, after, &frees)
+        else {
+            continue;
         };
-        let domains: Vec<String> = live_domains
-            .iter()
-            .filter(|d| !frees.contains(&format!("domain {}", d.to_ascii_lowercase())))
-            .cloned()
-            .collect();
-        let mut body = after.clone();
-        if let Some(o) = body.as_object_mut() {
-            o.insert("name".into(), Value::from(name.clone()));
-            if o.contains_key("newName") {
-                o.insert("newName".into(), Value::from(name.clone()));
-            }
-            o.insert(
-                "selfProvisioningDomains".into(),
-                Value::from(domains.clone()),
-            );
-        }
-        let mut fields = Vec::new();
-        if frees_name {
-            fields.push(FieldChange {
-                field: "name".into(),
-                before: Some(Value::from(live_name)),
-                after: Some(Value::from(name)),
-            });
-        }
-        if domains.len() != live_domains.len() {
-            let lower = |v: &[String]| {
-                crate::resource::sorted_set(v.iter().map(|d| d.to_ascii_lowercase()))
-            };
-            fields.push(FieldChange {
-                field: "domains".into(),
-                before: Some(serde_json::json!(lower(&live_domains))),
-                after: Some(serde_json::json!(lower(&domains))),
-            });
-        }
-        let values = frees
-            .iter()
-            .map(|v| match v.strip_prefix("name ") {
-                Some(_) => format!("name \"{live_name}\""),
-                None => v.clone(),
-            })
-            .collect();
         return Some(Change::draft(
             c.address.clone(),
             Action::Update,
-            Reason::ReleasesForSwap { values },
+            Reason::ReleasesForSwap {
+                values: release.values,
+            },
             c.before.clone(),
-            Some(body),
-            fields,
+            Some(release.body),
+            release.fields,
             false,
         ));
     }
@@ -847,7 +745,7 @@ fn refers_to(other: &Change, target: &Address, desired: &DesiredGraph, live: &Li
     let live_refers = live
         .resources
         .get(&other.address)
-        .is_some_and(|r| live_depends_on(&r.spec, target));
+        .is_some_and(|r| live_depends_on(r, target));
     match other.action {
         // Something else being deleted that lived under the target.
         Action::Delete => live_refers,
@@ -863,17 +761,11 @@ fn refers_to(other: &Change, target: &Address, desired: &DesiredGraph, live: &Li
     }
 }
 
-fn live_depends_on(spec: &Spec, target: &Address) -> bool {
-    match (spec, target) {
-        (Spec::Tenant(t), Address::Tenant(id)) => t.parent.as_deref() == Some(id.as_str()),
-        (Spec::Role(r), Address::Tenant(id)) => r.tenant.as_deref() == Some(id.as_str()),
-        (Spec::Role(r), Address::Permission(p)) => r.permissions.iter().flatten().any(|x| x == p),
-        (Spec::DefaultRoles(d), Address::Role { tenant, name }) => {
-            d.roles.contains(name) && tenant.as_deref().is_none_or(|t| t == d.tenant)
-        }
-        (Spec::DefaultRoles(d), Address::Tenant(id)) => &d.tenant == id,
-        _ => false,
-    }
+fn live_depends_on(r: &LiveResource, target: &Address) -> bool {
+    kinds::of(r.address.kind())
+        .references(r.spec.as_ref())
+        .iter()
+        .any(|reference| reference.targets().contains(target))
 }
 
 /// Kahn's algorithm; among ready changes the smallest address first, so the order is stable.

@@ -30,10 +30,9 @@ pub fn has_taken_effect(change: &Change, live: Option<&LiveResource>) -> bool {
     match (expected_live(change), live) {
         (None, None) => true,
         (None, Some(_)) | (Some(_), None) => false,
-        (Some(expected), Some(l)) => match change.address.kind() {
-            crate::model::Kind::Flow | crate::model::Kind::Theme => false,
-            _ => body_matches(&l.raw, &expected),
-        },
+        (Some(expected), Some(l)) => {
+            crate::kinds::of(change.address.kind()).verifiable() && body_matches(&l.raw, &expected)
+        }
     }
 }
 

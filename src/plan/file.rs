@@ -15,7 +15,7 @@ use crate::model::Address;
 use crate::secret::SecretRef;
 
 pub const FORMAT: &str = "descope-mgmt-plan";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,10 +2,10 @@
 //! (`bodies`), the hashed plan file (`file`) and its renderings (`render`).
 
 pub mod action;
-pub mod bodies;
 pub mod diff;
 pub mod effect;
 pub mod file;
+pub mod op;
 pub mod render;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub use action::{Action, Reason};
 pub use file::PlanFile;
+pub use op::Op;
 
 use crate::model::Address;
 
@@ -42,6 +43,8 @@ pub struct Change {
     /// Tenant deletes (and replaces) also remove the tenant's users and access keys.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cascade: bool,
+    /// The requests apply sends for this change, exactly.
+    pub op: Op,
 }
 
 impl Change {
@@ -54,10 +57,19 @@ impl Change {
         fields: Vec<FieldChange>,
         cascade: bool,
     ) -> Change {
-        let cascade = cascade
-            && matches!(address, Address::Tenant(_))
-            && matches!(action, Action::Delete | Action::Replace);
+        let kind = crate::kinds::of(address.kind());
+        let cascade = cascade && kind.cascades() && action.is_destructive();
+        let body = after.as_ref().unwrap_or(&serde_json::Value::Null);
+        let op = match action {
+            Action::Create => kind.create_op(&address, body),
+            Action::Update => kind.update_op(&address, body),
+            Action::Delete => kind.delete_op(&address, cascade),
+            Action::Replace => kind
+                .delete_op(&address, cascade)
+                .then(kind.create_op(&address, body)),
+        };
         Change {
+            op,
             id: 0,
             address,
             action,
@@ -138,7 +150,7 @@ pub fn make_plan(
         delete_cascade: desired
             .resources
             .values()
-            .filter(|r| r.delete_cascade && matches!(r.address, Address::Tenant(_)))
+            .filter(|r| r.delete_cascade && crate::kinds::of(r.address.kind()).cascades())
             .map(|r| r.address.clone())
             .collect(),
         digest: String::new(),

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use super::file::PlanFile;
+use super::file::{PlanFile, Summary};
 use super::{Action, Change, FieldChange};
 use crate::model::Kind;
 
@@ -252,7 +252,11 @@ pub fn text(plan: &PlanFile, color: bool) -> String {
         }
         s.push('\n');
     }
-    let _ = writeln!(s, "{}", style.paint("1", &plan.summary.line()));
+    let _ = writeln!(
+        s,
+        "{}",
+        style.paint("1", &Summary::of(&plan.changes).line())
+    );
     s
 }
 
@@ -261,7 +265,7 @@ pub fn text(plan: &PlanFile, color: bool) -> String {
 pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "### descope-mgmt plan: `{}`\n", plan.environment);
-    let _ = writeln!(head, "**{}**\n", plan.summary.line());
+    let _ = writeln!(head, "**{}**\n", Summary::of(&plan.changes).line());
     let _ = writeln!(
         head,
         "Project `{}` · planned {} · digest `{}`\n",
@@ -403,7 +407,7 @@ pub fn json(plan: &PlanFile) -> Value {
         "project_id": plan.project_id,
         "created_at": plan.created_at,
         "digest": plan.digest,
-        "summary": plan.summary,
+        "summary": Summary::of(&plan.changes),
         "changes": changes,
         "unmanaged": plan.unmanaged.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
     })

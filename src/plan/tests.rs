@@ -93,11 +93,15 @@ fn base_config() -> Config {
 }
 
 fn system_snapshot() -> LiveSnapshot {
-    LiveSnapshot {
-        permissions: vec![json!({"name":"User Admin","description":"","systemDefault":true})],
-        roles: vec![json!({"name":"Tenant Admin","permissionNames":["User Admin"]})],
-        ..Default::default()
-    }
+    LiveSnapshot::default()
+        .with_list(
+            "permissions",
+            vec![json!({"name":"User Admin","description":"","systemDefault":true})],
+        )
+        .with_list(
+            "roles",
+            vec![json!({"name":"Tenant Admin","permissionNames":["User Admin"]})],
+        )
 }
 
 #[test]
@@ -180,13 +184,10 @@ fn update_keeps_unmanaged_live_fields_and_shows_only_managed_ones() {
         }],
         ..Default::default()
     };
-    let snap = LiveSnapshot {
-        tenants: vec![
+    let snap = LiveSnapshot::default().with_list("tenants", vec![
             json!({"id":"acme","name":"Acme","selfProvisioningDomains":["acme.com"],
             "customAttributes":{"crm":"123"},"enforceSSO":true,"createdTime":1700000000,"authType":"saml"}),
-        ],
-        ..Default::default()
-    };
+        ]);
     let p = plan_of(&cfg, &snap, &Ownership::default(), &PlanOptions::default()).unwrap();
     assert_eq!(order(&p), ["~ tenant.acme"]);
     let c = &p.changes[0];
@@ -194,7 +195,8 @@ fn update_keeps_unmanaged_live_fields_and_shows_only_managed_ones() {
     let after = c.after.as_ref().unwrap();
     assert_eq!(after["customAttributes"], json!({"crm":"123"}));
     assert_eq!(after["enforceSSO"], json!(true));
-    assert_eq!(after["authType"], json!("saml"));
+    // No SDK sends authType on tenant/update: it belongs to SSO and tenant settings.
+    assert!(after.get("authType").is_none(), "authType is not sent");
     assert_eq!(
         after["selfProvisioningDomains"],
         json!(["acme.com", "acme.io"])
@@ -226,13 +228,13 @@ fn a_domain_moved_between_tenants_is_released_before_it_is_claimed() {
         ],
         ..Default::default()
     };
-    let snap = LiveSnapshot {
-        tenants: vec![
+    let snap = LiveSnapshot::default().with_list(
+        "tenants",
+        vec![
             json!({"id":"aaa","name":"A","selfProvisioningDomains":[]}),
             json!({"id":"zzz","name":"Z","selfProvisioningDomains":["shared.com"]}),
         ],
-        ..Default::default()
-    };
+    );
     let p = plan_of(&cfg, &snap, &Ownership::default(), &PlanOptions::default()).unwrap();
     assert_eq!(order(&p), ["~ tenant.zzz", "~ tenant.aaa"]);
     assert_eq!(p.changes[1].depends_on, [0]);
@@ -250,10 +252,10 @@ fn claiming_a_value_an_unchanged_tenant_keeps_is_refused() {
         }],
         ..Default::default()
     };
-    let snap = LiveSnapshot {
-        tenants: vec![json!({"id":"other","name":"O","selfProvisioningDomains":["taken.com"]})],
-        ..Default::default()
-    };
+    let snap = LiveSnapshot::default().with_list(
+        "tenants",
+        vec![json!({"id":"other","name":"O","selfProvisioningDomains":["taken.com"]})],
+    );
     let err = plan_of(&cfg, &snap, &Ownership::default(), &PlanOptions::default()).unwrap_err();
     assert!(err[0].message.contains("tenant.other holds"), "{err:?}");
 }
@@ -265,11 +267,14 @@ fn deletes_only_managed_or_pruned_and_never_protected_or_system() {
         ..Default::default()
     };
     let mut snap = system_snapshot();
-    snap.tenants = vec![
-        json!({"id":"gone","name":"Gone"}),
-        json!({"id":"child","name":"Child","parent":"gone"}),
-        json!({"id":"stranger","name":"Stranger"}),
-    ];
+    snap.put_list(
+        "tenants",
+        vec![
+            json!({"id":"gone","name":"Gone"}),
+            json!({"id":"child","name":"Child","parent":"gone"}),
+            json!({"id":"stranger","name":"Stranger"}),
+        ],
+    );
     let own = Ownership {
         managed: ["tenant.gone", "tenant.child"]
             .iter()
@@ -322,13 +327,10 @@ fn parent_change_needs_allow_replace() {
         tenants: vec![tenant("root2", None), tenant("kid", Some("root2"))],
         ..Default::default()
     };
-    let snap = LiveSnapshot {
-        tenants: vec![
+    let snap = LiveSnapshot::default().with_list("tenants", vec![
             json!({"id":"root2","name":"Tenant root2","selfProvisioningDomains":["root2.com"],"parent":""}),
             json!({"id":"kid","name":"Tenant kid","selfProvisioningDomains":["kid.com"],"parent":""}),
-        ],
-        ..Default::default()
-    };
+        ]);
     let err = plan_of(&cfg, &snap, &Ownership::default(), &PlanOptions::default()).unwrap_err();
     assert!(
         err[0].message.contains("--allow-replace tenant.kid"),
@@ -360,12 +362,9 @@ fn unknown_parent_and_ignored_fields_never_change() {
         }],
         ..Default::default()
     };
-    let snap = LiveSnapshot {
-        tenants: vec![
+    let snap = LiveSnapshot::default().with_list("tenants", vec![
             json!({"id":"kid","name":"Tenant kid","selfProvisioningDomains":["kid.com"],"customAttributes":{"plan":"silver"}}),
-        ],
-        ..Default::default()
-    };
+        ]);
     let d = plan_of(&cfg, &snap, &Ownership::default(), &PlanOptions::default()).unwrap();
     assert!(d.changes.is_empty(), "{:?}", order(&d));
 }

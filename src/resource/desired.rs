@@ -1,18 +1,14 @@
 //! The desired side of a plan: the resolved configuration turned into resources with their
 //! dependencies (docs/design.md §1, Resource addresses).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::documents::{flow_form, normalize, theme_form};
-use super::{
-    sorted_set, DefaultRolesSpec, DesiredResource, DocumentSpec, PermissionSpec, RoleSpec, Spec,
-    TenantSpec,
-};
+use super::DesiredResource;
 use crate::config::Config;
 use crate::model::Address;
-use crate::secret::{Secret, SecretRef};
+use crate::secret::Secret;
 
 /// A custom attribute whose value came from `${secret:VAR}`: the desired value is its stand-in,
 /// and the live value of the same attribute is replaced the same way before comparing.
@@ -39,8 +35,8 @@ pub struct DesiredGraph {
     pub secret_fields: Vec<SecretField>,
 }
 
+/// Every kind adds what the config declares for it.
 pub fn build(input: &DesiredInput<'_>) -> Result<DesiredGraph, Vec<String>> {
-    let cfg = input.config;
     let mut errors = Vec::new();
     let mut graph = DesiredGraph::default();
 
@@ -52,174 +48,9 @@ pub fn build(input: &DesiredInput<'_>) -> Result<DesiredGraph, Vec<String>> {
             ));
         }
     }
-
-    for p in &cfg.permissions {
-        insert(
-            &mut graph,
-            DesiredResource {
-                address: Address::permission(&p.name),
-                spec: Spec::Permission(PermissionSpec {
-                    name: p.name.clone(),
-                    description: p.description.clone(),
-                }),
-                depends_on: vec![],
-                protect: p.protect,
-                delete_cascade: false,
-                ignore_changes: p.ignore_changes.clone(),
-            },
-        );
+    for kind in crate::kinds::all() {
+        kind.desired(input, &mut graph, &mut errors);
     }
-
-    let tenant_roles: BTreeSet<(String, String)> = cfg
-        .roles
-        .iter()
-        .filter_map(|r| r.tenant.clone().map(|t| (t, r.name.clone())))
-        .collect();
-
-    for r in &cfg.roles {
-        let tenant = r.tenant.as_deref().filter(|t| !t.is_empty());
-        let mut deps: Vec<Address> = r
-            .permissions
-            .iter()
-            .flatten()
-            .map(Address::permission)
-            .collect();
-        if let Some(t) = tenant {
-            deps.push(Address::tenant(t));
-        }
-        insert(
-            &mut graph,
-            DesiredResource {
-                address: Address::role(tenant, &r.name),
-                spec: Spec::Role(RoleSpec {
-                    name: r.name.clone(),
-                    tenant: tenant.map(str::to_string),
-                    description: r.description.clone(),
-                    permissions: r.permissions.clone().map(sorted_set),
-                }),
-                depends_on: dedup(deps),
-                protect: r.protect,
-                delete_cascade: false,
-                ignore_changes: r.ignore_changes.clone(),
-            },
-        );
-    }
-
-    for (i, t) in cfg.tenants.iter().enumerate() {
-        let address = Address::tenant(&t.id);
-        let mut custom_attributes = t.custom_attributes.clone();
-        if let Some(attrs) = custom_attributes.as_mut() {
-            for (key, value) in attrs.iter_mut() {
-                let pointer = format!("/tenants/{i}/custom_attributes/{}", escape_pointer(key));
-                if let Some(var) = input.secrets.get(&pointer) {
-                    let plain = value
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| value.to_string());
-                    *value = SecretRef::new(var, &plain, input.key).to_json();
-                    graph.secret_fields.push(SecretField {
-                        address: address.clone(),
-                        attribute: key.clone(),
-                        var: var.clone(),
-                    });
-                }
-            }
-        }
-        let ignore: Vec<String> = t.ignore_changes.clone();
-        insert(
-            &mut graph,
-            DesiredResource {
-                address: address.clone(),
-                spec: Spec::Tenant(TenantSpec {
-                    id: t.id.clone(),
-                    name: Some(t.name.clone()),
-                    domains: t
-                        .domains
-                        .clone()
-                        .map(|d| sorted_set(d.into_iter().map(|d| d.to_ascii_lowercase()))),
-                    parent: t.parent.clone().filter(|p| !p.is_empty()),
-                    custom_attributes,
-                    enforce_sso: t.enforce_sso,
-                    disabled: t.disabled,
-                }),
-                depends_on: t
-                    .parent
-                    .iter()
-                    .filter(|p| !p.is_empty())
-                    .map(Address::tenant)
-                    .collect(),
-                protect: t.protect,
-                delete_cascade: t.delete_cascade,
-                ignore_changes: ignore.clone(),
-            },
-        );
-        if let Some(roles) = &t.default_roles {
-            if ignore.iter().any(|f| f == "default_roles") {
-                continue;
-            }
-            let mut deps = vec![address.clone()];
-            for name in roles {
-                // A tenant role of that name wins over a project role (issue 2's rule).
-                let scoped = tenant_roles.contains(&(t.id.clone(), name.clone()));
-                deps.push(Address::role(scoped.then_some(t.id.as_str()), name));
-            }
-            insert(
-                &mut graph,
-                DesiredResource {
-                    address: Address::default_roles(&t.id),
-                    spec: Spec::DefaultRoles(DefaultRolesSpec {
-                        tenant: t.id.clone(),
-                        roles: sorted_set(roles.iter().cloned()),
-                    }),
-                    depends_on: dedup(deps),
-                    protect: false,
-                    delete_cascade: false,
-                    ignore_changes: vec![],
-                },
-            );
-        }
-    }
-
-    for f in &cfg.flows {
-        match (input.read_document)(&f.file) {
-            Ok(doc) => insert(
-                &mut graph,
-                DesiredResource {
-                    address: Address::flow(&f.id),
-                    spec: Spec::Flow(DocumentSpec {
-                        form: flow_form(&doc),
-                        document: normalize(&doc),
-                    }),
-                    depends_on: vec![],
-                    protect: f.protect,
-                    delete_cascade: false,
-                    ignore_changes: f.ignore_changes.clone(),
-                },
-            ),
-            Err(e) => errors.push(format!("flow.{}: {e}", f.id)),
-        }
-    }
-
-    if let Some(theme) = &cfg.theme {
-        match (input.read_document)(&theme.file) {
-            Ok(doc) => insert(
-                &mut graph,
-                DesiredResource {
-                    address: Address::Theme,
-                    spec: Spec::Theme(DocumentSpec {
-                        form: theme_form(&doc),
-                        document: normalize(&doc),
-                    }),
-                    depends_on: vec![],
-                    protect: theme.protect,
-                    delete_cascade: false,
-                    ignore_changes: theme.ignore_changes.clone(),
-                },
-            ),
-            Err(e) => errors.push(format!("theme: {e}")),
-        }
-    }
-
     if errors.is_empty() {
         Ok(graph)
     } else {
@@ -227,17 +58,11 @@ pub fn build(input: &DesiredInput<'_>) -> Result<DesiredGraph, Vec<String>> {
     }
 }
 
-fn insert(graph: &mut DesiredGraph, r: DesiredResource) {
-    // Duplicates are reported by validation with positions; the first entry wins here.
-    graph.resources.entry(r.address.clone()).or_insert(r);
-}
-
-fn dedup(v: Vec<Address>) -> Vec<Address> {
-    v.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
-}
-
-fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+impl DesiredGraph {
+    pub fn insert(&mut self, r: DesiredResource) {
+        // Duplicates are reported by validation with positions; the first entry wins here.
+        self.resources.entry(r.address.clone()).or_insert(r);
+    }
 }
 
 fn secret_pointer_supported(pointer: &str) -> bool {

@@ -3,33 +3,63 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::desired::SecretField;
-use super::documents::{flow_form, normalize, theme_form};
-use super::{
-    sorted_set, DefaultRolesSpec, DocForm, DocumentSpec, LiveResource, PermissionSpec, RoleSpec,
-    Spec, TenantSpec,
-};
-use crate::model::builtin::{is_builtin_role, is_system_permission};
+use super::LiveResource;
 use crate::model::Address;
 use crate::secret::{Secret, SecretRef};
 
-/// What was read from the project, as the API returned it.
+/// What was read from the project, as the API returned it: list reads by their list key
+/// (`tenants`, `roles`, …) and single documents by a key their kind chooses (`flow/<id>`,
+/// `theme`). A kind reading what another kind already read sends nothing.
 #[derive(Debug, Clone, Default)]
 pub struct LiveSnapshot {
-    pub permissions: Vec<Value>,
-    pub roles: Vec<Value>,
-    pub tenants: Vec<Value>,
-    /// `flow/list` entries.
-    pub flows: Vec<Value>,
-    /// Exports of the configured flows, by id, in the form the config's file has.
-    pub flow_exports: BTreeMap<String, Value>,
-    /// Theme export, when the config manages the theme, in the config file's form.
-    pub theme: Option<Value>,
-    /// The theme's v1 export when `theme` is in v2 form: fingerprints are always taken over
-    /// the v1 export, so every command (plan, apply, drift, state import, restore) agrees.
-    pub theme_v1: Option<Value>,
+    lists: BTreeMap<String, Vec<Value>>,
+    documents: BTreeMap<String, Value>,
+}
+
+impl LiveSnapshot {
+    /// The objects of a list read (empty when it was not read).
+    pub fn list(&self, key: &str) -> &[Value] {
+        self.lists.get(key).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn has_list(&self, key: &str) -> bool {
+        self.lists.contains_key(key)
+    }
+
+    pub fn put_list(&mut self, key: &str, objects: Vec<Value>) {
+        self.lists.insert(key.to_string(), objects);
+    }
+
+    /// The snapshot with the list `key` set (tests and benchmarks build snapshots this way).
+    pub fn with_list(mut self, key: &str, objects: Vec<Value>) -> Self {
+        self.put_list(key, objects);
+        self
+    }
+
+    pub fn document(&self, key: &str) -> Option<&Value> {
+        self.documents.get(key)
+    }
+
+    pub fn put_document(&mut self, key: String, doc: Value) {
+        self.documents.insert(key, doc);
+    }
+
+    /// Read the list `key` of `request` once.
+    pub async fn read_list(
+        &mut self,
+        gateway: &crate::api::gateway::Gateway,
+        request: crate::api::ApiRequest,
+        key: &str,
+    ) -> Result<(), crate::api::ApiError> {
+        if !self.has_list(key) {
+            let objects = gateway.read_list(request, key).await?;
+            self.put_list(key, objects);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,15 +69,18 @@ pub struct LiveGraph {
     pub warnings: Vec<String>,
 }
 
-fn s(v: &Value, k: &str) -> String {
+impl LiveGraph {
+    pub fn insert(&mut self, r: LiveResource) {
+        self.resources.insert(r.address.clone(), r);
+    }
+}
+
+/// The string at `v[k]`; missing or mistyped counts as empty (tolerant reading).
+pub fn string_field(v: &Value, k: &str) -> String {
     v.get(k)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
-}
-
-fn b(v: &Value, k: &str) -> bool {
-    v.get(k).and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// The strings of the list at `v[k]`; missing or mistyped counts as empty (tolerant reading).
@@ -63,173 +96,14 @@ pub fn string_list(v: &Value, k: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every kind reads its live resources out of the snapshot.
 pub fn build(snapshot: &LiveSnapshot, secret_fields: &[SecretField], key: &Secret) -> LiveGraph {
     let mut g = LiveGraph::default();
-
-    for p in &snapshot.permissions {
-        let name = s(p, "name");
-        if name.is_empty() {
-            g.warnings
-                .push(format!("permission without a name ignored: {p}"));
-            continue;
-        }
-        let address = Address::permission(&name);
-        g.resources.insert(
-            address.clone(),
-            LiveResource {
-                address,
-                system: b(p, "systemDefault") || is_system_permission(&name),
-                spec: Spec::Permission(PermissionSpec {
-                    name,
-                    description: Some(s(p, "description")),
-                }),
-                raw: p.clone(),
-            },
-        );
+    let cx = crate::kinds::LiveContext { secret_fields, key };
+    for kind in crate::kinds::all() {
+        kind.live(snapshot, &cx, &mut g);
     }
-
-    for r in &snapshot.roles {
-        let name = s(r, "name");
-        if name.is_empty() {
-            g.warnings.push(format!("role without a name ignored: {r}"));
-            continue;
-        }
-        let tenant = Some(s(r, "tenantId")).filter(|t| !t.is_empty());
-        let address = Address::role(tenant.as_deref(), &name);
-        g.resources.insert(
-            address.clone(),
-            LiveResource {
-                address,
-                system: tenant.is_none() && is_builtin_role(&name),
-                spec: Spec::Role(RoleSpec {
-                    name,
-                    tenant,
-                    description: Some(s(r, "description")),
-                    permissions: Some(sorted_set(string_list(r, "permissionNames"))),
-                }),
-                raw: r.clone(),
-            },
-        );
-    }
-
-    for t in &snapshot.tenants {
-        let id = s(t, "id");
-        if id.is_empty() {
-            g.warnings
-                .push(format!("tenant without an id ignored: {t}"));
-            continue;
-        }
-        let address = Address::tenant(&id);
-        let mut raw = t.clone();
-        for f in secret_fields.iter().filter(|f| f.address == address) {
-            mask_attribute(&mut raw, &f.attribute, &f.var, key);
-        }
-        let custom_attributes: BTreeMap<String, Value> = raw
-            .get("customAttributes")
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        let spec = TenantSpec {
-            id: id.clone(),
-            name: Some(s(t, "name")),
-            domains: Some(sorted_set(
-                string_list(t, "selfProvisioningDomains")
-                    .into_iter()
-                    .map(|d| d.to_ascii_lowercase()),
-            )),
-            // An answer without `parent` says nothing about it: unknown, never a replace.
-            parent: t
-                .get("parent")
-                .map(|p| p.as_str().unwrap_or_default().to_string()),
-            custom_attributes: Some(custom_attributes),
-            enforce_sso: Some(b(t, "enforceSSO")),
-            disabled: Some(b(t, "disabled")),
-        };
-        let roles = sorted_set(string_list(t, "defaultRoles"));
-        let dr_address = Address::default_roles(&id);
-        g.resources.insert(
-            dr_address.clone(),
-            LiveResource {
-                address: dr_address,
-                raw: json!({"id": id, "defaultRoles": roles}),
-                spec: Spec::DefaultRoles(DefaultRolesSpec {
-                    tenant: id.clone(),
-                    roles,
-                }),
-                system: false,
-            },
-        );
-        g.resources.insert(
-            address.clone(),
-            LiveResource {
-                address,
-                spec: Spec::Tenant(spec),
-                raw,
-                system: false,
-            },
-        );
-    }
-
-    for f in &snapshot.flows {
-        let id = s(f, "id");
-        if id.is_empty() {
-            continue;
-        }
-        let address = Address::flow(&id);
-        let spec = match snapshot.flow_exports.get(&id) {
-            Some(doc) => DocumentSpec {
-                form: flow_form(doc),
-                document: normalize(doc),
-            },
-            // Not configured, so not exported: only its list entry is known.
-            None => DocumentSpec {
-                form: DocForm::V1,
-                document: Value::Null,
-            },
-        };
-        g.resources.insert(
-            address.clone(),
-            LiveResource {
-                address,
-                spec: Spec::Flow(spec),
-                raw: f.clone(),
-                system: false,
-            },
-        );
-    }
-
-    if let Some(theme) = &snapshot.theme {
-        g.resources.insert(
-            Address::Theme,
-            LiveResource {
-                address: Address::Theme,
-                spec: Spec::Theme(DocumentSpec {
-                    form: theme_form(theme),
-                    document: normalize(theme),
-                }),
-                raw: snapshot.theme_v1.clone().unwrap_or_else(|| theme.clone()),
-                system: false,
-            },
-        );
-    }
-
     g
-}
-
-fn mask_attribute(raw: &mut Value, attribute: &str, var: &str, key: &Secret) {
-    let Some(attrs) = raw
-        .get_mut("customAttributes")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    if let Some(v) = attrs.get_mut(attribute) {
-        let plain = v
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string());
-        *v = SecretRef::new(var, &plain, key).to_json();
-    }
 }
 
 /// Replace stand-ins `{"secret": VAR, "hmac": …}` in a body by the variable's value, just
@@ -292,39 +166,38 @@ pub fn secret_refs(body: &Value, out: &mut Vec<SecretRef>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::default_roles::DefaultRolesSpec;
+    use crate::kinds::tenant::TenantSpec;
+    use serde_json::json;
 
     #[test]
     fn tenants_read_tolerantly_and_parent_missing_is_unknown() {
-        let snap = LiveSnapshot {
-            tenants: vec![
+        let mut snap = LiveSnapshot::default();
+        snap.put_list(
+            "tenants",
+            vec![
                 json!({"id":"a","name":"A","selfProvisioningDomains":["B.com","a.com"],"extra":1}),
                 json!({"id":"b","name":"B","parent":"a","defaultRoles":["x"]}),
             ],
-            ..Default::default()
-        };
+        );
         let g = build(&snap, &[], &Secret::new("k"));
-        let Spec::Tenant(a) = &g.resources[&Address::tenant("a")].spec else {
-            panic!()
-        };
+        let a = g.resources[&Address::tenant("a")].spec::<TenantSpec>();
         assert_eq!(a.parent, None);
         assert_eq!(a.domains.as_deref().unwrap(), ["a.com", "b.com"]);
         assert_eq!(a.disabled, Some(false));
-        let Spec::Tenant(bt) = &g.resources[&Address::tenant("b")].spec else {
-            panic!()
-        };
+        let bt = g.resources[&Address::tenant("b")].spec::<TenantSpec>();
         assert_eq!(bt.parent.as_deref(), Some("a"));
-        let Spec::DefaultRoles(d) = &g.resources[&Address::default_roles("b")].spec else {
-            panic!()
-        };
+        let d = g.resources[&Address::default_roles("b")].spec::<DefaultRolesSpec>();
         assert_eq!(d.roles, ["x"]);
     }
 
     #[test]
     fn secrets_are_masked_and_unmasked() {
-        let snap = LiveSnapshot {
-            tenants: vec![json!({"id":"a","name":"A","customAttributes":{"token":"plain-secret"}})],
-            ..Default::default()
-        };
+        let mut snap = LiveSnapshot::default();
+        snap.put_list(
+            "tenants",
+            vec![json!({"id":"a","name":"A","customAttributes":{"token":"plain-secret"}})],
+        );
         let key = Secret::new("k");
         let sf = [SecretField {
             address: Address::tenant("a"),

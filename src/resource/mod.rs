@@ -8,116 +8,24 @@ pub mod desired;
 pub mod documents;
 pub mod live;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
-use crate::model::{Address, Kind};
+use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct PermissionSpec {
-    pub name: String,
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RoleSpec {
-    pub name: String,
-    pub tenant: Option<String>,
-    pub description: Option<String>,
-    /// Sorted and deduplicated.
-    pub permissions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TenantSpec {
-    pub id: String,
-    pub name: Option<String>,
-    /// Descope `selfProvisioningDomains`; sorted, deduplicated, lower case.
-    pub domains: Option<Vec<String>>,
-    pub parent: Option<String>,
-    pub custom_attributes: Option<BTreeMap<String, Value>>,
-    pub enforce_sso: Option<bool>,
-    pub disabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DefaultRolesSpec {
-    pub tenant: String,
-    /// Sorted role names.
-    pub roles: Vec<String>,
-}
+pub use crate::kinds::Spec;
+use crate::model::Address;
 
 /// The form of a flow or theme document, kept so it is exported, compared and imported as the
 /// file has it (docs/design.md §2, Flow and theme documents).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DocForm {
     V1,
     V2,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DocumentSpec {
-    pub form: DocForm,
-    /// Normalized: server-managed fields removed.
-    pub document: Value,
-}
-
-/// One resource's managed content, by kind (a closed set).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    Permission(PermissionSpec),
-    Role(RoleSpec),
-    Tenant(TenantSpec),
-    DefaultRoles(DefaultRolesSpec),
-    Flow(DocumentSpec),
-    Theme(DocumentSpec),
-}
-
-impl Spec {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Spec::Permission(_) => Kind::Permission,
-            Spec::Role(_) => Kind::Role,
-            Spec::Tenant(_) => Kind::Tenant,
-            Spec::DefaultRoles(_) => Kind::TenantDefaultRoles,
-            Spec::Flow(_) => Kind::Flow,
-            Spec::Theme(_) => Kind::Theme,
-        }
-    }
-
-    /// The fields this spec knows, under the config's field names. Unmanaged or unknown fields
-    /// are absent, so comparing two views compares only what both sides know.
-    pub fn fields(&self) -> BTreeMap<&'static str, Value> {
-        let mut m = BTreeMap::new();
-        let mut put = |k: &'static str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k, v);
-            }
-        };
-        match self {
-            Spec::Permission(p) => put("description", p.description.clone().map(Value::from)),
-            Spec::Role(r) => {
-                put("description", r.description.clone().map(Value::from));
-                put("permissions", r.permissions.clone().map(|v| json!(v)));
-            }
-            Spec::Tenant(t) => {
-                put("name", t.name.clone().map(Value::from));
-                put("domains", t.domains.clone().map(|v| json!(v)));
-                put("parent", t.parent.clone().map(Value::from));
-                put(
-                    "custom_attributes",
-                    t.custom_attributes.clone().map(|m| json!(m)),
-                );
-                put("enforce_sso", t.enforce_sso.map(Value::from));
-                put("disabled", t.disabled.map(Value::from));
-            }
-            Spec::DefaultRoles(d) => put("default_roles", Some(json!(d.roles))),
-            Spec::Flow(d) | Spec::Theme(d) => put("document", Some(d.document.clone())),
-        }
-        m
-    }
 }
 
 /// Sorted, deduplicated copy of a list of names.
@@ -206,10 +114,11 @@ pub fn strip_defaults(v: &Value) -> Value {
 }
 
 /// A resource as the config wants it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DesiredResource {
     pub address: Address,
-    pub spec: Spec,
+    /// The kind's typed spec (only its own kind module looks inside).
+    pub spec: Arc<dyn Spec>,
     /// Addresses that must exist before this one can be created or updated.
     pub depends_on: Vec<Address>,
     pub protect: bool,
@@ -217,11 +126,42 @@ pub struct DesiredResource {
     pub ignore_changes: Vec<String>,
 }
 
+impl DesiredResource {
+    pub fn new(
+        address: Address,
+        spec: impl Spec,
+        depends_on: Vec<Address>,
+        protect: bool,
+        delete_cascade: bool,
+        ignore_changes: Vec<String>,
+    ) -> Self {
+        DesiredResource {
+            address,
+            spec: Arc::new(spec),
+            depends_on,
+            protect,
+            delete_cascade,
+            ignore_changes,
+        }
+    }
+
+    /// The spec as its kind's own type.
+    pub fn spec<T: Spec>(&self) -> &T {
+        crate::kinds::spec_of::<T>(self.spec.as_ref())
+            .expect("a kind only handles resources of its own kind")
+    }
+
+    /// `ignore_changes` names this field.
+    pub fn ignores(&self, field: &str) -> bool {
+        self.ignore_changes.iter().any(|f| f == field)
+    }
+}
+
 /// A resource as the live project has it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LiveResource {
     pub address: Address,
-    pub spec: Spec,
+    pub spec: Arc<dyn Spec>,
     /// The object as the API returned it (secret values replaced by their stand-ins); the
     /// fingerprint is taken over this.
     pub raw: Value,
@@ -229,29 +169,36 @@ pub struct LiveResource {
     pub system: bool,
 }
 
-/// Tenant fields Descope derives from other resources: a child's creation changes the
-/// parent's `successors`, and default roles are their own address. Leaving them out of the
-/// tenant's fingerprint keeps one operation from making another look stale.
-const TENANT_DERIVED_FIELDS: &[&str] = &["successors", "defaultRoles"];
-
 impl LiveResource {
-    pub fn fingerprint(&self) -> String {
-        match (&self.spec, self.raw.as_object()) {
-            (Spec::Tenant(_), Some(o)) => {
-                let mut o = o.clone();
-                for f in TENANT_DERIVED_FIELDS {
-                    o.remove(*f);
-                }
-                fingerprint(&Value::Object(o))
-            }
-            _ => fingerprint(&self.raw),
+    pub fn new(address: Address, spec: impl Spec, raw: Value, system: bool) -> Self {
+        LiveResource {
+            address,
+            spec: Arc::new(spec),
+            raw,
+            system,
         }
     }
+
+    pub fn spec<T: Spec>(&self) -> &T {
+        crate::kinds::spec_of::<T>(self.spec.as_ref())
+            .expect("a kind only handles resources of its own kind")
+    }
+
+    pub fn fingerprint(&self) -> String {
+        crate::kinds::of(self.address.kind()).fingerprint(self)
+    }
+}
+
+/// Sorted, deduplicated addresses.
+pub fn dedup(v: Vec<Address>) -> Vec<Address> {
+    v.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::json;
 
     #[test]
     fn defaults_compare_alike() {

@@ -1,0 +1,227 @@
+//! Flows (`flow.<id>`): the flow document from a file, imported in the file's own form (v1 or
+//! v2, docs/descope-api.md §7). Listed with `flow/list`; exported only for the flows the config
+//! names (for the diff), all of them for `export`. Never pruned.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::document::{compare_view, flow_import_body, DocumentSpec};
+use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use crate::api::endpoints;
+use crate::api::gateway::Gateway;
+use crate::api::ApiError;
+use crate::config::FlowConfig;
+use crate::model::{Address, Kind};
+use crate::ops::export::{escape, file_stem, without_server_fields, Exported};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::documents::{flow_form, normalize};
+use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
+use crate::resource::{DesiredResource, DocForm, LiveResource};
+
+pub struct FlowKind;
+
+const LIST: &str = "flows";
+
+fn doc_key(id: &str) -> String {
+    format!("flow/{id}")
+}
+
+fn id_of(address: &Address) -> &str {
+    match address {
+        Address::Flow(id) => id,
+        _ => "",
+    }
+}
+
+impl ResourceKind for FlowKind {
+    fn kind(&self) -> Kind {
+        Kind::Flow
+    }
+
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
+        for f in &input.config.flows {
+            match (input.read_document)(&f.file) {
+                Ok(doc) => out.insert(DesiredResource::new(
+                    Address::flow(&f.id),
+                    DocumentSpec {
+                        form: flow_form(&doc),
+                        document: normalize(&doc),
+                    },
+                    vec![],
+                    f.protect,
+                    false,
+                    f.ignore_changes.clone(),
+                )),
+                Err(e) => errors.push(format!("flow.{}: {e}", f.id)),
+            }
+        }
+    }
+
+    fn read<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        scope: &'a ReadScope,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        Box::pin(read_flows(gateway, scope, snapshot))
+    }
+
+    fn read_count(&self, scope: &ReadScope) -> usize {
+        if !scope.names_kind(Kind::Flow) {
+            return 0;
+        }
+        1 + scope
+            .forms
+            .keys()
+            .filter(|a| a.kind() == Kind::Flow)
+            .count()
+    }
+
+    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
+        for f in snapshot.list(LIST) {
+            let id = string_field(f, "id");
+            if id.is_empty() {
+                continue;
+            }
+            let spec = match snapshot.document(&doc_key(&id)) {
+                Some(doc) => DocumentSpec {
+                    form: flow_form(doc),
+                    document: normalize(doc),
+                },
+                // Not configured, so not exported: only its list entry is known.
+                None => DocumentSpec {
+                    form: DocForm::V1,
+                    document: Value::Null,
+                },
+            };
+            out.insert(LiveResource::new(
+                Address::flow(&id),
+                spec,
+                f.clone(),
+                false,
+            ));
+        }
+    }
+
+    fn compare_view(&self, desired: &dyn Spec, live: &mut Fields) {
+        compare_view(desired, live)
+    }
+
+    fn prunable(&self) -> bool {
+        false
+    }
+
+    fn verifiable(&self) -> bool {
+        false
+    }
+
+    fn create_body(&self, d: &DesiredResource) -> Value {
+        flow_import_body(id_of(&d.address), d.spec::<DocumentSpec>())
+    }
+
+    fn create_op(&self, address: &Address, body: &Value) -> Op {
+        let id = id_of(address);
+        // The plan keeps the file's form: v2 bodies are {"flow": {flowId, …}}.
+        let req = if body.get("flow").and_then(|f| f.get("flowId")).is_some() {
+            endpoints::flow_import_v2(id, body["flow"].clone())
+        } else {
+            endpoints::flow_import_v1(id, body.clone())
+        };
+        Op::from_result(req, address).unchecked()
+    }
+
+    fn update_op(&self, address: &Address, body: &Value) -> Op {
+        self.create_op(address, body)
+    }
+
+    fn delete_op(&self, address: &Address, _: bool) -> Op {
+        Op::from_result(
+            endpoints::flow_delete(&[id_of(address).to_string()]),
+            address,
+        )
+        .unchecked()
+    }
+
+    /// A backup saves the flow's document.
+    fn from_saved(
+        &self,
+        address: &Address,
+        object: &Value,
+        _: &crate::secret::Secret,
+    ) -> Option<LiveResource> {
+        Some(LiveResource::new(
+            address.clone(),
+            DocumentSpec {
+                form: flow_form(object),
+                document: normalize(object),
+            },
+            object.clone(),
+            false,
+        ))
+    }
+
+    fn export(&self, live: &[&LiveResource], snapshot: &LiveSnapshot, out: &mut Exported) {
+        for r in live {
+            let id = id_of(&r.address);
+            let Some(doc) = snapshot.document(&doc_key(id)) else {
+                continue;
+            };
+            let rel = format!("flows/{}.json", file_stem(id, &out.documents));
+            out.documents
+                .insert(rel.clone(), without_server_fields(doc));
+            out.config.flows.push(FlowConfig {
+                id: escape(id),
+                file: rel,
+                ..Default::default()
+            });
+            out.addresses.push(r.address.clone());
+        }
+    }
+}
+
+async fn read_flows(
+    gateway: &Gateway,
+    scope: &ReadScope,
+    snapshot: &mut LiveSnapshot,
+) -> Result<(), ApiError> {
+    if !scope.names_kind(Kind::Flow) {
+        return Ok(());
+    }
+    snapshot
+        .read_list(gateway, endpoints::flow_list(), LIST)
+        .await?;
+    let listed: BTreeSet<String> = snapshot
+        .list(LIST)
+        .iter()
+        .map(|f| string_field(f, "id"))
+        .filter(|id| !id.is_empty())
+        .collect();
+    let mut wanted: Vec<(String, DocForm)> = scope
+        .forms
+        .iter()
+        .filter(|(a, _)| a.kind() == Kind::Flow)
+        .map(|(a, f)| (id_of(a).to_string(), *f))
+        .collect();
+    if scope.everything {
+        for id in &listed {
+            if !wanted.iter().any(|(w, _)| w == id) {
+                wanted.push((id.clone(), DocForm::V1));
+            }
+        }
+        wanted.sort();
+    }
+    for (id, form) in wanted {
+        if !listed.contains(&id) || snapshot.document(&doc_key(&id)).is_some() {
+            continue;
+        }
+        let doc = match form {
+            DocForm::V1 => gateway.read(endpoints::flow_export_v1(&id)).await?,
+            // GO returns the inner `flow` of a v2 export; keep the document as the file has it.
+            DocForm::V2 => gateway.read(endpoints::flow_export_v2(&id)).await?,
+        };
+        snapshot.put_document(doc_key(&id), doc);
+    }
+    Ok(())
+}

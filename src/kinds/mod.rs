@@ -1,0 +1,396 @@
+//! Resource kinds: everything the engine knows about one kind of Descope object lives in that
+//! kind's module, behind the [`ResourceKind`] trait (the shape of Terraform's plugin framework:
+//! a resource is its schema plus create, read, update, delete and import).
+//!
+//! A kind owns: its config section → typed spec (`desired`); live JSON → typed spec (`live`);
+//! the managed fields it compares (`Spec::fields`); what it refers to and what unique values it
+//! claims; the exact operation a create, update or delete sends (`create_op`, `update_op`,
+//! `delete_op`, read-modify-write for full-override endpoints); whether it batches; how to read
+//! one object back; and how it is written back to a config (`export`). The engine — diff,
+//! ordering, plan file, executor, journal, drift, backup/restore, export — only iterates over
+//! [`all`] and never matches on a kind.
+//!
+//! Adding a kind: one new module here and one line in [`all`]
+//! (docs/adding-a-resource-kind.md).
+
+pub mod default_roles;
+pub mod document;
+pub mod flow;
+pub mod permission;
+pub mod role;
+pub mod tenant;
+pub mod theme;
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::api::gateway::Gateway;
+use crate::api::ApiError;
+use crate::model::{Address, Kind};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::live::{LiveGraph, LiveSnapshot};
+use crate::resource::{DesiredResource, LiveResource};
+
+/// Managed fields by their config names; a field a side does not know is absent.
+pub type Fields = BTreeMap<&'static str, Value>;
+
+/// One resource's managed content. Each kind has its own typed spec; the engine sees only the
+/// fields it compares, and the kind gets its own type back with [`spec_of`].
+pub trait Spec: fmt::Debug + Send + Sync + Any {
+    /// The fields this spec knows, under the config's field names. Unmanaged or unknown fields
+    /// are absent, so comparing two views compares only what both sides know.
+    fn fields(&self) -> Fields;
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The kind's own spec type behind a `dyn Spec` (a kind only ever asks for its own type).
+pub fn spec_of<T: Spec>(spec: &dyn Spec) -> Option<&T> {
+    spec.as_any().downcast_ref::<T>()
+}
+
+/// The form and normalized content of a document kind's spec (flows, the theme), for the
+/// commands that read or compare documents by form.
+pub fn document(spec: &dyn Spec) -> Option<(crate::resource::DocForm, &Value)> {
+    spec_of::<document::DocumentSpec>(spec).map(|d| (d.form, &d.document))
+}
+
+/// How one resource relates to another, for ordering and for what a delete takes along.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// Needs the target to exist (created after it, deleted before it); Descope does not
+    /// refuse deleting the target first (a role's permission).
+    Uses(Address),
+    /// Lives inside the target: Descope deletes it with the target (a tenant's roles).
+    OwnedBy(Address),
+    /// A child the target cannot be deleted or replaced without (a sub-tenant's parent).
+    ChildOf(Address),
+    /// Needs the first of these that exists (a default role: the tenant's role of that name,
+    /// else the project role).
+    UsesOneOf(Vec<Address>),
+}
+
+impl Reference {
+    /// Every address this reference may point at.
+    pub fn targets(&self) -> &[Address] {
+        match self {
+            Reference::Uses(a) | Reference::OwnedBy(a) | Reference::ChildOf(a) => {
+                std::slice::from_ref(a)
+            }
+            Reference::UsesOneOf(v) => v,
+        }
+    }
+}
+
+/// What reading live objects needs to know about the plan or command at hand.
+#[derive(Debug, Clone, Default)]
+pub struct ReadScope {
+    /// Addresses the config names or state.json manages (documents are exported only for
+    /// these).
+    pub addresses: Vec<Address>,
+    /// The form (`v1`/`v2`) of each configured document, so live exports compare like for like.
+    pub forms: BTreeMap<Address, crate::resource::DocForm>,
+    /// Read everything the kind has, for `export` (e.g. every flow's document).
+    pub everything: bool,
+}
+
+impl ReadScope {
+    pub fn names_kind(&self, kind: Kind) -> bool {
+        self.everything || self.addresses.iter().any(|a| a.kind() == kind)
+    }
+}
+
+/// Boxed future of a kind's live read (the trait stays object-safe).
+pub type ReadFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
+
+/// Values that must be unique in a project (a tenant's name, a self-provisioning domain): the
+/// planner orders releases before claims and refuses a claim nobody releases.
+pub type Claim = String;
+
+/// Everything the engine may ask of a kind.
+pub trait ResourceKind: Send + Sync {
+    fn kind(&self) -> Kind;
+
+    // ---- config → desired ----
+
+    /// Add the resources the config declares for this kind.
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>);
+
+    // ---- live ----
+
+    /// Read what this kind needs from the live project into the snapshot (list calls are
+    /// shared: a kind reading what another kind already read reads nothing).
+    fn read<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        scope: &'a ReadScope,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a>;
+
+    /// Requests [`ResourceKind::read`] sends for this scope (for apply-time estimates).
+    fn read_count(&self, scope: &ReadScope) -> usize;
+
+    /// Turn the snapshot into this kind's live resources.
+    fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph);
+
+    /// The read that shows one address again (after an ambiguous write, on resume, for the
+    /// state snapshot after apply). Defaults to the kind's whole read.
+    fn read_one<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        address: &'a Address,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        let _ = address;
+        Box::pin(async move {
+            let scope = ReadScope {
+                addresses: vec![address.clone()],
+                ..ReadScope::default()
+            };
+            self.read(gateway, &scope, snapshot).await
+        })
+    }
+
+    /// Fingerprint of a live object: sha256 of its canonical JSON, less what other resources
+    /// derive (a tenant's `successors`).
+    fn fingerprint(&self, live: &LiveResource) -> String {
+        crate::resource::fingerprint(&live.raw)
+    }
+
+    // ---- comparing and ordering ----
+
+    fn references(&self, spec: &dyn Spec) -> Vec<Reference> {
+        let _ = spec;
+        Vec::new()
+    }
+
+    /// The resource this address lives inside (a tenant role's tenant), known from the address
+    /// alone.
+    fn owner(&self, address: &Address) -> Option<Address> {
+        let _ = address;
+        None
+    }
+
+    fn claims(&self, spec: &dyn Spec) -> Vec<Claim> {
+        let _ = spec;
+        Vec::new()
+    }
+
+    /// Claims a request body makes (for a swap's temporary release).
+    fn body_claims(&self, body: &Value) -> Vec<Claim> {
+        let _ = body;
+        Vec::new()
+    }
+
+    /// Fields whose change Descope cannot apply in place (a tenant's parent): a replace.
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Restrict the live fields to what the desired side can state (documents: the keys the
+    /// file has), before comparing.
+    fn compare_view(&self, desired: &dyn Spec, live: &mut Fields) {
+        let _ = (desired, live);
+    }
+
+    /// Can a live object of this kind be deleted by this tool? (The theme cannot.)
+    fn deletable(&self) -> bool {
+        true
+    }
+
+    /// May `--prune KIND` delete unmanaged objects of this kind?
+    fn prunable(&self) -> bool {
+        self.deletable()
+    }
+
+    /// Is an unmanaged live object of this kind worth reporting? (Default roles go with their
+    /// tenant.)
+    fn reports_unmanaged(&self) -> bool {
+        true
+    }
+
+    /// A delete of this kind may take what it owns along (`delete_cascade`).
+    fn cascades(&self) -> bool {
+        false
+    }
+
+    // ---- operations ----
+
+    fn create_body(&self, desired: &DesiredResource) -> Value;
+
+    /// Read-modify-write: the live object with only the managed fields replaced.
+    fn update_body(&self, desired: &DesiredResource, live: &Value) -> Value {
+        let _ = live;
+        self.create_body(desired)
+    }
+
+    fn create_op(&self, address: &Address, body: &Value) -> Op;
+    fn update_op(&self, address: &Address, body: &Value) -> Op;
+    fn delete_op(&self, address: &Address, cascade: bool) -> Op;
+
+    /// A temporary update that frees `frees` (a swap of unique values); `None` when the kind
+    /// has nothing to release.
+    fn release_for_swap(
+        &self,
+        address: &Address,
+        live: &LiveResource,
+        body: &Value,
+        frees: &[Claim],
+    ) -> Option<Release> {
+        let _ = (address, live, body, frees);
+        None
+    }
+
+    /// Can a read-back show whether a write took effect? (Document imports cannot be compared
+    /// from a list entry; they are idempotent, so they are sent again.)
+    fn verifiable(&self) -> bool {
+        true
+    }
+
+    /// Fields of a saved object a restore's create carries over although the config never
+    /// manages them, so the resource comes back as it was.
+    fn restore_carried(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// A live resource from an object a backup saved (as the API returned it then).
+    fn from_saved(
+        &self,
+        address: &Address,
+        object: &Value,
+        key: &crate::secret::Secret,
+    ) -> Option<LiveResource>;
+
+    // ---- export ----
+
+    /// Write this kind's live objects (system defaults left out) into a config being exported.
+    /// Kinds export in registration order, so a kind may complete what an earlier one wrote.
+    fn export(
+        &self,
+        live: &[&LiveResource],
+        snapshot: &LiveSnapshot,
+        out: &mut crate::ops::export::Exported,
+    );
+}
+
+/// The body and display of a swap's temporary release.
+pub struct Release {
+    pub body: Value,
+    pub fields: Vec<crate::plan::FieldChange>,
+    pub values: Vec<String>,
+}
+
+/// What reading live objects into specs needs besides the snapshot.
+pub struct LiveContext<'a> {
+    pub secret_fields: &'a [crate::resource::desired::SecretField],
+    pub key: &'a crate::secret::Secret,
+}
+
+/// Every kind this tool manages, in the order changes of equal rank run and output is grouped.
+/// Registering a kind is one line here.
+pub fn all() -> &'static [&'static dyn ResourceKind] {
+    &[
+        &permission::PermissionKind,
+        &role::RoleKind,
+        &tenant::TenantKind,
+        &default_roles::DefaultRolesKind,
+        &flow::FlowKind,
+        &theme::ThemeKind,
+    ]
+}
+
+/// The module of a kind.
+pub fn of(kind: Kind) -> &'static dyn ResourceKind {
+    *all()
+        .iter()
+        .find(|k| k.kind() == kind)
+        .expect("every Kind is registered in kinds::all")
+}
+
+/// A saved list object read back the way the kind reads its list (`from_saved` for list kinds).
+pub(crate) fn saved_from_list(
+    kind: &dyn ResourceKind,
+    list: &str,
+    address: &Address,
+    object: &Value,
+    key: &crate::secret::Secret,
+) -> Option<LiveResource> {
+    let mut snapshot = LiveSnapshot::default();
+    snapshot.put_list(list, vec![object.clone()]);
+    let mut graph = LiveGraph::default();
+    // The saved objects already hold secret stand-ins: nothing to mask.
+    kind.live(
+        &snapshot,
+        &LiveContext {
+            secret_fields: &[],
+            key,
+        },
+        &mut graph,
+    );
+    graph.resources.remove(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The engine knows kinds only through the trait: no type a kind module defines is named
+    /// in any other file under `src/` (the CLI included).
+    #[test]
+    fn kind_types_stay_inside_their_modules() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let kinds_dir = root.join("kinds");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&kinds_dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines() {
+                let line = line.trim_start();
+                for prefix in ["pub struct ", "pub enum ", "struct ", "enum "] {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        let name: String = rest
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        // Types of the trait's own vocabulary, not of one kind.
+        names.retain(|n| {
+            !["Reference", "ReadScope", "Release", "LiveContext"].contains(&n.as_str())
+        });
+        assert!(names.iter().any(|n| n == "TenantSpec"), "{names:?}");
+        let mut offenders = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path == kinds_dir {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for n in &names {
+                        let found = text.match_indices(n.as_str()).any(|(i, _)| {
+                            let before = text[..i].chars().next_back();
+                            let after = text[i + n.len()..].chars().next();
+                            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                        });
+                        if found {
+                            offenders.push(format!("{} names {n}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:#?}");
+    }
+}

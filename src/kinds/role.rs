@@ -1,0 +1,248 @@
+//! Roles (`role.<name>` project roles, `role.<tenant>/<name>` tenant roles): description and
+//! permissions; `default` and `private` are carried over on update (full override,
+//! docs/descope-api.md §6). Built-in roles are never touched. Batch endpoints for create and
+//! update, and for deletes of one tenant's roles.
+
+use serde_json::{json, Map, Value};
+
+use super::{Fields, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use crate::api::endpoints::{self, ROLE_CREATE_BATCH, ROLE_DELETE_BATCH, ROLE_UPDATE_BATCH};
+use crate::api::gateway::Gateway;
+use crate::config::RoleConfig;
+use crate::model::builtin::is_builtin_role;
+use crate::model::{Address, Kind};
+use crate::ops::export::{escape, Exported};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
+use crate::resource::{dedup, sorted_set, DesiredResource, LiveResource};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub name: String,
+    pub tenant: Option<String>,
+    pub description: Option<String>,
+    /// Sorted and deduplicated.
+    pub permissions: Option<Vec<String>>,
+}
+
+impl Spec for RoleSpec {
+    fn fields(&self) -> Fields {
+        let mut m = Fields::new();
+        if let Some(d) = &self.description {
+            m.insert("description", Value::from(d.clone()));
+        }
+        if let Some(p) = &self.permissions {
+            m.insert("permissions", json!(p));
+        }
+        m
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub struct RoleKind;
+
+const LIST: &str = "roles";
+
+fn parts(address: &Address) -> (Option<&str>, &str) {
+    match address {
+        Address::Role { tenant, name } => (tenant.as_deref(), name),
+        _ => (None, ""),
+    }
+}
+
+impl ResourceKind for RoleKind {
+    fn kind(&self) -> Kind {
+        Kind::Role
+    }
+
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
+        for r in &input.config.roles {
+            let tenant = r.tenant.as_deref().filter(|t| !t.is_empty());
+            let mut deps: Vec<Address> = r
+                .permissions
+                .iter()
+                .flatten()
+                .map(Address::permission)
+                .collect();
+            if let Some(t) = tenant {
+                deps.push(Address::tenant(t));
+            }
+            out.insert(DesiredResource::new(
+                Address::role(tenant, &r.name),
+                RoleSpec {
+                    name: r.name.clone(),
+                    tenant: tenant.map(str::to_string),
+                    description: r.description.clone(),
+                    permissions: r.permissions.clone().map(sorted_set),
+                },
+                dedup(deps),
+                r.protect,
+                false,
+                r.ignore_changes.clone(),
+            ));
+        }
+    }
+
+    fn read<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        _: &'a ReadScope,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        Box::pin(snapshot.read_list(gateway, endpoints::role_load_all(), LIST))
+    }
+
+    fn read_count(&self, _: &ReadScope) -> usize {
+        1
+    }
+
+    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
+        for r in snapshot.list(LIST) {
+            let name = string_field(r, "name");
+            if name.is_empty() {
+                out.warnings
+                    .push(format!("role without a name ignored: {r}"));
+                continue;
+            }
+            let tenant = Some(string_field(r, "tenantId")).filter(|t| !t.is_empty());
+            out.insert(LiveResource::new(
+                Address::role(tenant.as_deref(), &name),
+                RoleSpec {
+                    description: Some(string_field(r, "description")),
+                    permissions: Some(sorted_set(string_list(r, "permissionNames"))),
+                    name: name.clone(),
+                    tenant: tenant.clone(),
+                },
+                r.clone(),
+                tenant.is_none() && is_builtin_role(&name),
+            ));
+        }
+    }
+
+    fn owner(&self, address: &Address) -> Option<Address> {
+        parts(address).0.map(Address::tenant)
+    }
+
+    fn references(&self, spec: &dyn Spec) -> Vec<Reference> {
+        let Some(r) = super::spec_of::<RoleSpec>(spec) else {
+            return vec![];
+        };
+        let mut refs: Vec<Reference> = r
+            .permissions
+            .iter()
+            .flatten()
+            .map(|p| Reference::Uses(Address::permission(p)))
+            .collect();
+        if let Some(t) = &r.tenant {
+            refs.push(Reference::OwnedBy(Address::tenant(t)));
+        }
+        refs
+    }
+
+    fn restore_carried(&self) -> &'static [&'static str] {
+        &["default", "private"]
+    }
+
+    fn create_body(&self, d: &DesiredResource) -> Value {
+        let r = d.spec::<RoleSpec>();
+        let mut m = Map::new();
+        m.insert("name".into(), json!(r.name));
+        if let Some(desc) = &r.description {
+            m.insert("description".into(), json!(desc));
+        }
+        m.insert(
+            "permissionNames".into(),
+            json!(r.permissions.clone().unwrap_or_default()),
+        );
+        if let Some(t) = &r.tenant {
+            m.insert("tenantId".into(), json!(t));
+        }
+        Value::Object(m)
+    }
+
+    fn update_body(&self, d: &DesiredResource, live: &Value) -> Value {
+        let r = d.spec::<RoleSpec>();
+        let description = match (&r.description, d.ignores("description")) {
+            (Some(desc), false) => json!(desc),
+            _ => live.get("description").cloned().unwrap_or(json!("")),
+        };
+        let permissions = match (&r.permissions, d.ignores("permissions")) {
+            (Some(p), false) => json!(p),
+            _ => live.get("permissionNames").cloned().unwrap_or(json!([])),
+        };
+        let mut m = Map::new();
+        m.insert("name".into(), json!(r.name));
+        m.insert("newName".into(), json!(r.name));
+        m.insert("description".into(), description);
+        m.insert("permissionNames".into(), permissions);
+        if let Some(t) = &r.tenant {
+            m.insert("tenantId".into(), json!(t));
+        }
+        // Flags the config does not manage, carried over so the override keeps them.
+        for key in ["default", "private"] {
+            if let Some(v) = live.get(key) {
+                m.insert(key.into(), v.clone());
+            }
+        }
+        Value::Object(m)
+    }
+
+    fn create_op(&self, address: &Address, body: &Value) -> Op {
+        Op::single(endpoints::role_create(body.clone()), address).batched(
+            ROLE_CREATE_BATCH,
+            "roles",
+            body.clone(),
+            None,
+        )
+    }
+
+    fn update_op(&self, address: &Address, body: &Value) -> Op {
+        Op::single(endpoints::role_update(body.clone()), address).batched(
+            ROLE_UPDATE_BATCH,
+            "roles",
+            body.clone(),
+            None,
+        )
+    }
+
+    fn delete_op(&self, address: &Address, _: bool) -> Op {
+        let (tenant, name) = parts(address);
+        // Role delete-batch takes one tenantId for all names.
+        let shared = tenant.map(|t| json!({"tenantId": t}));
+        Op::single(endpoints::role_delete(name, tenant), address).batched(
+            ROLE_DELETE_BATCH,
+            "roleNames",
+            json!(name),
+            shared,
+        )
+    }
+
+    fn from_saved(
+        &self,
+        address: &Address,
+        object: &Value,
+        key: &crate::secret::Secret,
+    ) -> Option<LiveResource> {
+        super::saved_from_list(self, LIST, address, object, key)
+    }
+
+    fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
+        for r in live {
+            let role = r.spec::<RoleSpec>();
+            out.config.roles.push(RoleConfig {
+                name: escape(&role.name),
+                tenant: role.tenant.as_deref().map(escape),
+                description: role.description.as_deref().map(escape),
+                permissions: role
+                    .permissions
+                    .as_ref()
+                    .map(|ps| ps.iter().map(|p| escape(p)).collect()),
+                ..Default::default()
+            });
+            out.addresses.push(r.address.clone());
+        }
+    }
+}

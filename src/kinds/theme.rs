@@ -1,0 +1,201 @@
+//! The project's theme (`theme`): one document, imported in the file's own form. It cannot be
+//! deleted: removing `theme:` from the config stops managing it (docs/design.md §2). Its
+//! fingerprint is always taken over the v1 export, whatever the file's form, so plan, apply,
+//! drift, import and restore agree.
+
+use serde_json::Value;
+
+use super::document::{compare_view, theme_import_body, DocumentSpec};
+use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use crate::api::endpoints;
+use crate::api::gateway::Gateway;
+use crate::api::ApiError;
+use crate::config::ThemeConfig;
+use crate::model::{Address, Kind};
+use crate::ops::export::{without_server_fields, Exported};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::documents::{normalize, theme_form};
+use crate::resource::live::{LiveGraph, LiveSnapshot};
+use crate::resource::{DesiredResource, DocForm, LiveResource};
+
+pub struct ThemeKind;
+
+/// The export in the config file's form, and the v1 export the fingerprint is taken over.
+const DOC: &str = "theme";
+const DOC_V1: &str = "theme/v1";
+
+fn form_in(scope: &ReadScope) -> Option<DocForm> {
+    if scope.everything {
+        return Some(DocForm::V1);
+    }
+    scope
+        .addresses
+        .iter()
+        .any(|a| a.kind() == Kind::Theme)
+        .then(|| {
+            scope
+                .forms
+                .get(&Address::Theme)
+                .copied()
+                .unwrap_or(DocForm::V1)
+        })
+}
+
+impl ResourceKind for ThemeKind {
+    fn kind(&self) -> Kind {
+        Kind::Theme
+    }
+
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
+        let Some(theme) = &input.config.theme else {
+            return;
+        };
+        match (input.read_document)(&theme.file) {
+            Ok(doc) => out.insert(DesiredResource::new(
+                Address::Theme,
+                DocumentSpec {
+                    form: theme_form(&doc),
+                    document: normalize(&doc),
+                },
+                vec![],
+                theme.protect,
+                false,
+                theme.ignore_changes.clone(),
+            )),
+            Err(e) => errors.push(format!("theme: {e}")),
+        }
+    }
+
+    fn read<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        scope: &'a ReadScope,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        Box::pin(read_theme(gateway, form_in(scope), snapshot))
+    }
+
+    fn read_count(&self, scope: &ReadScope) -> usize {
+        match form_in(scope) {
+            None => 0,
+            Some(DocForm::V1) => 1,
+            Some(DocForm::V2) => 2,
+        }
+    }
+
+    fn read_one<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        _: &'a Address,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        Box::pin(read_theme(gateway, Some(DocForm::V1), snapshot))
+    }
+
+    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
+        let Some(theme) = snapshot.document(DOC) else {
+            return;
+        };
+        out.insert(LiveResource::new(
+            Address::Theme,
+            DocumentSpec {
+                form: theme_form(theme),
+                document: normalize(theme),
+            },
+            snapshot
+                .document(DOC_V1)
+                .cloned()
+                .unwrap_or_else(|| theme.clone()),
+            false,
+        ));
+    }
+
+    fn compare_view(&self, desired: &dyn Spec, live: &mut Fields) {
+        compare_view(desired, live)
+    }
+
+    fn deletable(&self) -> bool {
+        false
+    }
+
+    fn verifiable(&self) -> bool {
+        false
+    }
+
+    fn create_body(&self, d: &DesiredResource) -> Value {
+        theme_import_body(d.spec::<DocumentSpec>())
+    }
+
+    fn create_op(&self, address: &Address, body: &Value) -> Op {
+        let theme = body.get("theme").cloned().unwrap_or(Value::Null);
+        let req = if theme.get("styles").is_some() {
+            endpoints::theme_import_v2(theme)
+        } else {
+            endpoints::theme_import_v1(theme)
+        };
+        Op::from_result(req, address).unchecked()
+    }
+
+    fn update_op(&self, address: &Address, body: &Value) -> Op {
+        self.create_op(address, body)
+    }
+
+    fn delete_op(&self, address: &Address, _: bool) -> Op {
+        // Never planned (not deletable); an empty operation sends nothing.
+        let _ = address;
+        Op::default()
+    }
+
+    fn from_saved(
+        &self,
+        address: &Address,
+        object: &Value,
+        _: &crate::secret::Secret,
+    ) -> Option<LiveResource> {
+        Some(LiveResource::new(
+            address.clone(),
+            DocumentSpec {
+                form: theme_form(object),
+                document: normalize(object),
+            },
+            object.clone(),
+            false,
+        ))
+    }
+
+    fn export(&self, live: &[&LiveResource], snapshot: &LiveSnapshot, out: &mut Exported) {
+        let (Some(r), Some(doc)) = (live.first(), snapshot.document(DOC)) else {
+            return;
+        };
+        out.documents
+            .insert("theme.json".to_string(), without_server_fields(doc));
+        out.config.theme = Some(ThemeConfig {
+            file: "theme.json".into(),
+            ..Default::default()
+        });
+        out.addresses.push(r.address.clone());
+    }
+}
+
+async fn read_theme(
+    gateway: &Gateway,
+    form: Option<DocForm>,
+    snapshot: &mut LiveSnapshot,
+) -> Result<(), ApiError> {
+    let Some(form) = form else {
+        return Ok(());
+    };
+    if snapshot.document(DOC).is_none() {
+        let doc = match form {
+            DocForm::V1 => gateway.read(endpoints::theme_export_v1()).await?,
+            DocForm::V2 => gateway.read(endpoints::theme_export_v2()).await?,
+        };
+        snapshot.put_document(DOC.to_string(), doc);
+    }
+    if form == DocForm::V2 && snapshot.document(DOC_V1).is_none() {
+        let v1 = gateway.read(endpoints::theme_export_v1()).await?;
+        snapshot.put_document(DOC_V1.to_string(), v1);
+    }
+    Ok(())
+}
