@@ -478,6 +478,229 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::credentials::Credentials;
+    use crate::api::transport::TransportOptions;
+    use crate::secret::Secret;
+    use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+    /// A gateway whose transport is never used: these tests drive the waits directly, on
+    /// tokio's paused clock, where every sleep ends exactly at its deadline.
+    fn offline(opts: GatewayOptions) -> (Gateway, UnboundedReceiver<GatewayEvent>) {
+        let (tx, rx) = unbounded_channel();
+        let creds = Credentials::new(
+            "P2testprojectaaaaaaaaaaaaaaa",
+            Secret::new("K2-test"),
+            Some("http://127.0.0.1:1"),
+        );
+        let transport = Transport::new(creds, TransportOptions::default()).unwrap();
+        let opts = GatewayOptions {
+            events: Some(tx),
+            ..opts
+        };
+        (Gateway::new(transport, opts), rx)
+    }
+
+    fn rate(budget: &str) -> GatewayOptions {
+        GatewayOptions {
+            rate: RateBudget::parse(budget).unwrap(),
+            ..GatewayOptions::default()
+        }
+    }
+
+    fn failure(kind: ApiErrorKind) -> ApiError {
+        ApiError {
+            method: "GET",
+            path: "/v1/mgmt/tenant/all".into(),
+            address: None,
+            kind,
+            credentials_hint: false,
+        }
+    }
+
+    fn status(code: u16) -> ApiError {
+        failure(ApiErrorKind::Status {
+            status: code,
+            error_code: None,
+            error_description: None,
+            error_message: None,
+        })
+    }
+
+    fn rate_limited(secs: u64) -> ApiError {
+        failure(ApiErrorKind::RateLimited {
+            retry_after: Duration::from_secs(secs),
+        })
+    }
+
+    /// `at` is `ms` after the start, give or take the timer wheel's 1 ms resolution.
+    fn assert_at(at: Duration, ms: u64) {
+        let want = Duration::from_millis(ms);
+        assert!(
+            at >= want && at <= want + Duration::from_millis(1),
+            "at {at:?}, expected {want:?}"
+        );
+    }
+
+    fn events(rx: &mut UnboundedReceiver<GatewayEvent>) -> Vec<GatewayEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    /// When each of `n` tasks, started together, gets its turn.
+    async fn turns(g: &Gateway, n: usize) -> Vec<Duration> {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let g = g.clone();
+                tokio::spawn(async move {
+                    g.wait_for_turn().await;
+                    start.elapsed()
+                })
+            })
+            .collect();
+        let mut at = Vec::new();
+        for t in tasks {
+            at.push(t.await.unwrap());
+        }
+        at.sort();
+        at
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_spaces_turns_one_interval_apart_without_a_burst() {
+        let (g, mut rx) = offline(rate("4/1"));
+        let at = turns(&g, 5).await;
+        for (i, at) in at.into_iter().enumerate() {
+            assert_at(at, 250 * i as u64);
+        }
+        // Only the fifth, with three ahead of it, expects to wait a full second.
+        assert_eq!(
+            events(&mut rx),
+            vec![GatewayEvent::RateWait {
+                wait: Duration::from_secs(1)
+            }]
+        );
+
+        // An idle second saves up no burst: one turn at once, the next an interval later.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let at = turns(&g, 2).await;
+        assert_at(at[0], 0);
+        assert_at(at[1], 250);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_of_a_second_or_more_for_the_budget_is_reported() {
+        let (g, mut rx) = offline(rate("1/1"));
+        let at = turns(&g, 2).await;
+        assert_at(at[0], 0);
+        assert_at(at[1], 1000);
+        assert_eq!(
+            events(&mut rx),
+            vec![GatewayEvent::RateWait {
+                wait: Duration::from_secs(1)
+            }]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_every_task_even_one_already_queued() {
+        let (g, mut rx) = offline(rate("1/1"));
+        let start = Instant::now();
+        g.wait_for_turn().await;
+        let queued = tokio::spawn({
+            let g = g.clone();
+            async move {
+                g.wait_for_turn().await;
+                start.elapsed()
+            }
+        });
+        // The second task is waiting for the budget when the first one's 429 arrives.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let mut attempts = Attempts::default();
+        assert!(matches!(
+            g.after_failure(rate_limited(3), &mut attempts).await,
+            Next::Retry
+        ));
+        assert_at(start.elapsed(), 100);
+        // Its token comes at 1 s, inside the pause: it waits until 3.1 s anyway.
+        assert_at(queued.await.unwrap(), 3100);
+        assert_eq!(
+            (g.stats().rate_limited, g.stats().retries, attempts.locked),
+            (1, 1, Duration::from_secs(3))
+        );
+        assert!(events(&mut rx).contains(&GatewayEvent::LockedOut {
+            retry_after: Duration::from_secs(3)
+        }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lockouts_wait_at_least_a_second_and_give_up_past_the_cap() {
+        let (g, _rx) = offline(GatewayOptions {
+            max_lockout_wait: Duration::from_secs(30),
+            ..rate("1000/1")
+        });
+        let start = Instant::now();
+        let mut attempts = Attempts::default();
+        g.after_failure(rate_limited(0), &mut attempts).await;
+        g.wait_for_turn().await;
+        assert_at(start.elapsed(), 1000);
+
+        let start = Instant::now();
+        let mut attempts = Attempts::default();
+        match g.after_failure(rate_limited(60), &mut attempts).await {
+            Next::Fail(e) => assert_eq!(e.retry_after(), Some(Duration::from_secs(60))),
+            Next::Retry => panic!("a 60 s lockout is past the 30 s cap"),
+        }
+        g.wait_for_turn().await;
+        assert_at(start.elapsed(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_back_off_exponentially_with_jitter_up_to_the_cap_then_stop() {
+        let (g, mut rx) = offline(GatewayOptions {
+            max_retries: 5,
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_millis(400),
+            ..rate("1000/1")
+        });
+        let mut attempts = Attempts::default();
+        for (attempt, full) in [100u64, 200, 400, 400, 400].into_iter().enumerate() {
+            let start = Instant::now();
+            assert!(matches!(
+                g.after_failure(status(503), &mut attempts).await,
+                Next::Retry
+            ));
+            let waited = start.elapsed();
+            let (low, high) = (
+                Duration::from_millis(full / 2),
+                Duration::from_millis(full + 1),
+            );
+            assert!(
+                low <= waited && waited <= high,
+                "attempt {}: waited {waited:?}, expected {low:?}..={high:?}",
+                attempt + 1
+            );
+            match events(&mut rx).as_slice() {
+                [GatewayEvent::Retrying {
+                    attempt: n, delay, ..
+                }] => {
+                    assert_eq!(*n as usize, attempt + 1);
+                    assert!(waited >= *delay && waited <= *delay + Duration::from_millis(1));
+                }
+                other => panic!("expected one Retrying, got {other:?}"),
+            }
+        }
+        let start = Instant::now();
+        assert!(matches!(
+            g.after_failure(status(503), &mut attempts).await,
+            Next::Fail(_)
+        ));
+        assert!(matches!(
+            g.after_failure(status(400), &mut Attempts::default()).await,
+            Next::Fail(_)
+        ));
+        assert_at(start.elapsed(), 0);
+        assert_eq!(g.stats().retries, 5);
+    }
 
     #[test]
     fn rate_budget_parses_and_explains() {

@@ -1,5 +1,5 @@
 //! Planner unit tests over constructed configs and live snapshots (the emulator-backed
-//! end-to-end tests live in tests/plan.rs).
+//! end-to-end tests live in tests/integration/plan.rs).
 
 use std::collections::BTreeMap;
 

@@ -4,50 +4,19 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use descope_emulator::{Emulator, EmulatorOptions, Permission, ProjectData, Role, Tenant};
 use descope_mgmt::config::Config;
+use descope_emulator::{EmulatorOptions, Permission, ProjectData, Role, Tenant};
 use descope_mgmt::ops::drift::DriftReport;
 use descope_mgmt::resource::strip_defaults;
 use serde_json::{json, Map, Value};
 
-/// An emulator on its own runtime, so the test thread can run the binary synchronously while
-/// the server answers.
-struct Project {
-    emulator: Emulator,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Project {
-    fn start() -> Project {
-        Project::start_with(EmulatorOptions::default())
-    }
-
-    fn start_with(opts: EmulatorOptions) -> Project {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emulator = rt.block_on(Emulator::start(opts)).unwrap();
-        Project { emulator, _rt: rt }
-    }
-
-    fn data(&self) -> ProjectData {
-        self.emulator.data()
-    }
-}
+use crate::util::TestEnv;
 
 /// The binary in `dir`, pointed at `p` through the SDKs' variables, with a budget that never
 /// waits (the emulator has no rate limit here).
-fn bin(dir: &Path, p: &Project) -> Command {
-    let mut cmd = Command::cargo_bin("descope-mgmt").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("DESCOPE_ENV")
-        .env("DESCOPE_BASE_URI", p.emulator.base_url())
-        .env("DESCOPE_PROJECT_ID", p.emulator.project_id())
-        .env("DESCOPE_MANAGEMENT_KEY", p.emulator.management_key())
-        .env("NO_COLOR", "1")
-        .args(["--rate-limit", "100000/60"]);
+fn bin(dir: &Path, p: &TestEnv) -> Command {
+    let mut cmd = p.bin(&["--rate-limit", "100000/60"]);
+    cmd.current_dir(dir).env("NO_COLOR", "1");
     cmd
 }
 
@@ -57,7 +26,7 @@ struct Run {
     stderr: String,
 }
 
-fn run(dir: &Path, p: &Project, args: &[&str]) -> Run {
+fn run(dir: &Path, p: &TestEnv, args: &[&str]) -> Run {
     let out = bin(dir, p).args(args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -67,7 +36,7 @@ fn run(dir: &Path, p: &Project, args: &[&str]) -> Run {
 }
 
 /// Runs and insists on the exit code, showing everything the command said when it differs.
-fn ok(dir: &Path, p: &Project, args: &[&str], code: i32) -> Run {
+fn ok(dir: &Path, p: &TestEnv, args: &[&str], code: i32) -> Run {
     let r = run(dir, p, args);
     assert_eq!(
         r.code, code,
@@ -104,8 +73,8 @@ fn role(name: &str, tenant: &str, description: &str, perms: &[&str]) -> Role {
 /// A project as an admin might have built it in the console: three levels of tenants with
 /// domains, attributes, SSO and disabled flags and default roles; project and tenant roles;
 /// permissions; two flows and the theme changed from Descope's seed.
-fn seed(p: &Project) {
-    p.emulator.mutate(|d| {
+fn seed(p: &TestEnv) {
+    p.emu().mutate(|d| {
         for (name, desc) in [
             ("projects.read", "View projects"),
             ("projects.write", "Edit projects"),
@@ -201,8 +170,8 @@ fn managed_view(d: &ProjectData) -> Value {
            "theme": strip_defaults(&d.theme.css_template)})
 }
 
-fn flow_doc(p: &Project, id: &str) -> Value {
-    let d = p.data();
+fn flow_doc(p: &TestEnv, id: &str) -> Value {
+    let d = p.emu().data();
     let f = d.flow(id).unwrap();
     strip_defaults(
         &json!({"name": f.name, "description": f.description, "dsl": f.dsl,
@@ -228,26 +197,25 @@ fn plan_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn export_validates_plans_to_nothing_and_rebuilds_the_project_elsewhere() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let source = Project::start();
+    let source = TestEnv::start_blocking(EmulatorOptions::default());
+    let dir = source.root();
     seed(&source);
 
     let r = ok(dir, &source, &["export", "--env", "dev", "--out", "exp"], 0);
     assert!(r.stdout.contains("exp/descope.yaml"), "{}", r.stdout);
     let yaml = std::fs::read_to_string(dir.join(CFG)).unwrap();
     assert!(yaml.contains("${secret:DESCOPE_MANAGEMENT_KEY}"), "{yaml}");
-    assert!(!yaml.contains(source.emulator.management_key()));
+    assert!(!yaml.contains(source.emu().management_key()));
     // Descope's own permissions and roles stay out; the user's are all there.
     let cfg = read_config(dir);
     let names: Vec<&str> = cfg.permissions.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["billing.read", "projects.read", "projects.write"]);
     assert!(cfg.roles.iter().all(|r| r.name != "Tenant Admin"));
     assert_eq!(cfg.roles.len(), 4);
-    assert_eq!(cfg.flows.len(), source.data().flows.len());
+    assert_eq!(cfg.flows.len(), source.emu().data().flows.len());
     assert_eq!(
         cfg.environments["dev"].project_id.as_deref(),
-        Some(source.emulator.project_id())
+        Some(source.emu().project_id())
     );
     for f in &cfg.flows {
         let doc: Value =
@@ -272,10 +240,13 @@ fn export_validates_plans_to_nothing_and_rebuilds_the_project_elsewhere() {
     assert!(!r.stdout.contains("wrote"), "{}", r.stdout);
 
     // The same files applied to a fresh project reproduce every managed field.
-    let target = Project::start();
-    assert_ne!(managed_view(&source.data()), managed_view(&target.data()));
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap();
+    let target = TestEnv::start_blocking(EmulatorOptions::default());
+    assert_ne!(
+        managed_view(&source.emu().data()),
+        managed_view(&target.emu().data())
+    );
+    let state = target.state_path();
+    let state_dir = state.to_str().unwrap();
     ok(
         dir,
         &target,
@@ -291,7 +262,10 @@ fn export_validates_plans_to_nothing_and_rebuilds_the_project_elsewhere() {
         ],
         0,
     );
-    assert_eq!(managed_view(&source.data()), managed_view(&target.data()));
+    assert_eq!(
+        managed_view(&source.emu().data()),
+        managed_view(&target.emu().data())
+    );
     let r = ok(
         dir,
         &target,
@@ -303,9 +277,8 @@ fn export_validates_plans_to_nothing_and_rebuilds_the_project_elsewhere() {
 
 #[test]
 fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let p = Project::start();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let dir = p.root();
     seed(&p);
     ok(
         dir,
@@ -346,7 +319,7 @@ fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
     let edited = flow_doc(&p, "sign-up-or-in");
     assert_ne!(edited, original);
     assert_eq!(
-        p.data().flow("sign-up-or-in").unwrap().screens[1]["htmlTemplate"],
+        p.emu().data().flow("sign-up-or-in").unwrap().screens[1]["htmlTemplate"],
         json!({"title": "A brand new welcome"})
     );
 
@@ -364,7 +337,7 @@ fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
         .unwrap_or_else(|| panic!("no backup listed:\n{}", r.stdout));
     assert!(line.contains(" 1  "), "one resource backed up: {line}");
     let backup = line.split_whitespace().last().unwrap().to_string();
-    let before_restore = p.data();
+    let before_restore = p.emu().data();
     let r = ok(
         dir,
         &p,
@@ -383,7 +356,7 @@ fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
     );
     assert!(r.stdout.contains("~ flow.sign-up-or-in"), "{}", r.stdout);
     assert_eq!(
-        p.data(),
+        p.emu().data(),
         before_restore,
         "restore writes a plan, never to Descope"
     );
@@ -397,9 +370,8 @@ fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
 
 #[test]
 fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let p = Project::start();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let dir = p.root();
     seed(&p);
     ok(
         dir,
@@ -407,7 +379,7 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
         &["export", "--env", "dev", "--out", "exp", "--adopt"],
         0,
     );
-    let before = managed_view(&p.data());
+    let before = managed_view(&p.emu().data());
 
     // Remove a tenant role and a leaf tenant, and rename a tenant, through the config.
     let mut cfg = read_config(dir);
@@ -421,8 +393,8 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
     write_config(dir, &cfg);
     ok(dir, &p, &plan_args(&["-out", "change.plan"]), 0);
     ok(dir, &p, &["apply", "change.plan", "--config", CFG], 0);
-    assert!(p.data().tenant("acme-emea-berlin").is_none());
-    assert_eq!(p.data().tenant("acme").unwrap().name, "Acme Renamed");
+    assert!(p.emu().data().tenant("acme-emea-berlin").is_none());
+    assert_eq!(p.emu().data().tenant("acme").unwrap().name, "Acme Renamed");
 
     let r = ok(
         dir,
@@ -454,7 +426,7 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
     assert!(r.stdout.contains("+ role.globex/viewer"), "{}", r.stdout);
     assert!(r.stdout.contains("~ tenant.acme"), "{}", r.stdout);
     ok(dir, &p, &["apply", "r.plan", "--config", CFG], 0);
-    assert_eq!(managed_view(&p.data()), before);
+    assert_eq!(managed_view(&p.emu().data()), before);
 
     // A backup of another environment is refused before anything is read or written.
     let path = dir.join("state/dev/backups").join(&backup);
@@ -488,9 +460,8 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
 
 #[test]
 fn drift_exit_codes_and_reports() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let p = Project::start();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let dir = p.root();
     seed(&p);
     ok(
         dir,
@@ -512,7 +483,7 @@ fn drift_exit_codes_and_reports() {
     assert!(r.stdout.contains("No drift"), "{}", r.stdout);
 
     // Unmanaged only: listed, exit code unchanged.
-    p.emulator
+    p.emu()
         .mutate(|d| d.tenants.push(tenant("initech", "Initech", "")));
     let r = drift("text");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -524,7 +495,7 @@ fn drift_exit_codes_and_reports() {
     assert_eq!(report.unmanaged, ["tenant.initech".parse().unwrap()]);
 
     // Changed in the console: exit 2, naming the resource and the field, in every format.
-    p.emulator.mutate(|d| {
+    p.emu().mutate(|d| {
         d.tenant_mut("acme").unwrap().name = "Acme (edited by hand)".into();
         d.roles
             .iter_mut()
@@ -587,7 +558,7 @@ fn drift_exit_codes_and_reports() {
     );
 
     // A flow changed by hand: the drift names the screen.
-    p.emulator.mutate(|d| {
+    p.emu().mutate(|d| {
         let f = d.flows.iter_mut().find(|f| f.id == "step-up").unwrap();
         f.screens[0]["htmlTemplate"] = json!({"title": "changed in the console"});
     });
@@ -614,9 +585,8 @@ fn drift_exit_codes_and_reports() {
 
 #[test]
 fn state_rm_import_and_adopt_decide_what_a_removal_deletes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let p = Project::start();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let dir = p.root();
     seed(&p);
 
     // Without --adopt nothing is managed: dropping a tenant from the config deletes nothing.
@@ -688,7 +658,7 @@ fn state_rm_import_and_adopt_decide_what_a_removal_deletes() {
             0,
         );
     }
-    assert!(p.data().tenant("globex").is_some());
+    assert!(p.emu().data().tenant("globex").is_some());
     let r = ok(dir, &p, &plan_args(&["--detailed-exitcode"]), 0);
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
     let r = run(
@@ -769,17 +739,16 @@ fn the_multi_env_example_checks_drift_in_every_environment() {
         serde_yaml_ng::from_str(&std::fs::read_to_string(example.join("descope.yaml")).unwrap())
             .unwrap();
     for env in ["test", "devtest", "dev", "staging", "prod"] {
-        let tmp = tempfile::tempdir().unwrap();
         // Each environment names its own project; its emulator answers for that one.
         let project_id = raw["environments"][env]["project_id"].as_str().unwrap();
-        let p = Project::start_with(EmulatorOptions {
+        let p = TestEnv::start_blocking(EmulatorOptions {
             project_id: project_id.to_string(),
             ..EmulatorOptions::default()
         });
         let key_var = format!("DESCOPE_{}_KEY", env.to_uppercase());
         let config = example.join("descope.yaml");
         let config = config.to_str().unwrap();
-        let state = tmp.path().join("state");
+        let state = p.root().join("state");
         let state = state.to_str().unwrap();
         let args = |cmd: &[&'static str]| {
             let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
@@ -787,9 +756,9 @@ fn the_multi_env_example_checks_drift_in_every_environment() {
             v
         };
         let go = |cmd: &[&'static str]| {
-            bin(tmp.path(), &p)
+            bin(p.root(), &p)
                 .env_remove("DESCOPE_PROJECT_ID")
-                .env(&key_var, p.emulator.management_key())
+                .env(&key_var, p.emu().management_key())
                 .args(args(cmd))
                 .output()
                 .unwrap()
@@ -815,7 +784,7 @@ fn the_multi_env_example_checks_drift_in_every_environment() {
             "{env}: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let prod_only = p.data().tenant("cyberdyne").is_some();
+        let prod_only = p.emu().data().tenant("cyberdyne").is_some();
         assert_eq!(
             prod_only,
             env == "prod",
@@ -826,13 +795,12 @@ fn the_multi_env_example_checks_drift_in_every_environment() {
 
 #[test]
 fn export_fits_generated_ids_escapes_dollar_braces_and_tolerates_omitted_defaults() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let p = Project::start_with(EmulatorOptions {
+    let p = TestEnv::start_blocking(EmulatorOptions {
         omit_defaults: true,
         ..EmulatorOptions::default()
     });
-    p.emulator.mutate(|d| {
+    let dir = p.root();
+    p.emu().mutate(|d| {
         let mut t = tenant("T2xYz9AbCdEf", "Generated", "");
         t.custom_attributes = Map::from_iter([("note".into(), json!("costs ${PRICE}"))]);
         d.tenants.push(t);
@@ -865,22 +833,10 @@ fn export_fits_generated_ids_escapes_dollar_braces_and_tolerates_omitted_default
 /// nothing looks changed outside the tool and nothing is stale.
 #[test]
 fn a_v2_theme_plans_applies_and_stays_in_sync() {
-    let p = Project::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(
-        d.join("theme.json"),
-        serde_json::to_string_pretty(
-            &json!({"theme": {"styles": {"light": {"colors": {"primary": "#5b3df5"}}}}}),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("descope.yaml"),
-        "version: 1\nenvironments:\n  dev: {}\ntheme: {file: theme.json}\n",
-    )
-    .unwrap();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let d = p.root();
+    p.write_theme(&json!({"theme": {"styles": {"light": {"colors": {"primary": "#5b3df5"}}}}}));
+    p.write_config("version: 1\nenvironments:\n  dev: {}\ntheme: {file: theme.json}\n");
     let cfg = ["--config", "descope.yaml", "--env", "dev"];
     let with = |extra: &[&'static str]| -> Vec<&'static str> {
         let mut v = extra.to_vec();
@@ -891,20 +847,13 @@ fn a_v2_theme_plans_applies_and_stays_in_sync() {
     assert!(planned.stdout.contains("~ theme"), "{}", planned.stdout);
     ok(d, &p, &with(&["apply", "t.plan"]), 0);
     assert_eq!(
-        p.data().theme_export_v2()["theme"]["styles"]["light"]["colors"]["primary"],
+        p.emu().data().theme_export_v2()["theme"]["styles"]["light"]["colors"]["primary"],
         "#5b3df5"
     );
     ok(d, &p, &with(&["plan", "--detailed-exitcode"]), 0);
     ok(d, &p, &with(&["drift"]), 0);
 
-    std::fs::write(
-        d.join("theme.json"),
-        serde_json::to_string_pretty(
-            &json!({"theme": {"styles": {"light": {"colors": {"primary": "#000000"}}}}}),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    p.write_theme(&json!({"theme": {"styles": {"light": {"colors": {"primary": "#000000"}}}}}));
     ok(
         d,
         &p,
@@ -919,14 +868,9 @@ fn a_v2_theme_plans_applies_and_stays_in_sync() {
 /// never as its value, and the exported config plans to no changes with the variable set.
 #[test]
 fn export_writes_secret_attributes_as_references() {
-    let p = Project::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(
-        d.join("descope.yaml"),
-        "version: 1\nenvironments:\n  dev: {}\ntenants:\n  - id: acme\n    name: Acme\n    custom_attributes: {token: \"${secret:ACME_TOKEN}\", plan: gold}\n",
-    )
-    .unwrap();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let d = p.root();
+    p.write_config("version: 1\nenvironments:\n  dev: {}\ntenants:\n  - id: acme\n    name: Acme\n    custom_attributes: {token: \"${secret:ACME_TOKEN}\", plan: gold}\n");
     let secret = "s3cr3t-token-value-0042";
     let with_secret = |args: &[&str]| {
         let out = bin(d, &p)
@@ -945,7 +889,7 @@ fn export_writes_secret_attributes_as_references() {
     let (code, all) = with_secret(&["apply", "--env", "dev", "--auto-approve"]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(
-        p.data().tenant("acme").unwrap().custom_attributes["token"],
+        p.emu().data().tenant("acme").unwrap().custom_attributes["token"],
         json!(secret)
     );
 
@@ -969,29 +913,22 @@ fn export_writes_secret_attributes_as_references() {
 /// leaves the config, its delete still cascades (and says so), instead of silently not.
 #[test]
 fn a_removed_tenant_is_deleted_with_the_cascade_its_config_asked_for() {
-    let p = Project::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let p = TestEnv::start_blocking(EmulatorOptions::default());
+    let d = p.root();
     let cfg = ["--config", "descope.yaml", "--env", "dev"];
     let with = |extra: &[&'static str]| -> Vec<&'static str> {
         let mut v = extra.to_vec();
         v.extend_from_slice(&cfg);
         v
     };
-    std::fs::write(
-        d.join("descope.yaml"),
-        "version: 1\nenvironments:\n  dev: {}\ntenants:\n  - {id: gone-co, name: Gone, delete_cascade: true}\n  - {id: kept-co, name: Kept}\n",
-    )
-    .unwrap();
+    p.write_config("version: 1\nenvironments:\n  dev: {}\ntenants:\n  - {id: gone-co, name: Gone, delete_cascade: true}\n  - {id: kept-co, name: Kept}\n");
     ok(d, &p, &with(&["apply", "--auto-approve"]), 0);
     let state = std::fs::read_to_string(d.join("state/dev/state.json")).unwrap();
     assert!(state.contains("\"delete_cascade\": true"), "{state}");
 
-    std::fs::write(
-        d.join("descope.yaml"),
+    p.write_config(
         "version: 1\nenvironments:\n  dev: {}\ntenants:\n  - {id: kept-co, name: Kept}\n",
-    )
-    .unwrap();
+    );
     let planned = ok(d, &p, &with(&["plan", "-out", "rm.plan"]), 0);
     assert!(
         planned
@@ -1007,5 +944,5 @@ fn a_removed_tenant_is_deleted_with_the_cascade_its_config_asked_for() {
     assert_eq!(change["action"], "delete");
     assert_eq!(change["cascade"], true);
     ok(d, &p, &with(&["apply", "rm.plan"]), 0);
-    assert!(p.data().tenant("gone-co").is_none());
+    assert!(p.emu().data().tenant("gone-co").is_none());
 }

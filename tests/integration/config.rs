@@ -12,6 +12,8 @@ use descope_mgmt::config::{
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::util::{descope_mgmt, TestEnv};
+
 const EXAMPLE_ENVS: [&str; 5] = ["test", "devtest", "dev", "staging", "prod"];
 
 fn fixture(rel: &str) -> PathBuf {
@@ -38,7 +40,7 @@ fn example_keys() -> Vec<(String, String)> {
 
 /// The binary with a clean environment: nothing from the developer's shell leaks in.
 fn bin(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_descope-mgmt"));
+    let mut cmd = Command::from_std(descope_mgmt());
     cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -46,14 +48,12 @@ fn bin(dir: &Path) -> Command {
 }
 
 /// Write `files` (path, content) into a fresh directory.
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+fn tree(files: &[(&str, &str)]) -> TestEnv {
+    let t = TestEnv::new();
     for (rel, content) in files {
-        let p = dir.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
+        t.write(rel, content);
     }
-    dir
+    t
 }
 
 fn vars(pairs: &[(&str, &str)]) -> VarSource {
@@ -349,7 +349,7 @@ roles:
 #[test]
 fn overlays_merge_by_key_replace_lists_merge_maps_and_remove() {
     let dir = tree(&[("descope.yaml", BASE), ("envs/prod.yaml", PROD)]);
-    let path = dir.path().join("descope.yaml");
+    let path = dir.root().join("descope.yaml");
     let l = load_env(&path, Some("prod"), vars(&[])).unwrap();
     let ids: Vec<&str> = l.config.tenants.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["acme", "initech"]);
@@ -378,7 +378,7 @@ fn overlays_merge_by_key_replace_lists_merge_maps_and_remove() {
         .unwrap();
     assert_eq!(
         (seats.file.clone(), seats.line, seats.column),
-        (dir.path().join("envs/prod.yaml"), 5, 14)
+        (dir.root().join("envs/prod.yaml"), 5, 14)
     );
     let plan = l
         .source_map
@@ -388,7 +388,7 @@ fn overlays_merge_by_key_replace_lists_merge_maps_and_remove() {
     let initech = l.source_map.locate("/tenants/1/name").unwrap();
     assert_eq!(
         (initech.file.clone(), initech.line),
-        (dir.path().join("envs/prod.yaml"), 9)
+        (dir.root().join("envs/prod.yaml"), 9)
     );
 
     // The digest covers the unresolved base bytes followed by the overlay's.
@@ -413,9 +413,9 @@ fn overlay_problems_point_into_the_overlay_file() {
             "version: 1\ntenants:\n  - id: acme\n    nmae: x\n  - id: nobody\n    remove: true\n",
         ),
     ]);
-    let ds = load_env(&dir.path().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
+    let ds = load_env(&dir.root().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
     assert_eq!(
-        triples(&ds, dir.path()),
+        triples(&ds, dir.root()),
         [
             (
                 "envs/prod.yaml:1:1".into(),
@@ -439,7 +439,7 @@ fn overlay_problems_point_into_the_overlay_file() {
 #[test]
 fn environments_must_be_chosen_and_exist() {
     let dir = tree(&[("descope.yaml", BASE), ("envs/prod.yaml", PROD)]);
-    let path = dir.path().join("descope.yaml");
+    let path = dir.root().join("descope.yaml");
     let none = load_env(&path, None, vars(&[])).unwrap_err();
     assert_eq!(none.0[0].kind, DiagnosticKind::UnknownEnvironment);
     assert!(
@@ -450,15 +450,15 @@ fn environments_must_be_chosen_and_exist() {
     assert_eq!(typo.0[0].hint.as_deref(), Some("did you mean `prod`?"));
     // Without environments the only one is `default`.
     let plain = tree(&[("descope.yaml", "version: 1\n")]);
-    let l = load_env(&plain.path().join("descope.yaml"), None, vars(&[])).unwrap();
+    let l = load_env(&plain.root().join("descope.yaml"), None, vars(&[])).unwrap();
     assert_eq!((l.environment.as_str(), l.env.is_none()), ("default", true));
     assert!(load_env(
-        &plain.path().join("descope.yaml"),
+        &plain.root().join("descope.yaml"),
         Some("default"),
         vars(&[])
     )
     .is_ok());
-    assert!(load_env(&plain.path().join("descope.yaml"), Some("prod"), vars(&[])).is_err());
+    assert!(load_env(&plain.root().join("descope.yaml"), Some("prod"), vars(&[])).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,7 +486,7 @@ tenants:
 #[test]
 fn variables_are_typed_defaulted_and_looked_up_in_vars_then_environment() {
     let dir = tree(&[("descope.yaml", VARS)]);
-    let path = dir.path().join("descope.yaml");
+    let path = dir.root().join("descope.yaml");
     let l = load_env(
         &path,
         Some("dev"),
@@ -519,13 +519,13 @@ fn variables_are_typed_defaulted_and_looked_up_in_vars_then_environment() {
 fn a_missing_variable_is_reported_where_it_is_used() {
     let dir = tree(&[("descope.yaml", VARS)]);
     let ds = load_env(
-        &dir.path().join("descope.yaml"),
+        &dir.root().join("descope.yaml"),
         Some("dev"),
         vars(&[("TOKEN", "tok-value-1")]),
     )
     .unwrap_err();
     assert_eq!(
-        triples(&ds, dir.path()),
+        triples(&ds, dir.root()),
         [(
             "descope.yaml:15:15".into(),
             "tenant.acme".into(),
@@ -543,7 +543,7 @@ fn secret_values_never_appear_in_diagnostics() {
         "version: 1\nsettings:\n  rate_limit: \"${secret:TOKEN}\"\ntenants:\n  - id: \"${secret:TOKEN}\"\n    name: x\n  - id: ok-tenant\n    name: y\n    enforce_sso: ${secret:TOKEN}\n",
     )]);
     let ds = load_env(
-        &dir.path().join("descope.yaml"),
+        &dir.root().join("descope.yaml"),
         None,
         vars(&[("TOKEN", secret)]),
     )
@@ -562,9 +562,9 @@ fn a_literal_management_key_is_refused_without_echoing_it() {
         "descope.yaml",
         "version: 1\nenvironments:\n  prod:\n    management_key: K2abcdefLiteral\n",
     )]);
-    let ds = load_env(&dir.path().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
+    let ds = load_env(&dir.root().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
     assert_eq!(
-        triples(&ds, dir.path()),
+        triples(&ds, dir.root()),
         [(
             "descope.yaml:4:21".into(),
             "environment.prod".into(),
@@ -577,10 +577,10 @@ fn a_literal_management_key_is_refused_without_echoing_it() {
 // ---------------------------------------------------------------------------------------------
 // Credentials
 
-fn creds_config(env_body: &str) -> (tempfile::TempDir, PathBuf) {
+fn creds_config(env_body: &str) -> (TestEnv, PathBuf) {
     let text = format!("version: 1\nenvironments:\n  prod:\n{env_body}");
     let dir = tree(&[("descope.yaml", &text)]);
-    let p = dir.path().join("descope.yaml");
+    let p = dir.root().join("descope.yaml");
     (dir, p)
 }
 
@@ -667,11 +667,11 @@ fn malformed_yaml_is_reported_with_its_position() {
         "descope.yaml",
         "version: 1\ntenants:\n  - id: [a, b\n    name: x\n",
     )]);
-    let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap_err();
+    let ds = load_env(&dir.root().join("descope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(ds.len(), 1);
     assert_eq!(ds.0[0].kind, DiagnosticKind::YamlSyntax);
     assert!(ds.0[0].line >= 3, "{}", ds);
-    let missing = load_env(&dir.path().join("nope.yaml"), None, vars(&[])).unwrap_err();
+    let missing = load_env(&dir.root().join("nope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(missing.0[0].kind, DiagnosticKind::Io);
 }
 
@@ -681,9 +681,9 @@ fn an_invalid_tenant_id_pattern_is_itself_the_diagnostic() {
         "descope.yaml",
         "version: 1\nsettings:\n  tenant_id_pattern: \"^[a-z\"\ntenants:\n  - id: ANY_thing\n    name: x\n",
     )]);
-    let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap_err();
+    let ds = load_env(&dir.root().join("descope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(
-        triples(&ds, dir.path()),
+        triples(&ds, dir.root()),
         [(
             "descope.yaml:3:22".into(),
             "settings".into(),
@@ -698,9 +698,9 @@ fn default_roles_resolve_tenant_role_then_project_role_then_builtin() {
         "descope.yaml",
         "version: 1\nroles:\n  - name: local\n    tenant: a-t\n  - name: global\n  - name: other\n    tenant: b-t\ntenants:\n  - id: a-t\n    name: A\n    default_roles: [local, global, Tenant Admin, other]\n  - id: b-t\n    name: B\n",
     )]);
-    let ds = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap_err();
+    let ds = load_env(&dir.root().join("descope.yaml"), None, vars(&[])).unwrap_err();
     assert_eq!(
-        triples(&ds, dir.path()),
+        triples(&ds, dir.root()),
         [(
             "descope.yaml:11:50".into(),
             "tenant.a-t".into(),
@@ -715,7 +715,7 @@ fn read_json_reports_positions_in_the_document() {
         ("descope.yaml", "version: 1\n"),
         ("f.json", "{\n  \"a\": ,\n}"),
     ]);
-    let l = load_env(&dir.path().join("descope.yaml"), None, vars(&[])).unwrap();
+    let l = load_env(&dir.root().join("descope.yaml"), None, vars(&[])).unwrap();
     let d = l.read_json("f.json").unwrap_err();
     assert_eq!((d.kind, d.line), (DiagnosticKind::InvalidJson, 2));
     assert_eq!(
@@ -764,8 +764,8 @@ fn completions_for_each_shell() {
 // Robustness: whatever the bytes, `load` answers instead of panicking.
 
 fn load_bytes(bytes: &[u8]) -> bool {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("descope.yaml");
+    let dir = TestEnv::new();
+    let p = dir.config_path();
     std::fs::write(&p, bytes).unwrap();
     let v = VarSource::from_pairs(example_keys());
     let _ = validate_all(&p, &v);

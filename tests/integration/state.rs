@@ -13,11 +13,9 @@ use descope_mgmt::util::atomic::WriteOutcome;
 use descope_mgmt::util::timestamp::Timestamp;
 use serde_json::json;
 
-const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+use crate::util::TestEnv;
 
-fn env_dir(tmp: &tempfile::TempDir, env: &str) -> StateDir {
-    StateDir::new(tmp.path().join("state"), env).unwrap()
-}
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn addr(s: &str) -> Address {
     s.parse().unwrap()
@@ -38,8 +36,8 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn missing_state_file_is_an_empty_state() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let state = StateFile::load(&dir).unwrap();
     assert_eq!(state, StateFile::empty("prod"));
     assert!(!state.is_managed(&addr("tenant.acme")));
@@ -48,8 +46,8 @@ fn missing_state_file_is_an_empty_state() {
 
 #[test]
 fn state_file_is_canonical_and_round_trips() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let mut state = StateFile::empty("prod");
     state.bind_project(&dir, "P2abc").unwrap();
     // Inserted out of order: the file must still list them sorted.
@@ -130,8 +128,8 @@ fn managed_protected_forget_and_applied_plans() {
 
 #[test]
 fn state_is_bound_to_one_project() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let mut state = StateFile::empty("prod");
     state.bind_project(&dir, "P-one").unwrap();
     state.bind_project(&dir, "P-one").unwrap();
@@ -143,8 +141,8 @@ fn state_is_bound_to_one_project() {
 
 #[test]
 fn corrupt_state_file_is_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     dir.create().unwrap();
 
     fs::write(dir.state_file(), "{ not json").unwrap();
@@ -186,8 +184,8 @@ fn corrupt_state_file_is_a_clear_error() {
 
 #[test]
 fn second_acquire_is_refused_naming_the_holder_until_the_first_is_dropped() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let first = StateLock::acquire(&dir, Duration::ZERO).unwrap();
     assert_eq!(first.holder().pid, std::process::id());
     assert!(dir.lock_holder_file().exists());
@@ -224,8 +222,8 @@ fn second_acquire_is_refused_naming_the_holder_until_the_first_is_dropped() {
 
 #[test]
 fn waiting_acquire_gives_up_after_the_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let _held = StateLock::acquire(&dir, Duration::from_millis(0)).unwrap();
     let timeout = Duration::from_millis(250);
     let start = Instant::now();
@@ -264,8 +262,8 @@ fn foreign_holder(lock_path: &Path) -> Child {
 
 #[test]
 fn lock_held_by_another_process_is_released_when_it_is_killed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     dir.create().unwrap();
     let mut child = foreign_holder(&dir.lock_file());
 
@@ -284,8 +282,8 @@ fn lock_held_by_another_process_is_released_when_it_is_killed() {
 
 #[test]
 fn waiting_acquire_gets_the_lock_when_the_holder_exits() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     dir.create().unwrap();
     let mut child = foreign_holder(&dir.lock_file());
     assert!(StateLock::acquire(&dir, Duration::ZERO).is_err());
@@ -314,8 +312,8 @@ fn entry(op: usize, address: &str, event: JournalEvent) -> JournalEntry {
 
 #[test]
 fn journal_tells_done_in_flight_failed_skipped_and_untouched() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     assert!(!Journal::exists(&dir, DIGEST).unwrap());
     let mut j = Journal::open(&dir, DIGEST).unwrap();
     assert!(Journal::exists(&dir, DIGEST).unwrap());
@@ -381,8 +379,8 @@ fn journal_tells_done_in_flight_failed_skipped_and_untouched() {
 
 #[test]
 fn a_resumed_apply_appends_and_the_last_event_wins() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let mut j = Journal::open(&dir, DIGEST).unwrap();
     j.record(&entry(0, "tenant.acme", JournalEvent::Started))
         .unwrap();
@@ -414,8 +412,8 @@ fn a_resumed_apply_appends_and_the_last_event_wins() {
 
 #[test]
 fn journal_lines_have_the_documented_shape() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let mut j = Journal::open(&dir, DIGEST).unwrap();
     j.record(&entry(
         3,
@@ -448,8 +446,8 @@ fn journal_lines_have_the_documented_shape() {
 
 #[test]
 fn a_torn_last_line_is_tolerated_reported_and_trimmed_on_open() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let mut j = Journal::open(&dir, DIGEST).unwrap();
     j.record(&entry(0, "tenant.a", JournalEvent::Started))
         .unwrap();
@@ -486,8 +484,8 @@ fn a_torn_last_line_is_tolerated_reported_and_trimmed_on_open() {
 
 #[test]
 fn a_complete_last_line_without_its_newline_is_kept() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let path = dir.journal_file(DIGEST).unwrap();
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(
@@ -509,8 +507,8 @@ fn a_complete_last_line_without_its_newline_is_kept() {
 
 #[test]
 fn a_damaged_line_before_the_last_is_an_error_naming_file_and_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let path = dir.journal_file(DIGEST).unwrap();
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let good = r#"{"address":"tenant.a","at":"2026-01-31T12:00:00Z","event":"started","op":0}"#;
@@ -558,8 +556,8 @@ fn sample_backup(at: &str) -> Backup {
 
 #[test]
 fn backup_is_written_in_the_documented_format_and_loads_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let b = sample_backup("2026-01-31T12:00:00Z");
     let path = write_backup(&dir, &b).unwrap();
     assert_eq!(
@@ -590,8 +588,8 @@ fn backup_is_written_in_the_documented_format_and_loads_back() {
 
 #[test]
 fn backups_are_listed_oldest_first_and_never_overwritten() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let later = write_backup(&dir, &sample_backup("2026-02-01T00:00:00Z")).unwrap();
     let earlier = write_backup(&dir, &sample_backup("2026-01-01T00:00:00Z")).unwrap();
     let same_second = write_backup(&dir, &sample_backup("2026-01-01T00:00:00Z")).unwrap();
@@ -612,13 +610,13 @@ fn backups_are_listed_oldest_first_and_never_overwritten() {
     assert_eq!(list[0].addresses, [addr("role.admin"), addr("tenant.acme")]);
     assert_eq!(list[2].created_at, ts("2026-02-01T00:00:00Z"));
 
-    assert!(list_backups(&env_dir(&tmp, "empty")).unwrap().is_empty());
+    assert!(list_backups(&tmp.state("empty")).unwrap().is_empty());
 }
 
 #[test]
 fn damaged_or_foreign_backups_are_clear_errors() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let path = write_backup(&dir, &sample_backup("2026-01-31T12:00:00Z")).unwrap();
     let good = fs::read_to_string(&path).unwrap();
 
@@ -658,8 +656,8 @@ fn change(address: &str, result: ChangeResult, error: Option<&str>) -> AuditChan
 
 #[test]
 fn audit_log_appends_one_line_per_apply_with_totals() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = env_dir(&tmp, "prod");
+    let tmp = TestEnv::new();
+    let dir = tmp.state("prod");
     let who = Identity {
         user: "Ada <ada@example.com>".into(),
         git_commit: Some("abc123".into()),
@@ -752,8 +750,8 @@ fn git(cwd: &Path, args: &[&str]) -> String {
 
 #[test]
 fn identity_comes_from_git_inside_a_repository() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path();
+    let tmp = TestEnv::new();
+    let repo = tmp.root();
     git(repo, &["init", "-q"]);
     git(repo, &["config", "user.name", "Ada Lovelace"]);
     git(repo, &["config", "user.email", "ada@example.com"]);
@@ -765,6 +763,6 @@ fn identity_comes_from_git_inside_a_repository() {
     assert_eq!(who.user, "Ada Lovelace <ada@example.com>");
     assert_eq!(who.git_commit.as_deref(), Some(head.as_str()));
 
-    let outside = tempfile::tempdir().unwrap();
-    assert_eq!(Identity::discover(outside.path()).git_commit, None);
+    let outside = TestEnv::new();
+    assert_eq!(Identity::discover(outside.root()).git_commit, None);
 }

@@ -11,22 +11,22 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use descope_mgmt::apply::execute::OpOutcome;
 use descope_emulator::{
     AfterCommitFault, Emulator, EmulatorOptions, Faults, HookEvent, HookPhase, LogEntry,
     ProjectData,
 };
-use descope_mgmt::apply::execute::{NoProgress, OpOutcome};
-use descope_mgmt::config::VarSource;
-use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
+use descope_mgmt::ops::apply::ApplyReport;
 use descope_mgmt::ops::plan::{plan, PlanRequest};
-use descope_mgmt::ops::{GlobalOptions, OpError, Session};
+use descope_mgmt::ops::OpError;
 use descope_mgmt::plan::PlanFile;
-use descope_mgmt::state::{Journal, OpStatus, StateDir, StateFile};
+use descope_mgmt::state::{Journal, OpStatus, StateFile};
+
+use crate::util::{output, TestEnv};
 
 const ENV: &str = "dev";
 const KEY_VAR: &str = "EMU_MANAGEMENT_KEY";
 const FAST: &str = "6000/60";
-const BIN: &str = env!("CARGO_BIN_EXE_descope-mgmt");
 
 // ---------------------------------------------------------------------------------------------
 // The desired project, as data (to write the YAML and to check the emulator against).
@@ -217,156 +217,80 @@ impl Desired {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One test's world: an emulator, a config, a state directory.
+// One test's world: a `TestEnv` whose config names the project and takes the key from a
+// secret variable (not the SDKs' variables), environment `dev`.
 
-struct World {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    emu: Emulator,
-    config: PathBuf,
-    state_dir: PathBuf,
+async fn world(opts: EmulatorOptions, desired: &Desired) -> TestEnv {
+    world_with_rate(opts, desired, FAST).await
 }
 
-impl World {
-    async fn start(opts: EmulatorOptions, desired: &Desired) -> World {
-        World::start_with_rate(opts, desired, FAST).await
-    }
+async fn world_with_rate(opts: EmulatorOptions, desired: &Desired, rate: &str) -> TestEnv {
+    let mut w = TestEnv::start(opts).await;
+    w.vars = BTreeMap::from([
+        (KEY_VAR.to_string(), w.emu().management_key().to_string()),
+        ("DESCOPE_BASE_URI".to_string(), w.emu().base_url()),
+    ]);
+    w.env = Some(ENV.to_string());
+    write_config(&w, desired, rate);
+    w
+}
 
-    async fn start_with_rate(opts: EmulatorOptions, desired: &Desired, rate: &str) -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let emu = Emulator::start(opts).await.expect("emulator starts");
-        let w = World {
-            config: dir.join("descope.yaml"),
-            state_dir: dir.join("state"),
-            dir,
-            _tmp: tmp,
-            emu,
-        };
-        w.write_config(desired, rate);
-        w
-    }
+fn write_config(w: &TestEnv, desired: &Desired, rate: &str) {
+    w.write_config(&desired.yaml(w.emu().project_id(), rate));
+}
 
-    fn write_config(&self, desired: &Desired, rate: &str) {
-        std::fs::write(&self.config, desired.yaml(self.emu.project_id(), rate)).unwrap();
-    }
-
-    fn vars(&self) -> VarSource {
-        VarSource::from_pairs([
-            (KEY_VAR, self.emu.management_key().to_string()),
-            ("DESCOPE_BASE_URI", self.emu.base_url()),
-        ])
-    }
-
-    fn options(&self) -> GlobalOptions {
-        let mut o = GlobalOptions::new(&self.config, Some(ENV), &self.state_dir);
-        o.vars = self.vars();
-        o
-    }
-
-    fn session(&self) -> Session {
-        Session::open(&self.options(), None).expect("session opens")
-    }
-
-    fn session_with(&self, f: impl FnOnce(&mut GlobalOptions)) -> Session {
-        let mut o = self.options();
-        f(&mut o);
-        Session::open(&o, None).expect("session opens")
-    }
-
-    /// Plans and saves to `<dir>/<name>.plan`.
-    async fn plan_to(&self, name: &str) -> (PlanFile, PathBuf) {
-        let path = self.dir.join(format!("{name}.plan"));
-        let outcome = plan(
-            &self.session(),
-            &PlanRequest {
-                out: Some(path.clone()),
-                ..PlanRequest::default()
-            },
-        )
+/// Plans and saves to `<dir>/<name>.plan`.
+async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
+    let path = w.path(format!("{name}.plan"));
+    let outcome = w
+        .plan(PlanRequest {
+            out: Some(path.clone()),
+            ..PlanRequest::default()
+        })
         .await
         .expect("plan");
-        (outcome.plan, path)
-    }
-
-    async fn plan_has_changes(&self) -> bool {
-        let p = plan(&self.session(), &PlanRequest::default())
-            .await
-            .expect("plan");
-        if p.plan.has_changes() {
-            eprintln!(
-                "unexpected changes: {:?}",
-                p.plan
-                    .changes
-                    .iter()
-                    .map(|c| format!("{:?} {}", c.action, c.address))
-                    .collect::<Vec<_>>()
-            );
-        }
-        p.plan.has_changes()
-    }
-
-    fn state(&self) -> StateDir {
-        StateDir::new(&self.state_dir, ENV).unwrap()
-    }
-
-    /// The `descope-mgmt` binary against this world, as a user or CI would run it.
-    fn cli(&self, args: &[&str]) -> Command {
-        self.cli_env(ENV, args)
-    }
-
-    fn cli_env(&self, env: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for var in [
-            "DESCOPE_ENV",
-            "DESCOPE_PROJECT_ID",
-            "DESCOPE_MANAGEMENT_KEY",
-            "DESCOPE_BASE_URI",
-            "NO_COLOR",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env(KEY_VAR, self.emu.management_key())
-            .env("DESCOPE_BASE_URI", self.emu.base_url())
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--env")
-            .arg(env)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .arg("--no-color")
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = self.cli(args);
-        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
-            .await
-            .unwrap()
-    }
-
-    async fn apply_cli(&self, plan: &Path) -> Output {
-        self.run(&["apply", plan.to_str().unwrap()]).await
-    }
+    (outcome.plan, path)
 }
 
-async fn lib_apply(
-    session: &Session,
-    plan: &PlanFile,
-    path: &Path,
-) -> Result<ApplyReport, OpError> {
-    apply(
-        session,
-        ApplyRequest {
-            plan: plan.clone(),
-            plan_path: path.to_path_buf(),
-            lock_timeout: Duration::ZERO,
-        },
-        Arc::new(NoProgress),
-    )
-    .await
+async fn plan_has_changes(w: &TestEnv) -> bool {
+    let p = w.plan(PlanRequest::default()).await.expect("plan");
+    if p.plan.has_changes() {
+        eprintln!(
+            "unexpected changes: {:?}",
+            p.plan
+                .changes
+                .iter()
+                .map(|c| format!("{:?} {}", c.action, c.address))
+                .collect::<Vec<_>>()
+        );
+    }
+    p.plan.has_changes()
+}
+
+/// The `descope-mgmt` binary against this world, as a user or CI would run it.
+fn cli(w: &TestEnv, args: &[&str]) -> Command {
+    cli_env(w, ENV, args)
+}
+
+fn cli_env(w: &TestEnv, env: &str, args: &[&str]) -> Command {
+    let mut cmd = w.cmd(&["--config"]);
+    cmd.arg(w.config_path())
+        .arg("--env")
+        .arg(env)
+        .arg("--state-dir")
+        .arg(w.state_path())
+        .arg("--no-color")
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+async fn run(w: &TestEnv, args: &[&str]) -> Output {
+    output(cli(w, args)).await
+}
+
+async fn apply_cli(w: &TestEnv, plan: &Path) -> Output {
+    run(w, &["apply", plan.to_str().unwrap()]).await
 }
 
 fn code(out: &Output) -> i32 {
@@ -381,7 +305,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Paths that change data (docs/descope-api.md §4-7). Everything else is a read.
+/// Paths that change data (descope-api.md §4-7). Everything else is a read.
 fn is_write_path(path: &str) -> bool {
     [
         "/create",
@@ -453,11 +377,11 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     // 10 roots × (1 + 3 children × (1 + 2 grandchildren)) = 100 tenants.
     let desired = Desired::new(10, 3, 2);
     assert_eq!(desired.tenants.len(), 100);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (plan_file, path) = w.plan_to("first").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (plan_file, path) = plan_to(&w, "first").await;
     assert!(plan_file.changes.len() > 100 + desired.roles.len());
 
-    let report = lib_apply(&w.session(), &plan_file, &path).await.unwrap();
+    let report = w.apply_in(&w.session(), &plan_file, &path).await.unwrap();
     assert_success(&report);
     assert!(!report.resumed);
     // Only creates: nothing live is changed, so a backup (if written) holds nothing.
@@ -468,20 +392,20 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     }
     assert_eq!(report.rate_limited, 0);
 
-    desired.assert_live(&w.emu.data());
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await, "plan again after apply");
+    desired.assert_live(&w.emu().data());
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await, "plan again after apply");
 
     // The state records every configured address and the plan as used.
-    let state = StateFile::load(&w.state()).unwrap();
+    let state = StateFile::load(&w.state(ENV)).unwrap();
     assert!(state.was_applied(&plan_file.digest));
     for t in &desired.tenants {
         assert!(state.is_managed(&format!("tenant.{}", t.id).parse().unwrap()));
     }
     // The journal ends with every operation done; one audit record.
-    let journal = Journal::read(&w.state(), &plan_file.digest).unwrap();
+    let journal = Journal::read(&w.state(ENV), &plan_file.digest).unwrap();
     assert!(journal.all_done(plan_file.changes.len()));
-    let audit = std::fs::read_to_string(w.state().audit_file()).unwrap();
+    let audit = std::fs::read_to_string(w.state(ENV).audit_file()).unwrap();
     assert_eq!(audit.lines().count(), 1);
     assert!(audit.contains(&plan_file.digest));
 }
@@ -494,10 +418,10 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_file_modified_in_any_byte_is_refused_with_exit_3_before_any_request() {
     let desired = Desired::tiny();
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (_, path) = w.plan_to("small").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (_, path) = plan_to(&w, "small").await;
     let original = std::fs::read(&path).unwrap();
-    let edited = w.dir.join("edited.plan");
+    let edited = w.path("edited.plan");
 
     // Every byte, flipped to another byte (library: the same check the CLI runs first).
     for i in 0..original.len() {
@@ -538,7 +462,7 @@ async fn a_plan_file_modified_in_any_byte_is_refused_with_exit_3_before_any_requ
     cases.push(("final newline", b));
     for (what, bytes) in cases {
         std::fs::write(&edited, &bytes).unwrap();
-        let out = w.apply_cli(&edited).await;
+        let out = apply_cli(&w, &edited).await;
         assert_eq!(code(&out), 3, "{what}: {}", text(&out));
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("modified")
@@ -547,23 +471,23 @@ async fn a_plan_file_modified_in_any_byte_is_refused_with_exit_3_before_any_requ
             text(&out)
         );
     }
-    let requests_after_plan = w.emu.counters().requests;
+    let requests_after_plan = w.emu().counters().requests;
     // Only the plan's own reads reached the emulator.
-    assert!(writes_in(&w.emu.log()).is_empty());
+    assert!(writes_in(&w.emu().log()).is_empty());
     // The untouched file still applies.
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(w.emu.counters().requests > requests_after_plan);
+    assert!(w.emu().counters().requests > requests_after_plan);
 }
 
 /// Tenants t00..t02 are applied and managed; the next plan renames t00 and t01.
-async fn applied_then_replanned(w: &World, desired: &mut Desired) -> (PlanFile, PathBuf) {
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+async fn applied_then_replanned(w: &TestEnv, desired: &mut Desired) -> (PlanFile, PathBuf) {
+    let (p, path) = plan_to(w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
     desired.tenant_mut("t00").name = "Renamed t00".into();
     desired.tenant_mut("t01").name = "Renamed t01".into();
-    w.write_config(desired, FAST);
-    let (p, path) = w.plan_to("renames").await;
+    write_config(w, desired, FAST);
+    let (p, path) = plan_to(w, "renames").await;
     let touched: BTreeSet<String> = p.changes.iter().map(|c| c.address.to_string()).collect();
     assert_eq!(
         touched,
@@ -575,16 +499,16 @@ async fn applied_then_replanned(w: &World, desired: &mut Desired) -> (PlanFile, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_touched_tenant_changed_since_planning_is_refused_with_exit_3_and_nothing_is_written() {
     let mut desired = Desired::new(3, 1, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let w = world(EmulatorOptions::default(), &desired).await;
     let (_, path) = applied_then_replanned(&w, &mut desired).await;
 
     // A console admin changes a field the config does not even manage, on a touched tenant:
     // the update would carry it (read-modify-write), so the plan is stale.
-    w.emu
+    w.emu()
         .mutate(|d| d.tenant_mut("t01").unwrap().enforce_sso = true);
-    let seen = w.emu.log().len();
-    let committed = w.emu.counters().writes_committed;
-    let out = w.apply_cli(&path).await;
+    let seen = w.emu().log().len();
+    let committed = w.emu().counters().writes_committed;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("tenant.t01"), "{stderr}");
@@ -593,20 +517,21 @@ async fn a_touched_tenant_changed_since_planning_is_refused_with_exit_3_and_noth
         "only the changed one is named: {stderr}"
     );
     assert!(stderr.contains("Nothing was written"), "{stderr}");
-    let log = w.emu.log();
+    let log = w.emu().log();
     assert!(log.len() > seen, "apply read the live project");
     assert_eq!(writes_in(&log[seen..]), Vec::<&LogEntry>::new());
-    assert_eq!(w.emu.counters().writes_committed, committed);
-    assert_eq!(w.emu.data().tenant("t00").unwrap().name, "Tenant t00");
+    assert_eq!(w.emu().counters().writes_committed, committed);
+    assert_eq!(w.emu().data().tenant("t00").unwrap().name, "Tenant t00");
 
     // The same through the library: a typed refusal, exit code 3.
-    let err = lib_apply(
-        &w.session(),
-        &PlanFile::read_verified(&path).unwrap(),
-        &path,
-    )
-    .await
-    .unwrap_err();
+    let err = w
+        .apply_in(
+            &w.session(),
+            &PlanFile::read_verified(&path).unwrap(),
+            &path,
+        )
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, OpError::Refused(descope_mgmt::apply::verify::Refusal::Stale(s)) if s.len() == 1),
         "{err}"
@@ -614,27 +539,27 @@ async fn a_touched_tenant_changed_since_planning_is_refused_with_exit_3_and_noth
     assert_eq!(err.exit_code(), 3);
 
     // A managed field changed on a touched tenant, and a dependency deleted: refused too.
-    w.emu.mutate(|d| {
+    w.emu().mutate(|d| {
         let t = d.tenant_mut("t01").unwrap();
         t.enforce_sso = false;
         t.name = "Changed in the console".into();
     });
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenant.t01"));
-    assert_eq!(writes_in(&w.emu.log()[seen..]), Vec::<&LogEntry>::new());
+    assert_eq!(writes_in(&w.emu().log()[seen..]), Vec::<&LogEntry>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refused() {
     let mut desired = Desired::new(3, 1, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let w = world(EmulatorOptions::default(), &desired).await;
     let (p, path) = applied_then_replanned(&w, &mut desired).await;
 
     // t02 is managed but not touched by this plan.
-    w.emu
+    w.emu()
         .mutate(|d| d.tenant_mut("t02").unwrap().enforce_sso = true);
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -642,7 +567,7 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
         "{stderr}"
     );
     assert!(!stderr.contains("tenant.t00 changed"), "{stderr}");
-    let data = w.emu.data();
+    let data = w.emu().data();
     assert_eq!(data.tenant("t00").unwrap().name, "Renamed t00");
     assert_eq!(data.tenant("t01").unwrap().name, "Renamed t01");
     assert!(
@@ -651,16 +576,16 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
     );
 
     // The same plan again: used, refused, nothing written.
-    let committed = w.emu.counters().writes_committed;
-    let out = w.apply_cli(&path).await;
+    let committed = w.emu().counters().writes_committed;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already applied"),
         "{}",
         text(&out)
     );
-    assert_eq!(w.emu.counters().writes_committed, committed);
-    let err = lib_apply(&w.session(), &p, &path).await.unwrap_err();
+    assert_eq!(w.emu().counters().writes_committed, committed);
+    let err = w.apply_in(&w.session(), &p, &path).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -672,24 +597,24 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
     // state.json lost (a fresh clone without it, or a run that died after its last operation
     // but before saving state): the journal still shows the plan used. Refused, and state.json
     // is put right on the way (managed addresses, the plan marked used).
-    std::fs::remove_file(w.state().state_file()).unwrap();
-    let out = w.apply_cli(&path).await;
+    std::fs::remove_file(w.state(ENV).state_file()).unwrap();
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already applied"));
-    assert_eq!(w.emu.counters().writes_committed, committed);
-    let state = StateFile::load(&w.state()).unwrap();
+    assert_eq!(w.emu().counters().writes_committed, committed);
+    let state = StateFile::load(&w.state(ENV)).unwrap();
     assert!(state.was_applied(&p.digest));
     for t in &desired.tenants {
         assert!(state.is_managed(&format!("tenant.{}", t.id).parse().unwrap()));
     }
     // And with state.json and the journal both gone, the fingerprint check refuses: its
     // targets now match `after`, not `before`.
-    std::fs::remove_file(w.state().state_file()).unwrap();
-    std::fs::remove_dir_all(w.state().journal_dir()).unwrap();
-    let out = w.apply_cli(&path).await;
+    std::fs::remove_file(w.state(ENV).state_file()).unwrap();
+    std::fs::remove_dir_all(w.state(ENV).journal_dir()).unwrap();
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenant.t00"));
-    assert_eq!(w.emu.counters().writes_committed, committed);
+    assert_eq!(w.emu().counters().writes_committed, committed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,7 +631,7 @@ struct KillPoint {
 /// Runs `descope-mgmt apply PLAN` as a child process and sends it `signal` (`-KILL`, `-INT`)
 /// from the emulator's hook at `point`, so the signal lands exactly there.
 async fn apply_signalled_at(
-    w: &World,
+    w: &TestEnv,
     plan: &Path,
     point: KillPoint,
     signal: &'static str,
@@ -716,7 +641,7 @@ async fn apply_signalled_at(
     let seen = Arc::new(AtomicU64::new(0));
     {
         let (pid, fired, seen) = (pid.clone(), fired.clone(), seen.clone());
-        w.emu.set_hook(Some(Arc::new(move |ev: &HookEvent| {
+        w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
             if ev.phase != point.phase || ev.path != point.path {
                 return;
             }
@@ -737,7 +662,7 @@ async fn apply_signalled_at(
             }
         })));
     }
-    let mut cmd = w.cli(&["apply", plan.to_str().unwrap()]);
+    let mut cmd = cli(w, &["apply", plan.to_str().unwrap()]);
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -747,7 +672,7 @@ async fn apply_signalled_at(
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    w.emu.set_hook(None);
+    w.emu().set_hook(None);
     assert!(
         fired.load(Ordering::SeqCst),
         "the {signal} at {point:?} never fired ({} matching requests): {}",
@@ -758,15 +683,15 @@ async fn apply_signalled_at(
 }
 
 /// SIGKILL at `point`: the request's answer is never seen.
-async fn apply_killed_at(w: &World, plan: &Path, point: KillPoint) {
+async fn apply_killed_at(w: &TestEnv, plan: &Path, point: KillPoint) {
     let out = apply_signalled_at(w, plan, point, "-KILL").await;
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
 }
 
 /// The journal after a kill: started, not finished, at least one operation in flight.
-fn assert_partial_journal(w: &World, plan: &PlanFile) -> (usize, usize) {
-    let j = Journal::read(&w.state(), &plan.digest).unwrap();
+fn assert_partial_journal(w: &TestEnv, plan: &PlanFile) -> (usize, usize) {
+    let j = Journal::read(&w.state(ENV), &plan.digest).unwrap();
     assert!(j.entries > 0, "the journal recorded nothing");
     assert!(j.is_unfinished(plan.changes.len()), "{j:?}");
     let done = (0..plan.changes.len())
@@ -784,8 +709,8 @@ fn assert_partial_journal(w: &World, plan: &PlanFile) -> (usize, usize) {
 /// final re-run with the same plan that must resume and complete with exactly the desired state.
 async fn kill_and_resume(points: &[KillPoint]) {
     let desired = Desired::new(3, 2, 1);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (plan_file, path) = w.plan_to("kill").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (plan_file, path) = plan_to(&w, "kill").await;
     let mut last_done = 0;
     for (i, point) in points.iter().enumerate() {
         apply_killed_at(&w, &path, *point).await;
@@ -795,28 +720,28 @@ async fn kill_and_resume(points: &[KillPoint]) {
         }
         last_done = done;
         assert!(
-            !StateFile::load(&w.state())
+            !StateFile::load(&w.state(ENV))
                 .unwrap()
                 .was_applied(&plan_file.digest),
             "a killed apply is not a used plan"
         );
     }
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Resumed an interrupted apply"),
         "{}",
         text(&out)
     );
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await);
-    let j = Journal::read(&w.state(), &plan_file.digest).unwrap();
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
+    let j = Journal::read(&w.state(ENV), &plan_file.digest).unwrap();
     assert!(j.all_done(plan_file.changes.len()));
-    assert!(StateFile::load(&w.state())
+    assert!(StateFile::load(&w.state(ENV))
         .unwrap()
         .was_applied(&plan_file.digest));
     // Used now: the same plan once more is refused.
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
 }
 
@@ -874,7 +799,7 @@ async fn killed_after_a_role_batch_committed_then_before_a_default_roles_update_
 /// once it answers).
 async fn apply_under(faults: Faults, timeout: Duration) -> (Vec<LogEntry>, u64) {
     let desired = Desired::new(3, 2, 1);
-    let w = World::start(
+    let w = world(
         EmulatorOptions {
             seed: 7,
             ..EmulatorOptions::default()
@@ -882,22 +807,24 @@ async fn apply_under(faults: Faults, timeout: Duration) -> (Vec<LogEntry>, u64) 
         &desired,
     )
     .await;
-    let (p, path) = w.plan_to("faults").await;
-    let seen = w.emu.log().len();
-    w.emu.set_faults(faults);
+    let (p, path) = plan_to(&w, "faults").await;
+    let seen = w.emu().log().len();
+    w.emu().set_faults(faults);
     let session = w.session_with(|o| o.timeout = timeout);
-    let report = lib_apply(&session, &p, &path).await.expect("apply");
-    w.emu.set_faults(Faults::default());
+    let report = w.apply_in(&session, &p, &path).await.expect("apply");
+    w.emu().set_faults(Faults::default());
     assert_success(&report);
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await);
-    assert!(StateFile::load(&w.state()).unwrap().was_applied(&p.digest));
-    let log = w.emu.log();
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
+    assert!(StateFile::load(&w.state(ENV))
+        .unwrap()
+        .was_applied(&p.digest));
+    let log = w.emu().log();
     let logged_commits = log
         .iter()
         .filter(|e| e.outcome.starts_with("committed") || e.outcome.contains("after commit"))
         .count() as u64;
-    let commits: u64 = w.emu.counters().writes_committed.values().sum();
+    let commits: u64 = w.emu().counters().writes_committed.values().sum();
     (log[seen..].to_vec(), commits - logged_commits)
 }
 
@@ -960,7 +887,7 @@ async fn twenty_percent_of_answers_slower_than_the_client_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_fault_modes_at_once_and_a_rate_lockout() {
     let desired = Desired::new(2, 1, 0);
-    let w = World::start(
+    let w = world(
         EmulatorOptions {
             seed: 11,
             rate: Some((20, Duration::from_secs(1))),
@@ -969,9 +896,9 @@ async fn all_fault_modes_at_once_and_a_rate_lockout() {
         &desired,
     )
     .await;
-    let (p, path) = w.plan_to("everything").await;
-    let seen = w.emu.log().len();
-    w.emu.set_faults(Faults {
+    let (p, path) = plan_to(&w, "everything").await;
+    let seen = w.emu().log().len();
+    w.emu().set_faults(Faults {
         fail_rate: 0.2,
         fail_after_commit_rate: 0.2,
         slow_rate: 0.2,
@@ -983,20 +910,20 @@ async fn all_fault_modes_at_once_and_a_rate_lockout() {
     // (deterministically, whatever the faults do to its pace later).
     let http = reqwest::Client::new();
     for _ in 0..=20 {
-        http.get(format!("{}/v1/mgmt/license", w.emu.base_url()))
+        http.get(format!("{}/v1/mgmt/license", w.emu().base_url()))
             .send()
             .await
             .unwrap();
     }
-    let report = lib_apply(&session, &p, &path).await.expect("apply");
-    w.emu.set_faults(Faults::default());
+    let report = w.apply_in(&session, &p, &path).await.expect("apply");
+    w.emu().set_faults(Faults::default());
     assert_success(&report);
     assert!(report.rate_limited >= 1, "the lockout was hit");
-    assert_created_once(&w.emu, &desired);
-    let log = &w.emu.log()[seen..];
+    assert_created_once(w.emu(), &desired);
+    let log = &w.emu().log()[seen..];
     assert!(outcomes(log, "rate-limited") >= 1);
     assert!(outcomes(log, "fault:") >= 1);
-    assert!(!w.plan_has_changes().await);
+    assert!(!plan_has_changes(&w).await);
 }
 
 /// Descope's limiter (here 10 requests per 1 s window, then a 1 s lockout) with a client budget
@@ -1004,7 +931,7 @@ async fn all_fault_modes_at_once_and_a_rate_lockout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_lockout_does_not_fail_the_apply() {
     let desired = Desired::new(2, 1, 0);
-    let w = World::start(
+    let w = world(
         EmulatorOptions {
             rate: Some((10, Duration::from_secs(1))),
             ..EmulatorOptions::default()
@@ -1012,12 +939,12 @@ async fn a_rate_lockout_does_not_fail_the_apply() {
         &desired,
     )
     .await;
-    let (p, path) = w.plan_to("lockout").await;
-    let report = lib_apply(&w.session(), &p, &path).await.expect("apply");
+    let (p, path) = plan_to(&w, "lockout").await;
+    let report = w.apply_in(&w.session(), &p, &path).await.expect("apply");
     assert_success(&report);
     assert!(report.rate_limited >= 1, "the client never hit the lockout");
-    assert!(w.emu.counters().rate_limited >= 1);
-    assert_created_once(&w.emu, &desired);
+    assert!(w.emu().counters().rate_limited >= 1);
+    assert_created_once(w.emu(), &desired);
 }
 
 /// More requests than the budget allows in a window, against a limiter just above the budget:
@@ -1025,7 +952,7 @@ async fn a_rate_lockout_does_not_fail_the_apply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
     let desired = Desired::new(2, 2, 1);
-    let w = World::start_with_rate(
+    let w = world_with_rate(
         EmulatorOptions {
             rate: Some((20, Duration::from_secs(1))),
             ..EmulatorOptions::default()
@@ -1036,11 +963,11 @@ async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
         "12/1",
     )
     .await;
-    let (p, path) = w.plan_to("burst").await;
-    let seen = w.emu.log().len();
-    let report = lib_apply(&w.session(), &p, &path).await.expect("apply");
+    let (p, path) = plan_to(&w, "burst").await;
+    let seen = w.emu().log().len();
+    let report = w.apply_in(&w.session(), &p, &path).await.expect("apply");
     assert_success(&report);
-    let log = &w.emu.log()[seen..];
+    let log = &w.emu().log()[seen..];
     assert!(
         log.len() > 12,
         "the apply must need more than one window's budget: {} requests",
@@ -1049,8 +976,8 @@ async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
     let refused: Vec<&LogEntry> = log.iter().filter(|e| e.status != 200).collect();
     assert_eq!(refused, Vec::<&LogEntry>::new());
     assert_eq!(report.rate_limited, 0);
-    assert_eq!(w.emu.counters().rate_limited, 0);
-    assert_created_once(&w.emu, &desired);
+    assert_eq!(w.emu().counters().rate_limited, 0);
+    assert_created_once(w.emu(), &desired);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1061,13 +988,13 @@ async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_applies_on_one_environment_exactly_one_proceeds() {
     let desired = Desired::new(2, 1, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("race").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "race").await;
 
     let (reached_tx, reached_rx) = mpsc::channel::<()>();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let gate = Arc::new(Mutex::new(Some((reached_tx, release_rx))));
-    w.emu.set_hook(Some(Arc::new(move |ev: &HookEvent| {
+    w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
         if ev.phase == HookPhase::BeforeHandling && is_write_path(&ev.path) {
             // Only the first write waits; the rest pass.
             if let Some((reached, release)) = gate.lock().unwrap().take() {
@@ -1076,8 +1003,7 @@ async fn concurrent_applies_on_one_environment_exactly_one_proceeds() {
             }
         }
     })));
-    let a = w
-        .cli(&["apply", path.to_str().unwrap()])
+    let a = cli(&w, &["apply", path.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1088,10 +1014,10 @@ async fn concurrent_applies_on_one_environment_exactly_one_proceeds() {
         .await
         .unwrap();
 
-    let b = w.apply_cli(&path).await;
+    let b = apply_cli(&w, &path).await;
     release_tx.send(()).unwrap();
     let a = a_done.await.unwrap();
-    w.emu.set_hook(None);
+    w.emu().set_hook(None);
 
     assert_eq!(code(&b), 1, "{}", text(&b));
     let b_err = String::from_utf8_lossy(&b.stderr);
@@ -1101,8 +1027,8 @@ async fn concurrent_applies_on_one_environment_exactly_one_proceeds() {
         "names the holder: {b_err}"
     );
     assert_eq!(code(&a), 0, "{}", text(&a));
-    assert_created_once(&w.emu, &desired);
-    let j = Journal::read(&w.state(), &p.digest).unwrap();
+    assert_created_once(w.emu(), &desired);
+    let j = Journal::read(&w.state(ENV), &p.digest).unwrap();
     assert!(j.all_done(p.changes.len()));
 }
 
@@ -1111,17 +1037,17 @@ async fn concurrent_applies_on_one_environment_exactly_one_proceeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partly_failed_apply_exits_1_and_the_same_plan_then_completes() {
     let desired = Desired::new(3, 1, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("partial").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "partial").await;
     // Someone takes t01's name between plan and apply (an address the plan does not touch).
-    w.emu.mutate(|d| {
+    w.emu().mutate(|d| {
         d.tenants.push(descope_emulator::Tenant {
             id: "squatter".into(),
             name: "Tenant t01".into(),
             ..Default::default()
         })
     });
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 1, "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Apply INCOMPLETE"), "{stdout}");
@@ -1129,10 +1055,10 @@ async fn a_partly_failed_apply_exits_1_and_the_same_plan_then_completes() {
         stdout.contains("tenant.t01 ["),
         "the failure is named: {stdout}"
     );
-    let data = w.emu.data();
+    let data = w.emu().data();
     assert!(data.tenant("t00").is_some() && data.tenant("t02").is_some());
     assert!(data.tenant("t01").is_none() && data.tenant("t01-c0").is_none());
-    let j = Journal::read(&w.state(), &p.digest).unwrap();
+    let j = Journal::read(&w.state(ENV), &p.digest).unwrap();
     assert!(matches!(
         j.status(
             p.changes
@@ -1143,30 +1069,32 @@ async fn a_partly_failed_apply_exits_1_and_the_same_plan_then_completes() {
         ),
         OpStatus::Failed { .. }
     ));
-    assert!(!StateFile::load(&w.state()).unwrap().was_applied(&p.digest));
+    assert!(!StateFile::load(&w.state(ENV))
+        .unwrap()
+        .was_applied(&p.digest));
 
-    w.emu.mutate(|d| d.tenants.retain(|t| t.id != "squatter"));
-    let out = w.apply_cli(&path).await;
+    w.emu().mutate(|d| d.tenants.retain(|t| t.id != "squatter"));
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Resumed"));
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await);
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
 }
 
 /// The library's view of the same outcome: per-operation results, not an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_operation_is_a_failed_result_and_its_dependents_are_skipped() {
     let desired = Desired::new(2, 1, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("partial-lib").await;
-    w.emu.mutate(|d| {
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "partial-lib").await;
+    w.emu().mutate(|d| {
         d.tenants.push(descope_emulator::Tenant {
             id: "squatter".into(),
             name: "Tenant t00".into(),
             ..Default::default()
         })
     });
-    let report = lib_apply(&w.session(), &p, &path).await.unwrap();
+    let report = w.apply_in(&w.session(), &p, &path).await.unwrap();
     assert!(!report.all_succeeded());
     let by_addr: BTreeMap<String, &OpOutcome> = report
         .results
@@ -1201,16 +1129,16 @@ async fn a_refused_operation_is_a_failed_result_and_its_dependents_are_skipped()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_exits_1_without_writing() {
     let desired = Desired::tiny();
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (_, path) = w.plan_to("key").await;
-    let mut cmd = w.cli(&["apply", path.to_str().unwrap()]);
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (_, path) = plan_to(&w, "key").await;
+    let mut cmd = cli(&w, &["apply", path.to_str().unwrap()]);
     cmd.env(KEY_VAR, "K2not-the-right-key");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("K2not-the-right-key"));
-    assert!(writes_in(&w.emu.log()).is_empty());
+    assert!(writes_in(&w.emu().log()).is_empty());
 }
 
 /// A plan of deletes and updates (a subtree removed from the config, renames, a role's
@@ -1219,9 +1147,9 @@ async fn a_wrong_key_exits_1_without_writing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_deletes_and_updates_then_resumed() {
     let mut desired = Desired::new(3, 2, 1);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
 
     desired.tenants.retain(|t| !t.id.starts_with("t02"));
     desired.roles.retain(|r| r.tenant.as_deref() != Some("t02"));
@@ -1236,8 +1164,8 @@ async fn killed_mid_deletes_and_updates_then_resumed() {
         .unwrap()
         .permissions = vec!["perm-4".into()];
     desired.permissions[2].1 = "A new description".into();
-    w.write_config(&desired, FAST);
-    let (p, path) = w.plan_to("changes").await;
+    write_config(&w, &desired, FAST);
+    let (p, path) = plan_to(&w, "changes").await;
     let planned = |kind: &str, action: descope_mgmt::plan::Action| {
         p.changes
             .iter()
@@ -1247,7 +1175,7 @@ async fn killed_mid_deletes_and_updates_then_resumed() {
     use descope_mgmt::plan::Action;
     assert_eq!(planned("tenant.", Action::Delete), 5);
     assert_eq!(planned("tenant.", Action::Update), 3);
-    let before = w.emu.counters().writes_committed;
+    let before = w.emu().counters().writes_committed;
 
     apply_killed_at(
         &w,
@@ -1272,18 +1200,18 @@ async fn killed_mid_deletes_and_updates_then_resumed() {
     .await;
     assert_partial_journal(&w, &p);
 
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Resumed"));
-    desired.assert_live(&w.emu.data());
-    assert!(!w.plan_has_changes().await);
-    let after = w.emu.counters().writes_committed;
+    desired.assert_live(&w.emu().data());
+    assert!(!plan_has_changes(&w).await);
+    let after = w.emu().counters().writes_committed;
     let delta =
         |path: &str| after.get(path).copied().unwrap_or(0) - before.get(path).copied().unwrap_or(0);
     assert_eq!(delta("/v1/mgmt/tenant/delete"), 5, "{after:?}");
     assert_eq!(delta("/v1/mgmt/tenant/update"), 3, "{after:?}");
     assert_eq!(delta("/v1/mgmt/tenant/create"), 0, "{after:?}");
-    let state = StateFile::load(&w.state()).unwrap();
+    let state = StateFile::load(&w.state(ENV)).unwrap();
     assert!(state.was_applied(&p.digest));
     assert!(!state.is_managed(&"tenant.t02".parse().unwrap()));
 }
@@ -1293,8 +1221,8 @@ async fn killed_mid_deletes_and_updates_then_resumed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_back() {
     let desired = Desired::new(3, 2, 1);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("kill").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "kill").await;
     apply_killed_at(
         &w,
         &path,
@@ -1305,7 +1233,7 @@ async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_ba
         },
     )
     .await;
-    let j = Journal::read(&w.state(), &p.digest).unwrap();
+    let j = Journal::read(&w.state(ENV), &p.digest).unwrap();
     let tenant_ops = |want: fn(&OpStatus) -> bool| -> Vec<String> {
         p.changes
             .iter()
@@ -1322,41 +1250,41 @@ async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_ba
     let done = tenant_ops(|s| s.is_done());
     let untouched = tenant_ops(|s| *s == OpStatus::Untouched);
     assert!(!done.is_empty() && !untouched.is_empty(), "{j:?}");
-    let committed = w.emu.counters().writes_committed;
+    let committed = w.emu().counters().writes_committed;
 
     // A finished create renamed in the console.
     let finished = done[0].clone();
-    let old_name = w.emu.mutate(|d| {
+    let old_name = w.emu().mutate(|d| {
         let t = d.tenant_mut(&finished).unwrap();
         std::mem::replace(&mut t.name, "Renamed in the console".into())
     });
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("tenant.{finished}")));
-    assert_eq!(w.emu.counters().writes_committed, committed);
-    w.emu
+    assert_eq!(w.emu().counters().writes_committed, committed);
+    w.emu()
         .mutate(|d| d.tenant_mut(&finished).unwrap().name = old_name);
 
     // A tenant the plan has not reached yet created by someone else.
     let pending = untouched.last().unwrap().clone();
-    w.emu.mutate(|d| {
+    w.emu().mutate(|d| {
         d.tenants.push(descope_emulator::Tenant {
             id: pending.clone(),
             name: "Someone else's".into(),
             ..Default::default()
         })
     });
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("tenant.{pending}")));
-    assert_eq!(w.emu.counters().writes_committed, committed);
-    w.emu.mutate(|d| d.tenants.retain(|t| t.id != pending));
+    assert_eq!(w.emu().counters().writes_committed, committed);
+    w.emu().mutate(|d| d.tenants.retain(|t| t.id != pending));
 
     // Put back as it was: the resume goes through.
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await);
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
 }
 
 /// Updates and deletes (single and batched) under all three fault modes at 20 %: every
@@ -1365,7 +1293,7 @@ async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_ba
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
     let mut desired = Desired::new(3, 1, 0);
-    let w = World::start(
+    let w = world(
         EmulatorOptions {
             seed: 3,
             ..EmulatorOptions::default()
@@ -1373,8 +1301,8 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
         &desired,
     )
     .await;
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+    let (p, path) = plan_to(&w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
 
     // Three permission updates and two role updates (batchable), a subtree and its tenant
     // role deleted, two tenants renamed.
@@ -1393,11 +1321,11 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
     desired.roles.retain(|r| r.tenant.as_deref() != Some("t02"));
     desired.tenant_mut("t00").name = "Renamed t00".into();
     desired.tenant_mut("t01-c0").name = "Renamed t01-c0".into();
-    w.write_config(&desired, FAST);
-    let (p, path) = w.plan_to("changes").await;
-    let before = w.emu.counters().writes_committed;
+    write_config(&w, &desired, FAST);
+    let (p, path) = plan_to(&w, "changes").await;
+    let before = w.emu().counters().writes_committed;
 
-    w.emu.set_faults(Faults {
+    w.emu().set_faults(Faults {
         fail_rate: 0.2,
         fail_after_commit_rate: 0.2,
         slow_rate: 0.2,
@@ -1405,11 +1333,11 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
         ..Faults::default()
     });
     let session = w.session_with(|o| o.timeout = Duration::from_millis(400));
-    let report = lib_apply(&session, &p, &path).await.expect("apply");
-    w.emu.set_faults(Faults::default());
+    let report = w.apply_in(&session, &p, &path).await.expect("apply");
+    w.emu().set_faults(Faults::default());
     assert_success(&report);
-    desired.assert_live(&w.emu.data());
-    assert!(!w.plan_has_changes().await);
+    desired.assert_live(&w.emu().data());
+    assert!(!plan_has_changes(&w).await);
 
     // The backup holds what the plan changed or deleted, as it was before.
     let backup: descope_mgmt::state::Backup =
@@ -1426,7 +1354,7 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
     assert!(backed_up("role.t02/local").is_some());
     assert!(backed_up("tenant.t01").is_none(), "untouched");
 
-    let after = w.emu.counters().writes_committed;
+    let after = w.emu().counters().writes_committed;
     let n =
         |path: &str| after.get(path).copied().unwrap_or(0) - before.get(path).copied().unwrap_or(0);
     assert_eq!(n("/v1/mgmt/tenant/update"), 2, "{after:?}");
@@ -1450,15 +1378,15 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plans_for_another_environment_project_or_secret_value_are_refused_with_exit_3() {
     let desired = Desired::tiny();
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let base = desired.yaml(w.emu.project_id(), FAST);
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let base = desired.yaml(w.emu().project_id(), FAST);
     // A second environment on the same project, and a tenant attribute from a secret.
     let yaml = base
         .replacen(
             "permissions:\n",
             &format!(
                 "  stage:\n    project_id: {}\n    management_key: ${{secret:{KEY_VAR}}}\npermissions:\n",
-                w.emu.project_id()
+                w.emu().project_id()
             ),
             1,
         )
@@ -1466,9 +1394,9 @@ async fn plans_for_another_environment_project_or_secret_value_are_refused_with_
             "    name: Tenant t00\n",
             "    name: Tenant t00\n    custom_attributes:\n      token: ${secret:TENANT_TOKEN}\n",
         );
-    std::fs::write(&w.config, &yaml).unwrap();
-    let path = w.dir.join("secret.plan");
-    let mut plan_cmd = w.cli(&["plan", "-out", path.to_str().unwrap()]);
+    w.write_config(&yaml);
+    let path = w.path("secret.plan");
+    let mut plan_cmd = cli(&w, &["plan", "-out", path.to_str().unwrap()]);
     plan_cmd.env("TENANT_TOKEN", "first-value");
     let out = tokio::task::spawn_blocking(move || plan_cmd.output().unwrap())
         .await
@@ -1484,7 +1412,7 @@ async fn plans_for_another_environment_project_or_secret_value_are_refused_with_
             ENV.to_string()
         };
         let args: Vec<String> = if env == ENV { args } else { args[2..].to_vec() };
-        let mut cmd = w.cli_env(&env, &[]);
+        let mut cmd = cli_env(&w, &env, &[]);
         cmd.args(&args);
         match token {
             Some(t) => cmd.env("TENANT_TOKEN", t),
@@ -1518,7 +1446,7 @@ async fn plans_for_another_environment_project_or_secret_value_are_refused_with_
     let out = run(apply(&[]), None).await.unwrap();
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`TENANT_TOKEN` is not set"));
-    assert!(writes_in(&w.emu.log()).is_empty());
+    assert!(writes_in(&w.emu().log()).is_empty());
 
     // Another project (another emulator, its own key) with this plan: refused before writing.
     let other = Emulator::start(EmulatorOptions {
@@ -1528,12 +1456,8 @@ async fn plans_for_another_environment_project_or_secret_value_are_refused_with_
     })
     .await
     .unwrap();
-    std::fs::write(
-        &w.config,
-        yaml.replace(w.emu.project_id(), other.project_id()),
-    )
-    .unwrap();
-    let mut cmd = w.cli(&["apply", path.to_str().unwrap()]);
+    w.write_config(&yaml.replace(w.emu().project_id(), other.project_id()));
+    let mut cmd = cli(&w, &["apply", path.to_str().unwrap()]);
     cmd.env(KEY_VAR, other.management_key())
         .env("DESCOPE_BASE_URI", other.base_url())
         .env("TENANT_TOKEN", "first-value");
@@ -1545,11 +1469,11 @@ async fn plans_for_another_environment_project_or_secret_value_are_refused_with_
     assert!(writes_in(&other.log()).is_empty());
 
     // And with everything as planned, it applies.
-    std::fs::write(&w.config, &yaml).unwrap();
+    w.write_config(&yaml);
     let out = run(apply(&[]), Some("first-value")).await.unwrap();
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(
-        w.emu.data().tenant("t00").unwrap().custom_attributes["token"],
+        w.emu().data().tenant("t00").unwrap().custom_attributes["token"],
         "first-value"
     );
 }
@@ -1559,12 +1483,12 @@ async fn plans_for_another_environment_project_or_secret_value_are_refused_with_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory() {
     let desired = Desired::new(3, 1, 1);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
+    let w = world(EmulatorOptions::default(), &desired).await;
     let pid = Arc::new(AtomicU32::new(0));
     {
         let pid = pid.clone();
         let seen = AtomicU64::new(0);
-        w.emu.set_hook(Some(Arc::new(move |ev: &HookEvent| {
+        w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
             if ev.phase == HookPhase::AfterCommit
                 && ev.path == "/v1/mgmt/tenant/create"
                 && seen.fetch_add(1, Ordering::SeqCst) + 1 == 3
@@ -1578,8 +1502,7 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
             }
         })));
     }
-    let child = w
-        .cli(&["apply", "--auto-approve"])
+    let child = cli(&w, &["apply", "--auto-approve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1588,11 +1511,11 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    w.emu.set_hook(None);
+    w.emu().set_hook(None);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
 
-    let plans: Vec<PathBuf> = std::fs::read_dir(w.state().plans_dir())
+    let plans: Vec<PathBuf> = std::fs::read_dir(w.state(ENV).plans_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -1600,11 +1523,11 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
     let saved = PlanFile::read_verified(&plans[0]).unwrap();
     assert_partial_journal(&w, &saved);
 
-    let out = w.apply_cli(&plans[0]).await;
+    let out = apply_cli(&w, &plans[0]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Resumed"));
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await);
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
 }
 
 /// Without a plan file `apply` plans and asks; with no terminal to ask on and no
@@ -1612,18 +1535,18 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_without_a_plan_file_or_a_terminal_exits_1_without_writing() {
     let desired = Desired::tiny();
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let out = w.run(&["apply"]).await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let out = run(&w, &["apply"]).await;
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--auto-approve"));
-    assert!(writes_in(&w.emu.log()).is_empty());
-    assert!(w.plan_has_changes().await);
+    assert!(writes_in(&w.emu().log()).is_empty());
+    assert!(plan_has_changes(&w).await);
 
-    let out = w.run(&["apply", "--auto-approve"]).await;
+    let out = run(&w, &["apply", "--auto-approve"]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(!w.plan_has_changes().await);
+    assert!(!plan_has_changes(&w).await);
     // Nothing left to do: still exit 0.
-    let out = w.run(&["apply", "--auto-approve"]).await;
+    let out = run(&w, &["apply", "--auto-approve"]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
 }
@@ -1633,23 +1556,25 @@ async fn apply_without_a_plan_file_or_a_terminal_exits_1_without_writing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_killed_between_its_delete_and_create_is_resumed() {
     let mut desired = with_team_role(Desired::new(2, 1, 0));
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
 
     // Moving a tenant to another parent is a replace, allowed explicitly.
     desired.tenant_mut("t00-c0").parent = Some("t01".into());
-    w.write_config(&desired, FAST);
-    let path = w.dir.join("replace.plan");
-    let out = w
-        .run(&[
+    write_config(&w, &desired, FAST);
+    let path = w.path("replace.plan");
+    let out = run(
+        &w,
+        &[
             "plan",
             "-out",
             path.to_str().unwrap(),
             "--allow-replace",
             "tenant.t00-c0",
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     let p = PlanFile::read_verified(&path).unwrap();
     assert!(p
@@ -1668,12 +1593,12 @@ async fn a_replace_killed_between_its_delete_and_create_is_resumed() {
     )
     .await;
     assert_partial_journal(&w, &p);
-    assert!(w.emu.data().tenant("t00-c0").is_none(), "killed half-way");
+    assert!(w.emu().data().tenant("t00-c0").is_none(), "killed half-way");
 
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    desired.assert_live(&w.emu.data());
-    assert!(!w.plan_has_changes().await);
+    desired.assert_live(&w.emu().data());
+    assert!(!plan_has_changes(&w).await);
 }
 
 /// `t00-c0` with a tenant role of its own (it already has default roles).
@@ -1691,16 +1616,16 @@ fn with_team_role(mut d: Desired) -> Desired {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_writes_again_the_tenant_roles_and_default_roles_it_deletes() {
     let mut desired = with_team_role(Desired::new(2, 1, 0));
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
 
     desired.tenant_mut("t00-c0").parent = Some("t01".into());
-    w.write_config(&desired, FAST);
+    write_config(&w, &desired, FAST);
     let outcome = plan(
         &w.session(),
         &PlanRequest {
-            out: Some(w.dir.join("replace.plan")),
+            out: Some(w.path("replace.plan")),
             allow_replace: vec!["tenant.t00-c0".into()],
             ..PlanRequest::default()
         },
@@ -1723,13 +1648,14 @@ async fn a_replace_writes_again_the_tenant_roles_and_default_roles_it_deletes() 
             ("tenant_default_roles.t00-c0".to_string(), Action::Create),
         ])
     );
-    let report = lib_apply(&w.session(), &outcome.plan, &w.dir.join("replace.plan"))
+    let report = w
+        .apply_in(&w.session(), &outcome.plan, &w.path("replace.plan"))
         .await
         .unwrap();
     assert_success(&report);
-    desired.assert_live(&w.emu.data());
-    assert_eq!(w.emu.data().tenant("t00-c0").unwrap().parent, "t01");
-    assert!(!w.plan_has_changes().await);
+    desired.assert_live(&w.emu().data());
+    assert_eq!(w.emu().data().tenant("t00-c0").unwrap().parent, "t01");
+    assert!(!plan_has_changes(&w).await);
 }
 
 /// A resource the plan only depends on (a new child's parent, a new role's permission) deleted
@@ -1737,9 +1663,9 @@ async fn a_replace_writes_again_the_tenant_roles_and_default_roles_it_deletes() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dependency_deleted_since_planning_is_refused_with_exit_3() {
     let mut desired = Desired::new(2, 0, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
 
     desired.tenants.push(TenantSpec {
         id: "t01-new".into(),
@@ -1753,35 +1679,35 @@ async fn a_dependency_deleted_since_planning_is_refused_with_exit_3() {
         tenant: None,
         permissions: vec!["perm-3".into()],
     });
-    w.write_config(&desired, FAST);
-    let (p, path) = w.plan_to("additions").await;
+    write_config(&w, &desired, FAST);
+    let (p, path) = plan_to(&w, "additions").await;
     assert_eq!(p.changes.len(), 2, "{:?}", p.changes);
     assert!(p.dependencies.keys().any(|a| a.to_string() == "tenant.t01"));
 
-    let seen = w.emu.log().len();
-    w.emu
+    let seen = w.emu().log().len();
+    w.emu()
         .mutate(|d| d.permissions.retain(|p| p.name != "perm-3"));
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("permission.perm-3"));
-    w.emu.mutate(|d| d.tenants.retain(|t| t.id != "t01"));
-    let out = w.apply_cli(&path).await;
+    w.emu().mutate(|d| d.tenants.retain(|t| t.id != "t01"));
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("tenant.t01 "), "{stderr}");
     assert!(stderr.contains("deleted since planning"), "{stderr}");
-    assert_eq!(writes_in(&w.emu.log()[seen..]), Vec::<&LogEntry>::new());
+    assert_eq!(writes_in(&w.emu().log()[seen..]), Vec::<&LogEntry>::new());
 }
 
-/// Ctrl-C during apply (docs/design.md §1: an interrupt exits 1): nothing new starts, what is in
+/// Ctrl-C during apply (design.md §1: an interrupt exits 1): nothing new starts, what is in
 /// flight finishes and is journaled, the rest is reported as not started, and the same plan
 /// then resumes and completes. The SIGINT is sent from the emulator's hook while the first
 /// tenant create is being answered, so plenty of dependent work remains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
     let desired = Desired::new(3, 2, 1);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (plan_file, path) = w.plan_to("interrupt").await;
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (plan_file, path) = plan_to(&w, "interrupt").await;
     let out = apply_signalled_at(
         &w,
         &path,
@@ -1797,7 +1723,7 @@ async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
     assert!(text(&out).contains("Interrupted"), "{}", text(&out));
 
     // Stopped cleanly: nothing left in flight, something left untouched.
-    let j = Journal::read(&w.state(), &plan_file.digest).unwrap();
+    let j = Journal::read(&w.state(ENV), &plan_file.digest).unwrap();
     let statuses: Vec<OpStatus> = (0..plan_file.changes.len())
         .map(|op| j.status(op))
         .collect();
@@ -1805,28 +1731,28 @@ async fn ctrl_c_stops_cleanly_with_exit_1_and_the_plan_resumes() {
     assert!(statuses.contains(&OpStatus::Untouched), "{statuses:?}");
     assert!(statuses.iter().any(OpStatus::is_done), "{statuses:?}");
 
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert_created_once(&w.emu, &desired);
-    assert!(!w.plan_has_changes().await);
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
 }
 
-/// Two tenants swapping their names go through a temporary name (docs/design.md §2). Killed right
+/// Two tenants swapping their names go through a temporary name (design.md §2). Killed right
 /// after the temporary rename committed, the same plan must still resume and finish: the
 /// later update of that tenant now starts from the temporary state, not from `before`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_killed_after_its_temporary_step_resumes() {
     let mut desired = Desired::new(2, 0, 0);
-    let w = World::start(EmulatorOptions::default(), &desired).await;
-    let (p, path) = w.plan_to("initial").await;
-    assert_success(&lib_apply(&w.session(), &p, &path).await.unwrap());
+    let w = world(EmulatorOptions::default(), &desired).await;
+    let (p, path) = plan_to(&w, "initial").await;
+    assert_success(&w.apply_in(&w.session(), &p, &path).await.unwrap());
 
     let a = desired.tenant_mut("t00").name.clone();
     let b = desired.tenant_mut("t01").name.clone();
     desired.tenant_mut("t00").name = b.clone();
     desired.tenant_mut("t01").name = a.clone();
-    w.write_config(&desired, FAST);
-    let (swap, path) = w.plan_to("swap").await;
+    write_config(&w, &desired, FAST);
+    let (swap, path) = plan_to(&w, "swap").await;
     let updates = swap
         .changes
         .iter()
@@ -1846,10 +1772,10 @@ async fn a_swap_killed_after_its_temporary_step_resumes() {
     .await;
     assert_partial_journal(&w, &swap);
 
-    let out = w.apply_cli(&path).await;
+    let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let data = w.emu.data();
+    let data = w.emu().data();
     assert_eq!(data.tenant("t00").unwrap().name, b);
     assert_eq!(data.tenant("t01").unwrap().name, a);
-    assert!(!w.plan_has_changes().await);
+    assert!(!plan_has_changes(&w).await);
 }

@@ -2,23 +2,25 @@
 //! (strict, port 0, loopback), and the real binary where the CLI contract matters.
 //!
 //! Every test gets its own temp dir and emulator. Golden files live in `tests/golden/plan/`;
-//! `UPDATE_GOLDEN=1 cargo test --test plan` rewrites them (review the diff before committing).
+//! `UPDATE_GOLDEN=1 cargo test --test integration plan::` rewrites them (review the diff
+//! before committing).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use descope_emulator::{Emulator, EmulatorOptions, DEFAULT_PROJECT_ID};
 use descope_mgmt::apply::execute::NoProgress;
-use descope_mgmt::config::VarSource;
+use descope_emulator::{EmulatorOptions, DEFAULT_PROJECT_ID};
 use descope_mgmt::model::Address;
 use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
-use descope_mgmt::ops::plan::{plan, PlanOutcome, PlanRequest};
-use descope_mgmt::ops::{GlobalOptions, OpError, Session};
+use descope_mgmt::ops::plan::PlanRequest;
+use descope_mgmt::ops::OpError;
 use descope_mgmt::plan::{Action, PlanFile};
 
 use serde_json::{json, Value};
+
+use crate::util::TestEnv;
 
 /// A distinctive key so a leak is unmistakable when output is scanned for it.
 const KEY: &str = "K2plantests-mgmt-key-LEAKCHECK-3f9a7c";
@@ -26,127 +28,48 @@ const PROJECT: &str = DEFAULT_PROJECT_ID;
 /// Every test config starts with this: a generous budget so tests never wait on the limiter.
 const HEADER: &str = "version: 1\nsettings:\n  rate_limit: 6000/60\n  parallelism: 4\n";
 
-struct Harness {
-    dir: tempfile::TempDir,
-    emu: Emulator,
-    /// Extra variables (secrets) the library session and the binary both see.
-    vars: BTreeMap<String, String>,
-    /// `--env` for library calls, when the config has `environments:`.
-    env: Option<&'static str>,
+/// A fresh project on an emulator with this file's key, credentials through the SDKs'
+/// variables (the config has no `environments:`) unless a test's config names them itself.
+async fn start() -> TestEnv {
+    TestEnv::start(EmulatorOptions {
+        management_key: KEY.to_string(),
+        seed: 4,
+        ..EmulatorOptions::default()
+    })
+    .await
 }
 
-impl Harness {
-    async fn start() -> Harness {
-        let emu = Emulator::start(EmulatorOptions {
-            management_key: KEY.to_string(),
-            seed: 4,
-            ..EmulatorOptions::default()
-        })
+fn configure(h: &TestEnv, body: &str) {
+    h.write_config(&format!("{HEADER}{body}"));
+}
+
+async fn plan_ok(h: &TestEnv) -> PlanFile {
+    h.plan(PlanRequest::default())
         .await
-        .expect("emulator starts");
-        Harness {
-            dir: tempfile::tempdir().unwrap(),
-            emu,
-            vars: BTreeMap::new(),
-            env: None,
-        }
-    }
+        .expect("plan succeeds")
+        .plan
+}
 
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
+/// Applies `p` and insists every operation succeeded.
+async fn apply_ok(h: &TestEnv, p: PlanFile) -> ApplyReport {
+    let report = h.apply(&p, &h.path("plan.plan")).await.expect("apply runs");
+    let failed: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| !r.outcome.is_success())
+        .map(|r| format!("{}: {:?}", r.address, r.outcome))
+        .collect();
+    assert!(failed.is_empty(), "apply failed: {failed:#?}");
+    report
+}
 
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn config(&self, body: &str) {
-        self.write("descope.yaml", &format!("{HEADER}{body}"));
-    }
-
-    /// Credentials through the SDKs' variables (the config has no `environments:`), unless a
-    /// test's config names the project and key itself.
-    fn all_vars(&self) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::from([
-            ("DESCOPE_BASE_URI".to_string(), self.emu.base_url()),
-            ("DESCOPE_PROJECT_ID".to_string(), PROJECT.to_string()),
-            ("DESCOPE_MANAGEMENT_KEY".to_string(), KEY.to_string()),
-        ]);
-        m.extend(self.vars.clone());
-        m
-    }
-
-    fn session(&self, env: Option<&str>) -> Session {
-        let env = env.or(self.env);
-        let mut o = GlobalOptions::new(self.path("descope.yaml"), env, self.path("state"));
-        o.vars = VarSource::Map(self.all_vars());
-        Session::open(&o, None).expect("session opens")
-    }
-
-    async fn plan_with(&self, req: PlanRequest) -> Result<PlanOutcome, OpError> {
-        plan(&self.session(None), &req).await
-    }
-
-    async fn plan(&self) -> PlanFile {
-        self.plan_with(PlanRequest::default())
-            .await
-            .expect("plan succeeds")
-            .plan
-    }
-
-    async fn apply(&self, p: PlanFile) -> ApplyReport {
-        let report = apply(
-            &self.session(Some(&p.environment.clone())),
-            ApplyRequest {
-                plan: p,
-                plan_path: self.path("plan.plan"),
-                lock_timeout: std::time::Duration::ZERO,
-            },
-            Arc::new(NoProgress),
-        )
-        .await
-        .expect("apply runs");
-        let failed: Vec<String> = report
-            .results
-            .iter()
-            .filter(|r| !r.outcome.is_success())
-            .map(|r| format!("{}: {:?}", r.address, r.outcome))
-            .collect();
-        assert!(failed.is_empty(), "apply failed: {failed:#?}");
-        report
-    }
-
-    /// Plan and apply the current config; the next plan must be empty.
-    async fn converge(&self) {
-        let p = self.plan().await;
-        assert!(p.has_changes());
-        self.apply(p).await;
-        let again = self.plan().await;
-        assert!(!again.has_changes(), "not converged: {:#?}", again.changes);
-    }
-
-    /// The real binary, in the test's directory, environment scrubbed of anything that could
-    /// change its behaviour.
-    fn bin(&self, args: &[&str]) -> std::process::Command {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("descope-mgmt"));
-        c.current_dir(self.dir.path());
-        for v in ["DESCOPE_ENV", "NO_COLOR", "RUST_LOG", "CLICOLOR_FORCE"] {
-            c.env_remove(v);
-        }
-        c.envs(self.all_vars());
-        c.args(args);
-        c
-    }
-
-    /// Runs the binary off the async runtime, so the in-process emulator keeps answering.
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut c = self.bin(args);
-        tokio::task::spawn_blocking(move || c.output().expect("binary runs"))
-            .await
-            .unwrap()
-    }
+/// Plan and apply the current config; the next plan must be empty.
+async fn converge(h: &TestEnv) {
+    let p = plan_ok(h).await;
+    assert!(p.has_changes());
+    apply_ok(h, p).await;
+    let again = plan_ok(h).await;
+    assert!(!again.has_changes(), "not converged: {:#?}", again.changes);
 }
 
 fn code(o: &Output) -> i32 {
@@ -290,10 +213,10 @@ const EDITS: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits() {
-    let h = Harness::start().await;
-    h.config(&big_config(false));
+    let h = start().await;
+    configure(&h, &big_config(false));
 
-    let first = h.plan().await;
+    let first = plan_ok(&h).await;
     let n = first.changes.len();
     let kinds = |k: &str| {
         first
@@ -382,21 +305,21 @@ async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits()
     assert!(first.fingerprints.values().all(|f| f == "absent"));
 
     // The whole plan applies against the strict emulator, in that order.
-    h.apply(first).await;
-    let data = h.emu.data();
+    apply_ok(&h, first).await;
+    let data = h.emu().data();
     assert_eq!(data.tenants.len(), 100);
     assert_eq!(data.depth("r09-c2-g1"), 3);
     assert_eq!(data.tenant("r00").unwrap().default_roles.len(), 2);
 
     // Nothing changed: no changes, exit 0.
-    assert!(!h.plan().await.has_changes());
+    assert!(!plan_ok(&h).await.has_changes());
     let o = h.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("No changes."), "{}", stdout(&o));
 
     // A few fields edited: exactly those fields, all in-place updates; exit 2.
-    h.config(&big_config(true));
-    let second = h.plan().await;
+    configure(&h, &big_config(true));
+    let second = plan_ok(&h).await;
     assert_eq!(field_set(&second), pairs(EDITS));
     assert!(second.changes.iter().all(|c| c.action == Action::Update));
     assert_eq!(second.changes.len(), EDITS.len());
@@ -423,8 +346,8 @@ async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits()
     let o = h.run(&["plan"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
-    h.apply(second).await;
-    assert!(!h.plan().await.has_changes());
+    apply_ok(&h, second).await;
+    assert!(!plan_ok(&h).await.has_changes());
     let o = h.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
@@ -466,11 +389,12 @@ fn blank_volatile(text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_inputs_same_plan_and_the_digest_seals_every_byte() {
-    let h = Harness::start().await;
-    h.config(SMALL);
+    let h = start().await;
+    configure(&h, SMALL);
     // Something to update and something to create, so before/after and fingerprints are in.
-    h.converge().await;
-    h.config(
+    converge(&h).await;
+    configure(
+        &h,
         &SMALL
             .replace("Read documents", "Read all documents")
             .replace(
@@ -482,7 +406,7 @@ async fn same_inputs_same_plan_and_the_digest_seals_every_byte() {
     let mut texts = Vec::new();
     for name in ["one.plan", "two.plan"] {
         let out = h
-            .plan_with(PlanRequest {
+            .plan(PlanRequest {
                 out: Some(h.path(name)),
                 ..PlanRequest::default()
             })
@@ -525,7 +449,7 @@ async fn same_inputs_same_plan_and_the_digest_seals_every_byte() {
 
     // Apply refuses edited files with exit 3 before touching anything: a changed value (the
     // file stays canonical, so the digest check catches it), and a whitespace-only edit.
-    let requests_before = h.emu.counters().requests;
+    let requests_before = h.emu().counters().requests;
     let tampered = text.replacen("Read all documents", "Read all documentz", 1);
     assert_ne!(&tampered, text);
     h.write("tampered.plan", &tampered);
@@ -537,7 +461,7 @@ async fn same_inputs_same_plan_and_the_digest_seals_every_byte() {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("canonical"), "{}", stderr(&o));
     assert_eq!(
-        h.emu.counters().requests,
+        h.emu().counters().requests,
         requests_before,
         "refused before any request"
     );
@@ -546,7 +470,7 @@ async fn same_inputs_same_plan_and_the_digest_seals_every_byte() {
     let o = h.run(&["apply", "one.plan", "--auto-approve"]).await;
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(
-        h.emu.data().permission("docs.read").unwrap().description,
+        h.emu().data().permission("docs.read").unwrap().description,
         "Read all documents"
     );
 }
@@ -574,7 +498,7 @@ fn string_leaves(v: &Value, at: &str, out: &mut Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_changes_to_unmanaged_fields_survive_an_update() {
-    let h = Harness::start().await;
+    let h = start().await;
     let config = r#"
 permissions:
   - name: docs.read
@@ -599,12 +523,12 @@ tenants:
       tier: free
     ignore_changes: [name, custom_attributes]
 "#;
-    h.config(config);
-    h.converge().await;
+    configure(&h, config);
+    converge(&h).await;
 
     // An admin changes fields the config does not manage: over the API, as the console does…
     let patched = reqwest::Client::new()
-        .patch(format!("{}/v1/mgmt/tenant/patch", h.emu.base_url()))
+        .patch(format!("{}/v1/mgmt/tenant/patch", h.emu().base_url()))
         .header("Authorization", format!("Bearer {PROJECT}:{KEY}"))
         .json(&json!({"id": "acme", "customAttributes": {"crm": "sf-001"},
                       "enforceSSOExclusions": ["U2admin"]}))
@@ -613,7 +537,7 @@ tenants:
         .unwrap();
     assert!(patched.status().is_success(), "{patched:?}");
     // …and behind its back.
-    h.emu.mutate(|d| {
+    h.emu().mutate(|d| {
         let t = d.tenant_mut("acme").unwrap();
         t.federated_app_ids = vec!["app-1".into()];
         t.role_inheritance = "userOnly".into();
@@ -632,11 +556,12 @@ tenants:
         q.custom_attributes.insert("tier".into(), json!("pro"));
     });
     // Console edits of unmanaged or ignored fields are not changes.
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     assert!(!p.has_changes(), "{:#?}", p.changes);
 
     // Managed fields change in the config.
-    h.config(
+    configure(
+        &h,
         &config
             .replace("name: Acme\n", "name: Acme Inc\n")
             .replace("description: Reads", "description: Reads docs")
@@ -648,7 +573,7 @@ tenants:
             )
             .replace("name: Quiet\n", "name: Quiet Ltd\n    disabled: true\n"),
     );
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     assert_eq!(
         field_set(&p),
         pairs(&[
@@ -663,14 +588,14 @@ tenants:
     // The update body is the live object with only managed fields replaced.
     // A console change to an unmanaged field between plan and apply is caught: the update
     // would carry the old value back, so the plan is stale (exit 3 territory).
-    h.emu.mutate(|d| {
+    h.emu().mutate(|d| {
         d.tenant_mut("acme")
             .unwrap()
             .custom_attributes
             .insert("crm".into(), json!("sf-002"))
     });
     let refused = apply(
-        &h.session(None),
+        &h.session(),
         ApplyRequest {
             plan: p.clone(),
             plan_path: h.path("stale.plan"),
@@ -682,8 +607,8 @@ tenants:
     .unwrap_err();
     assert_eq!(refused.exit_code(), 3, "{refused}");
     assert!(refused.to_string().contains("tenant.acme"), "{refused}");
-    assert_eq!(h.emu.data().tenant("acme").unwrap().name, "Acme");
-    h.emu.mutate(|d| {
+    assert_eq!(h.emu().data().tenant("acme").unwrap().name, "Acme");
+    h.emu().mutate(|d| {
         d.tenant_mut("acme")
             .unwrap()
             .custom_attributes
@@ -699,9 +624,9 @@ tenants:
     assert_eq!(after["name"], "Acme Inc");
     assert_eq!(after["customAttributes"], json!({"crm": "sf-001"}));
     assert_eq!(after["enforceSSOExclusions"], json!(["U2admin"]));
-    h.apply(p).await;
+    apply_ok(&h, p).await;
 
-    let d = h.emu.data();
+    let d = h.emu().data();
     let acme = d.tenant("acme").unwrap();
     assert_eq!(acme.name, "Acme Inc");
     assert_eq!(acme.custom_attributes.get("crm"), Some(&json!("sf-001")));
@@ -730,7 +655,7 @@ tenants:
     assert!(quiet.disabled);
     assert_eq!(quiet.name, "Quiet (renamed by the customer)");
     assert_eq!(quiet.custom_attributes.get("tier"), Some(&json!("pro")));
-    assert!(!h.plan().await.has_changes());
+    assert!(!plan_ok(&h).await.has_changes());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,7 +663,7 @@ tenants:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_moved_between_tenants_applies_against_the_strict_emulator() {
-    let h = Harness::start().await;
+    let h = start().await;
     let config = r#"
 tenants:
   - id: zeta
@@ -748,11 +673,12 @@ tenants:
     name: Alpha
     domains: [alpha.example.com]
 "#;
-    h.config(config);
-    h.converge().await;
+    configure(&h, config);
+    converge(&h).await;
     // Alpha (first by address) claims the domain Zeta gives up, and a new tenant claims the
     // name Zeta had.
-    h.config(
+    configure(
+        &h,
         r#"
 tenants:
   - id: zeta
@@ -765,25 +691,25 @@ tenants:
     name: Zeta
 "#,
     );
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     let pos = positions(&p);
     assert!(pos["tenant.zeta"] < pos["tenant.alpha"], "{pos:?}");
     assert!(pos["tenant.zeta"] < pos["tenant.beta"], "{pos:?}");
     assert!(p.changes[pos["tenant.alpha"]]
         .depends_on
         .contains(&pos["tenant.zeta"]));
-    h.apply(p).await;
-    let d = h.emu.data();
+    apply_ok(&h, p).await;
+    let d = h.emu().data();
     assert_eq!(
         d.tenant("alpha").unwrap().self_provisioning_domains,
         ["alpha.example.com", "shared.example.com"]
     );
     assert_eq!(d.tenant("beta").unwrap().name, "Zeta");
-    assert!(!h.plan().await.has_changes());
+    assert!(!plan_ok(&h).await.has_changes());
 
     // A claim nobody releases (an unmanaged tenant keeps it) is refused at plan time, naming
     // both tenants.
-    h.emu.mutate(|d| {
+    h.emu().mutate(|d| {
         d.tenants.push(descope_emulator::Tenant {
             id: "other".into(),
             name: "Other".into(),
@@ -791,7 +717,8 @@ tenants:
             ..Default::default()
         })
     });
-    h.config(
+    configure(
+        &h,
         r#"
 tenants:
   - id: zeta
@@ -804,7 +731,7 @@ tenants:
     name: Zeta
 "#,
     );
-    let err = h.plan_with(PlanRequest::default()).await.unwrap_err();
+    let err = h.plan(PlanRequest::default()).await.unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("tenant.zeta") && msg.contains("tenant.other"),
@@ -814,7 +741,7 @@ tenants:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swapped_names_and_domains_go_through_a_temporary_value() {
-    let h = Harness::start().await;
+    let h = start().await;
     let config = r#"
 tenants:
   - id: east
@@ -826,10 +753,11 @@ tenants:
   - id: north
     name: North
 "#;
-    h.config(config);
-    h.converge().await;
+    configure(&h, config);
+    converge(&h).await;
     // East and West trade names and a domain; North is untouched.
-    h.config(
+    configure(
+        &h,
         r#"
 tenants:
   - id: east
@@ -842,7 +770,7 @@ tenants:
     name: North
 "#,
     );
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     let got: Vec<String> = p
         .changes
         .iter()
@@ -872,15 +800,16 @@ tenants:
         text.contains("~ name = \"East\" -> \"East (swap east)\""),
         "{text}"
     );
-    h.apply(p).await;
-    let d = h.emu.data();
+    apply_ok(&h, p).await;
+    let d = h.emu().data();
     let (east, west) = (d.tenant("east").unwrap(), d.tenant("west").unwrap());
     assert_eq!((east.name.as_str(), west.name.as_str()), ("West", "East"));
     assert_eq!(west.self_provisioning_domains, ["shared.example.com"]);
-    assert!(!h.plan().await.has_changes());
+    assert!(!plan_ok(&h).await.has_changes());
 
     // A three-way rotation of names needs one temporary value too.
-    h.config(
+    configure(
+        &h,
         r#"
 tenants:
   - id: east
@@ -893,7 +822,7 @@ tenants:
     name: West
 "#,
     );
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     assert_eq!(p.changes.len(), 4, "{:#?}", p.changes);
     assert_eq!(
         p.changes
@@ -902,14 +831,14 @@ tenants:
             .count(),
         1
     );
-    h.apply(p).await;
-    let d = h.emu.data();
+    apply_ok(&h, p).await;
+    let d = h.emu().data();
     let names: Vec<&str> = ["east", "west", "north"]
         .iter()
         .map(|t| d.tenant(t).unwrap().name.as_str())
         .collect();
     assert_eq!(names, ["East", "North", "West"]);
-    assert!(!h.plan().await.has_changes());
+    assert!(!plan_ok(&h).await.has_changes());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -917,7 +846,7 @@ tenants:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_resources_are_never_planned_for_deletion() {
-    let h = Harness::start().await;
+    let h = start().await;
     let config = r#"
 permissions:
   - name: vault.open
@@ -933,8 +862,8 @@ tenants:
   - id: shed
     name: Shed
 "#;
-    h.config(config);
-    h.converge().await;
+    configure(&h, config);
+    converge(&h).await;
     let state = std::fs::read_to_string(h.path("state/default/state.json")).unwrap();
     let state: Value = serde_json::from_str(&state).unwrap();
     assert_eq!(state["resources"]["tenant.vault"]["protect"], true);
@@ -942,8 +871,8 @@ tenants:
 
     // Removed from the config: the plan is an error naming every protected address, even
     // though the config no longer says `protect` (state.json remembers).
-    h.config("tenants:\n  - id: shed\n    name: Shed\n");
-    let err = h.plan_with(PlanRequest::default()).await.unwrap_err();
+    configure(&h, "tenants:\n  - id: shed\n    name: Shed\n");
+    let err = h.plan(PlanRequest::default()).await.unwrap_err();
     let OpError::Plan(problems) = &err else {
         panic!("{err}")
     };
@@ -968,7 +897,7 @@ tenants:
     );
     // --target does not sneak a protected delete past the check.
     let err = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             targets: vec!["tenant.vault".into()],
             ..PlanRequest::default()
         })
@@ -977,12 +906,12 @@ tenants:
     assert!(err.to_string().contains("tenant.vault"), "{err}");
 
     // Unprotecting takes an apply of a config that says protect: false; then removal works.
-    h.config(&config.replace("protect: true", "protect: false"));
-    let p = h.plan().await;
+    configure(&h, &config.replace("protect: true", "protect: false"));
+    let p = plan_ok(&h).await;
     assert!(!p.has_changes(), "{:#?}", p.changes);
-    h.apply(p).await;
-    h.config("tenants:\n  - id: shed\n    name: Shed\n");
-    let p = h.plan().await;
+    apply_ok(&h, p).await;
+    configure(&h, "tenants:\n  - id: shed\n    name: Shed\n");
+    let p = plan_ok(&h).await;
     let deletes: BTreeSet<String> = p
         .changes
         .iter()
@@ -998,15 +927,15 @@ tenants:
     // The tenant role goes before its tenant.
     let pos = positions(&p);
     assert!(pos["role.vault/keeper"] < pos["tenant.vault"]);
-    h.apply(p).await;
-    assert!(h.emu.data().tenant("vault").is_none());
+    apply_ok(&h, p).await;
+    assert!(h.emu().data().tenant("vault").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_pruning() {
-    let h = Harness::start().await;
+    let h = start().await;
     // Something unmanaged of each prunable kind, besides Descope's own.
-    h.emu.mutate(|d| {
+    h.emu().mutate(|d| {
         d.permissions.push(descope_emulator::Permission {
             id: "PERMstray".into(),
             name: "stray.perm".into(),
@@ -1025,7 +954,7 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
             ..Default::default()
         });
     });
-    h.config("tenants:\n  - id: kept\n    name: Kept\n");
+    configure(&h, "tenants:\n  - id: kept\n    name: Kept\n");
     let builtin = |p: &PlanFile| {
         p.changes
             .iter()
@@ -1038,7 +967,7 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
             })
             .collect::<Vec<_>>()
     };
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     assert!(builtin(&p).is_empty(), "{:?}", builtin(&p));
     assert_eq!(
         p.unmanaged
@@ -1052,7 +981,7 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
         ]
     );
     let pruned = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             prune: vec!["tenant".into(), "role".into(), "permission".into()],
             ..PlanRequest::default()
         })
@@ -1074,8 +1003,8 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
             "tenant.stray-tenant Pruned"
         ]
     );
-    h.apply(pruned).await;
-    let d = h.emu.data();
+    apply_ok(&h, pruned).await;
+    let d = h.emu().data();
     for p in ["User Admin", "SSO Admin", "Impersonate"] {
         assert!(d.permission(p).is_some(), "{p}");
     }
@@ -1095,7 +1024,7 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
     )
     .unwrap();
     let p = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             prune: vec!["role".into(), "permission".into()],
             ..PlanRequest::default()
         })
@@ -1105,7 +1034,7 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
     assert!(!p.has_changes(), "{:#?}", p.changes);
     // Flows are never pruned.
     let err = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             prune: vec!["flow".into()],
             ..PlanRequest::default()
         })
@@ -1116,8 +1045,9 @@ async fn system_permissions_and_builtin_roles_are_never_deleted_even_when_prunin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_is_deleted_only_with_its_children() {
-    let h = Harness::start().await;
-    h.config(
+    let h = start().await;
+    configure(
+        &h,
         r#"
 tenants:
   - id: parent
@@ -1132,10 +1062,10 @@ tenants:
     name: Keep
 "#,
     );
-    h.converge().await;
+    converge(&h).await;
     // A child an admin added by hand stays, so the parent cannot go: refused at plan time,
     // not half-way through an apply.
-    h.emu.mutate(|d| {
+    h.emu().mutate(|d| {
         d.tenants.push(descope_emulator::Tenant {
             id: "kid".into(),
             name: "Kid".into(),
@@ -1143,8 +1073,8 @@ tenants:
             ..Default::default()
         })
     });
-    h.config("tenants:\n  - id: keep\n    name: Keep\n");
-    let err = h.plan_with(PlanRequest::default()).await.unwrap_err();
+    configure(&h, "tenants:\n  - id: keep\n    name: Keep\n");
+    let err = h.plan(PlanRequest::default()).await.unwrap_err();
     let OpError::Plan(problems) = &err else {
         panic!("{err}")
     };
@@ -1153,7 +1083,7 @@ tenants:
     assert!(problems[0].message.contains("(kid)"), "{err}");
     // Pruned with the rest, the whole subtree goes, leaves first.
     let p = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             prune: vec!["tenant".into()],
             ..PlanRequest::default()
         })
@@ -1164,8 +1094,8 @@ tenants:
     assert!(pos["tenant.grandchild"] < pos["tenant.child"]);
     assert!(pos["tenant.kid"] < pos["tenant.child"]);
     assert!(pos["tenant.child"] < pos["tenant.parent"]);
-    h.apply(p).await;
-    let d = h.emu.data();
+    apply_ok(&h, p).await;
+    let d = h.emu().data();
     assert_eq!(
         d.tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
         ["keep"]
@@ -1199,12 +1129,12 @@ tenants:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_limits_the_plan_to_the_target_and_its_dependencies() {
-    let h = Harness::start().await;
-    h.config(TARGETS);
+    let h = start().await;
+    configure(&h, TARGETS);
     let addresses =
         |p: &PlanFile| -> Vec<String> { p.changes.iter().map(|c| c.address.to_string()).collect() };
     let p = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             targets: vec!["role.sub/admin".into()],
             ..PlanRequest::default()
         })
@@ -1248,7 +1178,7 @@ async fn target_limits_the_plan_to_the_target_and_its_dependencies() {
     // Applying a targeted plan manages only what it covered.
     let o = h.run(&["apply", "targeted.plan", "--auto-approve"]).await;
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     assert_eq!(
         addresses(&p),
         ["permission.p2", "permission.p3", "role.other"]
@@ -1262,8 +1192,8 @@ async fn target_limits_the_plan_to_the_target_and_its_dependencies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
-    let h = Harness::start().await;
-    h.config(TARGETS);
+    let h = start().await;
+    configure(&h, TARGETS);
     let mut texts = Vec::new();
     for (i, args) in [
         vec!["plan", "-out", "a.plan"],
@@ -1288,7 +1218,7 @@ async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
             "{}",
             stdout(&o)
         );
-        let text = std::fs::read_to_string(h.path(&format!("{name}.plan"))).unwrap();
+        let text = std::fs::read_to_string(h.path(format!("{name}.plan"))).unwrap();
         texts.push(blank_volatile(&text));
         // Piped output never has colour codes.
         assert!(!o.stdout.contains(&0x1b) && !o.stderr.contains(&0x1b));
@@ -1314,9 +1244,9 @@ async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
         ("--no-color", false, false),
     ] {
         let mut c = std::process::Command::new("script");
-        c.current_dir(h.dir.path())
+        c.current_dir(h.root())
             .env_clear()
-            .envs(h.all_vars())
+            .envs(&h.vars)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("TERM", "xterm")
             .args([
@@ -1371,8 +1301,8 @@ fn assert_no_secret(what: &str, bytes: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_value_appears_in_plans_outputs_or_state_and_a_changed_secret_is_refused() {
-    let mut h = Harness::start().await;
-    h.env = Some("dev");
+    let mut h = start().await;
+    h.env = Some("dev".into());
     h.vars.insert("DEV_KEY".into(), KEY.into());
     h.vars.insert("ACME_TOKEN".into(), TOKEN.into());
     let config = format!(
@@ -1389,11 +1319,11 @@ tenants:
       plan: gold
 "#
     );
-    h.config(&config);
+    configure(&h, &config);
     let mut outputs: Vec<(String, Output)> = Vec::new();
     // The key comes from the config's secret, not the SDK variable.
     let run = |args: &[&str], token: &'static str| {
-        let mut c = h.bin(args);
+        let mut c = h.cmd(args);
         c.env_remove("DESCOPE_MANAGEMENT_KEY")
             .env_remove("DESCOPE_PROJECT_ID")
             .env("ACME_TOKEN", token);
@@ -1430,7 +1360,7 @@ tenants:
     outputs.push(("apply".into(), o));
     // The real value reached Descope.
     let live = h
-        .emu
+        .emu()
         .data()
         .tenant("acme")
         .unwrap()
@@ -1444,7 +1374,7 @@ tenants:
     outputs.push(("plan again".into(), o));
 
     // A managed change is planned with the old token; the token then changes.
-    h.config(&config.replace("name: Acme\n", "name: Acme Inc\n"));
+    configure(&h, &config.replace("name: Acme\n", "name: Acme Inc\n"));
     let o = run(&["--env", "dev", "plan", "-out", "q.plan"], TOKEN).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     outputs.push(("plan 2".into(), o));
@@ -1454,7 +1384,7 @@ tenants:
     )
     .await;
     assert_eq!(code(&o), 3, "{}{}", stdout(&o), stderr(&o));
-    // docs/design.md §2 words it "secret VAR changed or key rotated: plan again"; apply/verify.rs
+    // design.md words it "secret VAR changed or key rotated: plan again"; apply/verify.rs
     // spells the rotation out ("…or the management key was rotated since planning…").
     let e = stderr(&o);
     assert!(
@@ -1464,7 +1394,7 @@ tenants:
         "{e}"
     );
     outputs.push(("refused apply".into(), o));
-    assert_eq!(h.emu.data().tenant("acme").unwrap().name, "Acme");
+    assert_eq!(h.emu().data().tenant("acme").unwrap().name, "Acme");
     // Planned again with the new value: the token is an update like any other field.
     let o = run(&["--env", "dev", "plan", "-out", "r.plan"], TOKEN2).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -1485,7 +1415,7 @@ tenants:
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     outputs.push(("apply 2".into(), o));
     assert_eq!(
-        h.emu.data().tenant("acme").unwrap().custom_attributes["token"],
+        h.emu().data().tenant("acme").unwrap().custom_attributes["token"],
         TOKEN2
     );
 
@@ -1494,11 +1424,11 @@ tenants:
         assert_no_secret(&format!("{what} stderr"), &o.stderr);
     }
     let mut files = Vec::new();
-    files_under(h.dir.path(), &mut files);
+    files_under(h.root(), &mut files);
     files.retain(|f| !f.ends_with("descope.yaml"));
     let names: Vec<String> = files
         .iter()
-        .map(|f| f.strip_prefix(h.dir.path()).unwrap().display().to_string())
+        .map(|f| f.strip_prefix(h.root()).unwrap().display().to_string())
         .collect();
     for must in ["state/dev/state.json", "state/dev/audit.jsonl"] {
         assert!(names.iter().any(|n| n == must), "{names:?}");
@@ -1519,17 +1449,17 @@ tenants:
 /// the plan's `before`, its field changes and apply's backup keep showing only the stand-in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_the_config_no_longer_names_stays_masked() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     h.vars.insert("ACME_TOKEN".into(), TOKEN.into());
-    h.config(
+    configure(&h,
         "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      token: ${secret:ACME_TOKEN}\n      plan: gold\n  - id: keep\n    name: Keep\n",
     );
-    h.converge().await;
+    converge(&h).await;
     // The secret attribute leaves the config (the update removes it live).
-    h.config(
+    configure(&h,
         "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      plan: gold\n  - id: keep\n    name: Keep\n",
     );
-    let p = h.plan().await;
+    let p = plan_ok(&h).await;
     assert_no_secret("update plan", p.to_canonical_string().as_bytes());
     assert_eq!(
         field_set(&p),
@@ -1537,9 +1467,9 @@ async fn a_secret_the_config_no_longer_names_stays_masked() {
     );
     let before = &p.changes[0].fields[0].before.as_ref().unwrap()["token"];
     assert_eq!(before["secret"], "ACME_TOKEN", "{before}");
-    h.apply(p).await;
+    apply_ok(&h, p).await;
     assert!(!h
-        .emu
+        .emu()
         .data()
         .tenant("acme")
         .unwrap()
@@ -1551,21 +1481,21 @@ async fn a_secret_the_config_no_longer_names_stays_masked() {
         "forgotten once the value is gone: {state}"
     );
     // The tenant leaves the config.
-    h.config(
+    configure(&h,
         "tenants:\n  - id: acme\n    name: Acme\n    custom_attributes:\n      token: ${secret:ACME_TOKEN}\n      plan: gold\n  - id: keep\n    name: Keep\n",
     );
-    h.converge().await;
+    converge(&h).await;
     let state = std::fs::read_to_string(h.path("state/default/state.json")).unwrap();
     assert!(state.contains(r#""token": "ACME_TOKEN""#), "{state}");
-    h.config("tenants:\n  - id: keep\n    name: Keep\n");
-    let p = h.plan().await;
+    configure(&h, "tenants:\n  - id: keep\n    name: Keep\n");
+    let p = plan_ok(&h).await;
     assert_no_secret("delete plan", p.to_canonical_string().as_bytes());
     assert_eq!(p.changes[0].action, Action::Delete);
     assert_eq!(
         p.changes[0].before.as_ref().unwrap()["customAttributes"]["token"]["secret"],
         "ACME_TOKEN"
     );
-    h.apply(p).await;
+    apply_ok(&h, p).await;
     let mut files = Vec::new();
     files_under(&h.path("state"), &mut files);
     assert!(files
@@ -1574,7 +1504,7 @@ async fn a_secret_the_config_no_longer_names_stays_masked() {
     for f in &files {
         assert_no_secret(&f.display().to_string(), &std::fs::read(f).unwrap());
     }
-    assert!(h.emu.data().tenant("acme").is_none());
+    assert!(h.emu().data().tenant("acme").is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1646,10 +1576,10 @@ const EVERY_ARGS: &[&str] = &[
 /// Applies EVERY_BEFORE, then has an admin add an unmanaged role and tenant, edits the
 /// sign-in flow's file, switches to EVERY_AFTER and plans with `--prune role` and
 /// `--allow-replace tenant.mover` through the binary. Returns the plan.
-async fn every_action_plan(h: &Harness) -> PlanFile {
-    h.config(EVERY_BEFORE);
-    h.converge().await;
-    h.emu.mutate(|d| {
+async fn every_action_plan(h: &TestEnv) -> PlanFile {
+    configure(h, EVERY_BEFORE);
+    converge(h).await;
+    h.emu().mutate(|d| {
         d.roles.push(descope_emulator::Role {
             id: "ROLlegacy".into(),
             name: "legacy".into(),
@@ -1662,14 +1592,11 @@ async fn every_action_plan(h: &Harness) -> PlanFile {
             ..Default::default()
         });
     });
-    let mut flow = h.emu.data().flow_export_v1("sign-in").unwrap();
+    let mut flow = h.emu().data().flow_export_v1("sign-in").unwrap();
     flow["flow"]["description"] = json!("Sign in with a one-time code");
     flow["screens"][0]["htmlTemplate"]["children"][0]["value"] = json!("Welcome back");
-    h.write(
-        "flows/sign-in.json",
-        &serde_json::to_string_pretty(&flow).unwrap(),
-    );
-    h.config(EVERY_AFTER);
+    h.write_flow("sign-in", &flow);
+    configure(h, EVERY_AFTER);
 
     let o = h.run(EVERY_ARGS).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -1708,7 +1635,7 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         panic!(
-            "{} is missing; run UPDATE_GOLDEN=1 cargo test --test plan and review it",
+            "{} is missing; run UPDATE_GOLDEN=1 cargo test --test integration plan:: and review it",
             path.display()
         )
     });
@@ -1726,7 +1653,7 @@ fn golden(name: &str, actual: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_renders_as_the_golden_files_and_applies() {
-    let h = Harness::start().await;
+    let h = start().await;
     let plan = every_action_plan(&h).await;
 
     let actions: Vec<String> = plan
@@ -1782,8 +1709,8 @@ async fn every_action_renders_as_the_golden_files_and_applies() {
     );
 
     // The whole plan succeeds against the strict emulator, and then nothing is left to do.
-    h.apply(again).await;
-    let d = h.emu.data();
+    apply_ok(&h, again).await;
+    let d = h.emu().data();
     assert_eq!(d.tenant("mover").unwrap().parent, "beta");
     assert!(d.tenant("leaving").is_none() && d.role("legacy", "").is_none());
     assert!(d.permission("old.perm").is_none());
@@ -1792,7 +1719,7 @@ async fn every_action_renders_as_the_golden_files_and_applies() {
         "Sign in with a one-time code"
     );
     let p = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             prune: vec!["role".into()],
             ..PlanRequest::default()
         })
@@ -1805,7 +1732,7 @@ async fn every_action_renders_as_the_golden_files_and_applies() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("  tenant.stray\n"), "{}", stdout(&o));
     // A replace is never silent: without --allow-replace the same change is an error.
-    h.config(&EVERY_AFTER.replace("parent: beta", "parent: alpha"));
+    configure(&h, &EVERY_AFTER.replace("parent: beta", "parent: alpha"));
     let o = h.run(&["plan"]).await;
     assert_eq!(code(&o), 1);
     assert!(
@@ -1899,7 +1826,7 @@ fn documented_keys() -> (BTreeSet<String>, BTreeSet<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_rendering_is_a_documented_contract() {
-    let h = Harness::start().await;
+    let h = start().await;
     let plan = every_action_plan(&h).await;
     let o = h.run(&["show", "every.plan", "--format", "json"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -2023,7 +1950,7 @@ async fn json_rendering_is_a_documented_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacing_a_tenant_recreates_its_roles_and_default_roles() {
-    let h = Harness::start().await;
+    let h = start().await;
     let config = r#"
 permissions:
   - name: p1
@@ -2043,18 +1970,18 @@ tenants:
     parent: aaa
     default_roles: [helper]
 "#;
-    h.config(config);
-    h.converge().await;
+    configure(&h, config);
+    converge(&h).await;
     // The parent changes, and one tenant role leaves the config.
     let moved = config
         .replace("parent: aaa", "parent: bbb")
         .replace("  - name: retired\n    tenant: mover\n", "");
-    h.config(&moved);
+    configure(&h, &moved);
     let replace = PlanRequest {
         allow_replace: vec!["tenant.mover".into()],
         ..PlanRequest::default()
     };
-    let p = h.plan_with(replace.clone()).await.unwrap().plan;
+    let p = h.plan(replace.clone()).await.unwrap().plan;
     let got: Vec<String> = p
         .changes
         .iter()
@@ -2076,16 +2003,16 @@ tenants:
     assert!(p.changes[pos["role.mover/helper"]]
         .depends_on
         .contains(&pos["tenant.mover"]));
-    h.apply(p).await;
-    let d = h.emu.data();
+    apply_ok(&h, p).await;
+    let d = h.emu().data();
     assert_eq!(d.tenant("mover").unwrap().parent, "bbb");
     assert_eq!(d.tenant("mover").unwrap().default_roles, ["helper"]);
     assert_eq!(d.role("helper", "mover").unwrap().permission_names, ["p1"]);
     assert!(d.role("retired", "mover").is_none());
-    assert!(!h.plan().await.has_changes());
+    assert!(!plan_ok(&h).await.has_changes());
 
     // A tenant role the config does not name would be lost silently: refused.
-    h.emu.mutate(|d| {
+    h.emu().mutate(|d| {
         d.roles.push(descope_emulator::Role {
             id: "ROLhandmade".into(),
             name: "handmade".into(),
@@ -2093,17 +2020,17 @@ tenants:
             ..Default::default()
         })
     });
-    h.config(&moved.replace("parent: bbb", "parent: aaa"));
-    let err = h.plan_with(replace.clone()).await.unwrap_err();
+    configure(&h, &moved.replace("parent: bbb", "parent: aaa"));
+    let err = h.plan(replace.clone()).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("replacing it also deletes role.mover/handmade"),
         "{err}"
     );
     // So is a replace whose recreations --target would leave out.
-    h.emu.mutate(|d| d.roles.retain(|r| r.name != "handmade"));
+    h.emu().mutate(|d| d.roles.retain(|r| r.name != "handmade"));
     let err = h
-        .plan_with(PlanRequest {
+        .plan(PlanRequest {
             targets: vec!["tenant.mover".into()],
             ..replace
         })

@@ -826,6 +826,11 @@ async fn the_key_never_shows_even_when_the_server_echoes_it() {
 }
 
 // ------------------------------------------------------------------ gateway
+//
+// These run on the real clock: on tokio's paused clock the runtime, idle while an answer from
+// the mock server's thread is pending, auto-advances to the transport's timeout and the request
+// fails with a spurious Timeout. The pacing, pause and backoff arithmetic is tested exactly on
+// a paused clock, without sockets, in `src/api/gateway.rs`.
 
 #[tokio::test]
 async fn a_429_pauses_every_task_then_retries() {

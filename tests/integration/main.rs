@@ -1,0 +1,27 @@
+//! The integration tests: one binary, so the crate is linked once (`cargo test --test
+//! integration`, or `cargo test --test integration plan::` for one module).
+//!
+//! Each module tests one area through the library and/or the real `descope-mgmt` executable.
+//! To add a test, put it in the module of its area (or add `mod area;` below for a new one)
+//! and build its world with `util::TestEnv`:
+//!
+//! - `TestEnv::new()`: a temp dir of its own, deleted when the test ends.
+//! - `TestEnv::start(opts).await` (in `#[tokio::test]`) or `TestEnv::start_blocking(opts)` (in
+//!   `#[test]`): also an in-process emulator on 127.0.0.1:0, and `vars` holding the SDKs'
+//!   variables that point at it.
+//! - `write_config`, `write_flow`, `write_theme`, `write`: files in the temp dir.
+//! - `session`, `plan`, `apply`: the library against that config, state dir and `vars`.
+//! - `cmd`/`bin`/`run`: the executable in the temp dir with `vars` set and nothing from the
+//!   developer's shell that would change its behaviour.
+//!
+//! Tests bind port 0 and never sleep waiting for time. Hand-written expectations live in
+//! `tests/golden/` and `tests/fixtures/`. The emulator's own tests are `tests/emulator.rs`.
+
+mod util;
+
+mod api;
+mod apply;
+mod config;
+mod manage;
+mod plan;
+mod state;
