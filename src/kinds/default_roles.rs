@@ -184,7 +184,7 @@ impl ResourceKind for DefaultRolesKind {
         self.create_op(address, &json!({"defaultRoles": []}))
     }
 
-    fn from_saved(
+    fn read_saved(
         &self,
         address: &Address,
         object: &Value,

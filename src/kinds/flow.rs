@@ -145,7 +145,7 @@ impl ResourceKind for FlowKind {
     }
 
     /// A backup saves the flow's document.
-    fn from_saved(
+    fn read_saved(
         &self,
         address: &Address,
         object: &Value,

@@ -258,7 +258,7 @@ pub trait ResourceKind: Send + Sync {
     }
 
     /// A live resource from an object a backup saved (as the API returned it then).
-    fn from_saved(
+    fn read_saved(
         &self,
         address: &Address,
         object: &Value,
@@ -311,7 +311,7 @@ pub fn of(kind: Kind) -> &'static dyn ResourceKind {
         .expect("every Kind is registered in kinds::all")
 }
 
-/// A saved list object read back the way the kind reads its list (`from_saved` for list kinds).
+/// A saved list object read back the way the kind reads its list (`read_saved` for list kinds).
 pub(crate) fn saved_from_list(
     kind: &dyn ResourceKind,
     list: &str,

@@ -151,7 +151,7 @@ impl ResourceKind for PermissionKind {
         )
     }
 
-    fn from_saved(
+    fn read_saved(
         &self,
         address: &Address,
         object: &Value,

@@ -220,7 +220,7 @@ impl ResourceKind for RoleKind {
         )
     }
 
-    fn from_saved(
+    fn read_saved(
         &self,
         address: &Address,
         object: &Value,

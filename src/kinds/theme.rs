@@ -147,7 +147,7 @@ impl ResourceKind for ThemeKind {
         Op::default()
     }
 
-    fn from_saved(
+    fn read_saved(
         &self,
         address: &Address,
         object: &Value,

@@ -263,7 +263,7 @@ fn saved_graph(
         .iter()
         .filter_map(|r| {
             kinds::of(r.address.kind())
-                .from_saved(&r.address, &r.object, key)
+                .read_saved(&r.address, &r.object, key)
                 .map(|l| (r.address.clone(), l))
         })
         .collect()

@@ -166,30 +166,7 @@ pub fn secret_refs(body: &Value, out: &mut Vec<SecretRef>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::default_roles::DefaultRolesSpec;
-    use crate::kinds::tenant::TenantSpec;
     use serde_json::json;
-
-    #[test]
-    fn tenants_read_tolerantly_and_parent_missing_is_unknown() {
-        let mut snap = LiveSnapshot::default();
-        snap.put_list(
-            "tenants",
-            vec![
-                json!({"id":"a","name":"A","selfProvisioningDomains":["B.com","a.com"],"extra":1}),
-                json!({"id":"b","name":"B","parent":"a","defaultRoles":["x"]}),
-            ],
-        );
-        let g = build(&snap, &[], &Secret::new("k"));
-        let a = g.resources[&Address::tenant("a")].spec::<TenantSpec>();
-        assert_eq!(a.parent, None);
-        assert_eq!(a.domains.as_deref().unwrap(), ["a.com", "b.com"]);
-        assert_eq!(a.disabled, Some(false));
-        let bt = g.resources[&Address::tenant("b")].spec::<TenantSpec>();
-        assert_eq!(bt.parent.as_deref(), Some("a"));
-        let d = g.resources[&Address::default_roles("b")].spec::<DefaultRolesSpec>();
-        assert_eq!(d.roles, ["x"]);
-    }
 
     #[test]
     fn secrets_are_masked_and_unmasked() {

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use descope_mgmt::apply::execute::OpOutcome;
 use descope_emulator::{
     AfterCommitFault, Emulator, EmulatorOptions, Faults, HookEvent, HookPhase, LogEntry,
     ProjectData,
 };
+use descope_mgmt::apply::execute::OpOutcome;
 use descope_mgmt::ops::apply::ApplyReport;
 use descope_mgmt::ops::plan::{plan, PlanRequest};
 use descope_mgmt::ops::OpError;

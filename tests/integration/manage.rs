@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use descope_mgmt::config::Config;
 use descope_emulator::{EmulatorOptions, Permission, ProjectData, Role, Tenant};
+use descope_mgmt::config::Config;
 use descope_mgmt::ops::drift::DriftReport;
 use descope_mgmt::resource::strip_defaults;
 use serde_json::{json, Map, Value};

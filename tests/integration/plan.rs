@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use descope_mgmt::apply::execute::NoProgress;
 use descope_emulator::{EmulatorOptions, DEFAULT_PROJECT_ID};
+use descope_mgmt::apply::execute::NoProgress;
 use descope_mgmt::model::Address;
 use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
 use descope_mgmt::ops::plan::PlanRequest;

@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use descope_emulator::{Emulator, EmulatorOptions};
 use descope_mgmt::apply::execute::NoProgress;
 use descope_mgmt::config::VarSource;
-use descope_emulator::{Emulator, EmulatorOptions};
 use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
 use descope_mgmt::ops::plan::{plan, PlanOutcome, PlanRequest};
 use descope_mgmt::ops::{GlobalOptions, OpError, Session};
