@@ -169,7 +169,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
                 ran && has_taken_effect(p, live)
             });
         let before_ok = matches_before(live, fingerprint)
-            || fresh_default_roles(plan, &c.address, live)
+            || left_by_owner_change(plan, &c.address, live)
             || earlier_step_ran;
         let after_ok = has_taken_effect(c, live);
         let ok = match progress {
@@ -235,12 +235,12 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
     Ok(verified)
 }
 
-/// What the plan's own tenant creates and replaces do to the objects inside those tenants,
+/// What the plan's own creates and replaces of an owner (a tenant) do to the objects inside it,
 /// as a resume finds them before their operations run: a tenant this plan creates (or
 /// re-creates) brings its default roles into existence, empty; a tenant it replaces takes its
 /// tenant roles with it when deleted. That state is the `before` the operation was planned
 /// against ("absent", or the old tenant's objects), not a change made behind the plan's back.
-fn fresh_default_roles(
+fn left_by_owner_change(
     plan: &PlanFile,
     address: &Address,
     live: Option<&crate::resource::LiveResource>,

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod credentials;
 pub mod decode;
 pub mod diagnostic;
+pub mod exported;
 pub mod fields;
 pub mod load;
 pub mod overlay;

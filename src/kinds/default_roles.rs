@@ -11,8 +11,8 @@ use super::tenant::LIST as TENANTS;
 use super::{Fields, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
+use crate::config::exported::{escape, Exported};
 use crate::model::{Address, Kind};
-use crate::ops::export::{escape, Exported};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
@@ -170,10 +170,10 @@ impl ResourceKind for DefaultRolesKind {
 
     fn create_op(&self, address: &Address, body: &Value) -> Op {
         let roles = string_list(body, "defaultRoles");
-        Op::single(
-            endpoints::tenant_update_default_roles(tenant_of(address), &roles),
-            address,
-        )
+        Op::single(endpoints::tenant_update_default_roles(
+            tenant_of(address),
+            &roles,
+        ))
     }
 
     fn update_op(&self, address: &Address, body: &Value) -> Op {

@@ -14,6 +14,17 @@ pub struct DocumentSpec {
     pub document: Value,
 }
 
+impl DocumentSpec {
+    /// A document as a file or an export has it: its form (by the kind's rule) and its content
+    /// without server-managed fields.
+    pub fn read(doc: &Value, form_of: fn(&Value) -> DocForm) -> DocumentSpec {
+        DocumentSpec {
+            form: form_of(doc),
+            document: crate::resource::documents::normalize(doc),
+        }
+    }
+}
+
 impl Spec for DocumentSpec {
     fn fields(&self) -> Fields {
         let mut m = Fields::new();

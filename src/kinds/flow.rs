@@ -2,7 +2,7 @@
 //! v2, docs/descope-api.md §7). Listed with `flow/list`; exported only for the flows the config
 //! names (for the diff), all of them for `export`. Never pruned.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -11,12 +11,12 @@ use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
+use crate::config::exported::{escape, Exported};
 use crate::config::FlowConfig;
 use crate::model::{Address, Kind};
-use crate::ops::export::{escape, file_stem, without_server_fields, Exported};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
-use crate::resource::documents::{flow_form, normalize};
+use crate::resource::documents::{flow_form, without_server_fields};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, DocForm, LiveResource};
 
@@ -45,10 +45,7 @@ impl ResourceKind for FlowKind {
             match (input.read_document)(&f.file) {
                 Ok(doc) => out.insert(DesiredResource::new(
                     Address::flow(&f.id),
-                    DocumentSpec {
-                        form: flow_form(&doc),
-                        document: normalize(&doc),
-                    },
+                    DocumentSpec::read(&doc, flow_form),
                     vec![],
                     f.protect,
                     false,
@@ -86,10 +83,7 @@ impl ResourceKind for FlowKind {
                 continue;
             }
             let spec = match snapshot.document(&doc_key(&id)) {
-                Some(doc) => DocumentSpec {
-                    form: flow_form(doc),
-                    document: normalize(doc),
-                },
+                Some(doc) => DocumentSpec::read(doc, flow_form),
                 // Not configured, so not exported: only its list entry is known.
                 None => DocumentSpec {
                     form: DocForm::V1,
@@ -129,7 +123,7 @@ impl ResourceKind for FlowKind {
         } else {
             endpoints::flow_import_v1(id, body.clone())
         };
-        Op::from_result(req, address).unchecked()
+        Op::from_result(req).unchecked()
     }
 
     fn update_op(&self, address: &Address, body: &Value) -> Op {
@@ -137,11 +131,7 @@ impl ResourceKind for FlowKind {
     }
 
     fn delete_op(&self, address: &Address, _: bool) -> Op {
-        Op::from_result(
-            endpoints::flow_delete(&[id_of(address).to_string()]),
-            address,
-        )
-        .unchecked()
+        Op::from_result(endpoints::flow_delete(&[id_of(address).to_string()])).unchecked()
     }
 
     /// A backup saves the flow's document.
@@ -153,10 +143,7 @@ impl ResourceKind for FlowKind {
     ) -> Option<LiveResource> {
         Some(LiveResource::new(
             address.clone(),
-            DocumentSpec {
-                form: flow_form(object),
-                document: normalize(object),
-            },
+            DocumentSpec::read(object, flow_form),
             object.clone(),
             false,
         ))
@@ -224,4 +211,47 @@ async fn read_flows(
         snapshot.put_document(doc_key(&id), doc);
     }
     Ok(())
+}
+
+/// A file name for a flow id: ids are Descope's, so anything that could leave `flows/` or hide
+/// the file is replaced, and a clash gets a numeric suffix.
+fn file_stem(id: &str, taken: &BTreeMap<String, Value>) -> String {
+    let mut stem: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if stem.is_empty() || stem.starts_with('.') {
+        stem = format!("flow-{stem}");
+    }
+    let mut candidate = stem.clone();
+    let mut n = 2;
+    while taken.contains_key(&format!("flows/{candidate}.json")) {
+        candidate = format!("{stem}-{n}");
+        n += 1;
+    }
+    candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::file_stem;
+
+    #[test]
+    fn flow_file_names_stay_inside_flows() {
+        let mut taken = BTreeMap::new();
+        assert_eq!(file_stem("sign-in", &taken), "sign-in");
+        assert_eq!(file_stem("../etc/passwd", &taken), "flow-.._etc_passwd");
+        taken.insert("flows/a_b.json".to_string(), Value::Null);
+        assert_eq!(file_stem("a/b", &taken), "a_b-2");
+    }
 }

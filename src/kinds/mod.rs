@@ -98,6 +98,26 @@ pub struct ReadScope {
 }
 
 impl ReadScope {
+    /// What a plan or apply over these addresses needs.
+    pub fn for_addresses<'a>(
+        addresses: impl IntoIterator<Item = &'a Address>,
+        forms: &BTreeMap<Address, crate::resource::DocForm>,
+    ) -> ReadScope {
+        ReadScope {
+            addresses: addresses.into_iter().cloned().collect(),
+            forms: forms.clone(),
+            everything: false,
+        }
+    }
+
+    /// Everything every kind has (`export`).
+    pub fn everything() -> ReadScope {
+        ReadScope {
+            everything: true,
+            ..ReadScope::default()
+        }
+    }
+
     pub fn names_kind(&self, kind: Kind) -> bool {
         self.everything || self.addresses.iter().any(|a| a.kind() == kind)
     }
@@ -122,6 +142,12 @@ pub trait ResourceKind: Send + Sync {
 
     // ---- live ----
 
+    /// For a kind whose objects are one list call (`…/all` and the key of its array): `read`,
+    /// `read_count` and `read_saved` follow from it.
+    fn list(&self) -> Option<ListCall> {
+        None
+    }
+
     /// Read what this kind needs from the live project into the snapshot (list calls are
     /// shared: a kind reading what another kind already read reads nothing).
     fn read<'a>(
@@ -129,10 +155,25 @@ pub trait ResourceKind: Send + Sync {
         gateway: &'a Gateway,
         scope: &'a ReadScope,
         snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a>;
+    ) -> ReadFuture<'a> {
+        let _ = scope;
+        Box::pin(async move {
+            match self.list() {
+                Some(list) => {
+                    snapshot
+                        .read_list(gateway, (list.request)(), list.key)
+                        .await
+                }
+                None => Ok(()),
+            }
+        })
+    }
 
     /// Requests [`ResourceKind::read`] sends for this scope (for apply-time estimates).
-    fn read_count(&self, scope: &ReadScope) -> usize;
+    fn read_count(&self, scope: &ReadScope) -> usize {
+        let _ = scope;
+        usize::from(self.list().is_some())
+    }
 
     /// Turn the snapshot into this kind's live resources.
     fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph);
@@ -257,13 +298,29 @@ pub trait ResourceKind: Send + Sync {
         &[]
     }
 
-    /// A live resource from an object a backup saved (as the API returned it then).
+    /// A live resource from an object a backup saved (as the API returned it then); list kinds
+    /// read it as one entry of their list.
     fn read_saved(
         &self,
         address: &Address,
         object: &Value,
         key: &crate::secret::Secret,
-    ) -> Option<LiveResource>;
+    ) -> Option<LiveResource> {
+        let list = self.list()?;
+        let mut snapshot = LiveSnapshot::default();
+        snapshot.put_list(list.key, vec![object.clone()]);
+        let mut graph = LiveGraph::default();
+        // The saved objects already hold secret stand-ins: nothing to mask.
+        self.live(
+            &snapshot,
+            &LiveContext {
+                secret_fields: &[],
+                key,
+            },
+            &mut graph,
+        );
+        graph.resources.remove(address)
+    }
 
     // ---- export ----
 
@@ -273,8 +330,16 @@ pub trait ResourceKind: Send + Sync {
         &self,
         live: &[&LiveResource],
         snapshot: &LiveSnapshot,
-        out: &mut crate::ops::export::Exported,
+        out: &mut crate::config::exported::Exported,
     );
+}
+
+/// The list call a list kind's objects come from.
+#[derive(Clone, Copy)]
+pub struct ListCall {
+    pub request: fn() -> crate::api::ApiRequest,
+    /// The key of the array in the answer, and of the list in the snapshot.
+    pub key: &'static str,
 }
 
 /// The body and display of a swap's temporary release.
@@ -309,29 +374,6 @@ pub fn of(kind: Kind) -> &'static dyn ResourceKind {
         .iter()
         .find(|k| k.kind() == kind)
         .expect("every Kind is registered in kinds::all")
-}
-
-/// A saved list object read back the way the kind reads its list (`read_saved` for list kinds).
-pub(crate) fn saved_from_list(
-    kind: &dyn ResourceKind,
-    list: &str,
-    address: &Address,
-    object: &Value,
-    key: &crate::secret::Secret,
-) -> Option<LiveResource> {
-    let mut snapshot = LiveSnapshot::default();
-    snapshot.put_list(list, vec![object.clone()]);
-    let mut graph = LiveGraph::default();
-    // The saved objects already hold secret stand-ins: nothing to mask.
-    kind.live(
-        &snapshot,
-        &LiveContext {
-            secret_fields: &[],
-            key,
-        },
-        &mut graph,
-    );
-    graph.resources.remove(address)
 }
 
 #[cfg(test)]

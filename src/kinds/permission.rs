@@ -4,15 +4,14 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::{Fields, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints::{
     self, PERMISSION_CREATE_BATCH, PERMISSION_DELETE_BATCH, PERMISSION_UPDATE_BATCH,
 };
-use crate::api::gateway::Gateway;
+use crate::config::exported::{escape, Exported};
 use crate::config::PermissionConfig;
 use crate::model::builtin::is_system_permission;
 use crate::model::{Address, Kind};
-use crate::ops::export::{escape, Exported};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
@@ -69,17 +68,11 @@ impl ResourceKind for PermissionKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        _: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(snapshot.read_list(gateway, endpoints::permission_load_all(), LIST))
-    }
-
-    fn read_count(&self, _: &ReadScope) -> usize {
-        1
+    fn list(&self) -> Option<ListCall> {
+        Some(ListCall {
+            request: endpoints::permission_load_all,
+            key: LIST,
+        })
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -123,8 +116,8 @@ impl ResourceKind for PermissionKind {
         json!({"name": p.name, "newName": p.name, "description": description})
     }
 
-    fn create_op(&self, address: &Address, body: &Value) -> Op {
-        Op::single(endpoints::permission_create(body.clone()), address).batched(
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::permission_create(body.clone())).batched(
             PERMISSION_CREATE_BATCH,
             "permissions",
             body.clone(),
@@ -132,8 +125,8 @@ impl ResourceKind for PermissionKind {
         )
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        Op::single(endpoints::permission_update(body.clone()), address).batched(
+    fn update_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::permission_update(body.clone())).batched(
             PERMISSION_UPDATE_BATCH,
             "permissions",
             body.clone(),
@@ -143,21 +136,12 @@ impl ResourceKind for PermissionKind {
 
     fn delete_op(&self, address: &Address, _: bool) -> Op {
         let name = name_of(address);
-        Op::single(endpoints::permission_delete(name), address).batched(
+        Op::single(endpoints::permission_delete(name)).batched(
             PERMISSION_DELETE_BATCH,
             "names",
             json!(name),
             None,
         )
-    }
-
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        key: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
-        super::saved_from_list(self, LIST, address, object, key)
     }
 
     fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {

@@ -5,13 +5,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Fields, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use super::{Fields, ListCall, LiveContext, Reference, ResourceKind, Spec};
 use crate::api::endpoints::{self, ROLE_CREATE_BATCH, ROLE_DELETE_BATCH, ROLE_UPDATE_BATCH};
-use crate::api::gateway::Gateway;
+use crate::config::exported::{escape, Exported};
 use crate::config::RoleConfig;
 use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
-use crate::ops::export::{escape, Exported};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
@@ -86,17 +85,11 @@ impl ResourceKind for RoleKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        _: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(snapshot.read_list(gateway, endpoints::role_load_all(), LIST))
-    }
-
-    fn read_count(&self, _: &ReadScope) -> usize {
-        1
+    fn list(&self) -> Option<ListCall> {
+        Some(ListCall {
+            request: endpoints::role_load_all,
+            key: LIST,
+        })
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -190,8 +183,8 @@ impl ResourceKind for RoleKind {
         Value::Object(m)
     }
 
-    fn create_op(&self, address: &Address, body: &Value) -> Op {
-        Op::single(endpoints::role_create(body.clone()), address).batched(
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::role_create(body.clone())).batched(
             ROLE_CREATE_BATCH,
             "roles",
             body.clone(),
@@ -199,8 +192,8 @@ impl ResourceKind for RoleKind {
         )
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        Op::single(endpoints::role_update(body.clone()), address).batched(
+    fn update_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::role_update(body.clone())).batched(
             ROLE_UPDATE_BATCH,
             "roles",
             body.clone(),
@@ -212,21 +205,12 @@ impl ResourceKind for RoleKind {
         let (tenant, name) = parts(address);
         // Role delete-batch takes one tenantId for all names.
         let shared = tenant.map(|t| json!({"tenantId": t}));
-        Op::single(endpoints::role_delete(name, tenant), address).batched(
+        Op::single(endpoints::role_delete(name, tenant)).batched(
             ROLE_DELETE_BATCH,
             "roleNames",
             json!(name),
             shared,
         )
-    }
-
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        key: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
-        super::saved_from_list(self, LIST, address, object, key)
     }
 
     fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {

@@ -8,16 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    Claim, Fields, LiveContext, ReadFuture, ReadScope, Reference, Release, ResourceKind, Spec,
+    Claim, Fields, ListCall, LiveContext, ReadFuture, Reference, Release, ResourceKind, Spec,
 };
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
+use crate::config::exported::{escape, escape_value, Exported};
+use crate::config::Settings;
 use crate::config::TenantConfig;
 use crate::model::{Address, Kind};
-use crate::ops::export::{escape, escape_value, secret_var, Exported};
 use crate::plan::{FieldChange, Op};
 use crate::resource::desired::{DesiredGraph, DesiredInput, SecretField};
-use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
+use crate::resource::live::{stand_in_var, string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
 use crate::secret::{Secret, SecretRef};
 
@@ -160,17 +161,11 @@ impl ResourceKind for TenantKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        _: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(snapshot.read_list(gateway, endpoints::tenant_load_all(), LIST))
-    }
-
-    fn read_count(&self, _: &ReadScope) -> usize {
-        1
+    fn list(&self) -> Option<ListCall> {
+        Some(ListCall {
+            request: endpoints::tenant_load_all,
+            key: LIST,
+        })
     }
 
     /// One tenant load instead of the whole list.
@@ -339,16 +334,16 @@ impl ResourceKind for TenantKind {
         Value::Object(m)
     }
 
-    fn create_op(&self, address: &Address, body: &Value) -> Op {
-        Op::single(endpoints::tenant_create(body.clone()), address)
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::tenant_create(body.clone()))
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        Op::single(endpoints::tenant_update(body.clone()), address)
+    fn update_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::tenant_update(body.clone()))
     }
 
     fn delete_op(&self, address: &Address, cascade: bool) -> Op {
-        Op::single(endpoints::tenant_delete(id_of(address), cascade), address)
+        Op::single(endpoints::tenant_delete(id_of(address), cascade))
     }
 
     /// Keep only the live name and domains nobody else wants, starting from the real body (same
@@ -415,15 +410,6 @@ impl ResourceKind for TenantKind {
         })
     }
 
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        key: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
-        super::saved_from_list(self, LIST, address, object, key)
-    }
-
     fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
         let tenants: Vec<&TenantSpec> = live.iter().map(|r| r.spec::<TenantSpec>()).collect();
         for t in parents_first(&tenants) {
@@ -438,7 +424,7 @@ impl ResourceKind for TenantKind {
                 custom_attributes: t.custom_attributes.as_ref().map(|m| {
                     m.iter()
                         .map(|(k, v)| {
-                            let value = match secret_var(v) {
+                            let value = match stand_in_var(v) {
                                 Some(var) => Value::String(format!("${{secret:{var}}}")),
                                 None => escape_value(v),
                             };
@@ -456,7 +442,7 @@ impl ResourceKind for TenantKind {
         out.addresses.extend(live.iter().map(|r| r.address.clone()));
         let ids: Vec<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
         out.config.settings.tenant_id_pattern =
-            crate::ops::export::tenant_id_pattern(&out.config.settings.tenant_id_pattern, ids);
+            tenant_id_pattern(&out.config.settings.tenant_id_pattern, ids);
     }
 }
 
@@ -481,6 +467,40 @@ async fn read_tenant(
     }
     snapshot.put_list(LIST, found);
     Ok(())
+}
+
+/// The configured pattern when every id satisfies it, else the house default when that fits,
+/// else a character class of what the ids use (Descope-generated `T2…` ids and the like).
+pub fn tenant_id_pattern<'a>(current: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    let fits = |pattern: &str| {
+        regex::Regex::new(pattern).is_ok_and(|re| ids.iter().all(|id| re.is_match(id)))
+    };
+    for candidate in [current, Settings::DEFAULT_TENANT_ID_PATTERN] {
+        if fits(candidate) {
+            return candidate.to_string();
+        }
+    }
+    let specials: BTreeSet<char> = ids
+        .iter()
+        .flat_map(|id| id.chars())
+        .filter(|c| !c.is_ascii_alphanumeric())
+        .collect();
+    let mut class: String = specials
+        .iter()
+        .filter(|c| **c != '-')
+        .map(|c| regex::escape(&c.to_string()))
+        .collect();
+    if specials.contains(&'-') {
+        class.push('-');
+    }
+    let longest = ids.iter().map(|id| id.chars().count()).max().unwrap_or(1);
+    let derived = format!("^[A-Za-z0-9{class}]{{1,{}}}$", longest.max(50));
+    if fits(&derived) {
+        derived
+    } else {
+        "^.+$".to_string()
+    }
 }
 
 /// Roots first, each followed by its descendants, siblings by id: the file reads like the tree.
@@ -520,6 +540,26 @@ fn parents_first<'a>(tenants: &[&'a TenantSpec]) -> Vec<&'a TenantSpec> {
 mod tests {
     use super::*;
     use crate::kinds::default_roles::DefaultRolesSpec;
+
+    #[test]
+    fn tenant_id_pattern_fits_every_id() {
+        assert_eq!(
+            tenant_id_pattern(Settings::DEFAULT_TENANT_ID_PATTERN, ["acme", "acme-emea"]),
+            Settings::DEFAULT_TENANT_ID_PATTERN
+        );
+        let p = tenant_id_pattern(
+            Settings::DEFAULT_TENANT_ID_PATTERN,
+            ["T2abcDEF", "x.y_z", "a-b", "T"],
+        );
+        let re = regex::Regex::new(&p).unwrap();
+        for id in ["T2abcDEF", "x.y_z", "a-b", "T"] {
+            assert!(re.is_match(id), "{p} {id}");
+        }
+        assert!(!re.is_match("has space"));
+        let odd = tenant_id_pattern("^[a-z]+$", ["a]b^c\\d", "é"]);
+        let re = regex::Regex::new(&odd).unwrap();
+        assert!(re.is_match("a]b^c\\d") && re.is_match("é"), "{odd}");
+    }
 
     #[test]
     fn tenants_read_tolerantly_and_parent_missing_is_unknown() {

@@ -10,12 +10,12 @@ use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
+use crate::config::exported::Exported;
 use crate::config::ThemeConfig;
 use crate::model::{Address, Kind};
-use crate::ops::export::{without_server_fields, Exported};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
-use crate::resource::documents::{normalize, theme_form};
+use crate::resource::documents::{theme_form, without_server_fields};
 use crate::resource::live::{LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, DocForm, LiveResource};
 
@@ -52,12 +52,14 @@ impl ResourceKind for ThemeKind {
             return;
         };
         match (input.read_document)(&theme.file) {
+            // Descope imports a theme object; anything else could never be sent.
+            Ok(doc) if !doc.get("theme").unwrap_or(&doc).is_object() => errors.push(format!(
+                "theme: {}: the theme must be a JSON object ({{\"theme\": {{…}}}} or the theme itself)",
+                theme.file
+            )),
             Ok(doc) => out.insert(DesiredResource::new(
                 Address::Theme,
-                DocumentSpec {
-                    form: theme_form(&doc),
-                    document: normalize(&doc),
-                },
+                DocumentSpec::read(&doc, theme_form),
                 vec![],
                 theme.protect,
                 false,
@@ -99,10 +101,7 @@ impl ResourceKind for ThemeKind {
         };
         out.insert(LiveResource::new(
             Address::Theme,
-            DocumentSpec {
-                form: theme_form(theme),
-                document: normalize(theme),
-            },
+            DocumentSpec::read(theme, theme_form),
             snapshot
                 .document(DOC_V1)
                 .cloned()
@@ -127,14 +126,14 @@ impl ResourceKind for ThemeKind {
         theme_import_body(d.spec::<DocumentSpec>())
     }
 
-    fn create_op(&self, address: &Address, body: &Value) -> Op {
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
         let theme = body.get("theme").cloned().unwrap_or(Value::Null);
         let req = if theme.get("styles").is_some() {
             endpoints::theme_import_v2(theme)
         } else {
             endpoints::theme_import_v1(theme)
         };
-        Op::from_result(req, address).unchecked()
+        Op::from_result(req).unchecked()
     }
 
     fn update_op(&self, address: &Address, body: &Value) -> Op {
@@ -155,10 +154,7 @@ impl ResourceKind for ThemeKind {
     ) -> Option<LiveResource> {
         Some(LiveResource::new(
             address.clone(),
-            DocumentSpec {
-                form: theme_form(object),
-                document: normalize(object),
-            },
+            DocumentSpec::read(object, theme_form),
             object.clone(),
             false,
         ))
@@ -198,4 +194,57 @@ async fn read_theme(
         snapshot.put_document(DOC_V1.to_string(), v1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::secret::Secret;
+
+    fn desired_from(doc: Value) -> (DesiredGraph, Vec<String>) {
+        let cfg = Config {
+            version: 1,
+            theme: Some(ThemeConfig {
+                file: "theme.json".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let read = move |_: &str| Ok(doc.clone());
+        let key = Secret::new("k");
+        let input = DesiredInput {
+            config: &cfg,
+            secrets: &BTreeMap::new(),
+            key: &key,
+            read_document: &read,
+        };
+        let mut graph = DesiredGraph::default();
+        let mut errors = Vec::new();
+        ThemeKind.desired(&input, &mut graph, &mut errors);
+        (graph, errors)
+    }
+
+    /// The import endpoints take a theme object: a file that is not one is refused when the
+    /// config is read, naming the file, rather than planned into a change apply cannot send.
+    #[test]
+    fn a_theme_that_is_not_an_object_is_refused_naming_the_file() {
+        for doc in [json!([1, 2]), json!({"theme": "dark"})] {
+            let (graph, errors) = desired_from(doc);
+            assert!(graph.resources.is_empty());
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains("theme.json"), "{errors:?}");
+        }
+        let (graph, errors) = desired_from(json!({"theme": {"cssTemplate": {"a": 1}}}));
+        assert!(errors.is_empty(), "{errors:?}");
+        let op = ThemeKind.create_op(
+            &Address::Theme,
+            &ThemeKind.create_body(&graph.resources[&Address::Theme]),
+        );
+        assert_eq!(op.steps.len(), 1);
+    }
 }

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{read_graph, LiveScope};
+use super::live::read_graph;
 use super::{OpError, Session};
 use crate::api::endpoints;
 use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
 use crate::apply::readback::secret_fields_of;
 use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
+use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::plan::{Action, PlanFile};
 use crate::resource::documents::flow_form;
@@ -130,7 +131,7 @@ pub async fn apply(
 
     session.handshake().await?;
     let secret_fields = secret_fields_of(&plan.changes);
-    let scope = LiveScope::for_addresses(
+    let scope = ReadScope::for_addresses(
         plan.changes
             .iter()
             .map(|c| &c.address)
@@ -304,7 +305,7 @@ async fn record_state(
     plan: &PlanFile,
     state: &mut StateFile,
     report: &ApplyReport,
-    scope: &LiveScope,
+    scope: &ReadScope,
     secret_fields: &[crate::resource::desired::SecretField],
 ) -> Result<(), OpError> {
     let succeeded: BTreeSet<&Address> = report

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::live::{read_graph, LiveScope};
+use super::live::read_graph;
 use super::{OpError, Session};
 use crate::kinds;
+use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::plan::diff::{ABSENT, EXISTS};
 use crate::plan::effect::has_taken_effect;
@@ -95,7 +96,7 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
         .values()
         .filter_map(|l| kinds::document(l.spec.as_ref()).map(|(form, _)| (l.address.clone(), form)))
         .collect();
-    let scope = LiveScope::for_addresses(backup.resources.iter().map(|r| &r.address), &forms);
+    let scope = ReadScope::for_addresses(backup.resources.iter().map(|r| &r.address), &forms);
     let secret_fields = backed_up_secrets(&backup.resources);
     session.handshake().await?;
     let live = read_graph(

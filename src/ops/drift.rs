@@ -12,9 +12,10 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::live::{read_snapshot, LiveScope};
+use super::live::read_snapshot;
 use super::plan::{desired_graph, document_forms};
 use super::{OpError, Session};
+use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::plan::diff::{Ownership, PlanOptions, ABSENT};
 use crate::plan::{make_plan, render, Action, PlanContext};
@@ -92,7 +93,7 @@ pub async fn drift(session: &Session) -> Result<DriftReport, OpError> {
     let desired = desired_graph(session)?;
     let state = StateFile::load(&session.state)?;
     let forms = document_forms(&desired);
-    let scope = LiveScope::for_addresses(
+    let scope = ReadScope::for_addresses(
         desired.resources.keys().chain(state.resources.keys()),
         &forms,
     );

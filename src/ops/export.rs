@@ -6,19 +6,18 @@
 //! 3. Write `descope.yaml`, `flows/<id>.json` and `theme.json`; unchanged files are not rewritten.
 //! 4. With `--adopt`: record every exported address as managed, with its live fingerprint.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
-use super::live::{read_snapshot, LiveScope};
+use super::live::read_snapshot;
 use super::{OpError, Session};
 use crate::api::gateway::Gateway;
+use crate::config::exported::Exported;
 use crate::config::{Config, Environment, LoadedConfig, Settings, SourceMap, DEFAULT_ENVIRONMENT};
+use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::resource::desired::SecretField;
-use crate::resource::documents::SERVER_MANAGED_FIELDS;
 use crate::resource::live::{self, LiveGraph, LiveSnapshot};
 use crate::resource::LiveResource;
 use crate::secret::Secret;
@@ -52,15 +51,6 @@ pub struct ExportOutcome {
     pub warnings: Vec<String>,
 }
 
-/// The configuration and documents of one export, before anything is written.
-#[derive(Debug, Clone)]
-pub struct Exported {
-    pub config: Config,
-    /// Path relative to the output directory → JSON document.
-    pub documents: BTreeMap<String, Value>,
-    pub addresses: Vec<Address>,
-}
-
 /// A configuration for `export` into a directory with no `descope.yaml` yet: credentials come
 /// from `DESCOPE_PROJECT_ID` / `DESCOPE_MANAGEMENT_KEY` / `DESCOPE_BASE_URI`.
 pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
@@ -84,7 +74,7 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
 
 /// Every list, every flow (v1 export) and the theme (v1 export).
 pub async fn read_everything(gateway: &Gateway) -> Result<LiveSnapshot, OpError> {
-    Ok(read_snapshot(gateway, &LiveScope::everything()).await?)
+    Ok(read_snapshot(gateway, &ReadScope::everything()).await?)
 }
 
 pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutcome, OpError> {
@@ -200,13 +190,7 @@ pub fn build_config(
             .collect();
         kind.export(&of_kind, snapshot, &mut out);
     }
-    let Exported {
-        mut config,
-        documents,
-        mut addresses,
-    } = out;
-
-    config.environments.insert(
+    out.config.environments.insert(
         environment.to_string(),
         Environment {
             project_id: Some(project_id.to_string()),
@@ -214,106 +198,8 @@ pub fn build_config(
             ..Environment::default()
         },
     );
-    addresses.sort();
-    Exported {
-        config,
-        documents,
-        addresses,
-    }
-}
-
-/// The configured pattern when every id satisfies it, else the house default when that fits,
-/// else a character class of what the ids use (Descope-generated `T2…` ids and the like).
-pub fn tenant_id_pattern<'a>(current: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
-    let ids: Vec<&str> = ids.into_iter().collect();
-    let fits = |pattern: &str| {
-        regex::Regex::new(pattern).is_ok_and(|re| ids.iter().all(|id| re.is_match(id)))
-    };
-    for candidate in [current, Settings::DEFAULT_TENANT_ID_PATTERN] {
-        if fits(candidate) {
-            return candidate.to_string();
-        }
-    }
-    let specials: BTreeSet<char> = ids
-        .iter()
-        .flat_map(|id| id.chars())
-        .filter(|c| !c.is_ascii_alphanumeric())
-        .collect();
-    let mut class: String = specials
-        .iter()
-        .filter(|c| **c != '-')
-        .map(|c| regex::escape(&c.to_string()))
-        .collect();
-    if specials.contains(&'-') {
-        class.push('-');
-    }
-    let longest = ids.iter().map(|id| id.chars().count()).max().unwrap_or(1);
-    let derived = format!("^[A-Za-z0-9{class}]{{1,{}}}$", longest.max(50));
-    if fits(&derived) {
-        derived
-    } else {
-        "^.+$".to_string()
-    }
-}
-
-/// A file name for a flow id: ids are Descope's, so anything that could leave `flows/` or hide
-/// the file is replaced, and a clash gets a numeric suffix.
-pub fn file_stem(id: &str, taken: &BTreeMap<String, Value>) -> String {
-    let mut stem: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if stem.is_empty() || stem.starts_with('.') {
-        stem = format!("flow-{stem}");
-    }
-    let mut candidate = stem.clone();
-    let mut n = 2;
-    while taken.contains_key(&format!("flows/{candidate}.json")) {
-        candidate = format!("{stem}-{n}");
-        n += 1;
-    }
-    candidate
-}
-
-/// The document as exported, without the fields Descope sets itself (version, etag, …) at the
-/// levels where it puts them, so a re-export of an unchanged flow rewrites nothing.
-pub fn without_server_fields(doc: &Value) -> Value {
-    fn strip(v: &Value, depth: usize) -> Value {
-        match v {
-            Value::Object(o) if depth <= 1 => {
-                let mut out = Map::new();
-                for (k, v) in o {
-                    if SERVER_MANAGED_FIELDS.contains(&k.as_str()) {
-                        continue;
-                    }
-                    let value = if matches!(k.as_str(), "flow" | "theme") {
-                        strip(v, depth + 1)
-                    } else {
-                        v.clone()
-                    };
-                    out.insert(k.clone(), value);
-                }
-                Value::Object(out)
-            }
-            other => other.clone(),
-        }
-    }
-    strip(doc, 0)
-}
-
-/// The loader substitutes `${…}` in every value; a live value that contains it literally is
-/// The variable of a secret stand-in (`{"secret": VAR, "hmac": …}`).
-pub fn secret_var(v: &Value) -> Option<&str> {
-    let o = v.as_object()?;
-    (o.len() == 2 && o.contains_key("hmac"))
-        .then(|| o.get("secret").and_then(Value::as_str))
-        .flatten()
+    out.addresses.sort();
+    out
 }
 
 /// Tenant custom attributes held as secrets: `${secret:VAR}` in the loaded config, and what
@@ -344,65 +230,4 @@ fn known_secrets(session: &Session) -> Result<Vec<SecretField>, OpError> {
         }
     }
     Ok(out)
-}
-
-/// written as `$${…}`, the loader's escape.
-pub fn escape(s: &str) -> String {
-    s.replace("${", "$${")
-}
-
-pub fn escape_value(v: &Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(escape(s)),
-        Value::Array(a) => Value::Array(a.iter().map(escape_value).collect()),
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, v)| (k.clone(), escape_value(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_id_pattern_fits_every_id() {
-        assert_eq!(
-            tenant_id_pattern(Settings::DEFAULT_TENANT_ID_PATTERN, ["acme", "acme-emea"]),
-            Settings::DEFAULT_TENANT_ID_PATTERN
-        );
-        let p = tenant_id_pattern(
-            Settings::DEFAULT_TENANT_ID_PATTERN,
-            ["T2abcDEF", "x.y_z", "a-b", "T"],
-        );
-        let re = regex::Regex::new(&p).unwrap();
-        for id in ["T2abcDEF", "x.y_z", "a-b", "T"] {
-            assert!(re.is_match(id), "{p} {id}");
-        }
-        assert!(!re.is_match("has space"));
-        let odd = tenant_id_pattern("^[a-z]+$", ["a]b^c\\d", "é"]);
-        let re = regex::Regex::new(&odd).unwrap();
-        assert!(re.is_match("a]b^c\\d") && re.is_match("é"), "{odd}");
-    }
-
-    #[test]
-    fn flow_file_names_stay_inside_flows() {
-        let mut taken = BTreeMap::new();
-        assert_eq!(file_stem("sign-in", &taken), "sign-in");
-        assert_eq!(file_stem("../etc/passwd", &taken), "flow-.._etc_passwd");
-        taken.insert("flows/a_b.json".to_string(), Value::Null);
-        assert_eq!(file_stem("a/b", &taken), "a_b-2");
-    }
-
-    #[test]
-    fn literal_dollar_braces_are_escaped() {
-        assert_eq!(escape("cost ${X} $5"), "cost $${X} $5");
-        assert_eq!(
-            escape_value(&serde_json::json!({"a": ["${Y}"]})),
-            serde_json::json!({"a": ["$${Y}"]})
-        );
-    }
 }

@@ -2,41 +2,12 @@
 //! call per kind, a flow export only for the flows the config names, the theme only when it is
 //! managed), and a list two kinds share is read once.
 
-use std::collections::BTreeMap;
-
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
 use crate::kinds::{self, ReadScope};
-use crate::model::Address;
 use crate::resource::desired::SecretField;
 use crate::resource::live::{self, LiveGraph, LiveSnapshot};
-use crate::resource::DocForm;
 use crate::secret::Secret;
-
-/// What a read must cover.
-pub type LiveScope = ReadScope;
-
-impl ReadScope {
-    /// What a plan or apply over these addresses needs.
-    pub fn for_addresses<'a>(
-        addresses: impl IntoIterator<Item = &'a Address>,
-        forms: &BTreeMap<Address, DocForm>,
-    ) -> ReadScope {
-        ReadScope {
-            addresses: addresses.into_iter().cloned().collect(),
-            forms: forms.clone(),
-            everything: false,
-        }
-    }
-
-    /// Everything every kind has (`export`).
-    pub fn everything() -> ReadScope {
-        ReadScope {
-            everything: true,
-            ..ReadScope::default()
-        }
-    }
-}
 
 /// Number of requests `read_snapshot` sends for this scope.
 pub fn request_count(scope: &ReadScope) -> usize {

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::live::{read_graph, request_count, LiveScope};
+use super::live::{read_graph, request_count};
 use super::{OpError, Session};
+use crate::kinds::ReadScope;
 use crate::model::{Address, Kind};
 use crate::plan::diff::{Ownership, PlanOptions};
 use crate::plan::{make_plan, PlanContext, PlanFile};
@@ -104,7 +105,7 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     let desired = desired_graph(session)?;
     let state = StateFile::load(&session.state)?;
     let forms = document_forms(&desired);
-    let scope = LiveScope::for_addresses(
+    let scope = ReadScope::for_addresses(
         desired.resources.keys().chain(state.resources.keys()),
         &forms,
     );
@@ -170,7 +171,7 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
 
 /// Requests an apply of `plan` sends: the live reads to verify, one write per change (two for a
 /// replace), and the reads that refresh fingerprints afterwards.
-pub fn estimate_requests(plan: &PlanFile, scope: &LiveScope) -> usize {
+pub fn estimate_requests(plan: &PlanFile, scope: &ReadScope) -> usize {
     let writes: usize = plan
         .changes
         .iter()

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::live::{read_graph, LiveScope};
+use super::live::read_graph;
 use super::{OpError, Session};
+use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::state::{ManagedResource, StateDir, StateFile, StateLock};
 
@@ -63,7 +64,7 @@ pub async fn import(
     lock_timeout: Duration,
 ) -> Result<ImportOutcome, OpError> {
     // The same scope (and so the same theme form) apply uses when it records fingerprints.
-    let scope = LiveScope::for_addresses([address], &BTreeMap::new());
+    let scope = ReadScope::for_addresses([address], &BTreeMap::new());
     session.handshake().await?;
     let live = read_graph(
         &session.gateway,

@@ -104,18 +104,20 @@ impl Step {
 
 impl Op {
     /// One checked request.
-    pub fn single(req: ApiRequest, _address: &impl std::fmt::Display) -> Op {
+    pub fn single(req: ApiRequest) -> Op {
         Op {
             steps: vec![Step::of(&req)],
             batch: None,
         }
     }
 
-    /// A request builder's refusal (e.g. a document that is not an object) becomes an
-    /// operation with no steps; the planner reports it.
-    pub fn from_result(req: Result<ApiRequest, ApiError>, address: &impl std::fmt::Display) -> Op {
+    /// A request builder's refusal becomes an operation with no steps, which apply refuses
+    /// ("plan again") and restore leaves out with a warning. Kinds check their documents when
+    /// the config is read (a theme that is not an object), so the builders do not refuse what
+    /// the planner gives them.
+    pub fn from_result(req: Result<ApiRequest, ApiError>) -> Op {
         match req {
-            Ok(r) => Op::single(r, address),
+            Ok(r) => Op::single(r),
             Err(_) => Op::default(),
         }
     }

@@ -96,6 +96,32 @@ pub fn project_onto(live: &Value, desired: &Value) -> Value {
     project(live, desired, 0)
 }
 
+/// The document as exported, without the fields Descope sets itself (version, etag, …) at the
+/// levels where it puts them, so a re-export of an unchanged flow rewrites nothing.
+pub fn without_server_fields(doc: &Value) -> Value {
+    fn strip(v: &Value, depth: usize) -> Value {
+        match v {
+            Value::Object(o) if depth <= 1 => {
+                let mut out = Map::new();
+                for (k, v) in o {
+                    if SERVER_MANAGED_FIELDS.contains(&k.as_str()) {
+                        continue;
+                    }
+                    let value = if matches!(k.as_str(), "flow" | "theme") {
+                        strip(v, depth + 1)
+                    } else {
+                        v.clone()
+                    };
+                    out.insert(k.clone(), value);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+    strip(doc, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,6 +132,14 @@ pub fn unmask(body: &Value, resolve: &dyn Fn(&str) -> Option<String>) -> Result<
     }
 }
 
+/// The variable of a secret stand-in (`{"secret": VAR, "hmac": …}`).
+pub fn stand_in_var(v: &Value) -> Option<&str> {
+    let o = v.as_object()?;
+    (o.len() == 2 && o.contains_key("hmac"))
+        .then(|| o.get("secret").and_then(Value::as_str))
+        .flatten()
+}
+
 /// Custom attributes of a tenant object or body that hold secret stand-ins: attribute → VAR.
 pub fn secret_attributes(body: &Value) -> BTreeMap<String, String> {
     body.get("customAttributes")
