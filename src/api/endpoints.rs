@@ -463,29 +463,29 @@ pub fn flow_import_v2(flow_id: &str, flow: Value) -> Result<ApiRequest, ApiError
 /// A POST that only reads; PY sends `{}`. Answers `{"theme": {..}}` (wrapped, whatever the PY
 /// docstring says).
 pub fn theme_export_v1() -> ApiRequest {
-    post_read(THEME_EXPORT_V1, Some(json!({}))).for_address(Address::Theme)
+    post_read(THEME_EXPORT_V1, Some(json!({}))).for_address(Address::theme())
 }
 
 /// `theme` is the inside of an export's `theme`; it is sent wrapped as `{"theme": ..}`.
 pub fn theme_import_v1(theme: Value) -> Result<ApiRequest, ApiError> {
-    let theme = object(THEME_IMPORT_V1, Some(Address::Theme), "theme", theme)?;
+    let theme = object(THEME_IMPORT_V1, Some(Address::theme()), "theme", theme)?;
     Ok(
         ApiRequest::write(THEME_IMPORT_V1, json!({ "theme": Value::Object(theme) }))
-            .for_address(Address::Theme),
+            .for_address(Address::theme()),
     )
 }
 
 /// The DOCS show no body for v2 export.
 pub fn theme_export_v2() -> ApiRequest {
-    post_read(THEME_EXPORT_V2, None).for_address(Address::Theme)
+    post_read(THEME_EXPORT_V2, None).for_address(Address::theme())
 }
 
 /// `theme` is `{"styles", "componentsVersion", "references"}`, sent as `{"theme": ..}`.
 pub fn theme_import_v2(theme: Value) -> Result<ApiRequest, ApiError> {
-    let theme = object(THEME_IMPORT_V2, Some(Address::Theme), "theme", theme)?;
+    let theme = object(THEME_IMPORT_V2, Some(Address::theme()), "theme", theme)?;
     Ok(
         ApiRequest::write(THEME_IMPORT_V2, json!({ "theme": Value::Object(theme) }))
-            .for_address(Address::Theme),
+            .for_address(Address::theme()),
     )
 }
 

@@ -9,11 +9,10 @@ use serde_json::Value as Json;
 
 use super::decode::Decoded;
 use super::diagnostic::{did_you_mean, DiagnosticKind as K, Location};
-use super::fields::ignorable_fields;
 use super::resolve::Problem;
 use super::source_map::SourceMap;
-use crate::model::address::Kind;
 use crate::model::builtin::{is_builtin_role, is_system_permission};
+use crate::model::Kind;
 
 /// Root → child → grandchild.
 pub const MAX_TENANT_DEPTH: usize = 3;
@@ -222,7 +221,7 @@ fn tenants(c: &mut Ctx, d: &Decoded, pattern: Option<&Regex>, ids: &BTreeSet<Str
                 );
             }
         }
-        ignore_changes(c, &base, Kind::Tenant, &t.ignore_changes);
+        ignore_changes(c, &base, crate::kinds::tenant::KIND, &t.ignore_changes);
     }
     nesting(c, d);
 }
@@ -297,7 +296,7 @@ fn permissions(c: &mut Ctx, d: &Decoded) {
         } else {
             seen.insert(&p.name, c.loc(&format!("{base}/name")));
         }
-        ignore_changes(c, &base, Kind::Permission, &p.ignore_changes);
+        ignore_changes(c, &base, crate::kinds::permission::KIND, &p.ignore_changes);
     }
 }
 
@@ -342,7 +341,7 @@ fn roles(c: &mut Ctx, d: &Decoded, tenant_ids: &BTreeSet<String>, perms: &BTreeS
                 );
             }
         }
-        ignore_changes(c, &base, Kind::Role, &r.ignore_changes);
+        ignore_changes(c, &base, crate::kinds::role::KIND, &r.ignore_changes);
     }
 }
 
@@ -392,7 +391,7 @@ fn default_roles(c: &mut Ctx, d: &Decoded, json: &Json) {
 }
 
 fn ignore_changes(c: &mut Ctx, base: &str, kind: Kind, fields: &[String]) {
-    let allowed = ignorable_fields(kind);
+    let allowed = crate::kinds::of(kind).managed_fields();
     for (j, f) in fields.iter().enumerate() {
         if !allowed.contains(&f.as_str()) {
             c.at(
@@ -417,11 +416,11 @@ fn flows_and_theme(c: &mut Ctx, d: &Decoded, base_dir: &Path) {
             seen.insert(&f.id, c.loc(&format!("{base}/id")));
         }
         json_file(c, format!("{base}/file"), base_dir, &f.file, "flow");
-        ignore_changes(c, &base, Kind::Flow, &f.ignore_changes);
+        ignore_changes(c, &base, crate::kinds::flow::KIND, &f.ignore_changes);
     }
     if let Some(t) = &d.config.theme {
         json_file(c, "/theme/file".into(), base_dir, &t.file, "theme");
-        ignore_changes(c, "/theme", Kind::Theme, &t.ignore_changes);
+        ignore_changes(c, "/theme", crate::kinds::theme::KIND, &t.ignore_changes);
     }
 }
 

@@ -10,7 +10,6 @@ pub mod credentials;
 pub mod decode;
 pub mod diagnostic;
 pub mod exported;
-pub mod fields;
 pub mod load;
 pub mod overlay;
 pub mod resolve;
@@ -21,7 +20,6 @@ pub mod yaml;
 
 pub use credentials::{resolve_credentials, ConfigError};
 pub use diagnostic::{Diagnostic, DiagnosticKind, Diagnostics, Location};
-pub use fields::ignorable_fields;
 pub use load::{load, validate_all, LoadOptions, LoadedConfig, DEFAULT_ENVIRONMENT};
 pub use source_map::SourceMap;
 pub use types::*;

@@ -38,16 +38,29 @@ impl Spec for DefaultRolesSpec {
 
 pub struct DefaultRolesKind;
 
-fn tenant_of(address: &Address) -> &str {
-    match address {
-        Address::TenantDefaultRoles(id) => id,
-        _ => "",
+pub const KIND: Kind = Kind::named("tenant_default_roles");
+
+impl Address {
+    pub fn default_roles(tenant: impl Into<String>) -> Self {
+        Address::new(KIND, tenant)
     }
+}
+
+fn tenant_of(address: &Address) -> &str {
+    address.key()
 }
 
 impl ResourceKind for DefaultRolesKind {
     fn kind(&self) -> Kind {
-        Kind::TenantDefaultRoles
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Tenant default roles"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        &["default_roles"]
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
@@ -105,7 +118,7 @@ impl ResourceKind for DefaultRolesKind {
     ) -> ReadFuture<'a> {
         let tenant = Address::tenant(tenant_of(address));
         Box::pin(async move {
-            super::of(Kind::Tenant)
+            super::of(super::tenant::KIND)
                 .read_one(gateway, &tenant, snapshot)
                 .await
         })

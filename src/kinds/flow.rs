@@ -22,6 +22,14 @@ use crate::resource::{DesiredResource, DocForm, LiveResource};
 
 pub struct FlowKind;
 
+pub const KIND: Kind = Kind::named("flow");
+
+impl Address {
+    pub fn flow(id: impl Into<String>) -> Self {
+        Address::new(KIND, id)
+    }
+}
+
 const LIST: &str = "flows";
 
 fn doc_key(id: &str) -> String {
@@ -29,15 +37,30 @@ fn doc_key(id: &str) -> String {
 }
 
 fn id_of(address: &Address) -> &str {
-    match address {
-        Address::Flow(id) => id,
-        _ => "",
-    }
+    address.key()
 }
 
 impl ResourceKind for FlowKind {
     fn kind(&self) -> Kind {
-        Kind::Flow
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Flows"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        // Top-level members of the exported document, in either form (v1 and v2).
+        &[
+            "name",
+            "description",
+            "disabled",
+            "dsl",
+            "screens",
+            "metadata",
+            "contents",
+            "references",
+        ]
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
@@ -66,14 +89,10 @@ impl ResourceKind for FlowKind {
     }
 
     fn read_count(&self, scope: &ReadScope) -> usize {
-        if !scope.names_kind(Kind::Flow) {
+        if !scope.names_kind(KIND) {
             return 0;
         }
-        1 + scope
-            .forms
-            .keys()
-            .filter(|a| a.kind() == Kind::Flow)
-            .count()
+        1 + scope.forms.keys().filter(|a| a.kind() == KIND).count()
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -105,6 +124,17 @@ impl ResourceKind for FlowKind {
 
     fn prunable(&self) -> bool {
         false
+    }
+
+    fn document_form(&self, after: &Value) -> Option<DocForm> {
+        Some(flow_form(after))
+    }
+
+    fn backup_read(&self, address: &Address, form: DocForm) -> Option<crate::api::ApiRequest> {
+        Some(match form {
+            DocForm::V1 => endpoints::flow_export_v1(id_of(address)),
+            DocForm::V2 => endpoints::flow_export_v2(id_of(address)),
+        })
     }
 
     fn verifiable(&self) -> bool {
@@ -173,7 +203,7 @@ async fn read_flows(
     scope: &ReadScope,
     snapshot: &mut LiveSnapshot,
 ) -> Result<(), ApiError> {
-    if !scope.names_kind(Kind::Flow) {
+    if !scope.names_kind(KIND) {
         return Ok(());
     }
     snapshot
@@ -188,7 +218,7 @@ async fn read_flows(
     let mut wanted: Vec<(String, DocForm)> = scope
         .forms
         .iter()
-        .filter(|(a, _)| a.kind() == Kind::Flow)
+        .filter(|(a, _)| a.kind() == KIND)
         .map(|(a, f)| (id_of(a).to_string(), *f))
         .collect();
     if scope.everything {

@@ -135,6 +135,33 @@ pub type Claim = String;
 pub trait ResourceKind: Send + Sync {
     fn kind(&self) -> Kind;
 
+    /// Heading used when output is grouped by kind.
+    fn plural(&self) -> &'static str;
+
+    /// The fields `ignore_changes` may name: the config's names of the fields this kind
+    /// manages (the planner skips exactly these when diffing and writing).
+    fn managed_fields(&self) -> &'static [&'static str];
+
+    /// One object per project, addressed by the kind's name alone (`theme`).
+    fn singleton(&self) -> bool {
+        false
+    }
+
+    /// Is `key` a well-formed key of this kind (the part after `<kind>.`, never empty)?
+    fn check_key(&self, key: &str) -> Result<(), String> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// An address shown in "expected e.g." hints.
+    fn example_address(&self) -> String {
+        if self.singleton() {
+            self.kind().to_string()
+        } else {
+            format!("{}.<id>", self.kind())
+        }
+    }
+
     // ---- config → desired ----
 
     /// Add the resources the config declares for this kind.
@@ -286,6 +313,24 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
+    /// The document form (`v1`/`v2`) a change's `after` imports, for kinds whose objects are
+    /// documents: they are read back and backed up in the same form.
+    fn document_form(&self, after: &Value) -> Option<crate::resource::DocForm> {
+        let _ = after;
+        None
+    }
+
+    /// The read whose answer a backup keeps for this address, when the live list entry is not
+    /// the whole object (a flow's document); `None` keeps the live object as read.
+    fn backup_read(
+        &self,
+        address: &Address,
+        form: crate::resource::DocForm,
+    ) -> Option<crate::api::ApiRequest> {
+        let _ = (address, form);
+        None
+    }
+
     /// Can a read-back show whether a write took effect? (Document imports cannot be compared
     /// from a list entry; they are idempotent, so they are sent again.)
     fn verifiable(&self) -> bool {
@@ -366,6 +411,14 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &flow::FlowKind,
         &theme::ThemeKind,
     ]
+}
+
+/// A kind's place in [`all`]: changes of equal rank run in this order.
+pub fn rank(kind: Kind) -> usize {
+    all()
+        .iter()
+        .position(|k| k.kind() == kind)
+        .expect("every Kind is registered in kinds::all")
 }
 
 /// The module of a kind.

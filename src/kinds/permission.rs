@@ -38,18 +38,31 @@ impl Spec for PermissionSpec {
 
 pub struct PermissionKind;
 
+pub const KIND: Kind = Kind::named("permission");
+
+impl Address {
+    pub fn permission(name: impl Into<String>) -> Self {
+        Address::new(KIND, name)
+    }
+}
+
 const LIST: &str = "permissions";
 
 fn name_of(address: &Address) -> &str {
-    match address {
-        Address::Permission(n) => n,
-        _ => "",
-    }
+    address.key()
 }
 
 impl ResourceKind for PermissionKind {
     fn kind(&self) -> Kind {
-        Kind::Permission
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Permissions"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        &["description"]
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {

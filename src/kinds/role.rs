@@ -43,18 +43,54 @@ impl Spec for RoleSpec {
 
 pub struct RoleKind;
 
+pub const KIND: Kind = Kind::named("role");
+
 const LIST: &str = "roles";
 
+/// `role.<name>` is a project role, `role.<tenant>/<name>` a tenant role (a role name has no
+/// `/`, the config refuses one).
 fn parts(address: &Address) -> (Option<&str>, &str) {
-    match address {
-        Address::Role { tenant, name } => (tenant.as_deref(), name),
-        _ => (None, ""),
+    match address.key().split_once('/') {
+        Some((tenant, name)) => (Some(tenant), name),
+        None => (None, address.key()),
+    }
+}
+
+impl Address {
+    /// A project role (`tenant: None`) or a tenant-scoped role.
+    pub fn role(tenant: Option<&str>, name: impl Into<String>) -> Self {
+        let name = name.into();
+        match tenant.filter(|t| !t.is_empty()) {
+            Some(t) => Address::new(KIND, format!("{t}/{name}")),
+            None => Address::new(KIND, name),
+        }
     }
 }
 
 impl ResourceKind for RoleKind {
     fn kind(&self) -> Kind {
-        Kind::Role
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Roles"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        &["description", "permissions"]
+    }
+
+    fn check_key(&self, key: &str) -> Result<(), String> {
+        match key.split_once('/') {
+            Some((t, n)) if t.is_empty() || n.is_empty() || n.contains('/') => {
+                Err("a tenant role is role.<tenant-id>/<name>".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn example_address(&self) -> String {
+        "role.admin, role.<tenant-id>/<name>".into()
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {

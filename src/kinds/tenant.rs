@@ -60,6 +60,14 @@ impl Spec for TenantSpec {
 
 pub struct TenantKind;
 
+pub const KIND: Kind = Kind::named("tenant");
+
+impl Address {
+    pub fn tenant(id: impl Into<String>) -> Self {
+        Address::new(KIND, id)
+    }
+}
+
 pub(super) const LIST: &str = "tenants";
 
 /// Tenant fields the update endpoint accepts (docs/descope-api.md §4); everything else the load
@@ -83,10 +91,7 @@ const TENANT_UPDATABLE: &[&str] = &[
 const DERIVED_FIELDS: &[&str] = &["successors", "defaultRoles"];
 
 fn id_of(address: &Address) -> &str {
-    match address {
-        Address::Tenant(id) => id,
-        _ => "",
-    }
+    address.key()
 }
 
 fn escape_pointer(key: &str) -> String {
@@ -111,7 +116,23 @@ fn mask_attribute(raw: &mut Value, attribute: &str, var: &str, key: &Secret) {
 
 impl ResourceKind for TenantKind {
     fn kind(&self) -> Kind {
-        Kind::Tenant
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Tenants"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        &[
+            "name",
+            "domains",
+            "parent",
+            "custom_attributes",
+            "enforce_sso",
+            "disabled",
+            "default_roles",
+        ]
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {

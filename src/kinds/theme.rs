@@ -21,6 +21,14 @@ use crate::resource::{DesiredResource, DocForm, LiveResource};
 
 pub struct ThemeKind;
 
+pub const KIND: Kind = Kind::named("theme");
+
+impl Address {
+    pub fn theme() -> Self {
+        Address::new(KIND, "")
+    }
+}
+
 /// The export in the config file's form, and the v1 export the fingerprint is taken over.
 const DOC: &str = "theme";
 const DOC_V1: &str = "theme/v1";
@@ -29,22 +37,30 @@ fn form_in(scope: &ReadScope) -> Option<DocForm> {
     if scope.everything {
         return Some(DocForm::V1);
     }
-    scope
-        .addresses
-        .iter()
-        .any(|a| a.kind() == Kind::Theme)
-        .then(|| {
-            scope
-                .forms
-                .get(&Address::Theme)
-                .copied()
-                .unwrap_or(DocForm::V1)
-        })
+    scope.addresses.iter().any(|a| a.kind() == KIND).then(|| {
+        scope
+            .forms
+            .get(&Address::theme())
+            .copied()
+            .unwrap_or(DocForm::V1)
+    })
 }
 
 impl ResourceKind for ThemeKind {
     fn kind(&self) -> Kind {
-        Kind::Theme
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Theme"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        &["cssTemplate"]
+    }
+
+    fn singleton(&self) -> bool {
+        true
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
@@ -58,7 +74,7 @@ impl ResourceKind for ThemeKind {
                 theme.file
             )),
             Ok(doc) => out.insert(DesiredResource::new(
-                Address::Theme,
+                Address::theme(),
                 DocumentSpec::read(&doc, theme_form),
                 vec![],
                 theme.protect,
@@ -100,7 +116,7 @@ impl ResourceKind for ThemeKind {
             return;
         };
         out.insert(LiveResource::new(
-            Address::Theme,
+            Address::theme(),
             DocumentSpec::read(theme, theme_form),
             snapshot
                 .document(DOC_V1)
@@ -116,6 +132,24 @@ impl ResourceKind for ThemeKind {
 
     fn deletable(&self) -> bool {
         false
+    }
+
+    fn document_form(&self, after: &Value) -> Option<DocForm> {
+        // The import body wraps the document in `theme`; only the v2 form has `styles`.
+        Some(
+            if after.get("theme").and_then(|t| t.get("styles")).is_some() {
+                DocForm::V2
+            } else {
+                DocForm::V1
+            },
+        )
+    }
+
+    fn backup_read(&self, _: &Address, form: DocForm) -> Option<crate::api::ApiRequest> {
+        Some(match form {
+            DocForm::V1 => endpoints::theme_export_v1(),
+            DocForm::V2 => endpoints::theme_export_v2(),
+        })
     }
 
     fn verifiable(&self) -> bool {
@@ -242,8 +276,8 @@ mod tests {
         let (graph, errors) = desired_from(json!({"theme": {"cssTemplate": {"a": 1}}}));
         assert!(errors.is_empty(), "{errors:?}");
         let op = ThemeKind.create_op(
-            &Address::Theme,
-            &ThemeKind.create_body(&graph.resources[&Address::Theme]),
+            &Address::theme(),
+            &ThemeKind.create_body(&graph.resources[&Address::theme()]),
         );
         assert_eq!(op.steps.len(), 1);
     }

@@ -1,91 +1,90 @@
-//! Resource addresses: `tenant.<id>`, `permission.<name>`, `role.<name>`, `role.<tenant>/<name>`,
-//! `tenant_default_roles.<id>`, `flow.<id>`, `theme`. Addresses are the stable sort key of every
-//! output, so they order by their text.
+//! Resource addresses: `<kind>.<key>` (`tenant.acme`, `role.acme/viewer`), or just `<kind>` for
+//! a kind with one object per project (`theme`). The kinds themselves are registered in
+//! `kinds::all`; an address is only a kind name and a key, so adding a kind adds no variant here.
+//! Addresses are the stable sort key of every output, so they order by their text.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The closed set of resource kinds this tool manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Permission,
-    Role,
-    Tenant,
-    TenantDefaultRoles,
-    Flow,
-    Theme,
-}
+/// A registered resource kind, by its name (the address prefix, also what users type in
+/// `--prune KIND`). Kinds compare by name, so ordering by kind is ordering by text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Kind(&'static str);
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
-        Kind::Permission,
-        Kind::Role,
-        Kind::Tenant,
-        Kind::TenantDefaultRoles,
-        Kind::Flow,
-        Kind::Theme,
-    ];
+    /// For a kind module's own constant; users' text goes through `FromStr`, which accepts only
+    /// registered kinds.
+    pub const fn named(name: &'static str) -> Kind {
+        Kind(name)
+    }
 
-    /// The address prefix, which is also the name users type in `--prune KIND`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Permission => "permission",
-            Kind::Role => "role",
-            Kind::Tenant => "tenant",
-            Kind::TenantDefaultRoles => "tenant_default_roles",
-            Kind::Flow => "flow",
-            Kind::Theme => "theme",
-        }
+        self.0
     }
 
     /// Heading used when output is grouped by kind.
     pub fn plural(self) -> &'static str {
-        match self {
-            Kind::Permission => "Permissions",
-            Kind::Role => "Roles",
-            Kind::Tenant => "Tenants",
-            Kind::TenantDefaultRoles => "Tenant default roles",
-            Kind::Flow => "Flows",
-            Kind::Theme => "Theme",
-        }
+        crate::kinds::of(self).plural()
+    }
+
+    /// Is this a kind with exactly one object per project, addressed by its name alone?
+    pub fn is_singleton(self) -> bool {
+        crate::kinds::of(self).singleton()
+    }
+}
+
+impl fmt::Debug for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
     }
 }
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
 }
 
 impl FromStr for Kind {
     type Err = AddressError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kind::ALL
-            .into_iter()
+        crate::kinds::all()
+            .iter()
+            .map(|k| k.kind())
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| AddressError(format!(
-                "unknown resource kind `{s}` (expected one of: permission, role, tenant, tenant_default_roles, flow, theme)"
-            )))
+            .ok_or_else(|| {
+                let names: Vec<&str> = crate::kinds::all().iter().map(|k| k.kind().0).collect();
+                AddressError(format!(
+                    "unknown resource kind `{s}` (expected one of: {})",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
-/// The address of one managed object.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Address {
-    Permission(String),
-    /// A project role (`tenant: None`) or a tenant-scoped role.
-    Role {
-        tenant: Option<String>,
-        name: String,
-    },
-    Tenant(String),
-    TenantDefaultRoles(String),
-    Flow(String),
-    Theme,
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The address of one managed object: its kind and its key within the kind (empty for a
+/// singleton). The key's inner syntax (`tenant/name` for tenant roles) belongs to the kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Address {
+    // Field order matters: the derived order compares the kind's name, then the key, which is
+    // the order of the text forms (kind names are `[a-z_]`, all after `.` in ASCII).
+    kind: Kind,
+    key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,50 +92,30 @@ pub enum Address {
 pub struct AddressError(pub String);
 
 impl Address {
-    pub fn tenant(id: impl Into<String>) -> Self {
-        Address::Tenant(id.into())
-    }
-    pub fn permission(name: impl Into<String>) -> Self {
-        Address::Permission(name.into())
-    }
-    pub fn role(tenant: Option<&str>, name: impl Into<String>) -> Self {
-        Address::Role {
-            tenant: tenant.filter(|t| !t.is_empty()).map(str::to_string),
-            name: name.into(),
+    /// An address of `kind`; the kind module checks the key's syntax when text is parsed.
+    pub fn new(kind: Kind, key: impl Into<String>) -> Self {
+        Address {
+            kind,
+            key: key.into(),
         }
-    }
-    pub fn default_roles(tenant: impl Into<String>) -> Self {
-        Address::TenantDefaultRoles(tenant.into())
-    }
-    pub fn flow(id: impl Into<String>) -> Self {
-        Address::Flow(id.into())
     }
 
     pub fn kind(&self) -> Kind {
-        match self {
-            Address::Permission(_) => Kind::Permission,
-            Address::Role { .. } => Kind::Role,
-            Address::Tenant(_) => Kind::Tenant,
-            Address::TenantDefaultRoles(_) => Kind::TenantDefaultRoles,
-            Address::Flow(_) => Kind::Flow,
-            Address::Theme => Kind::Theme,
-        }
+        self.kind
+    }
+
+    /// The part after `<kind>.` (empty for a singleton).
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Address::Permission(n) => write!(f, "permission.{n}"),
-            Address::Role { tenant: None, name } => write!(f, "role.{name}"),
-            Address::Role {
-                tenant: Some(t),
-                name,
-            } => write!(f, "role.{t}/{name}"),
-            Address::Tenant(id) => write!(f, "tenant.{id}"),
-            Address::TenantDefaultRoles(id) => write!(f, "tenant_default_roles.{id}"),
-            Address::Flow(id) => write!(f, "flow.{id}"),
-            Address::Theme => f.write_str("theme"),
+        if self.key.is_empty() {
+            f.write_str(self.kind.0)
+        } else {
+            write!(f, "{}.{}", self.kind.0, self.key)
         }
     }
 }
@@ -144,78 +123,45 @@ impl fmt::Display for Address {
 impl FromStr for Address {
     type Err = AddressError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "theme" {
-            return Ok(Address::Theme);
-        }
-        let (kind, rest) = s.split_once('.').ok_or_else(|| {
-            AddressError(format!(
-                "`{s}` is not a resource address (expected e.g. tenant.acme, role.admin, role.acme/viewer, permission.billing.read, flow.sign-up-or-in, theme)"
-            ))
-        })?;
-        if rest.is_empty() {
-            return Err(AddressError(format!(
-                "`{s}` has an empty name after `{kind}.`"
-            )));
-        }
-        Ok(match kind.parse::<Kind>()? {
-            Kind::Permission => Address::Permission(rest.to_string()),
-            Kind::Role => match rest.split_once('/') {
-                Some((t, n)) if !t.is_empty() && !n.is_empty() => Address::role(Some(t), n),
-                Some(_) => {
-                    return Err(AddressError(format!(
-                        "`{s}`: a tenant role is role.<tenant-id>/<name>"
-                    )))
-                }
-                None => Address::role(None, rest),
-            },
-            Kind::Tenant => Address::Tenant(rest.to_string()),
-            Kind::TenantDefaultRoles => Address::TenantDefaultRoles(rest.to_string()),
-            Kind::Flow => Address::Flow(rest.to_string()),
-            Kind::Theme => return Err(AddressError("the theme's address is just `theme`".into())),
-        })
-    }
-}
-
-impl Address {
-    /// The text after `<kind>.`, as pieces, so comparing needs no allocation.
-    fn rest(&self) -> [&str; 3] {
-        match self {
-            Address::Permission(n)
-            | Address::Tenant(n)
-            | Address::TenantDefaultRoles(n)
-            | Address::Flow(n) => [n, "", ""],
-            Address::Role { tenant: None, name } => [name, "", ""],
-            Address::Role {
-                tenant: Some(t),
-                name,
-            } => [t, "/", name],
-            Address::Theme => ["", "", ""],
-        }
-    }
-}
-
-impl Ord for Address {
-    /// Same order as comparing the text forms: kind prefixes compare as text ("tenant." sorts
-    /// before "tenant_default_roles." because '.' < '_'), then the rest byte by byte. Sorting
-    /// thousands of addresses must not allocate a string per comparison.
-    fn cmp(&self, other: &Self) -> Ordering {
-        let prefix = |a: &Address| match a {
-            Address::Theme => "theme",
-            _ => a.kind().as_str(),
+        let (kind_text, key) = match s.split_once('.') {
+            Some((k, rest)) => (k, Some(rest)),
+            None => (s, None),
         };
-        prefix(self).cmp(prefix(other)).then_with(|| {
-            let a = self.rest();
-            let b = other.rest();
-            a.iter()
-                .flat_map(|p| p.bytes())
-                .cmp(b.iter().flat_map(|p| p.bytes()))
-        })
-    }
-}
-
-impl PartialOrd for Address {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+        let Ok(kind) = kind_text.parse::<Kind>() else {
+            let example = crate::kinds::all()
+                .iter()
+                .map(|k| k.example_address())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(match key {
+                Some(_) => {
+                    AddressError(format!("`{s}`: {}", kind_text.parse::<Kind>().unwrap_err()))
+                }
+                None => AddressError(format!(
+                    "`{s}` is not a resource address (expected e.g. {example})"
+                )),
+            });
+        };
+        let module = crate::kinds::of(kind);
+        match key {
+            None if module.singleton() => Ok(Address::new(kind, "")),
+            None => Err(AddressError(format!(
+                "`{s}` is not a resource address (expected e.g. {})",
+                module.example_address()
+            ))),
+            Some(_) if module.singleton() => Err(AddressError(format!(
+                "the {kind}'s address is just `{kind}`"
+            ))),
+            Some("") => Err(AddressError(format!(
+                "`{s}` has an empty name after `{kind}.`"
+            ))),
+            Some(key) => {
+                module
+                    .check_key(key)
+                    .map_err(|why| AddressError(format!("`{s}`: {why}")))?;
+                Ok(Address::new(kind, key))
+            }
+        }
     }
 }
 
@@ -261,7 +207,9 @@ mod tests {
             .0
             .contains("unknown resource kind"));
         assert!("role./x".parse::<Address>().is_err());
+        assert!("role.a/".parse::<Address>().is_err());
         assert!("tenant.".parse::<Address>().is_err());
+        assert!("theme.x".parse::<Address>().is_err());
     }
 
     #[test]
@@ -274,14 +222,12 @@ mod tests {
             "role.a",
             "role.a/b",
             "role.a-",
-            "role.a/",
             "role.ab",
             "permission.x.y",
             "flow.z",
-            "tenant.",
             "role.b",
         ];
-        let addrs: Vec<Address> = texts.iter().filter_map(|t| t.parse().ok()).collect();
+        let addrs: Vec<Address> = texts.iter().map(|t| t.parse().unwrap()).collect();
         for a in &addrs {
             for b in &addrs {
                 assert_eq!(a.cmp(b), a.to_string().cmp(&b.to_string()), "{a} vs {b}");

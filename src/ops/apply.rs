@@ -16,14 +16,12 @@ use std::time::{Duration, Instant};
 
 use super::live::read_graph;
 use super::{OpError, Session};
-use crate::api::endpoints;
 use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
 use crate::apply::readback::secret_fields_of;
 use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
 use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::plan::{Action, PlanFile};
-use crate::resource::documents::flow_form;
 use crate::resource::DocForm;
 use crate::state::{
     append_audit, write_backup, AuditChange, AuditRecord, BackedUpResource, Backup, ChangeResult,
@@ -77,18 +75,8 @@ fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
         .iter()
         .filter_map(|c| {
             let after = c.after.as_ref()?;
-            match &c.address {
-                Address::Flow(_) => Some((c.address.clone(), flow_form(after))),
-                Address::Theme => Some((
-                    c.address.clone(),
-                    if after.get("theme").and_then(|t| t.get("styles")).is_some() {
-                        DocForm::V2
-                    } else {
-                        DocForm::V1
-                    },
-                )),
-                _ => None,
-            }
+            let form = crate::kinds::of(c.address.kind()).document_form(after)?;
+            Some((c.address.clone(), form))
         })
         .collect()
 }
@@ -208,34 +196,18 @@ pub async fn apply(
         .any(|c| !verified.already_done.contains(&c.id))
     {
         let mut resources = Vec::new();
+        let forms = plan_forms(&plan);
         for c in &plan.changes {
             if verified.already_done.contains(&c.id) {
                 continue;
             }
-            let object = match &c.address {
-                Address::Flow(id) if c.action != Action::Create => {
-                    let form = plan_forms(&plan)
-                        .get(&c.address)
-                        .copied()
-                        .unwrap_or(DocForm::V1);
-                    let req = match form {
-                        DocForm::V1 => endpoints::flow_export_v1(id),
-                        DocForm::V2 => endpoints::flow_export_v2(id),
-                    };
-                    Some(session.gateway.read(req).await?)
-                }
-                Address::Theme => {
-                    let form = plan_forms(&plan)
-                        .get(&c.address)
-                        .copied()
-                        .unwrap_or(DocForm::V1);
-                    let req = match form {
-                        DocForm::V1 => endpoints::theme_export_v1(),
-                        DocForm::V2 => endpoints::theme_export_v2(),
-                    };
-                    Some(session.gateway.read(req).await?)
-                }
-                a => live.resources.get(a).map(|l| l.raw.clone()),
+            let form = forms.get(&c.address).copied().unwrap_or(DocForm::V1);
+            // A create has nothing to back up unless the object exists anyway (the theme).
+            let exists = c.action != Action::Create || live.resources.contains_key(&c.address);
+            let object = match crate::kinds::of(c.address.kind()).backup_read(&c.address, form) {
+                Some(req) if exists => Some(session.gateway.read(req).await?),
+                Some(_) => None,
+                None => live.resources.get(&c.address).map(|l| l.raw.clone()),
             };
             if let Some(object) = object {
                 resources.push(BackedUpResource {

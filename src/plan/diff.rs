@@ -783,11 +783,11 @@ fn topological_order(
     let key = |i: usize| {
         (
             drafts[i].action == Action::Delete,
-            drafts[i].address.kind(),
+            kinds::rank(drafts[i].address.kind()),
             drafts[i].address.clone(),
         )
     };
-    let mut ready: BTreeSet<(bool, Kind, Address, usize)> = (0..drafts.len())
+    let mut ready: BTreeSet<(bool, usize, Address, usize)> = (0..drafts.len())
         .filter(|&i| remaining[i] == 0)
         .map(|i| {
             let (a, b, c) = key(i);

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use super::file::{PlanFile, Summary};
 use super::{Action, Change, FieldChange};
-use crate::model::Kind;
 
 /// Markdown comments on GitHub are limited to 65,536 characters; keep a margin.
 pub const MARKDOWN_BUDGET: usize = 65_000;
@@ -216,7 +215,7 @@ pub fn text(plan: &PlanFile, color: bool) -> String {
             s.push('\n');
         }
     }
-    for kind in Kind::ALL {
+    for kind in crate::kinds::all().iter().map(|k| k.kind()) {
         let group = sorted(plan, |c| {
             c.address.kind() == kind && matches!(c.action, Action::Create | Action::Update)
         });
@@ -301,7 +300,7 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
     }
 
     let mut ordered: Vec<&Change> = sorted(plan, |c| c.action == Action::Replace);
-    for kind in Kind::ALL {
+    for kind in crate::kinds::all().iter().map(|k| k.kind()) {
         ordered.extend(sorted(plan, |c| {
             c.address.kind() == kind && matches!(c.action, Action::Create | Action::Update)
         }));

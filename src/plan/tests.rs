@@ -298,9 +298,9 @@ fn deletes_only_managed_or_pruned_and_never_protected_or_system() {
         &own,
         &PlanOptions {
             prune: vec![
-                crate::model::Kind::Tenant,
-                crate::model::Kind::Permission,
-                crate::model::Kind::Role,
+                crate::kinds::tenant::KIND,
+                crate::kinds::permission::KIND,
+                crate::kinds::role::KIND,
             ],
             ..Default::default()
         },

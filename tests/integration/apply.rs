@@ -1237,7 +1237,7 @@ async fn a_resume_refuses_finished_or_untouched_operations_changed_behind_its_ba
     let tenant_ops = |want: fn(&OpStatus) -> bool| -> Vec<String> {
         p.changes
             .iter()
-            .filter(|c| matches!(c.address, descope_mgmt::model::Address::Tenant(_)))
+            .filter(|c| c.address.kind().as_str() == "tenant")
             .filter(|c| want(&j.status(c.id)))
             .map(|c| {
                 c.address
