@@ -101,7 +101,42 @@ pub fn check(d: &Decoded, json: &Json, map: &SourceMap, base_dir: &Path) -> Vec<
     roles(&mut c, d, &tenant_ids, &permission_names);
     default_roles(&mut c, d, json);
     flows_and_theme(&mut c, d, base_dir);
+    let mut cx = ConfigCheck {
+        config: cfg,
+        base_dir,
+        map,
+        out: &mut c.out,
+    };
+    for kind in crate::kinds::all() {
+        kind.check_config(&mut cx);
+    }
     c.out
+}
+
+/// What a kind's `check_config` sees: the decoded configuration (its own sections in
+/// `config.sections`) and a way to report problems at their place in the file.
+pub struct ConfigCheck<'a> {
+    pub config: &'a super::Config,
+    pub base_dir: &'a Path,
+    map: &'a SourceMap,
+    out: &'a mut Vec<Problem>,
+}
+
+impl ConfigCheck<'_> {
+    pub fn problem(&mut self, pointer: &str, kind: K, message: String, hint: Option<String>) {
+        self.out.push(Problem {
+            loc: self.map.nearest(pointer),
+            pointer: pointer.to_string(),
+            kind,
+            message,
+            hint,
+        });
+    }
+
+    /// Decode a section into the kind's own type; a mismatch is reported with its position.
+    pub fn decode<T: serde::de::DeserializeOwned>(&mut self, v: &super::SectionValue) -> Option<T> {
+        super::decode::one(&v.value, &v.pointer, self.map, self.out)
+    }
 }
 
 pub fn parse_rate_limit(s: &str) -> Option<(u32, u32)> {

@@ -26,13 +26,17 @@ pub struct Decoded {
 
 pub fn schema() -> &'static Json {
     static SCHEMA: OnceLock<Json> = OnceLock::new();
-    SCHEMA.get_or_init(|| serde_json::to_value(schemars::schema_for!(Config)).unwrap_or(Json::Null))
+    SCHEMA.get_or_init(|| {
+        let root = serde_json::to_value(schemars::schema_for!(Config)).unwrap_or(Json::Null);
+        super::sections::with_sections(root, &crate::kinds::config_sections())
+    })
 }
 
 pub fn decode(json: &mut Json, map: &SourceMap, problems: &mut Vec<Problem>) -> Decoded {
     let root_schema = schema();
     strip_unknown(json, root_schema, root_schema, "", map, problems);
     let mut d = Decoded::default();
+    d.config.sections = super::sections::Sections::extract(json, &crate::kinds::config_sections());
     let Json::Object(top) = json else {
         problems.push(problem(
             map,
@@ -132,7 +136,7 @@ fn list<T: DeserializeOwned>(
     out
 }
 
-fn one<T: DeserializeOwned>(
+pub(crate) fn one<T: DeserializeOwned>(
     v: &Json,
     pointer: &str,
     map: &SourceMap,

@@ -56,6 +56,8 @@ pub enum DiagnosticKind {
     InvalidJson,
     InvalidIgnoreChanges,
     InvalidRateLimit,
+    /// A value of the right type outside what the field accepts (a duration, a URL).
+    InvalidValue,
 }
 
 impl DiagnosticKind {
@@ -97,6 +99,7 @@ impl DiagnosticKind {
             InvalidJson => "invalid_json",
             InvalidIgnoreChanges => "invalid_ignore_changes",
             InvalidRateLimit => "invalid_rate_limit",
+            InvalidValue => "invalid_value",
         }
     }
 }

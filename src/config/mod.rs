@@ -13,6 +13,7 @@ pub mod exported;
 pub mod load;
 pub mod overlay;
 pub mod resolve;
+pub mod sections;
 pub mod source_map;
 pub mod types;
 pub mod vars;
@@ -21,11 +22,12 @@ pub mod yaml;
 pub use credentials::{resolve_credentials, ConfigError};
 pub use diagnostic::{Diagnostic, DiagnosticKind, Diagnostics, Location};
 pub use load::{load, validate_all, LoadOptions, LoadedConfig, DEFAULT_ENVIRONMENT};
+pub use sections::{ConfigSection, SectionValue, Sections};
 pub use source_map::SourceMap;
 pub use types::*;
 pub use vars::VarSource;
 
 /// The JSON Schema of the configuration file, for editors' YAML language servers.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Config)).unwrap_or(serde_json::Value::Null)
+    decode::schema().clone()
 }

@@ -27,6 +27,10 @@ pub struct Config {
     pub flows: Vec<FlowConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<ThemeConfig>,
+    /// Sections that belong to a kind module (`settings` in a tenant entry, ...): kept as JSON
+    /// with their place in the file; the kind decodes and checks them.
+    #[serde(skip)]
+    pub sections: super::sections::Sections,
 }
 
 /// Tool settings shared by every environment.

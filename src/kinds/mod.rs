@@ -167,6 +167,17 @@ pub trait ResourceKind: Send + Sync {
     /// Add the resources the config declares for this kind.
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>);
 
+    /// The config section this kind owns, for a kind whose configuration is not one of the
+    /// file's own types (docs/adding-a-resource-kind.md).
+    fn config_section(&self) -> Option<crate::config::ConfigSection> {
+        None
+    }
+
+    /// The rules of this kind's section beyond its shape, reported with positions.
+    fn check_config(&self, cx: &mut crate::config::checks::ConfigCheck<'_>) {
+        let _ = cx;
+    }
+
     // ---- live ----
 
     /// For a kind whose objects are one list call (`…/all` and the key of its array): `read`,
@@ -411,6 +422,11 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &flow::FlowKind,
         &theme::ThemeKind,
     ]
+}
+
+/// Every kind's own config section.
+pub fn config_sections() -> Vec<crate::config::ConfigSection> {
+    all().iter().filter_map(|k| k.config_section()).collect()
 }
 
 /// A kind's place in [`all`]: changes of equal rank run in this order.

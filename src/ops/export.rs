@@ -152,8 +152,10 @@ fn write_exported(out: &Path, exported: &Exported) -> Result<Vec<ExportedFile>, 
 }
 
 fn render_yaml(exported: &Exported) -> Result<String, OpError> {
-    let body = serde_yaml_ng::to_string(&exported.config)
-        .map_err(|e| OpError::Io(format!("cannot render descope.yaml: {e}")))?;
+    let fail = |e: serde_yaml_ng::Error| OpError::Io(format!("cannot render descope.yaml: {e}"));
+    let mut yaml = serde_yaml_ng::to_value(&exported.config).map_err(fail)?;
+    exported.config.sections.insert_into(&mut yaml);
+    let body = serde_yaml_ng::to_string(&yaml).map_err(fail)?;
     let env = exported.config.environments.keys().next().cloned();
     Ok(format!(
         "# Written by `descope-mgmt export` from the live project{}.\n\

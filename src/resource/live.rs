@@ -47,6 +47,11 @@ impl LiveSnapshot {
         self.documents.insert(key, doc);
     }
 
+    /// Forget a document (a read-back found its object gone).
+    pub fn remove_document(&mut self, key: &str) {
+        self.documents.remove(key);
+    }
+
     /// Read the list `key` of `request` once.
     pub async fn read_list(
         &mut self,
