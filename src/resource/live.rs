@@ -47,6 +47,17 @@ impl LiveSnapshot {
         self.documents.insert(key, doc);
     }
 
+    /// The documents whose key starts with `prefix`, by the rest of their key (a per-tenant
+    /// kind keeps `<kind>/<tenant>` documents).
+    pub fn documents_under<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+        self.documents
+            .range(prefix.to_string()..)
+            .map_while(move |(k, v)| k.strip_prefix(prefix).map(|rest| (rest, v)))
+    }
+
     /// Forget a document (a read-back found its object gone).
     pub fn remove_document(&mut self, key: &str) {
         self.documents.remove(key);
