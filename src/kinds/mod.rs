@@ -19,6 +19,7 @@ pub mod flow;
 pub mod permission;
 pub mod role;
 pub mod tenant;
+pub mod tenant_settings;
 pub mod theme;
 
 use std::any::Any;
@@ -419,6 +420,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &role::RoleKind,
         &tenant::TenantKind,
         &default_roles::DefaultRolesKind,
+        &tenant_settings::TenantSettingsKind,
         &flow::FlowKind,
         &theme::ThemeKind,
     ]

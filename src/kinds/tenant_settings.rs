@@ -1,0 +1,626 @@
+//! A tenant's session settings (`tenant_settings.<tenant>`), written in the config as a
+//! `settings:` block inside the tenant's entry: whether the tenant's own session settings are
+//! enabled, the session, refresh and step-up token lifetimes, the inactivity timeout and JIT
+//! provisioning. Descope keeps them behind `GET|POST /v1/mgmt/tenant/settings`
+//! (docs/descope-api.md §4), one call per tenant, so they are read only for the tenants whose
+//! config declares them (every tenant for `export`).
+//!
+//! Lifetimes are written `10m`, `12h`, `30d`, `2w`; on the wire they are a number and a unit
+//! (`minutes`, `hours`, `days`, `weeks`). Both sides are compared in one canonical form (the
+//! largest unit that divides the duration), so `60m` in the config equals `1 hours` live.
+//!
+//! The update sends the tenant id, the managed fields and `selfProvisioningDomains` (the PY SDK
+//! always sends them; docs/emulator.md records what the emulator does with absent keys): the
+//! tenant's configured domains when the config manages them, else the live ones, so this
+//! update never undoes a domain change the same plan makes to the tenant.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Fields, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use crate::api::endpoints;
+use crate::api::gateway::Gateway;
+use crate::api::ApiError;
+use crate::config::checks::ConfigCheck;
+use crate::config::exported::Exported;
+use crate::config::{ConfigSection, DiagnosticKind};
+use crate::model::{Address, Kind};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
+use crate::resource::{sorted_set, DesiredResource, LiveResource};
+
+pub struct TenantSettingsKind;
+
+pub const KIND: Kind = Kind::named("tenant_settings");
+
+const SECTION: ConfigSection = ConfigSection {
+    within: Some("tenants"),
+    key: "settings",
+    schema: || {
+        serde_json::to_value(schemars::schema_for!(TenantSettingsConfig)).unwrap_or_default()
+    },
+};
+
+/// The `settings:` block of a tenant entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettingsConfig {
+    /// Use this tenant's own session settings instead of the project's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Session token lifetime: `10m`, `12h`, `30d`, `2w`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_expiration: Option<String>,
+    /// Refresh token lifetime: `10m`, `12h`, `30d`, `2w`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expiration: Option<String>,
+    /// Step-up token lifetime: `10m`, `12h`, `30d`, `2w`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stepup_token_expiration: Option<String>,
+    /// Sign users out after this long without activity (`30m`), or `off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity_timeout: Option<String>,
+    /// Create SSO users on their first sign-in (Descope's `JITDisabled` is the opposite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jit_provisioning: Option<bool>,
+    /// Fields left to others (the tenant's admins): never diffed or written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
+}
+
+/// Managed fields by their config names; a duration is its canonical text (`""` for unset).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSettingsSpec {
+    pub tenant: String,
+    pub fields: BTreeMap<&'static str, Value>,
+    /// The tenant's configured self-provisioning domains, sent with the update (module doc).
+    pub tenant_domains: Option<Vec<String>>,
+}
+
+impl Spec for TenantSettingsSpec {
+    fn fields(&self) -> Fields {
+        self.fields.clone()
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The three token lifetimes: config name, wire value key, wire unit key.
+const LIFETIMES: [(&str, &str, &str); 3] = [
+    (
+        "session_token_expiration",
+        "sessionTokenExpiration",
+        "sessionTokenExpirationUnit",
+    ),
+    (
+        "refresh_token_expiration",
+        "refreshTokenExpiration",
+        "refreshTokenExpirationUnit",
+    ),
+    (
+        "stepup_token_expiration",
+        "stepupTokenExpiration",
+        "stepupTokenExpirationUnit",
+    ),
+];
+
+/// Descope's units, largest first, with their length in minutes.
+const UNITS: [(&str, &str, u64); 4] = [
+    ("w", "weeks", 7 * 24 * 60),
+    ("d", "days", 24 * 60),
+    ("h", "hours", 60),
+    ("m", "minutes", 1),
+];
+
+/// `30d` → minutes. Whole positive numbers with one unit only.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let per = UNITS
+        .iter()
+        .find(|(short, _, _)| *short == unit)
+        .map(|u| u.2)
+        .ok_or_else(|| {
+            format!("`{text}` is not a duration: write a whole number and m, h, d or w (`30d`)")
+        })?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: the number is missing or too large"))?;
+    if n == 0 {
+        return Err(format!("`{text}`: a lifetime must be above zero"));
+    }
+    n.checked_mul(per)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// Minutes → the largest unit that divides them: (text, wire number, wire unit).
+fn canonical(minutes: u64) -> (String, u64, &'static str) {
+    let (short, long, per) = UNITS
+        .iter()
+        .copied()
+        .find(|(_, _, per)| minutes.is_multiple_of(*per))
+        .unwrap_or(UNITS[3]);
+    (format!("{}{short}", minutes / per), minutes / per, long)
+}
+
+/// A live lifetime in canonical text; `""` when unset (zero or no unit).
+fn live_duration(v: &Value, value_key: &str, unit_key: &str) -> String {
+    let n = v.get(value_key).and_then(Value::as_u64).unwrap_or(0);
+    let unit = string_field(v, unit_key);
+    match UNITS.iter().find(|u| u.1 == unit) {
+        Some(u) if n > 0 => canonical(n * u.2).0,
+        _ => String::new(),
+    }
+}
+
+/// The config's value in canonical text (validation reported anything unreadable).
+fn config_duration(text: &str) -> Option<String> {
+    parse_duration(text).ok().map(|m| canonical(m).0)
+}
+
+fn tenant_of(address: &Address) -> &str {
+    address.key()
+}
+
+fn doc_key(tenant: &str) -> String {
+    format!("tenant_settings/{tenant}")
+}
+
+impl Address {
+    pub fn tenant_settings(tenant: impl Into<String>) -> Self {
+        Address::new(KIND, tenant)
+    }
+}
+
+impl ResourceKind for TenantSettingsKind {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn plural(&self) -> &'static str {
+        "Tenant settings"
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        &[
+            "enabled",
+            "session_token_expiration",
+            "refresh_token_expiration",
+            "stepup_token_expiration",
+            "inactivity_timeout",
+            "jit_provisioning",
+        ]
+    }
+
+    fn config_section(&self) -> Option<ConfigSection> {
+        Some(SECTION)
+    }
+
+    fn check_config(&self, cx: &mut ConfigCheck<'_>) {
+        let found: Vec<_> = cx.config.sections.of(&SECTION).cloned().collect();
+        for v in found {
+            let Some(c) = cx.decode::<TenantSettingsConfig>(&v) else {
+                continue;
+            };
+            for (name, _, _) in LIFETIMES {
+                let text = match name {
+                    "session_token_expiration" => &c.session_token_expiration,
+                    "refresh_token_expiration" => &c.refresh_token_expiration,
+                    _ => &c.stepup_token_expiration,
+                };
+                if let Some(Err(why)) = text.as_deref().map(parse_duration) {
+                    cx.problem(
+                        &format!("{}/{name}", v.pointer),
+                        DiagnosticKind::InvalidValue,
+                        why,
+                        Some("e.g. `10m`, `12h`, `30d` or `2w`".into()),
+                    );
+                }
+            }
+            if let Some(t) = c.inactivity_timeout.as_deref().filter(|t| *t != "off") {
+                if let Err(why) = parse_duration(t) {
+                    cx.problem(
+                        &format!("{}/inactivity_timeout", v.pointer),
+                        DiagnosticKind::InvalidValue,
+                        why,
+                        Some("e.g. `30m`, or `off`".into()),
+                    );
+                }
+            }
+            let allowed = self.managed_fields();
+            for (j, f) in c.ignore_changes.iter().enumerate() {
+                if !allowed.contains(&f.as_str()) {
+                    cx.problem(
+                        &format!("{}/ignore_changes/{j}", v.pointer),
+                        DiagnosticKind::InvalidIgnoreChanges,
+                        format!("`{f}` is not a field of tenant settings"),
+                        Some(format!("tenant settings have: {}", allowed.join(", "))),
+                    );
+                }
+            }
+        }
+    }
+
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
+        for v in input.config.sections.of(&SECTION) {
+            let (Some(tenant), Ok(c)) = (
+                v.owner.as_deref(),
+                serde_json::from_value::<TenantSettingsConfig>(v.value.clone()),
+            ) else {
+                continue; // validation reported it
+            };
+            let mut fields = BTreeMap::new();
+            let mut put = |k: &'static str, v: Option<Value>| {
+                if let Some(v) = v.filter(|_| !c.ignore_changes.iter().any(|f| f == k)) {
+                    fields.insert(k, v);
+                }
+            };
+            put("enabled", c.enabled.map(Value::from));
+            put(
+                "session_token_expiration",
+                c.session_token_expiration
+                    .as_deref()
+                    .and_then(config_duration)
+                    .map(Value::from),
+            );
+            put(
+                "refresh_token_expiration",
+                c.refresh_token_expiration
+                    .as_deref()
+                    .and_then(config_duration)
+                    .map(Value::from),
+            );
+            put(
+                "stepup_token_expiration",
+                c.stepup_token_expiration
+                    .as_deref()
+                    .and_then(config_duration)
+                    .map(Value::from),
+            );
+            put(
+                "inactivity_timeout",
+                c.inactivity_timeout
+                    .as_deref()
+                    .and_then(|t| {
+                        if t == "off" {
+                            Some("off".to_string())
+                        } else {
+                            config_duration(t)
+                        }
+                    })
+                    .map(Value::from),
+            );
+            put("jit_provisioning", c.jit_provisioning.map(Value::from));
+            let tenant_domains = input
+                .config
+                .tenants
+                .iter()
+                .find(|t| t.id == tenant)
+                .and_then(|t| t.domains.clone())
+                .map(|d| sorted_set(d.into_iter().map(|d| d.to_lowercase())));
+            out.insert(DesiredResource::new(
+                Address::tenant_settings(tenant),
+                TenantSettingsSpec {
+                    tenant: tenant.to_string(),
+                    fields,
+                    tenant_domains,
+                },
+                vec![Address::tenant(tenant)],
+                false,
+                false,
+                c.ignore_changes.clone(),
+            ));
+        }
+    }
+
+    fn read<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        scope: &'a ReadScope,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        Box::pin(async move {
+            let mut tenants: Vec<String> = scope
+                .addresses
+                .iter()
+                .filter(|a| a.kind() == KIND)
+                .map(|a| tenant_of(a).to_string())
+                .collect();
+            if scope.everything {
+                snapshot
+                    .read_list(gateway, endpoints::tenant_load_all(), super::tenant::LIST)
+                    .await?;
+                tenants.extend(
+                    snapshot
+                        .list(super::tenant::LIST)
+                        .iter()
+                        .map(|t| string_field(t, "id"))
+                        .filter(|id| !id.is_empty()),
+                );
+            }
+            tenants.sort();
+            tenants.dedup();
+            for t in tenants {
+                if snapshot.document(&doc_key(&t)).is_none() {
+                    read_settings(gateway, &t, snapshot).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn read_count(&self, scope: &ReadScope) -> usize {
+        scope.addresses.iter().filter(|a| a.kind() == KIND).count()
+    }
+
+    fn read_one<'a>(
+        &'a self,
+        gateway: &'a Gateway,
+        address: &'a Address,
+        snapshot: &'a mut LiveSnapshot,
+    ) -> ReadFuture<'a> {
+        Box::pin(read_settings(gateway, tenant_of(address), snapshot))
+    }
+
+    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
+        for (tenant, doc) in snapshot.documents_under("tenant_settings/") {
+            out.insert(live_resource(Address::tenant_settings(tenant), doc));
+        }
+    }
+
+    fn owner(&self, address: &Address) -> Option<Address> {
+        Some(Address::tenant(tenant_of(address)))
+    }
+
+    fn references(&self, spec: &dyn Spec) -> Vec<Reference> {
+        super::spec_of::<TenantSettingsSpec>(spec)
+            .map(|s| vec![Reference::OwnedBy(Address::tenant(&s.tenant))])
+            .unwrap_or_default()
+    }
+
+    fn deletable(&self) -> bool {
+        // Settings go with their tenant; leaving the config leaves them as they are.
+        false
+    }
+
+    fn reports_unmanaged(&self) -> bool {
+        // Every tenant has settings: not worth a line each.
+        false
+    }
+
+    fn create_body(&self, d: &DesiredResource) -> Value {
+        self.update_body(d, &Value::Null)
+    }
+
+    fn update_body(&self, d: &DesiredResource, live: &Value) -> Value {
+        let s = d.spec::<TenantSettingsSpec>();
+        let mut body = Map::new();
+        body.insert("tenantId".into(), Value::from(s.tenant.clone()));
+        let domains = s.tenant_domains.clone().or_else(|| {
+            live.get("selfProvisioningDomains")
+                .map(|_| string_list(live, "selfProvisioningDomains"))
+        });
+        if let Some(domains) = domains {
+            body.insert("selfProvisioningDomains".into(), json!(domains));
+        }
+        for (k, v) in &s.fields {
+            match *k {
+                "enabled" => {
+                    body.insert("enabled".into(), v.clone());
+                }
+                "jit_provisioning" => {
+                    body.insert("JITDisabled".into(), Value::from(v.as_bool() != Some(true)));
+                }
+                "inactivity_timeout" => match v.as_str().and_then(|t| parse_duration(t).ok()) {
+                    Some(minutes) => {
+                        let (_, n, unit) = canonical(minutes);
+                        body.insert("enableInactivity".into(), Value::from(true));
+                        body.insert("inactivityTime".into(), Value::from(n));
+                        body.insert("inactivityTimeUnit".into(), Value::from(unit));
+                    }
+                    None => {
+                        body.insert("enableInactivity".into(), Value::from(false));
+                    }
+                },
+                name => {
+                    let Some((_, value_key, unit_key)) =
+                        LIFETIMES.iter().find(|(n, _, _)| *n == name)
+                    else {
+                        continue;
+                    };
+                    if let Some(minutes) = v.as_str().and_then(|t| parse_duration(t).ok()) {
+                        let (_, n, unit) = canonical(minutes);
+                        body.insert((*value_key).into(), Value::from(n));
+                        body.insert((*unit_key).into(), Value::from(unit));
+                    }
+                }
+            }
+        }
+        Value::Object(body)
+    }
+
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::tenant_update_settings(body.clone()))
+    }
+
+    fn update_op(&self, address: &Address, body: &Value) -> Op {
+        self.create_op(address, body)
+    }
+
+    fn delete_op(&self, _: &Address, _: bool) -> Op {
+        // Never planned (not deletable); an empty operation sends nothing.
+        Op::default()
+    }
+
+    fn read_saved(
+        &self,
+        address: &Address,
+        object: &Value,
+        _: &crate::secret::Secret,
+    ) -> Option<LiveResource> {
+        Some(live_resource(address.clone(), object))
+    }
+
+    fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
+        for r in live {
+            let s = r.spec::<TenantSettingsSpec>();
+            let text = |k: &str| {
+                s.fields
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+            };
+            let c = TenantSettingsConfig {
+                enabled: s.fields.get("enabled").and_then(Value::as_bool),
+                session_token_expiration: text("session_token_expiration"),
+                refresh_token_expiration: text("refresh_token_expiration"),
+                stepup_token_expiration: text("stepup_token_expiration"),
+                inactivity_timeout: text("inactivity_timeout"),
+                jit_provisioning: s.fields.get("jit_provisioning").and_then(Value::as_bool),
+                ignore_changes: vec![],
+            };
+            let Ok(value) = serde_json::to_value(&c) else {
+                continue;
+            };
+            out.config
+                .sections
+                .push(&SECTION, Some(s.tenant.clone()), value);
+            out.addresses.push(r.address.clone());
+        }
+    }
+}
+
+/// Settings as read: every managed field is known (zero lifetimes are `""`, unset).
+fn live_resource(address: Address, v: &Value) -> LiveResource {
+    let tenant = tenant_of(&address).to_string();
+    let mut fields = BTreeMap::new();
+    fields.insert(
+        "enabled",
+        Value::from(v.get("enabled").and_then(Value::as_bool).unwrap_or(false)),
+    );
+    for (name, value_key, unit_key) in LIFETIMES {
+        fields.insert(name, Value::from(live_duration(v, value_key, unit_key)));
+    }
+    let inactive = v
+        .get("enableInactivity")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let timeout = live_duration(v, "inactivityTime", "inactivityTimeUnit");
+    fields.insert(
+        "inactivity_timeout",
+        Value::from(if inactive && !timeout.is_empty() {
+            timeout
+        } else {
+            "off".to_string()
+        }),
+    );
+    fields.insert(
+        "jit_provisioning",
+        Value::from(
+            !v.get("JITDisabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ),
+    );
+    LiveResource::new(
+        address,
+        TenantSettingsSpec {
+            tenant,
+            fields,
+            tenant_domains: None,
+        },
+        v.clone(),
+        false,
+    )
+}
+
+/// One tenant's settings into the snapshot; a tenant that does not exist has none.
+async fn read_settings(
+    gateway: &Gateway,
+    tenant: &str,
+    snapshot: &mut LiveSnapshot,
+) -> Result<(), ApiError> {
+    match gateway.read(endpoints::tenant_load_settings(tenant)).await {
+        Ok(v) if v.is_object() => {
+            snapshot.put_document(doc_key(tenant), v);
+            Ok(())
+        }
+        Ok(_) => Err(ApiError::decode(
+            &endpoints::tenant_load_settings(tenant),
+            "the settings are not a JSON object".to_string(),
+        )),
+        Err(e) if e.is_not_found() => {
+            snapshot.remove_document(&doc_key(tenant));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_compare_in_one_canonical_form() {
+        assert_eq!(parse_duration("60m"), Ok(60));
+        assert_eq!(canonical(60), ("1h".to_string(), 1, "hours"));
+        assert_eq!(canonical(parse_duration("14d").unwrap()).0, "2w");
+        assert_eq!(canonical(90).0, "90m");
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("99999999999999999999w").is_err());
+        let live = json!({"sessionTokenExpiration": 1440, "sessionTokenExpirationUnit": "minutes"});
+        assert_eq!(
+            live_duration(
+                &live,
+                "sessionTokenExpiration",
+                "sessionTokenExpirationUnit"
+            ),
+            "1d"
+        );
+        assert_eq!(live_duration(&json!({}), "x", "y"), "");
+    }
+
+    #[test]
+    fn the_update_sends_managed_fields_in_wire_form_and_keeps_the_domains() {
+        let mut fields = BTreeMap::new();
+        fields.insert("session_token_expiration", Value::from("2w"));
+        fields.insert("inactivity_timeout", Value::from("off"));
+        fields.insert("jit_provisioning", Value::from(false));
+        let d = DesiredResource::new(
+            Address::tenant_settings("acme"),
+            TenantSettingsSpec {
+                tenant: "acme".into(),
+                fields,
+                tenant_domains: None,
+            },
+            vec![],
+            false,
+            false,
+            vec![],
+        );
+        let live = json!({"selfProvisioningDomains": ["acme.com"], "enabled": true});
+        assert_eq!(
+            TenantSettingsKind.update_body(&d, &live),
+            json!({
+                "tenantId": "acme",
+                "selfProvisioningDomains": ["acme.com"],
+                "sessionTokenExpiration": 2,
+                "sessionTokenExpirationUnit": "weeks",
+                "enableInactivity": false,
+                "JITDisabled": true
+            })
+        );
+    }
+}
