@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use super::tenant::LIST as TENANTS;
-use super::{Fields, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::config::exported::{escape, Exported};
@@ -17,6 +17,7 @@ use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{dedup, sorted_set, DesiredResource, LiveResource};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefaultRolesSpec {
@@ -31,14 +32,13 @@ impl Spec for DefaultRolesSpec {
         m.insert("default_roles", json!(self.roles));
         m
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 pub struct DefaultRolesKind;
 
 pub const KIND: Kind = Kind::named("tenant_default_roles");
+
+const INFO: KindInfo = KindInfo::new(KIND, "Tenant default roles", &["default_roles"]);
 
 impl Address {
     pub fn default_roles(tenant: impl Into<String>) -> Self {
@@ -51,16 +51,8 @@ fn tenant_of(address: &Address) -> &str {
 }
 
 impl ResourceKind for DefaultRolesKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Tenant default roles"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        &["default_roles"]
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
@@ -197,12 +189,7 @@ impl ResourceKind for DefaultRolesKind {
         self.create_op(address, &json!({"defaultRoles": []}))
     }
 
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        _: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
+    fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
         let roles = sorted_set(string_list(object, "defaultRoles"));
         Some(LiveResource::new(
             address.clone(),

@@ -31,9 +31,6 @@ impl Spec for DocumentSpec {
         m.insert("document", self.document.clone());
         m
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 /// Imports keep what they are not sent, so live keys the file leaves out are not a difference.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::document::{compare_view, flow_import_body, DocumentSpec};
-use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
@@ -19,10 +19,27 @@ use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::documents::{flow_form, without_server_fields};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, DocForm, LiveResource};
+use crate::secret::Secret;
 
 pub struct FlowKind;
 
 pub const KIND: Kind = Kind::named("flow");
+
+// Top-level members of the exported document, in either form (v1 and v2).
+const INFO: KindInfo = KindInfo::new(
+    KIND,
+    "Flows",
+    &[
+        "name",
+        "description",
+        "disabled",
+        "dsl",
+        "screens",
+        "metadata",
+        "contents",
+        "references",
+    ],
+);
 
 impl Address {
     pub fn flow(id: impl Into<String>) -> Self {
@@ -41,26 +58,8 @@ fn id_of(address: &Address) -> &str {
 }
 
 impl ResourceKind for FlowKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Flows"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        // Top-level members of the exported document, in either form (v1 and v2).
-        &[
-            "name",
-            "description",
-            "disabled",
-            "dsl",
-            "screens",
-            "metadata",
-            "contents",
-            "references",
-        ]
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
@@ -165,12 +164,7 @@ impl ResourceKind for FlowKind {
     }
 
     /// A backup saves the flow's document.
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        _: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
+    fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
         Some(LiveResource::new(
             address.clone(),
             DocumentSpec::read(object, flow_form),

@@ -45,12 +45,13 @@ pub trait Spec: fmt::Debug + Send + Sync + Any {
     /// The fields this spec knows, under the config's field names. Unmanaged or unknown fields
     /// are absent, so comparing two views compares only what both sides know.
     fn fields(&self) -> Fields;
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// The kind's own spec type behind a `dyn Spec` (a kind only ever asks for its own type).
 pub fn spec_of<T: Spec>(spec: &dyn Spec) -> Option<&T> {
-    spec.as_any().downcast_ref::<T>()
+    // Trait upcasting: `Spec: Any`, so a `&dyn Spec` is a `&dyn Any`.
+    let any: &dyn Any = spec;
+    any.downcast_ref::<T>()
 }
 
 /// The form and normalized content of a document kind's spec (flows, the theme), for the
@@ -132,20 +133,56 @@ pub type ReadFuture<'a> =
 /// planner orders releases before claims and refuses a claim nobody releases.
 pub type Claim = String;
 
-/// Everything the engine may ask of a kind.
-pub trait ResourceKind: Send + Sync {
-    fn kind(&self) -> Kind;
-
+/// What a kind is called and what it manages.
+pub struct KindInfo {
+    pub kind: Kind,
     /// Heading used when output is grouped by kind.
-    fn plural(&self) -> &'static str;
-
+    pub plural: &'static str,
     /// The fields `ignore_changes` may name: the config's names of the fields this kind
     /// manages (the planner skips exactly these when diffing and writing).
-    fn managed_fields(&self) -> &'static [&'static str];
-
+    pub managed_fields: &'static [&'static str],
     /// One object per project, addressed by the kind's name alone (`theme`).
+    pub singleton: bool,
+}
+
+impl KindInfo {
+    pub const fn new(
+        kind: Kind,
+        plural: &'static str,
+        managed_fields: &'static [&'static str],
+    ) -> KindInfo {
+        KindInfo {
+            kind,
+            plural,
+            managed_fields,
+            singleton: false,
+        }
+    }
+
+    pub const fn singleton(mut self) -> KindInfo {
+        self.singleton = true;
+        self
+    }
+}
+
+/// Everything the engine may ask of a kind.
+pub trait ResourceKind: Send + Sync {
+    fn info(&self) -> &'static KindInfo;
+
+    fn kind(&self) -> Kind {
+        self.info().kind
+    }
+
+    fn plural(&self) -> &'static str {
+        self.info().plural
+    }
+
+    fn managed_fields(&self) -> &'static [&'static str] {
+        self.info().managed_fields
+    }
+
     fn singleton(&self) -> bool {
-        false
+        self.info().singleton
     }
 
     /// Is `key` a well-formed key of this kind (the part after `<kind>.`, never empty)?

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Fields, ListCall, LiveContext, ResourceKind, Spec};
+use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints::{
     self, PERMISSION_CREATE_BATCH, PERMISSION_DELETE_BATCH, PERMISSION_UPDATE_BATCH,
 };
@@ -31,14 +31,13 @@ impl Spec for PermissionSpec {
         }
         m
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 pub struct PermissionKind;
 
 pub const KIND: Kind = Kind::named("permission");
+
+const INFO: KindInfo = KindInfo::new(KIND, "Permissions", &["description"]);
 
 impl Address {
     pub fn permission(name: impl Into<String>) -> Self {
@@ -53,16 +52,8 @@ fn name_of(address: &Address) -> &str {
 }
 
 impl ResourceKind for PermissionKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Permissions"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        &["description"]
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Fields, ListCall, LiveContext, Reference, ResourceKind, Spec};
+use super::{Fields, KindInfo, ListCall, LiveContext, Reference, ResourceKind, Spec};
 use crate::api::endpoints::{self, ROLE_CREATE_BATCH, ROLE_DELETE_BATCH, ROLE_UPDATE_BATCH};
 use crate::config::exported::{escape, Exported};
 use crate::config::RoleConfig;
@@ -36,14 +36,13 @@ impl Spec for RoleSpec {
         }
         m
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 pub struct RoleKind;
 
 pub const KIND: Kind = Kind::named("role");
+
+const INFO: KindInfo = KindInfo::new(KIND, "Roles", &["description", "permissions"]);
 
 const LIST: &str = "roles";
 
@@ -68,16 +67,8 @@ impl Address {
 }
 
 impl ResourceKind for RoleKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Roles"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        &["description", "permissions"]
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn check_key(&self, key: &str) -> Result<(), String> {

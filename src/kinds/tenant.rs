@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    Claim, Fields, ListCall, LiveContext, ReadFuture, Reference, Release, ResourceKind, Spec,
+    Claim, Fields, KindInfo, ListCall, LiveContext, ReadFuture, Reference, Release, ResourceKind,
+    Spec,
 };
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
@@ -53,14 +54,25 @@ impl Spec for TenantSpec {
         put("disabled", self.disabled.map(Value::from));
         m
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 pub struct TenantKind;
 
 pub const KIND: Kind = Kind::named("tenant");
+
+const INFO: KindInfo = KindInfo::new(
+    KIND,
+    "Tenants",
+    &[
+        "name",
+        "domains",
+        "parent",
+        "custom_attributes",
+        "enforce_sso",
+        "disabled",
+        "default_roles",
+    ],
+);
 
 impl Address {
     pub fn tenant(id: impl Into<String>) -> Self {
@@ -115,24 +127,8 @@ fn mask_attribute(raw: &mut Value, attribute: &str, var: &str, key: &Secret) {
 }
 
 impl ResourceKind for TenantKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Tenants"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        &[
-            "name",
-            "domains",
-            "parent",
-            "custom_attributes",
-            "enforce_sso",
-            "disabled",
-            "default_roles",
-        ]
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {

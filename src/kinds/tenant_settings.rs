@@ -20,7 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Fields, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
@@ -32,10 +32,24 @@ use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
+use crate::secret::Secret;
 
 pub struct TenantSettingsKind;
 
 pub const KIND: Kind = Kind::named("tenant_settings");
+
+const INFO: KindInfo = KindInfo::new(
+    KIND,
+    "Tenant settings",
+    &[
+        "enabled",
+        "session_token_expiration",
+        "refresh_token_expiration",
+        "stepup_token_expiration",
+        "inactivity_timeout",
+        "jit_provisioning",
+    ],
+);
 
 const SECTION: ConfigSection = ConfigSection {
     within: Some("tenants"),
@@ -84,9 +98,6 @@ pub struct TenantSettingsSpec {
 impl Spec for TenantSettingsSpec {
     fn fields(&self) -> Fields {
         self.fields.clone()
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }
 
@@ -181,23 +192,8 @@ impl Address {
 }
 
 impl ResourceKind for TenantSettingsKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Tenant settings"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        &[
-            "enabled",
-            "session_token_expiration",
-            "refresh_token_expiration",
-            "stepup_token_expiration",
-            "inactivity_timeout",
-            "jit_provisioning",
-        ]
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn config_section(&self) -> Option<ConfigSection> {
@@ -460,12 +456,7 @@ impl ResourceKind for TenantSettingsKind {
         Op::default()
     }
 
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        _: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
+    fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
         Some(live_resource(address.clone(), object))
     }
 

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::document::{compare_view, theme_import_body, DocumentSpec};
-use super::{Fields, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
@@ -18,10 +18,13 @@ use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::documents::{theme_form, without_server_fields};
 use crate::resource::live::{LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, DocForm, LiveResource};
+use crate::secret::Secret;
 
 pub struct ThemeKind;
 
 pub const KIND: Kind = Kind::named("theme");
+
+const INFO: KindInfo = KindInfo::new(KIND, "Theme", &["cssTemplate"]).singleton();
 
 impl Address {
     pub fn theme() -> Self {
@@ -47,20 +50,8 @@ fn form_in(scope: &ReadScope) -> Option<DocForm> {
 }
 
 impl ResourceKind for ThemeKind {
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn plural(&self) -> &'static str {
-        "Theme"
-    }
-
-    fn managed_fields(&self) -> &'static [&'static str] {
-        &["cssTemplate"]
-    }
-
-    fn singleton(&self) -> bool {
-        true
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
@@ -180,12 +171,7 @@ impl ResourceKind for ThemeKind {
         Op::default()
     }
 
-    fn read_saved(
-        &self,
-        address: &Address,
-        object: &Value,
-        _: &crate::secret::Secret,
-    ) -> Option<LiveResource> {
+    fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
         Some(LiveResource::new(
             address.clone(),
             DocumentSpec::read(object, theme_form),
