@@ -479,6 +479,17 @@ impl ResourceKind for TenantSettingsKind {
                 jit_provisioning: s.fields.get("jit_provisioning").and_then(Value::as_bool),
                 ignore_changes: vec![],
             };
+            // A tenant on Descope's defaults gets no block: nothing to manage, and a project of
+            // hundreds of tenants would otherwise export hundreds of identical blocks.
+            let defaults = TenantSettingsConfig {
+                inactivity_timeout: Some("off".into()),
+                jit_provisioning: Some(true),
+                enabled: Some(false),
+                ..TenantSettingsConfig::default()
+            };
+            if c == defaults {
+                continue;
+            }
             let Ok(value) = serde_json::to_value(&c) else {
                 continue;
             };

@@ -11,9 +11,10 @@ pub const SERVER_MANAGED_FIELDS: &[&str] = &[
     "etag",
     "modifiedTime",
     "createdTime",
-    "fingerprint",
     "componentsVersion",
 ];
+// Not `fingerprint`: a v2 flow's `metadata.fingerprint` is a setting the user makes (beside
+// `disabled`), so it is compared, shown in diffs and imported (docs/descope-api.md §9).
 
 /// v2 documents carry `flowId`/`metadata`/`contents`; v1 carry `flow` with a `dsl` and `screens`.
 pub fn flow_form(doc: &Value) -> DocForm {

@@ -86,6 +86,9 @@ pub struct Flow {
     pub etag: String,
     pub modified_time: i64,
     pub components_version: String,
+    /// v2 `metadata.fingerprint`: a setting the user imports (beside `disabled`), not a server
+    /// field; kept as sent.
+    pub fingerprint: String,
     pub dsl: Value,
     /// v1 screens: `{id, flowId, inputs, interactions, htmlTemplate}`.
     pub screens: Vec<Value>,
@@ -256,7 +259,8 @@ impl ProjectData {
                 "disabled": f.disabled,
                 "version": f.version,
                 "etag": f.etag,
-                "modifiedTime": f.modified_time,
+                // A string, like the flow list's (see flow_summary_json).
+                "modifiedTime": f.modified_time.to_string(),
                 "dsl": f.dsl,
             },
             "screens": f.screens,
@@ -285,7 +289,7 @@ impl ProjectData {
                     "description": f.description,
                     "componentsVersion": f.components_version,
                     "disabled": f.disabled,
-                    "fingerprint": f.etag,
+                    "fingerprint": f.fingerprint,
                 },
                 "contents": f.dsl,
                 "screens": screens,

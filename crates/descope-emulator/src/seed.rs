@@ -108,6 +108,7 @@ fn builtin_flow(ctx: &mut Ctx, id: &str, name: &str, description: &str) -> Flow 
         etag: String::new(),
         modified_time: ctx.now,
         components_version: "1.0.0".into(),
+        fingerprint: String::new(),
         dsl,
         screens,
         references: json!({}),

@@ -153,6 +153,7 @@ pub fn import_v2(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Valu
             .unwrap_or(false),
         components_version: str_field(&meta, "componentsVersion")
             .unwrap_or(existing.components_version.clone()),
+        fingerprint: str_field(&meta, "fingerprint").unwrap_or(existing.fingerprint.clone()),
         dsl: doc.get("contents").cloned().unwrap_or_else(|| json!({})),
         references: doc.get("references").cloned().unwrap_or_else(|| json!({})),
         screens,
