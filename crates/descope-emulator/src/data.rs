@@ -26,6 +26,46 @@ pub struct Tenant {
     pub default_roles: Vec<String>,
     pub role_inheritance: String,
     pub settings: TenantSettings,
+    /// The tenant's own password settings; `None` inherits the project's (docs/emulator.md).
+    pub password_settings: Option<PasswordSettings>,
+}
+
+/// Password settings (docs/descope-api.md §14), rendered exactly as the load answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PasswordSettings {
+    pub enabled: bool,
+    pub min_length: i64,
+    pub lowercase: bool,
+    pub uppercase: bool,
+    pub number: bool,
+    pub non_alphanumeric: bool,
+    pub expiration: bool,
+    pub expiration_weeks: i64,
+    pub reuse: bool,
+    pub reuse_amount: i64,
+    pub lock: bool,
+    pub lock_attempts: i64,
+}
+
+/// The emulator's defaults for a new project ([unverified] in docs/descope-api.md §14).
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        PasswordSettings {
+            enabled: true,
+            min_length: 8,
+            lowercase: false,
+            uppercase: false,
+            number: false,
+            non_alphanumeric: false,
+            expiration: false,
+            expiration_weeks: 0,
+            reuse: false,
+            reuse_amount: 0,
+            lock: false,
+            lock_attempts: 0,
+        }
+    }
 }
 
 /// The session settings that live only behind `/v1/mgmt/tenant/settings`; the fields shared with
@@ -114,6 +154,7 @@ pub struct ProjectData {
     pub permissions: Vec<Permission>,
     pub flows: Vec<Flow>,
     pub theme: Theme,
+    pub password_settings: PasswordSettings,
 }
 
 impl ProjectData {

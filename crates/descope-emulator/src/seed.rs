@@ -79,6 +79,7 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
             code_mode: false,
             references: json!({}),
         },
+        password_settings: Default::default(),
     }
 }
 

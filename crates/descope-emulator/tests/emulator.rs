@@ -1640,6 +1640,7 @@ async fn python_sdk_conformance() {
         "/v1/mgmt/tenant/settings",
         "/v1/mgmt/tenant/updateDefaultRoles",
         "/v1/mgmt/tenant/search",
+        "/v1/mgmt/password/settings",
         "/v1/mgmt/permission/update/batch",
         "/v1/mgmt/role/delete/batch",
         "/v1/mgmt/role/search",

@@ -2,6 +2,7 @@
 //! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
 mod flows;
+mod password;
 mod permissions;
 mod roles;
 mod tenants;
@@ -96,6 +97,8 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("GET", "/v1/mgmt/tenant/settings") => (tenants::load_settings, false),
         ("POST", "/v1/mgmt/tenant/settings") => (tenants::update_settings, true),
         ("POST", "/v1/mgmt/tenant/updateDefaultRoles") => (tenants::update_default_roles, true),
+        ("GET", "/v1/mgmt/password/settings") => (password::load, false),
+        ("POST", "/v1/mgmt/password/settings") => (password::update, true),
         ("POST", "/v1/mgmt/permission/create") => (permissions::create, true),
         ("POST", "/v1/mgmt/permission/create/batch") => (permissions::create_batch, true),
         ("POST", "/v1/mgmt/permission/update") => (permissions::update, true),

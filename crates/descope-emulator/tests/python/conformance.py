@@ -100,6 +100,18 @@ check(settings["selfProvisioningDomains"] == ["acme.com", "acme.io"], f"settings
 check(settings["enabled"] is True and settings["sessionTokenExpiration"] == 30, "settings values")
 check(settings["authType"] == "saml" and settings["JITDisabled"] is False, "settings defaults")
 
+# Password settings: the project's, and a tenant's own (inherited until it is set).
+project_pw = mgmt.password.get_settings()
+check(project_pw["enabled"] is True and project_pw["minLength"] == 8, f"password defaults: {project_pw}")
+mgmt.password.configure_settings("", {"minLength": 12, "uppercase": True, "lock": True, "lockAttempts": 5})
+check(mgmt.password.get_settings("acme")["minLength"] == 12, "a tenant inherits the project's policy")
+mgmt.password.configure_settings("acme", {"minLength": 16})
+tenant_pw = mgmt.password.get_settings("acme")
+check(tenant_pw["minLength"] == 16 and tenant_pw["uppercase"] is True, f"tenant policy: {tenant_pw}")
+check(mgmt.password.get_settings()["minLength"] == 12, "the project's policy is unchanged")
+expect_error(404, lambda: mgmt.password.get_settings("no-such-tenant"))
+expect_error(400, lambda: mgmt.password.configure_settings("", {"minLength": "long"}), "E011004")
+
 # Roles: project and tenant scope, batches, search.
 mgmt.role.create("viewer", "Views", permission_names=["docs.read"])
 mgmt.role.create("editor", permission_names=["docs.edit"], tenant_id="acme")
