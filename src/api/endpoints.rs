@@ -26,6 +26,7 @@ pub const TENANT_LOAD: &str = "/v1/mgmt/tenant";
 pub const TENANT_LOAD_ALL: &str = "/v1/mgmt/tenant/all";
 pub const TENANT_SEARCH: &str = "/v1/mgmt/tenant/search";
 pub const TENANT_SETTINGS: &str = "/v1/mgmt/tenant/settings";
+pub const PASSWORD_SETTINGS: &str = "/v1/mgmt/password/settings";
 pub const TENANT_DEFAULT_ROLES: &str = "/v1/mgmt/tenant/updateDefaultRoles";
 
 pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
@@ -64,6 +65,7 @@ const WRITE_PATHS: &[&str] = &[
     TENANT_PATCH,
     TENANT_DELETE,
     TENANT_SETTINGS,
+    PASSWORD_SETTINGS,
     TENANT_DEFAULT_ROLES,
     PERMISSION_CREATE,
     PERMISSION_CREATE_BATCH,
@@ -279,6 +281,21 @@ pub fn tenant_update_default_roles(id: &str, default_roles: &[String]) -> ApiReq
         json!({"id": id, "defaultRoles": default_roles}),
     )
     .for_address(Address::default_roles(id))
+}
+
+// ---- password settings (docs/descope-api.md §14) ----
+
+/// `tenant` empty: the project's settings.
+pub fn password_settings_load(tenant: &str) -> ApiRequest {
+    ApiRequest::read(Method::Get, PASSWORD_SETTINGS)
+        .with_query("tenantId", tenant)
+        .for_address(Address::password_policy(tenant))
+}
+
+/// The body names its tenant as `tenantId`, empty for the project.
+pub fn password_settings_update(body: Value) -> ApiRequest {
+    let tenant = str_field(&body, "tenantId").unwrap_or_default().to_string();
+    ApiRequest::write(PASSWORD_SETTINGS, body).for_address(Address::password_policy(tenant))
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

@@ -16,6 +16,7 @@
 pub mod default_roles;
 pub mod document;
 pub mod flow;
+pub mod password_policy;
 pub mod permission;
 pub mod role;
 pub mod tenant;
@@ -185,10 +186,14 @@ pub trait ResourceKind: Send + Sync {
         self.info().singleton
     }
 
-    /// Is `key` a well-formed key of this kind (the part after `<kind>.`, never empty)?
+    /// Is `key` a well-formed key of this kind (the part after `<kind>.`, never empty)? A
+    /// singleton has none unless it says otherwise.
     fn check_key(&self, key: &str) -> Result<(), String> {
         let _ = key;
-        Ok(())
+        match self.singleton() {
+            true => Err(format!("the {0}'s address is just `{0}`", self.kind())),
+            false => Ok(()),
+        }
     }
 
     /// An address shown in "expected e.g." hints.
@@ -205,10 +210,10 @@ pub trait ResourceKind: Send + Sync {
     /// Add the resources the config declares for this kind.
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>);
 
-    /// The config section this kind owns, for a kind whose configuration is not one of the
+    /// The config sections this kind owns, for a kind whose configuration is not one of the
     /// file's own types (docs/adding-a-resource-kind.md).
-    fn config_section(&self) -> Option<crate::config::ConfigSection> {
-        None
+    fn config_sections(&self) -> &'static [crate::config::ConfigSection] {
+        &[]
     }
 
     /// The rules of this kind's section beyond its shape, reported with positions.
@@ -458,6 +463,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &tenant::TenantKind,
         &default_roles::DefaultRolesKind,
         &tenant_settings::TenantSettingsKind,
+        &password_policy::PasswordPolicyKind,
         &flow::FlowKind,
         &theme::ThemeKind,
     ]
@@ -465,7 +471,10 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
 
 /// Every kind's own config section.
 pub fn config_sections() -> Vec<crate::config::ConfigSection> {
-    all().iter().filter_map(|k| k.config_section()).collect()
+    all()
+        .iter()
+        .flat_map(|k| k.config_sections().iter().copied())
+        .collect()
 }
 
 /// A kind's place in [`all`]: changes of equal rank run in this order.

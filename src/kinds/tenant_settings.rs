@@ -196,8 +196,8 @@ impl ResourceKind for TenantSettingsKind {
         &INFO
     }
 
-    fn config_section(&self) -> Option<ConfigSection> {
-        Some(SECTION)
+    fn config_sections(&self) -> &'static [ConfigSection] {
+        &[SECTION]
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {

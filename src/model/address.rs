@@ -149,9 +149,6 @@ impl FromStr for Address {
                 "`{s}` is not a resource address (expected e.g. {})",
                 module.example_address()
             ))),
-            Some(_) if module.singleton() => Err(AddressError(format!(
-                "the {kind}'s address is just `{kind}`"
-            ))),
             Some("") => Err(AddressError(format!(
                 "`{s}` has an empty name after `{kind}.`"
             ))),

@@ -23,6 +23,7 @@ mod api;
 mod apply;
 mod config;
 mod manage;
+mod password_policy;
 mod plan;
 mod state;
 mod tenant_settings;

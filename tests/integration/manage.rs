@@ -179,12 +179,22 @@ fn flow_doc(p: &TestEnv, id: &str) -> Value {
     )
 }
 
+/// The exported file as `Config`, with the kinds' own sections (password policy, tenant
+/// settings) kept aside in `sections` the way the loader keeps them.
 fn read_config(dir: &Path) -> Config {
-    serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join(CFG)).unwrap()).unwrap()
+    let mut json: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join(CFG)).unwrap()).unwrap();
+    let sections =
+        descope_mgmt::config::Sections::extract(&mut json, &descope_mgmt::kinds::config_sections());
+    let mut cfg: Config = serde_json::from_value(json).unwrap();
+    cfg.sections = sections;
+    cfg
 }
 
 fn write_config(dir: &Path, c: &Config) {
-    std::fs::write(dir.join(CFG), serde_yaml_ng::to_string(c).unwrap()).unwrap();
+    let mut yaml = serde_yaml_ng::to_value(c).unwrap();
+    c.sections.insert_into(&mut yaml);
+    std::fs::write(dir.join(CFG), serde_yaml_ng::to_string(&yaml).unwrap()).unwrap();
 }
 
 fn plan_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
