@@ -1,6 +1,6 @@
 //! The emulator as a client sees it: raw HTTP against an in-process server on 127.0.0.1:0,
 //! checking Descope's wire format (docs/descope-api.md) and the test-facing knobs. The official
-//! Python SDK runs against it too (`python_sdk_conformance`).
+//! Python and Node SDKs run against it too (`python_sdk_conformance`, `node_sdk_conformance`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -1652,6 +1652,123 @@ async fn python_sdk_conformance() {
         assert!(paths.contains(path), "the SDK never called {path}");
     }
     assert_eq!(limited.counters().rate_limited, 1);
+}
+
+/// The official Node SDK (`@descope/node-sdk`, installed by `.ci/install-node-sdk.sh`) makes the
+/// same calls as the Python one: two clients no one here wrote. Without node or the SDK this is
+/// a skip locally and a failure in CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_sdk_conformance() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let node_runs = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let installed = dir
+        .join("node_modules/@descope/node-sdk/package.json")
+        .is_file();
+    if !(node_runs && installed) {
+        let why = if node_runs {
+            "@descope/node-sdk is not installed (bash .ci/install-node-sdk.sh)"
+        } else {
+            "node is not on PATH"
+        };
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "node_sdk_conformance: {why}"
+        );
+        eprintln!("SKIP node_sdk_conformance: {why}");
+        return;
+    }
+    let (emu, _) = strict().await;
+    let (limited, _) = start(EmulatorOptions {
+        rate: Some((2, Duration::from_secs(60))),
+        ..Default::default()
+    })
+    .await;
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(dir.join("conformance.mjs"))
+        .current_dir(&dir)
+        .env("EMULATOR_BASE_URL", emu.base_url())
+        .env("EMULATOR_PROJECT_ID", emu.project_id())
+        .env("EMULATOR_MANAGEMENT_KEY", emu.management_key())
+        .env("EMULATOR_LIMITED_BASE_URL", limited.base_url());
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "conformance.mjs failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+    eprint!("{stdout}");
+
+    // The SDK's traffic reached every endpoint it has a method for (the Node SDK has no tenant
+    // patch), the v2 ones through its HTTP client, and nothing it did broke the server.
+    let counters = emu.counters();
+    assert_eq!(counters.status(500) + counters.dropped, 0);
+    let calls: std::collections::BTreeSet<(String, String)> =
+        emu.log().into_iter().map(|e| (e.method, e.path)).collect();
+    let mut expected = vec![("GET", "/v1/mgmt/license")];
+    for (method, paths) in [
+        (
+            "GET",
+            &[
+                "/v1/mgmt/tenant",
+                "/v1/mgmt/tenant/all",
+                "/v1/mgmt/tenant/settings",
+                "/v1/mgmt/permission/all",
+                "/v1/mgmt/role/all",
+            ][..],
+        ),
+        (
+            "POST",
+            &[
+                "/v1/mgmt/tenant/create",
+                "/v1/mgmt/tenant/update",
+                "/v1/mgmt/tenant/delete",
+                "/v1/mgmt/tenant/search",
+                "/v1/mgmt/tenant/settings",
+                "/v1/mgmt/tenant/updateDefaultRoles",
+                "/v1/mgmt/permission/create",
+                "/v1/mgmt/permission/create/batch",
+                "/v1/mgmt/permission/update",
+                "/v1/mgmt/permission/update/batch",
+                "/v1/mgmt/permission/delete",
+                "/v1/mgmt/permission/delete/batch",
+                "/v1/mgmt/role/create",
+                "/v1/mgmt/role/create/batch",
+                "/v1/mgmt/role/update",
+                "/v1/mgmt/role/update/batch",
+                "/v1/mgmt/role/delete",
+                "/v1/mgmt/role/delete/batch",
+                "/v1/mgmt/role/search",
+                "/v1/mgmt/flow/list",
+                "/v1/mgmt/flow/export",
+                "/v1/mgmt/flow/import",
+                "/v1/mgmt/flow/delete",
+                "/v2/mgmt/flow/export",
+                "/v2/mgmt/flow/import",
+                "/v1/mgmt/theme/export",
+                "/v1/mgmt/theme/import",
+                "/v2/mgmt/theme/export",
+                "/v2/mgmt/theme/import",
+            ][..],
+        ),
+    ] {
+        expected.extend(paths.iter().map(|p| (method, *p)));
+    }
+    for (method, path) in expected {
+        assert!(
+            calls.contains(&(method.to_string(), path.to_string())),
+            "the SDK never called {method} {path}"
+        );
+    }
+    assert_eq!(limited.counters().rate_limited, 1);
+    assert_eq!(limited.counters().requests, 3);
 }
 
 /// Starts the real binary and reads its banner up to the last `export` line.

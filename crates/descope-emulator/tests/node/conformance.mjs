@@ -1,0 +1,342 @@
+// The official Descope Node SDK (@descope/node-sdk, pinned in package.json) against the emulator:
+// the calls of ../python/conformance.py, made the way the Node SDK makes them, with the results
+// checked. Run by `cargo test -p descope-emulator --test emulator node_sdk_conformance`, which
+// starts the emulator and passes:
+//
+//   EMULATOR_BASE_URL, EMULATOR_PROJECT_ID, EMULATOR_MANAGEMENT_KEY   a fresh emulator
+//   EMULATOR_LIMITED_BASE_URL                                         one limited to 2 requests/60 s
+//
+// Where the Node SDK differs from the Python one (read in node_modules/@descope/node-sdk):
+// - it never throws on an HTTP error: every call resolves to {ok, code, data, error}, where
+//   `error` is the parsed error body and, on a 429, carries `retryAfter` from the header;
+// - loadAll/search return the list itself, not {"tenants": [...]};
+// - the license handshake is fire-and-forget, not synchronous, and its tier is sent as
+//   `x-descope-license` once it has answered; there is no public license call;
+// - by-id and batch calls: updateWithId/deleteWithId, permission deleteBatch(names, ids), role
+//   deleteBatch(roleNames, tenantId, roleIds), batch updates address items by `id`;
+// - tenants: createWithId, `parent` on create, `parentTenantId` in search, `cascade` on delete,
+//   no patch; role create/update send `default`;
+// - no v2 flow or theme methods: those go through the SDK's own HTTP client with the
+//   management key as token, so they carry its headers and the same Authorization header.
+
+import DescopeClient from '@descope/node-sdk';
+
+const BASE = process.env.EMULATOR_BASE_URL;
+const PROJECT = process.env.EMULATOR_PROJECT_ID;
+const KEY = process.env.EMULATOR_MANAGEMENT_KEY;
+const LIMITED = process.env.EMULATOR_LIMITED_BASE_URL;
+const { invalidRequest, missingArguments } = DescopeClient.DescopeErrors;
+
+let checks = 0;
+
+function check(cond, what) {
+  checks += 1;
+  if (!cond) throw new Error(`check ${checks} failed: ${what}`);
+}
+
+const show = (v) => JSON.stringify(v);
+
+/** The data of a call that must succeed. */
+async function ok(call, what) {
+  const resp = await call;
+  check(resp.ok, `${what}: HTTP ${resp.code} ${show(resp.error)}`);
+  return resp.data;
+}
+
+/** The error body of a call that must fail with `status` (and `code`, when given). */
+async function expectError(status, call, what, code) {
+  const resp = await call;
+  check(!resp.ok && resp.code === status, `${what}: expected HTTP ${status}, got ${resp.code}`);
+  check(typeof resp.error?.errorCode === 'string', `${what}: error without errorCode: ${show(resp.error)}`);
+  if (code) check(resp.error.errorCode === code, `${what}: expected ${code}, got ${show(resp.error)}`);
+  return resp.error;
+}
+
+/**
+ * A client as an application builds one, plus SDK hooks that see each management request's
+ * headers and tell when the fire-and-forget license handshake has been answered.
+ */
+function connect(baseUrl, managementKey) {
+  let answered;
+  const handshake = new Promise((resolve) => {
+    answered = resolve;
+  });
+  const sent = [];
+  const client = DescopeClient({
+    projectId: PROJECT,
+    managementKey,
+    baseUrl,
+    hooks: {
+      beforeRequest: (config) => {
+        sent.push({ path: config.path, license: config.headers?.['x-descope-license'] });
+        return config;
+      },
+      afterRequest: (config, resp) => {
+        if (config.path === '/v1/mgmt/license') answered(resp.status);
+      },
+    },
+  });
+  return { client, mgmt: client.management, handshake, sent };
+}
+
+/** A v2 call through the SDK's HTTP client: {ok, status, body}. */
+async function raw(client, path, body) {
+  const resp = await client.httpClient.post(path, body, { token: KEY });
+  return { ok: resp.ok, status: resp.status, body: await resp.json() };
+}
+
+async function main() {
+  const { client, mgmt, handshake, sent } = connect(BASE, KEY);
+
+  // License handshake: answered, and its tier rides on later management calls (checked at the end).
+  check((await handshake) === 200, 'license handshake answered 200');
+
+  // Permissions, singly and in batches.
+  let perms = await ok(mgmt.permission.loadAll(), 'permission loadAll');
+  check(Array.isArray(perms), `loadAll returns the list: ${show(perms)}`);
+  let byName = Object.fromEntries(perms.map((p) => [p.name, p]));
+  for (const name of ['User Admin', 'SSO Admin', 'Impersonate']) {
+    check(byName[name]?.systemDefault === true, `system permission ${name}`);
+  }
+  await ok(mgmt.permission.create('docs.read', 'Read documents'), 'permission create');
+  await ok(
+    mgmt.permission.createBatch([{ name: 'docs.write' }, { name: 'docs.delete', description: 'Delete' }]),
+    'permission createBatch',
+  );
+  await ok(mgmt.permission.update('docs.read', 'docs.view'), 'permission update'); // description omitted: cleared
+  byName = Object.fromEntries((await ok(mgmt.permission.loadAll(), 'loadAll')).map((p) => [p.name, p]));
+  await ok(
+    mgmt.permission.updateBatch([{ id: byName['docs.write'].id, newName: 'docs.edit', description: 'Edit' }]),
+    'permission updateBatch by id',
+  );
+  byName = Object.fromEntries((await ok(mgmt.permission.loadAll(), 'loadAll')).map((p) => [p.name, p]));
+  check(byName['docs.view']?.description === '', 'permission update is a full override');
+  check(byName['docs.edit']?.description === 'Edit', 'permission batch update by id');
+  check(!('docs.write' in byName), 'batch rename leaves no old name');
+  check(byName['docs.view'].id.startsWith('PERM'), 'permission ids');
+  await ok(mgmt.permission.updateWithId(byName['docs.view'].id, 'docs.read', 'Read again'), 'updateWithId');
+  byName = Object.fromEntries((await ok(mgmt.permission.loadAll(), 'loadAll')).map((p) => [p.name, p]));
+  check(byName['docs.read']?.description === 'Read again', 'permission update by id');
+  await expectError(400, mgmt.permission.create('docs.read'), 'duplicate permission', invalidRequest);
+  await expectError(404, mgmt.permission.delete('no-such-permission'), 'delete missing permission');
+  await expectError(404, mgmt.permission.deleteWithId('PERMnosuchpermission'), 'delete missing permission id');
+
+  // Tenants: create (with and without id, with a parent), load, update, search, settings.
+  const created = await ok(
+    mgmt.tenant.createWithId('acme', 'Acme', ['acme.com'], { plan: 'gold' }),
+    'tenant createWithId',
+  );
+  check(created?.id === 'acme', `tenant create answers the id: ${show(created)}`);
+  const generated = (await ok(mgmt.tenant.create('Globex'), 'tenant create')).id;
+  check(/^T[0-9A-Za-z]{27}$/.test(generated), `generated tenant id ${generated}`);
+  const child = (await ok(
+    mgmt.tenant.create('Acme EU', ['eu.acme.com'], undefined, undefined, undefined, 'acme'),
+    'tenant create with parent',
+  )).id;
+  let tenant = await ok(mgmt.tenant.load('acme'), 'tenant load');
+  check(tenant.id === 'acme' && tenant.name === 'Acme', `load is unwrapped: ${show(tenant)}`);
+  check(show(tenant.selfProvisioningDomains) === '["acme.com"]', 'domains');
+  check(tenant.customAttributes?.plan === 'gold', 'custom attributes');
+  check(Number.isInteger(tenant.createdTime), 'integer timestamps');
+  check(show(tenant.successors) === show([child]), `successors: ${show(tenant.successors)}`);
+  check((await ok(mgmt.tenant.load(child), 'load child')).parent === 'acme', 'child has its parent');
+  await expectError(400, mgmt.tenant.createWithId('acme2', 'Acme'), 'duplicate tenant name', invalidRequest);
+  await expectError(400, mgmt.tenant.create('Other', ['acme.com']), 'domain in two tenants', invalidRequest);
+  await expectError(400, mgmt.tenant.create(''), 'tenant without a name', missingArguments);
+  await expectError(404, mgmt.tenant.load('no-such-tenant'), 'load missing tenant');
+
+  await ok(mgmt.tenant.update('acme', 'Acme Inc', ['acme.com'], undefined, undefined, true), 'tenant update');
+  tenant = await ok(mgmt.tenant.load('acme'), 'load');
+  check(tenant.name === 'Acme Inc' && tenant.disabled === true, `update: ${show(tenant)}`);
+  check(show(tenant.customAttributes) === '{}', 'update is a full override');
+  check(tenant.parent === '', 'root tenant has no parent');
+
+  const all = await ok(mgmt.tenant.loadAll(), 'tenant loadAll');
+  check(Array.isArray(all) && all.length === 3, `loadAll returns the list: ${all.length}`);
+  const ids = (list) => list.map((t) => t.id).sort();
+  check(show(ids(await ok(mgmt.tenant.searchAll(['acme']), 'search'))) === '["acme"]', 'search by id');
+  check(show(ids(await ok(mgmt.tenant.searchAll(undefined, ['Acme Inc']), 'search'))) === '["acme"]', 'search by name');
+  check(
+    show(ids(await ok(mgmt.tenant.searchAll(undefined, undefined, ['acme.com']), 'search'))) === '["acme"]',
+    'search by domain',
+  );
+  check(
+    show(ids(await ok(mgmt.tenant.searchAll(undefined, undefined, undefined, undefined, 'acme'), 'search'))) ===
+      show([child]),
+    'search by parentTenantId',
+  );
+  check((await ok(mgmt.tenant.searchAll(), 'search')).length === 3, 'search without filters');
+
+  // The wire names: NODE's TenantSettings type spells InactivityTime with a capital I
+  // (docs/emulator.md); PY, GO and the server use inactivityTime.
+  await ok(
+    mgmt.tenant.configureSettings('acme', {
+      selfProvisioningDomains: ['acme.com', 'acme.io'],
+      enabled: true,
+      sessionTokenExpiration: 30,
+      sessionTokenExpirationUnit: 'minutes',
+      enableInactivity: true,
+      inactivityTime: 15,
+      inactivityTimeUnit: 'minutes',
+      authType: 'saml',
+    }),
+    'configureSettings',
+  );
+  let settings = await ok(mgmt.tenant.getSettings('acme'), 'getSettings');
+  check(show(settings.selfProvisioningDomains) === '["acme.com","acme.io"]', `settings domains: ${show(settings)}`);
+  check(settings.enabled === true && settings.sessionTokenExpiration === 30, 'settings values');
+  check(settings.sessionTokenExpirationUnit === 'minutes', 'settings unit');
+  check(settings.inactivityTime === 15 && settings.enableInactivity === true, 'inactivity settings');
+  check(settings.authType === 'saml' && settings.JITDisabled === false, 'settings defaults');
+  await ok(
+    mgmt.tenant.configureSettings('acme', { selfProvisioningDomains: ['acme.com'], JITDisabled: true }),
+    'configureSettings again',
+  );
+  settings = await ok(mgmt.tenant.getSettings('acme'), 'getSettings');
+  check(settings.JITDisabled === true && settings.sessionTokenExpiration === 30, 'settings keys not sent are kept');
+  check(show((await ok(mgmt.tenant.load('acme'), 'load')).selfProvisioningDomains) === '["acme.com"]',
+    'settings domains are the tenant\'s');
+  await expectError(404, mgmt.tenant.getSettings('no-such-tenant'), 'settings of a missing tenant');
+
+  // Roles: project and tenant scope, default flag, batches, search.
+  await ok(mgmt.role.create('viewer', 'Views', ['docs.read']), 'role create');
+  await ok(mgmt.role.create('editor', undefined, ['docs.edit'], 'acme'), 'tenant role create');
+  await ok(mgmt.role.create('approver', 'Approves', [], undefined, true), 'role create with default');
+  const batch = await ok(
+    mgmt.role.createBatch([{ name: 'auditor' }, { name: 'admin', permissionNames: ['docs.delete'] }]),
+    'role createBatch',
+  );
+  check(Array.isArray(batch) && show(batch.map((r) => r.name)) === '["auditor","admin"]',
+    `createBatch returns the roles: ${show(batch)}`);
+  check(batch.every((r) => r.id.startsWith('ROL')), 'batch role ids');
+  await ok(mgmt.role.update('viewer', 'viewer', undefined, ['docs.read', 'docs.edit']), 'role update');
+  const renamed = await ok(
+    mgmt.role.updateBatch([{ id: batch[0].id, newName: 'auditors', description: 'Audit' }]),
+    'role updateBatch',
+  );
+  check(renamed?.[0]?.name === 'auditors' && renamed[0].description === 'Audit',
+    `updateBatch returns the roles: ${show(renamed)}`);
+  let roles = await ok(mgmt.role.loadAll(), 'role loadAll');
+  const byKey = Object.fromEntries(roles.map((r) => [`${r.name}@${r.tenantId ?? ''}`, r]));
+  check(byKey['viewer@']?.description === '', 'role update is a full override');
+  check(show(byKey['viewer@'].permissionNames) === '["docs.read","docs.edit"]', 'role permissions');
+  check(byKey['editor@acme']?.id.startsWith('ROL'), 'tenant role listed with its tenantId');
+  check(byKey['approver@']?.default === true, 'default flag');
+  check('Tenant Admin@' in byKey, 'built-in role');
+  await ok(mgmt.role.updateWithId(byKey['auditors@'].id, 'auditors', 'By id'), 'role updateWithId');
+  const names = (list) => list.map((r) => r.name).sort();
+  check(show(names(await ok(mgmt.role.search({ tenantIds: ['acme'] }), 'search'))) === '["editor"]',
+    'role search by tenant');
+  const withProject = names(await ok(mgmt.role.search({ tenantIds: ['acme'], includeProjectRoles: true }), 'search'));
+  check(withProject.includes('editor') && withProject.includes('viewer'), `includeProjectRoles: ${withProject}`);
+  const like = await ok(mgmt.role.search({ roleNameLike: 'AUDIT' }), 'search');
+  check(show(like.map((r) => r.description)) === '["By id"]', `role search like: ${show(like)}`);
+  check(show(names(await ok(mgmt.role.search({ permissionNames: ['docs.delete'] }), 'search'))) === '["admin"]',
+    'role search by permission');
+  await expectError(400, mgmt.role.create('viewer'), 'duplicate role', invalidRequest);
+  await expectError(400, mgmt.role.create('ghostly', undefined, ['no-such-permission']), 'unknown permission',
+    invalidRequest);
+  await expectError(404, mgmt.role.create('r', undefined, undefined, 'no-such-tenant'), 'role in missing tenant');
+
+  await ok(mgmt.tenant.updateDefaultRoles('acme', ['viewer']), 'updateDefaultRoles');
+  check(show((await ok(mgmt.tenant.load('acme'), 'load')).defaultRoles) === '["viewer"]', 'default roles');
+
+  await ok(mgmt.role.delete('editor', 'acme'), 'tenant role delete');
+  await expectError(404, mgmt.role.delete('editor', 'acme'), 'delete a deleted role');
+  await ok(mgmt.role.deleteWithId(byKey['admin@'].id), 'role deleteWithId');
+  await ok(mgmt.role.deleteBatch(['auditors']), 'role deleteBatch by name');
+  await ok(mgmt.role.create('temp'), 'role create');
+  const temp = (await ok(mgmt.role.search({ roleNames: ['temp'] }), 'search'))[0];
+  await ok(mgmt.role.deleteBatch(undefined, undefined, [temp.id]), 'role deleteBatch by id');
+  await ok(mgmt.role.create('local', undefined, undefined, 'acme'), 'tenant role create');
+  await ok(mgmt.role.deleteBatch(['local'], 'acme'), 'tenant role deleteBatch');
+  roles = await ok(mgmt.role.loadAll(), 'loadAll');
+  check(show(names(roles)) === '["Tenant Admin","approver","viewer"]', `roles after deletes: ${names(roles)}`);
+  await ok(mgmt.permission.delete('docs.delete'), 'permission delete');
+  await ok(mgmt.permission.deleteBatch(['docs.edit']), 'permission deleteBatch by name');
+  await ok(mgmt.permission.deleteBatch(undefined, [byName['docs.read'].id]), 'permission deleteBatch by id');
+  perms = await ok(mgmt.permission.loadAll(), 'loadAll');
+  check(show(names(perms)) === '["Impersonate","SSO Admin","User Admin"]', `permissions after deletes: ${names(perms)}`);
+  const viewer = (await ok(mgmt.role.loadAll(), 'loadAll')).find((r) => r.name === 'viewer');
+  check(show(viewer.permissionNames) === '[]', 'deleted permissions leave the roles');
+
+  // Tenant deletes: children first (strict refuses a parent with sub-tenants), with cascade.
+  await ok(mgmt.role.create('local', undefined, undefined, 'acme'), 'tenant role create');
+  await expectError(400, mgmt.tenant.delete('acme'), 'delete a parent', invalidRequest);
+  await ok(mgmt.tenant.delete(child, true), 'tenant delete with cascade');
+  await ok(mgmt.tenant.delete('acme', true), 'parent delete with cascade');
+  await expectError(404, mgmt.tenant.load('acme'), 'deleted tenant');
+  roles = await ok(mgmt.role.loadAll(), 'loadAll');
+  check(!roles.some((r) => r.tenantId === 'acme'), 'a tenant\'s roles go with it');
+  await ok(mgmt.tenant.delete(generated), 'tenant delete');
+  await expectError(404, mgmt.tenant.delete(generated), 'delete a deleted tenant');
+  check((await ok(mgmt.tenant.loadAll(), 'loadAll')).length === 0, 'no tenants left');
+
+  // Flows, v1 through the SDK.
+  const flows = await ok(mgmt.flow.list(), 'flow list');
+  const flowIds = flows.flows.map((f) => f.id);
+  check(flows.total === flowIds.length && flowIds.includes('sign-up-or-in'), `flow list: ${flowIds}`);
+  const exported = await ok(mgmt.flow.export('sign-up-or-in'), 'flow export');
+  check(exported.flow.name && exported.screens.length > 1, 'export v1 has a name and screens');
+  const flow = { ...exported.flow, name: 'Renamed' };
+  const imported = await ok(mgmt.flow.import('sign-up-or-in', flow, exported.screens), 'flow import');
+  check(imported.flow.name === 'Renamed', 'import v1 returns the new flow');
+  check(imported.flow.version === exported.flow.version + 1, 'import bumps the version');
+  check(imported.screens.length === exported.screens.length, 'import keeps the screens');
+  await ok(mgmt.flow.import('copy', flow, exported.screens), 'flow import new');
+  check((await ok(mgmt.flow.export('copy'), 'export')).flow.name === 'Renamed', 'import creates a flow');
+  await ok(mgmt.flow.delete(['copy', 'no-such-flow']), 'flow delete');
+  check(!(await ok(mgmt.flow.list(), 'list')).flows.some((f) => f.id === 'copy'), 'flow delete');
+  await expectError(404, mgmt.flow.export('no-such-flow'), 'export missing flow');
+
+  // Theme v1 through the SDK.
+  const theme = (await ok(mgmt.theme.export(), 'theme export')).theme;
+  check(theme && 'cssTemplate' in theme, `theme export is wrapped: ${show(theme)}`);
+  const after = (await ok(mgmt.theme.import({ ...theme, cssTemplate: { light: {} } }), 'theme import')).theme;
+  check(after.version === theme.version + 1 && show(after.cssTemplate) === '{"light":{}}', 'theme import');
+
+  // v2 flow and theme through the SDK's HTTP client.
+  let r = await raw(client, '/v2/mgmt/flow/export', { flowId: 'sign-in' });
+  check(r.ok, `export v2: ${r.status} ${show(r.body)}`);
+  const v2 = r.body.flow;
+  check(v2.flowId === 'sign-in' && 'contents' in v2 && 'metadata' in v2, `export v2: ${Object.keys(v2)}`);
+  v2.metadata.name = 'Sign In (v2)';
+  check((await raw(client, '/v2/mgmt/flow/import', { flow: v2 })).ok, 'import v2');
+  check((await ok(mgmt.flow.export('sign-in'), 'export')).flow.name === 'Sign In (v2)', 'v2 import seen by v1');
+  r = await raw(client, '/v2/mgmt/theme/export', {});
+  check(r.ok && 'styles' in r.body.theme, `theme export v2: ${show(r.body)}`);
+  check((await raw(client, '/v2/mgmt/theme/import', { theme: { ...r.body.theme, styles: { dark: {} } } })).ok,
+    'theme import v2');
+  check(show((await ok(mgmt.theme.export(), 'export')).theme.cssTemplate) === '{"dark":{}}', 'theme v2 seen by v1');
+  r = await raw(client, '/v1/mgmt/no-such-endpoint', {});
+  check(r.status === 404 && typeof r.body.errorCode === 'string', `unknown endpoint: ${r.status} ${show(r.body)}`);
+
+  // The handshake's tier went out on the management calls made after it had answered.
+  const last = sent.filter((s) => s.path.startsWith('/v1/mgmt/tenant')).pop();
+  check(last?.license === 'tier1', `x-descope-license after the handshake: ${show(last)}`);
+
+  // A wrong key: the handshake fails quietly (the SDK carries on), and calls are 401.
+  const wrong = connect(BASE, 'wrong-key');
+  check((await wrong.handshake) === 401, 'handshake with a wrong key is 401');
+  await expectError(401, wrong.mgmt.tenant.loadAll(), 'wrong key');
+
+  // The SDK's view of a rate limit: a 429 whose error carries the errorCode and Retry-After.
+  if (LIMITED) {
+    const limited = connect(LIMITED, KEY);
+    check((await limited.handshake) === 200, 'limited handshake'); // request 1
+    await ok(limited.mgmt.tenant.loadAll(), 'second request'); // 2
+    const err = await expectError(429, limited.mgmt.tenant.loadAll(), 'rate limit', 'E130429');
+    check(Number.isInteger(err.retryAfter) && err.retryAfter >= 1 && err.retryAfter <= 60,
+      `retryAfter: ${show(err)}`);
+  }
+
+  console.log(`conformance (node): ${checks} checks passed`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`conformance (node) FAILED: ${e.stack ?? e}`);
+    process.exit(1);
+  },
+);
