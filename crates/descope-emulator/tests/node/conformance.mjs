@@ -198,6 +198,23 @@ async function main() {
     'settings domains are the tenant\'s');
   await expectError(404, mgmt.tenant.getSettings('no-such-tenant'), 'settings of a missing tenant');
 
+  // Password settings: the project's ('' tenant) and a tenant's own, inherited until set. NODE's
+  // PasswordSettings type spells `nonAlphaNumeric`; the wire name is `nonAlphanumeric`
+  // (PY, GO), so the script sends the wire names.
+  const projectPw = await ok(mgmt.password.getSettings(''), 'password getSettings');
+  check(projectPw.enabled === true && projectPw.minLength === 8, `password defaults: ${show(projectPw)}`);
+  await ok(
+    mgmt.password.configureSettings('', { minLength: 12, nonAlphanumeric: true, lock: true, lockAttempts: 5 }),
+    'password configureSettings (project)',
+  );
+  check((await ok(mgmt.password.getSettings('acme'), 'tenant password')).minLength === 12,
+    'a tenant inherits the project\'s password settings');
+  await ok(mgmt.password.configureSettings('acme', { minLength: 16 }), 'password configureSettings (tenant)');
+  const tenantPw = await ok(mgmt.password.getSettings('acme'), 'tenant password');
+  check(tenantPw.minLength === 16 && tenantPw.nonAlphanumeric === true, `tenant password: ${show(tenantPw)}`);
+  check((await ok(mgmt.password.getSettings(''), 'password')).minLength === 12, 'project password unchanged');
+  await expectError(404, mgmt.password.getSettings('no-such-tenant'), 'password of a missing tenant');
+
   // Roles: project and tenant scope, default flag, batches, search.
   await ok(mgmt.role.create('viewer', 'Views', ['docs.read']), 'role create');
   await ok(mgmt.role.create('editor', undefined, ['docs.edit'], 'acme'), 'tenant role create');
