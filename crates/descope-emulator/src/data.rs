@@ -155,6 +155,26 @@ pub struct ProjectData {
     pub flows: Vec<Flow>,
     pub theme: Theme,
     pub password_settings: PasswordSettings,
+    pub lists: Vec<NamedList>,
+}
+
+/// A list (docs/descope-api.md §18): `data` is strings, or an object for a `json` list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NamedList {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub list_type: String,
+    pub data: Value,
+}
+
+impl NamedList {
+    /// Exactly Descope's list object.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 impl ProjectData {
@@ -164,6 +184,14 @@ impl ProjectData {
 
     pub fn tenant_mut(&mut self, id: &str) -> Option<&mut Tenant> {
         self.tenants.iter_mut().find(|t| t.id == id)
+    }
+
+    pub fn list(&self, id: &str) -> Option<&NamedList> {
+        self.lists.iter().find(|l| l.id == id)
+    }
+
+    pub fn list_mut(&mut self, id: &str) -> Option<&mut NamedList> {
+        self.lists.iter_mut().find(|l| l.id == id)
     }
 
     pub fn children(&self, id: &str) -> Vec<String> {

@@ -172,7 +172,14 @@ async fn handle(
     body: AxumBody,
     seq: u64,
 ) -> Handled {
-    let path = parts.uri.path();
+    let mut query = query_pairs(parts.uri.query());
+    let path = match ops::path_key(&parts.method, parts.uri.path()) {
+        Some((path, pair)) => {
+            query.extend(query_pairs(Some(&pair)));
+            path
+        }
+        None => parts.uri.path(),
+    };
     if !authorized(shared, &parts.headers) {
         return Handled::Answer(Answer::error(&ApiError::unauthorized(), "unauthorized"));
     }
@@ -199,14 +206,7 @@ async fn handle(
         Err(e) => Err(ApiError::bad_json(format!("Unreadable request body: {e}"))),
         Ok(bytes) => match Body::parse(&bytes) {
             Err(e) => Err(e),
-            Ok(body) => run(
-                shared,
-                route,
-                Input {
-                    body,
-                    query: query_pairs(parts.uri.query()),
-                },
-            ),
+            Ok(body) => run(shared, route, Input { body, query }),
         },
     };
     let (mut answer, committed) = match result {

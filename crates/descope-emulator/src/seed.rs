@@ -80,6 +80,7 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
             references: json!({}),
         },
         password_settings: Default::default(),
+        lists: Vec::new(),
     }
 }
 

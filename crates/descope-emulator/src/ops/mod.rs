@@ -2,6 +2,7 @@
 //! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
 mod flows;
+mod lists;
 mod password;
 mod permissions;
 mod roles;
@@ -78,6 +79,22 @@ pub struct Route {
     pub license: bool,
 }
 
+/// Calls that carry their key in the path rather than the query: NODE loads a list as
+/// `GET /v1/mgmt/list/<id>` and `GET /v1/mgmt/list/name/<name>` where PY sends `?id=` and
+/// `?name=` (docs/emulator.md). Returns the path to route and the query pair it stands for,
+/// still percent-encoded (the query parser decodes it).
+pub fn path_key(method: &Method, path: &str) -> Option<(&'static str, String)> {
+    if method.as_str() != "GET" {
+        return None;
+    }
+    if let Some(name) = path.strip_prefix("/v1/mgmt/list/name/") {
+        return (!name.is_empty()).then(|| ("/v1/mgmt/list/name", format!("name={name}")));
+    }
+    let id = path.strip_prefix("/v1/mgmt/list/")?;
+    (!id.is_empty() && !id.contains('/') && !["all", "name"].contains(&id))
+        .then(|| ("/v1/mgmt/list", format!("id={id}")))
+}
+
 pub fn route(method: &Method, path: &str) -> Option<Route> {
     let (handler, write): (Handler, bool) = match (method.as_str(), path) {
         ("GET", "/v1/mgmt/license") => {
@@ -99,6 +116,19 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v1/mgmt/tenant/updateDefaultRoles") => (tenants::update_default_roles, true),
         ("GET", "/v1/mgmt/password/settings") => (password::load, false),
         ("POST", "/v1/mgmt/password/settings") => (password::update, true),
+        ("POST", "/v1/mgmt/list") => (lists::create, true),
+        ("POST", "/v1/mgmt/list/update") => (lists::update, true),
+        ("POST", "/v1/mgmt/list/delete") => (lists::delete, true),
+        ("GET", "/v1/mgmt/list") => (lists::load, false),
+        ("GET", "/v1/mgmt/list/name") => (lists::load_by_name, false),
+        ("GET", "/v1/mgmt/list/all") => (lists::load_all, false),
+        ("POST", "/v1/mgmt/list/ip/add") => (lists::ip_add, true),
+        ("POST", "/v1/mgmt/list/ip/remove") => (lists::ip_remove, true),
+        ("POST", "/v1/mgmt/list/ip/check") => (lists::ip_check, false),
+        ("POST", "/v1/mgmt/list/text/add") => (lists::text_add, true),
+        ("POST", "/v1/mgmt/list/text/remove") => (lists::text_remove, true),
+        ("POST", "/v1/mgmt/list/text/check") => (lists::text_check, false),
+        ("POST", "/v1/mgmt/list/clear") => (lists::clear, true),
         ("POST", "/v1/mgmt/permission/create") => (permissions::create, true),
         ("POST", "/v1/mgmt/permission/create/batch") => (permissions::create_batch, true),
         ("POST", "/v1/mgmt/permission/update") => (permissions::update, true),

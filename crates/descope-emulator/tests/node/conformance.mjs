@@ -215,6 +215,26 @@ async function main() {
   check((await ok(mgmt.password.getSettings(''), 'password')).minLength === 12, 'project password unchanged');
   await expectError(404, mgmt.password.getSettings('no-such-tenant'), 'password of a missing tenant');
 
+  // Lists. NODE loads by id and by name with the key in the path (`/v1/mgmt/list/<id>`,
+  // `/v1/mgmt/list/name/<name>`), where PY sends `?id=` / `?name=`.
+  const office = await ok(
+    mgmt.list.create({ name: 'office ips', type: 'ips', description: 'Office', data: ['10.0.0.0/8'] }),
+    'list create',
+  );
+  check(typeof office.id === 'string' && office.type === 'ips', `list create: ${show(office)}`);
+  check((await ok(mgmt.list.load(office.id), 'list load')).name === 'office ips', 'list load (id in the path)');
+  check((await ok(mgmt.list.loadByName('office ips'), 'list loadByName')).id === office.id,
+    'list load by name (name in the path, percent-encoded)');
+  await ok(mgmt.list.addIPs(office.id, ['192.168.0.1']), 'list addIPs');
+  check((await ok(mgmt.list.checkIP(office.id, '192.168.0.1'), 'list checkIP')) === true, 'list checkIP');
+  await ok(mgmt.list.update(office.id, { name: 'offices', type: 'ips', data: ['172.16.0.0/12'] }), 'list update');
+  const updated = await ok(mgmt.list.load(office.id), 'list load');
+  check(updated.description === '' && show(updated.data) === '["172.16.0.0/12"]', `list full override: ${show(updated)}`);
+  check((await ok(mgmt.list.loadAll(), 'list loadAll')).some((l) => l.id === office.id), 'list loadAll');
+  await expectError(400, mgmt.list.create({ name: 'bad', type: 'ips', data: ['300.0.0.1'] }), 'bad IP', 'E011003');
+  await ok(mgmt.list.delete(office.id), 'list delete');
+  await expectError(404, mgmt.list.load(office.id), 'deleted list');
+
   // Roles: project and tenant scope, default flag, batches, search.
   await ok(mgmt.role.create('viewer', 'Views', ['docs.read']), 'role create');
   await ok(mgmt.role.create('editor', undefined, ['docs.edit'], 'acme'), 'tenant role create');

@@ -112,6 +112,29 @@ check(mgmt.password.get_settings()["minLength"] == 12, "the project's policy is 
 expect_error(404, lambda: mgmt.password.get_settings("no-such-tenant"))
 expect_error(400, lambda: mgmt.password.configure_settings("", {"minLength": "long"}), "E011004")
 
+# Lists: create, load, update (a full override), items, load all, delete, 404.
+office = mgmt.list.create("office", "ips", description="Office", data=["10.0.0.0/8"])["list"]
+check(office["id"] and office["type"] == "ips" and office["data"] == ["10.0.0.0/8"], f"list create: {office}")
+check(mgmt.list.load(office["id"])["list"]["name"] == "office", "list load")
+check(mgmt.list.load_by_name("office")["list"]["id"] == office["id"], "list load by name")
+mgmt.list.add_ips(office["id"], ["192.168.1.1", "10.0.0.0/8"])
+check(mgmt.list.check_ip(office["id"], "192.168.1.1") is True, "list ip check")
+mgmt.list.remove_ips(office["id"], ["192.168.1.1"])
+check(mgmt.list.load(office["id"])["list"]["data"] == ["10.0.0.0/8"], "list ip add/remove")
+mgmt.list.update(office["id"], "offices", "ips", data=["172.16.0.0/12"])
+updated = mgmt.list.load(office["id"])["list"]
+check(updated["name"] == "offices" and updated["description"] == "", f"list update is a full override: {updated}")
+words = mgmt.list.create("words", "texts", data=["alpha"])["list"]
+mgmt.list.add_texts(words["id"], ["beta"])
+check(mgmt.list.check_texts(words["id"], ["alpha", "beta"], match_all=True) is True, "list texts check")
+mgmt.list.clear(words["id"])
+check(mgmt.list.check_text(words["id"], "alpha") is False, "list clear")
+check(sorted(l["name"] for l in mgmt.list.load_all()["lists"]) == ["offices", "words"], "list load all")
+expect_error(400, lambda: mgmt.list.create("offices", "texts"), "E011003")
+expect_error(400, lambda: mgmt.list.create("bad", "ips", data=["10.0.0.0/33"]), "E011003")
+mgmt.list.delete(words["id"])
+expect_error(404, lambda: mgmt.list.load(words["id"]))
+
 # Roles: project and tenant scope, batches, search.
 mgmt.role.create("viewer", "Views", permission_names=["docs.read"])
 mgmt.role.create("editor", permission_names=["docs.edit"], tenant_id="acme")
