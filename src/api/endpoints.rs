@@ -27,6 +27,10 @@ pub const TENANT_LOAD_ALL: &str = "/v1/mgmt/tenant/all";
 pub const TENANT_SEARCH: &str = "/v1/mgmt/tenant/search";
 pub const TENANT_SETTINGS: &str = "/v1/mgmt/tenant/settings";
 pub const PASSWORD_SETTINGS: &str = "/v1/mgmt/password/settings";
+pub const LIST_CREATE: &str = "/v1/mgmt/list";
+pub const LIST_UPDATE: &str = "/v1/mgmt/list/update";
+pub const LIST_DELETE: &str = "/v1/mgmt/list/delete";
+pub const LIST_LOAD_ALL: &str = "/v1/mgmt/list/all";
 pub const TENANT_DEFAULT_ROLES: &str = "/v1/mgmt/tenant/updateDefaultRoles";
 
 pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
@@ -66,6 +70,9 @@ const WRITE_PATHS: &[&str] = &[
     TENANT_DELETE,
     TENANT_SETTINGS,
     PASSWORD_SETTINGS,
+    LIST_CREATE,
+    LIST_UPDATE,
+    LIST_DELETE,
     TENANT_DEFAULT_ROLES,
     PERMISSION_CREATE,
     PERMISSION_CREATE_BATCH,
@@ -296,6 +303,27 @@ pub fn password_settings_load(tenant: &str) -> ApiRequest {
 pub fn password_settings_update(body: Value) -> ApiRequest {
     let tenant = str_field(&body, "tenantId").unwrap_or_default().to_string();
     ApiRequest::write(PASSWORD_SETTINGS, body).for_address(Address::password_policy(tenant))
+}
+
+// ---- lists (docs/descope-api.md §18) ----
+
+pub fn list_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "name").map(Address::list);
+    with_address(ApiRequest::write(LIST_CREATE, body), address)
+}
+
+/// A full override: the body is the whole list, `id` included.
+pub fn list_update(body: Value) -> ApiRequest {
+    let address = str_field(&body, "name").map(Address::list);
+    with_address(ApiRequest::write(LIST_UPDATE, body), address)
+}
+
+pub fn list_delete(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(LIST_DELETE, json!({ "id": id })).for_address(Address::list(name))
+}
+
+pub fn list_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, LIST_LOAD_ALL)
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

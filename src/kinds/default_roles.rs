@@ -185,7 +185,7 @@ impl ResourceKind for DefaultRolesKind {
         self.create_op(address, body)
     }
 
-    fn delete_op(&self, address: &Address, _: bool) -> Op {
+    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         self.create_op(address, &json!({"defaultRoles": []}))
     }
 

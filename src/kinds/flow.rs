@@ -159,7 +159,7 @@ impl ResourceKind for FlowKind {
         self.create_op(address, body)
     }
 
-    fn delete_op(&self, address: &Address, _: bool) -> Op {
+    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         Op::from_result(endpoints::flow_delete(&[id_of(address).to_string()])).unchecked()
     }
 

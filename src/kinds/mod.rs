@@ -16,6 +16,7 @@
 pub mod default_roles;
 pub mod document;
 pub mod flow;
+pub mod list;
 pub mod password_policy;
 pub mod permission;
 pub mod role;
@@ -352,7 +353,9 @@ pub trait ResourceKind: Send + Sync {
 
     fn create_op(&self, address: &Address, body: &Value) -> Op;
     fn update_op(&self, address: &Address, body: &Value) -> Op;
-    fn delete_op(&self, address: &Address, cascade: bool) -> Op;
+    /// `live` is the object as read (a kind whose delete names a server-generated id takes
+    /// it from there).
+    fn delete_op(&self, address: &Address, live: &Value, cascade: bool) -> Op;
 
     /// A temporary update that frees `frees` (a swap of unique values); `None` when the kind
     /// has nothing to release.
@@ -464,6 +467,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &default_roles::DefaultRolesKind,
         &tenant_settings::TenantSettingsKind,
         &password_policy::PasswordPolicyKind,
+        &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
     ]

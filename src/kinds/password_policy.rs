@@ -355,7 +355,7 @@ impl ResourceKind for PasswordPolicyKind {
         self.create_op(address, body)
     }
 
-    fn delete_op(&self, _: &Address, _: bool) -> Op {
+    fn delete_op(&self, _: &Address, _: &Value, _: bool) -> Op {
         // Never planned (not deletable); an empty operation sends nothing.
         Op::default()
     }

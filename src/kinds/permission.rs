@@ -138,7 +138,7 @@ impl ResourceKind for PermissionKind {
         )
     }
 
-    fn delete_op(&self, address: &Address, _: bool) -> Op {
+    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         let name = name_of(address);
         Op::single(endpoints::permission_delete(name)).batched(
             PERMISSION_DELETE_BATCH,

@@ -228,7 +228,7 @@ impl ResourceKind for RoleKind {
         )
     }
 
-    fn delete_op(&self, address: &Address, _: bool) -> Op {
+    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         let (tenant, name) = parts(address);
         // Role delete-batch takes one tenantId for all names.
         let shared = tenant.map(|t| json!({"tenantId": t}));

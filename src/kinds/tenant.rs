@@ -359,7 +359,7 @@ impl ResourceKind for TenantKind {
         Op::single(endpoints::tenant_update(body.clone()))
     }
 
-    fn delete_op(&self, address: &Address, cascade: bool) -> Op {
+    fn delete_op(&self, address: &Address, _: &Value, cascade: bool) -> Op {
         Op::single(endpoints::tenant_delete(id_of(address), cascade))
     }
 

@@ -451,7 +451,7 @@ impl ResourceKind for TenantSettingsKind {
         self.create_op(address, body)
     }
 
-    fn delete_op(&self, _: &Address, _: bool) -> Op {
+    fn delete_op(&self, _: &Address, _: &Value, _: bool) -> Op {
         // Never planned (not deletable); an empty operation sends nothing.
         Op::default()
     }

@@ -165,7 +165,7 @@ impl ResourceKind for ThemeKind {
         self.create_op(address, body)
     }
 
-    fn delete_op(&self, address: &Address, _: bool) -> Op {
+    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         // Never planned (not deletable); an empty operation sends nothing.
         let _ = address;
         Op::default()

@@ -60,12 +60,13 @@ impl Change {
         let kind = crate::kinds::of(address.kind());
         let cascade = cascade && kind.cascades() && action.is_destructive();
         let body = after.as_ref().unwrap_or(&serde_json::Value::Null);
+        let live = before.as_ref().unwrap_or(&serde_json::Value::Null);
         let op = match action {
             Action::Create => kind.create_op(&address, body),
             Action::Update => kind.update_op(&address, body),
-            Action::Delete => kind.delete_op(&address, cascade),
+            Action::Delete => kind.delete_op(&address, live, cascade),
             Action::Replace => kind
-                .delete_op(&address, cascade)
+                .delete_op(&address, live, cascade)
                 .then(kind.create_op(&address, body)),
         };
         Change {

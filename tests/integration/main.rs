@@ -22,6 +22,7 @@ mod util;
 mod api;
 mod apply;
 mod config;
+mod list;
 mod manage;
 mod password_policy;
 mod plan;

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::util::TestEnv;
 
 const CONFIG: &str = "version: 1
+settings: {rate_limit: 1000/1}
 password_policy:
   min_length: 12
   uppercase: true

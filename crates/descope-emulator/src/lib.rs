@@ -31,7 +31,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use data::{Flow, Permission, ProjectData, Role, Tenant, TenantSettings, Theme};
+pub use data::{
+    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, TenantSettings, Theme,
+};
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
 pub use seed::{BUILTIN_ROLES, SYSTEM_PERMISSIONS};

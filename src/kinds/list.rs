@@ -1,0 +1,396 @@
+//! Lists (`list.<name>`): IP lists (addresses and CIDR ranges) and text lists, written under a
+//! top-level `lists:` section, compared as sets (docs/descope-api.md §18). One `list/all` read
+//! shows them all. Descope gives each list an id; the config names it by its name, so updates
+//! and deletes take the id from the live object. Updates are full overrides: the body is the
+//! live list with the managed fields replaced. JSON lists are outside what a config states: they
+//! are read like Descope's own objects, never planned, pruned or exported.
+
+use std::net::IpAddr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
+use crate::api::endpoints;
+use crate::config::checks::ConfigCheck;
+use crate::config::exported::{escape, escape_value, Exported};
+use crate::config::{ConfigSection, DiagnosticKind};
+use crate::model::{Address, Kind};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
+use crate::resource::{sorted_set, DesiredResource, LiveResource};
+
+pub struct ListKind;
+
+pub const KIND: Kind = Kind::named("list");
+
+const INFO: KindInfo = KindInfo::new(KIND, "Lists", &["type", "description", "items"]);
+
+const SECTION: ConfigSection = ConfigSection {
+    within: None,
+    key: "lists",
+    schema: || serde_json::to_value(schemars::schema_for!(Vec<ListConfig>)).unwrap_or_default(),
+};
+
+const LIST: &str = "lists";
+
+/// One entry of `lists:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    /// Unique in the project; the list's address is `list.<name>`.
+    pub name: String,
+    /// `ips` (addresses and CIDR ranges) or `texts`.
+    #[serde(rename = "type")]
+    pub list_type: ListType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The list's items, compared as a set; absent leaves them unmanaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<String>>,
+    /// Plans that would delete this list are errors.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Fields left to others: never diffed or written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListType {
+    #[default]
+    Ips,
+    Texts,
+}
+
+impl ListType {
+    fn wire(self) -> &'static str {
+        match self {
+            ListType::Ips => "ips",
+            ListType::Texts => "texts",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListSpec {
+    pub name: String,
+    pub list_type: Option<String>,
+    pub description: Option<String>,
+    /// Sorted and deduplicated.
+    pub items: Option<Vec<String>>,
+}
+
+impl Spec for ListSpec {
+    fn fields(&self) -> Fields {
+        let mut m = Fields::new();
+        if let Some(t) = &self.list_type {
+            m.insert("type", Value::from(t.clone()));
+        }
+        if let Some(d) = &self.description {
+            m.insert("description", Value::from(d.clone()));
+        }
+        if let Some(i) = &self.items {
+            m.insert("items", json!(i));
+        }
+        m
+    }
+}
+
+impl Address {
+    pub fn list(name: impl Into<String>) -> Self {
+        Address::new(KIND, name)
+    }
+}
+
+/// An address (`10.0.0.1`, `2001:db8::1`) or a range (`10.0.0.0/8`) its family allows.
+fn valid_ip_or_cidr(s: &str) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| {
+        p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u8>().is_ok_and(|n| n <= max)
+    })
+}
+
+/// Each entry of `lists:` on its own, so one bad entry does not hide the next.
+fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
+    sections
+        .of(&SECTION)
+        .flat_map(|v| {
+            let items = v.value.as_array().cloned().unwrap_or_default();
+            items
+                .into_iter()
+                .enumerate()
+                .map(move |(i, value)| crate::config::SectionValue {
+                    pointer: format!("{}/{i}", v.pointer),
+                    value,
+                    ..v.clone()
+                })
+        })
+        .collect()
+}
+
+impl ResourceKind for ListKind {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn config_sections(&self) -> &'static [ConfigSection] {
+        &[SECTION]
+    }
+
+    fn check_config(&self, cx: &mut ConfigCheck<'_>) {
+        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
+            if !v.value.is_array() {
+                cx.problem(
+                    &v.pointer,
+                    DiagnosticKind::InvalidType,
+                    "`lists` must be a list".into(),
+                    None,
+                );
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for v in entries(&cx.config.sections) {
+            let Some(l) = cx.decode::<ListConfig>(&v) else {
+                continue;
+            };
+            {
+                let at = v.pointer.clone();
+                if l.name.trim().is_empty() {
+                    cx.problem(
+                        &format!("{at}/name"),
+                        DiagnosticKind::InvalidName,
+                        "a list needs a name".into(),
+                        None,
+                    );
+                } else if !seen.insert(l.name.clone()) {
+                    cx.problem(
+                        &format!("{at}/name"),
+                        DiagnosticKind::DuplicateName,
+                        format!("list `{}` is declared twice", l.name),
+                        Some("list names are unique in a project".into()),
+                    );
+                }
+                if l.list_type == ListType::Ips {
+                    for (j, item) in l.items.iter().flatten().enumerate() {
+                        if !valid_ip_or_cidr(item) {
+                            cx.problem(
+                                &format!("{at}/items/{j}"),
+                                DiagnosticKind::InvalidValue,
+                                format!("`{item}` is not an IP address or CIDR range"),
+                                Some("e.g. `10.0.0.1`, `10.0.0.0/8` or `2001:db8::/32`".into()),
+                            );
+                        }
+                    }
+                }
+                for (j, f) in l.ignore_changes.iter().enumerate() {
+                    if !INFO.managed_fields.contains(&f.as_str()) {
+                        cx.problem(
+                            &format!("{at}/ignore_changes/{j}"),
+                            DiagnosticKind::InvalidIgnoreChanges,
+                            format!("`{f}` is not a field of a list"),
+                            Some(format!("a list has: {}", INFO.managed_fields.join(", "))),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
+        for v in entries(&input.config.sections) {
+            if let Ok(l) = serde_json::from_value::<ListConfig>(v.value) {
+                let managed = |f: &str| !l.ignore_changes.iter().any(|x| x == f);
+                out.insert(DesiredResource::new(
+                    Address::list(&l.name),
+                    ListSpec {
+                        name: l.name.clone(),
+                        list_type: managed("type").then(|| l.list_type.wire().to_string()),
+                        description: l.description.clone().filter(|_| managed("description")),
+                        items: l
+                            .items
+                            .clone()
+                            .filter(|_| managed("items"))
+                            .map(|i| sorted_set(i.into_iter().map(|s| s.trim().to_string()))),
+                    },
+                    vec![],
+                    l.protect,
+                    false,
+                    l.ignore_changes.clone(),
+                ));
+            }
+        }
+    }
+
+    fn list(&self) -> Option<ListCall> {
+        Some(ListCall {
+            request: endpoints::list_load_all,
+            key: LIST,
+        })
+    }
+
+    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
+        for l in snapshot.list(LIST) {
+            let name = string_field(l, "name");
+            if name.is_empty() {
+                out.warnings
+                    .push(format!("list without a name ignored: {l}"));
+                continue;
+            }
+            let list_type = string_field(l, "type");
+            let json_list = list_type == "json";
+            out.insert(LiveResource::new(
+                Address::list(&name),
+                ListSpec {
+                    description: Some(string_field(l, "description")),
+                    items: (!json_list).then(|| sorted_set(string_list(l, "data"))),
+                    list_type: Some(list_type),
+                    name,
+                },
+                l.clone(),
+                // A JSON list is shown, never planned (module doc).
+                json_list,
+            ));
+        }
+    }
+
+    fn create_body(&self, d: &DesiredResource) -> Value {
+        let l = d.spec::<ListSpec>();
+        let mut m = Map::new();
+        m.insert("name".into(), json!(l.name));
+        m.insert(
+            "type".into(),
+            json!(l.list_type.as_deref().unwrap_or("texts")),
+        );
+        if let Some(desc) = &l.description {
+            m.insert("description".into(), json!(desc));
+        }
+        if let Some(items) = &l.items {
+            m.insert("data".into(), json!(items));
+        }
+        Value::Object(m)
+    }
+
+    fn update_body(&self, d: &DesiredResource, live: &Value) -> Value {
+        let l = d.spec::<ListSpec>();
+        let keep = |k: &str| live.get(k).cloned().unwrap_or(Value::Null);
+        json!({
+            "id": keep("id"),
+            "name": l.name,
+            "type": l.list_type.clone().map(Value::from).unwrap_or_else(|| keep("type")),
+            "description": l.description.clone().map(Value::from).unwrap_or_else(|| keep("description")),
+            "data": l.items.clone().map(|i| json!(i)).unwrap_or_else(|| keep("data")),
+        })
+    }
+
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::list_create(body.clone()))
+    }
+
+    fn update_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::list_update(body.clone()))
+    }
+
+    fn delete_op(&self, address: &Address, live: &Value, _: bool) -> Op {
+        Op::single(endpoints::list_delete(
+            &string_field(live, "id"),
+            address.key(),
+        ))
+    }
+
+    fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
+        let lists: Vec<Value> = live
+            .iter()
+            .filter_map(|r| {
+                let l = r.spec::<ListSpec>();
+                let list_type = match l.list_type.as_deref() {
+                    Some("ips") => ListType::Ips,
+                    Some("texts") => ListType::Texts,
+                    _ => return None,
+                };
+                out.addresses.push(r.address.clone());
+                let c = ListConfig {
+                    name: escape(&l.name),
+                    list_type,
+                    description: l.description.clone().filter(|d| !d.is_empty()),
+                    items: l.items.clone(),
+                    ..Default::default()
+                };
+                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+            })
+            .collect();
+        if !lists.is_empty() {
+            out.config
+                .sections
+                .push(&SECTION, None, Value::Array(lists));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ips_and_ranges() {
+        for ok in [
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "::1",
+            "2001:db8::/32",
+            "0.0.0.0/0",
+        ] {
+            assert!(valid_ip_or_cidr(ok), "{ok}");
+        }
+        for bad in [
+            "10.0.0",
+            "10.0.0.0/33",
+            "::1/129",
+            "example.com",
+            "1.2.3.4/",
+            "1.2.3.4/+8",
+        ] {
+            assert!(!valid_ip_or_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_update_is_the_whole_list_with_its_id() {
+        let d = DesiredResource::new(
+            Address::list("office"),
+            ListSpec {
+                name: "office".into(),
+                list_type: Some("ips".into()),
+                description: None,
+                items: Some(vec!["10.0.0.0/8".into()]),
+            },
+            vec![],
+            false,
+            false,
+            vec![],
+        );
+        let live =
+            json!({"id": "LST1", "name": "office", "type": "ips", "description": "HQ", "data": []});
+        assert_eq!(
+            ListKind.update_body(&d, &live),
+            json!({"id": "LST1", "name": "office", "type": "ips", "description": "HQ", "data": ["10.0.0.0/8"]})
+        );
+        assert_eq!(
+            ListKind
+                .delete_op(&Address::list("office"), &live, false)
+                .steps[0]
+                .body,
+            Some(json!({"id": "LST1"}))
+        );
+    }
+}
