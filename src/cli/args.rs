@@ -231,19 +231,45 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Terraform users type `-out FILE` and `-out=FILE`; clap would read `-out` as `-o -u -t`.
+/// Terraform users spell long flags with one dash (`-out FILE`, `-auto-approve`,
+/// `-target=ADDR`); clap would read `-out` as `-o -u -t`. Every word that is one dash followed
+/// by the name of a long flag this CLI defines becomes the two-dash form; short flags (`-q`,
+/// `-vv`), values that follow a flag, and everything after `--` are left alone.
 pub fn rewrite_terraform_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    args.into_iter()
-        .map(|a| {
-            if a == "-out" {
-                "--out".to_string()
-            } else if let Some(rest) = a.strip_prefix("-out=") {
-                format!("--out={rest}")
-            } else {
-                a
-            }
-        })
-        .collect()
+    use clap::CommandFactory;
+    let mut longs = std::collections::BTreeSet::new();
+    collect_longs(&Cli::command(), &mut longs);
+    let mut out = Vec::new();
+    let mut rest_verbatim = false;
+    for a in args {
+        if rest_verbatim || a == "--" {
+            rest_verbatim = true;
+            out.push(a);
+            continue;
+        }
+        let rewritten = a
+            .strip_prefix('-')
+            .filter(|r| !r.starts_with('-'))
+            .and_then(|r| {
+                let name = r.split_once('=').map_or(r, |(n, _)| n);
+                (name.len() > 1 && longs.contains(name)).then(|| format!("-{a}"))
+            });
+        out.push(rewritten.unwrap_or(a));
+    }
+    out
+}
+
+fn collect_longs(cmd: &clap::Command, longs: &mut std::collections::BTreeSet<String>) {
+    for arg in cmd.get_arguments() {
+        if let Some(l) = arg.get_long() {
+            longs.insert(l.to_string());
+        }
+    }
+    longs.insert("help".into());
+    longs.insert("version".into());
+    for sub in cmd.get_subcommands() {
+        collect_longs(sub, longs);
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +291,65 @@ mod tests {
         .unwrap();
         match cli.command {
             Command::Plan(p) => assert_eq!(p.out.unwrap(), PathBuf::from("p.plan")),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_long_flag_takes_terraforms_single_dash() {
+        let v = rewrite_terraform_flags(
+            [
+                "x",
+                "-q",
+                "-vv",
+                "apply",
+                "-auto-approve",
+                "-lock-timeout=5s",
+                "-target=tenant.a",
+                "-detailed-exitcode",
+                "-o",
+                "-nope",
+                "--",
+                "-out",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            v,
+            [
+                "x",
+                "-q",
+                "-vv",
+                "apply",
+                "--auto-approve",
+                "--lock-timeout=5s",
+                "--target=tenant.a",
+                "--detailed-exitcode",
+                "-o",
+                "-nope",
+                "--",
+                "-out"
+            ]
+        );
+        let cli = Cli::try_parse_from(rewrite_terraform_flags(
+            [
+                "descope-mgmt",
+                "-q",
+                "apply",
+                "-auto-approve",
+                "-lock-timeout",
+                "30s",
+                "p.plan",
+            ]
+            .map(String::from),
+        ))
+        .unwrap();
+        assert!(cli.global.quiet);
+        match cli.command {
+            Command::Apply(a) => {
+                assert!(a.auto_approve);
+                assert_eq!(*a.lock_timeout, std::time::Duration::from_secs(30));
+            }
             other => panic!("parsed as {other:?}"),
         }
     }

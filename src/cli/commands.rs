@@ -93,7 +93,18 @@ pub fn plan_options(p: &PlanArgs) -> PlanRequest {
 }
 
 pub fn print_plan(outcome: &PlanOutcome, color: bool, quiet: bool) {
-    if !quiet {
+    if quiet {
+        // No narration, but the result: a CI log must still say whether anything changes.
+        println!(
+            "{}",
+            descope_mgmt::plan::file::Summary::of(&outcome.plan.changes).line()
+        );
+        if let Some(path) = &outcome.saved_to {
+            println!("Saved the plan to {}.", path.display());
+        }
+        return;
+    }
+    {
         print!("{}", render::text(&outcome.plan, color));
         for w in &outcome.warnings {
             eprintln!("warning: {w}");
@@ -198,7 +209,13 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     });
     println!(
         "\nApply {}: {} created, {} updated, {} deleted, {} replaced{}, {} failed, {} skipped in {:.1}s ({} requests, {} rate-limited).",
-        if report.all_succeeded() { "complete" } else { "INCOMPLETE" },
+        if report.not_run() > 0 {
+            "INTERRUPTED"
+        } else if report.all_succeeded() {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        },
         report.succeeded(Action::Create),
         report.succeeded(Action::Update),
         report.succeeded(Action::Delete),
@@ -212,7 +229,7 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     );
     if report.not_run() > 0 {
         println!(
-            "\nInterrupted: {} operation(s) were not started. Operations in flight finished and were journaled.",
+            "\nInterrupted: {} operation(s) were not started (nothing of them was sent). Requests already sent finished and were journaled.",
             report.not_run()
         );
     }
@@ -265,6 +282,9 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
+    if let Some(e) = planning_flags_with_a_plan_file(a) {
+        return fail(&e);
+    }
     rt.block_on(async {
         // A saved plan is checked before anything else, network included.
         let saved = match &a.file {
@@ -328,15 +348,40 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
     })
 }
 
-/// First Ctrl-C: start nothing new, let operations in flight finish and be journaled, then
-/// report (exit 1). Second Ctrl-C: stop at once — the journal is fsynced line by line, so a
+/// `apply FILE` carries out the file as reviewed; a flag that would change what is planned
+/// cannot apply to it, and ignoring it would be a silent surprise.
+fn planning_flags_with_a_plan_file(a: &ApplyArgs) -> Option<OpError> {
+    let file = a.file.as_ref()?;
+    let p = &a.plan;
+    let flag = [
+        ("--target", !p.targets.is_empty()),
+        ("--prune", !p.prune.is_empty()),
+        ("--allow-replace", !p.allow_replace.is_empty()),
+        ("--out", p.out.is_some()),
+        ("--detailed-exitcode", p.detailed_exitcode),
+    ]
+    .into_iter()
+    .find_map(|(name, set)| set.then_some(name))?;
+    Some(OpError::Usage(format!(
+        "{flag} cannot be used with a plan file: the plan file is what was reviewed, and apply \
+         carries it out exactly. Plan again with {flag} (`descope-mgmt plan {flag} … -out FILE`), \
+         then apply that file instead of {}",
+        file.display()
+    )))
+}
+
+/// First Ctrl-C: send nothing new (operations still waiting for the request budget are not
+/// started), let requests already sent finish and be journaled, then report (exit 1). Second Ctrl-C: stop at once — the journal is fsynced line by line, so a
 /// re-run still resumes correctly.
-async fn stop_on_interrupt(flag: Arc<std::sync::atomic::AtomicBool>, progress: Arc<ApplyProgress>) {
+async fn stop_on_interrupt(
+    stop: descope_mgmt::util::interrupt::Interrupt,
+    progress: Arc<ApplyProgress>,
+) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
-    flag.store(true, std::sync::atomic::Ordering::SeqCst);
-    progress.note("Interrupted: finishing the operations in flight, then stopping (Ctrl-C again to stop at once).");
+    stop.trigger();
+    progress.note("Interrupted: requests already sent finish; nothing else is sent (Ctrl-C again to stop at once).");
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("Stopped. Re-run the same apply to finish the plan.");
         std::process::exit(i32::from(exit::ERROR));

@@ -24,7 +24,7 @@ fn state_dir(g: &GlobalArgs) -> Result<StateDir, OpError> {
     let loaded = config::load(&LoadOptions {
         path: g.config.clone(),
         env: g.env.clone(),
-        vars: VarSource::Process,
+        vars: VarSource::Process.offline(),
     })?;
     Ok(StateDir::new(&g.state_dir, &loaded.environment)?)
 }
@@ -127,7 +127,7 @@ fn drift_text(r: &DriftReport) -> String {
     if !r.unmanaged.is_empty() {
         let _ = writeln!(
             s,
-            "\nUnmanaged (information only; `state import ADDR` to manage) ({}):",
+            "\nUnmanaged (information only; to manage one, add it to the config, then `state import ADDR`) ({}):",
             r.unmanaged.len()
         );
         for a in &r.unmanaged {
@@ -285,9 +285,11 @@ pub fn run_export(g: &GlobalArgs, a: &ExportArgs) -> u8 {
                     session.state.state_file().display()
                 );
             }
+            // Exactly as they must be typed: the exported file always has an environment.
             println!(
-                "Next: descope-mgmt validate --config {0}  and  descope-mgmt plan --config {0} (no changes expected)",
-                req.out.join("descope.yaml").display()
+                "Next: descope-mgmt validate --config {0} --env {1}  and  descope-mgmt plan --config {0} --env {1} (no changes expected)",
+                req.out.join("descope.yaml").display(),
+                session.loaded.environment
             );
         }
         Ok(exit::OK)

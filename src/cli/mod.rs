@@ -30,13 +30,14 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_logging(cli.global.verbose, cli.global.quiet);
+    init_logging(cli.global.verbose, cli.global.quiet, cli.global.no_color);
     ExitCode::from(run(cli))
 }
 
 /// Log lines go to stderr: warnings by default, more with -v/-vv, `RUST_LOG` overrides.
-/// Nothing logged carries a secret: the management key only exists inside `Secret`.
-fn init_logging(verbose: u8, quiet: bool) {
+/// Nothing logged carries a secret: the management key only exists inside `Secret`. Colour
+/// follows the same rule as the rest of the output, judged on stderr, where the lines go.
+fn init_logging(verbose: u8, quiet: bool, no_color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -49,6 +50,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(output::color_allowed(no_color) && output::stderr_is_terminal())
         .with_target(false)
         .without_time()
         .try_init();

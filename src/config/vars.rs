@@ -9,6 +9,10 @@ pub enum VarSource {
     #[default]
     Process,
     Map(BTreeMap<String, String>),
+    /// For commands that never talk to Descope (`validate`, `state list`, ...): the same
+    /// variables, but an unset `${secret:VAR}` is a stand-in instead of an error, since
+    /// secrets are needed only to talk to Descope (a pull-request check has no prod key).
+    Offline(Box<VarSource>),
 }
 
 impl VarSource {
@@ -16,6 +20,23 @@ impl VarSource {
         match self {
             VarSource::Process => std::env::var(name).ok(),
             VarSource::Map(m) => m.get(name).cloned(),
+            VarSource::Offline(inner) => inner.get(name),
+        }
+    }
+
+    /// The value of `${secret:NAME}`: the variable, or offline a stand-in when it is unset.
+    pub fn secret(&self, name: &str) -> Option<String> {
+        self.get(name).or_else(|| match self {
+            VarSource::Offline(_) => Some(format!("(secret {name}, not set)")),
+            _ => None,
+        })
+    }
+
+    /// The same variables for a command that never talks to Descope.
+    pub fn offline(self) -> VarSource {
+        match self {
+            VarSource::Offline(_) => self,
+            other => VarSource::Offline(Box::new(other)),
         }
     }
 
@@ -110,7 +131,7 @@ pub fn substitute(
                 )));
                 continue;
             }
-            match source.get(name) {
+            match source.secret(name) {
                 Some(v) => {
                     out.push_str(&v);
                     secret.get_or_insert_with(|| name.to_string());

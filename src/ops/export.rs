@@ -91,14 +91,23 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
         &session.credentials.project_id,
         &session.loaded.config.settings,
     );
-    // A configured endpoint (a regional or self-hosted one) is kept; it holds no secret.
+    // A configured endpoint (a regional or self-hosted one) is kept; it holds no secret. So is
+    // the configured key variable: the exported file must work with the variables already set.
     let base_uri = session.loaded.env.as_ref().and_then(|e| e.base_uri.clone());
+    let key_pointer = format!(
+        "/environments/{}/management_key",
+        crate::config::source_map::escape(&session.loaded.environment)
+    );
+    let key_var = session.loaded.secrets.get(&key_pointer).cloned();
     if let Some(env) = exported
         .config
         .environments
         .get_mut(&session.loaded.environment)
     {
         env.base_uri = base_uri;
+        if let Some(var) = key_var {
+            env.management_key = Some(format!("${{secret:{var}}}"));
+        }
     }
 
     let files = write_exported(&req.out, &exported)?;

@@ -138,6 +138,7 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     )
     .await?;
 
+    known_addresses(&options, &desired, &live, &state)?;
     let ownership = Ownership::from_state(&state);
     let ctx = PlanContext {
         project_id: session.credentials.project_id.clone(),
@@ -167,6 +168,48 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         warnings: live.warnings.clone(),
         plan,
     })
+}
+
+/// A `--target` or `--allow-replace` naming nothing would silently plan nothing for it; an
+/// address is known when the config, the live project or state.json holds it.
+fn known_addresses(
+    options: &PlanOptions,
+    desired: &DesiredGraph,
+    live: &crate::resource::live::LiveGraph,
+    state: &StateFile,
+) -> Result<(), OpError> {
+    let known = |a: &Address| {
+        desired.resources.contains_key(a)
+            || live.resources.contains_key(a)
+            || state.resources.contains_key(a)
+    };
+    let flagged = options
+        .targets
+        .iter()
+        .map(|a| ("--target", a))
+        .chain(options.allow_replace.iter().map(|a| ("--allow-replace", a)));
+    for (flag, address) in flagged {
+        if known(address) {
+            continue;
+        }
+        let names: Vec<String> = desired
+            .resources
+            .keys()
+            .chain(live.resources.keys())
+            .chain(state.resources.keys())
+            .map(Address::to_string)
+            .collect();
+        let hint = crate::config::diagnostic::did_you_mean(
+            &address.to_string(),
+            names.iter().map(String::as_str),
+        )
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+        return Err(OpError::Usage(format!(
+            "{flag} {address}: no such resource in the configuration, the live project or state.json{hint}"
+        )));
+    }
+    Ok(())
 }
 
 /// Requests an apply of `plan` sends: the live reads to verify, one write per change (two for a

@@ -1,0 +1,406 @@
+//! The team workflow as a careful new user meets it (issue 12's numbered surprises): each test
+//! runs the real executable the way the user did and checks what they should have seen.
+
+use std::process::Output;
+use std::sync::Arc;
+
+use descope_emulator::{EmulatorOptions, HookEvent, HookPhase, Tenant};
+use descope_mgmt::apply::execute::{NoProgress, OpOutcome};
+use descope_mgmt::ops::apply::{apply, ApplyRequest};
+use descope_mgmt::ops::plan::PlanRequest;
+
+use crate::util::TestEnv;
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn both(out: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", stdout(out), stderr(out))
+}
+
+/// Runs and insists on the exit code, showing everything the command said when it differs.
+fn expect(w: &TestEnv, args: &[&str], want: i32) -> Output {
+    let out = w.cmd(args).env("NO_COLOR", "1").output().unwrap();
+    assert_eq!(code(&out), want, "descope-mgmt {args:?}\n{}", both(&out));
+    out
+}
+
+fn live_tenant(id: &str, name: &str) -> Tenant {
+    Tenant {
+        id: id.into(),
+        name: name.into(),
+        created_time: 1_700_000_000,
+        ..Default::default()
+    }
+}
+
+const ONE_TENANT: &str = "version: 1\ntenants:\n  - {id: acme, name: Acme}\n";
+
+const FAST: &str = "--rate-limit=100000/60";
+
+// ---------------------------------------------------------------------------------------------
+// 1. state import of an address the config does not name
+
+#[test]
+fn importing_an_address_the_config_does_not_name_is_refused() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.emu()
+        .mutate(|d| d.tenants.push(live_tenant("stray", "Stray")));
+    w.write_config(ONE_TENANT);
+    let out = expect(&w, &[FAST, "state", "import", "tenant.stray"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("not in the configuration"), "{err}");
+    assert!(!stdout(&out).contains("now managed"), "{}", both(&out));
+    // Nothing was recorded, so the next plan cannot delete it.
+    let list = expect(&w, &["state", "list"], 0);
+    assert!(!stdout(&list).contains("tenant.stray"), "{}", both(&list));
+    let plan = expect(&w, &[FAST, "plan"], 0);
+    assert!(
+        !stdout(&plan).contains("will be deleted"),
+        "{}",
+        both(&plan)
+    );
+
+    // What drift recommends for an unmanaged resource must be a command that works.
+    let drift = expect(&w, &[FAST, "drift"], 2);
+    assert!(
+        stdout(&drift).contains("add it to the config"),
+        "{}",
+        both(&drift)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. offline commands demand no secrets
+
+const TWO_ENVS: &str = "version: 1
+environments:
+  dev:  {project_id: P2aAc4T2V93bddihGEx2Ryhc8e5Z, management_key: \"${secret:DESCOPE_DEV_KEY}\"}
+  prod: {project_id: P2eKx7QaM04oTvAzD2sNh6JuF9rC, management_key: \"${secret:DESCOPE_PROD_KEY}\"}
+tenants:
+  - id: acme
+    name: Acme
+    custom_attributes: {token: \"${secret:ACME_TOKEN}\"}
+";
+
+#[test]
+fn offline_commands_run_without_any_secret() {
+    let w = TestEnv::new();
+    w.write_config(TWO_ENVS);
+    for args in [
+        &["validate"][..],
+        &["validate", "--env", "prod"],
+        &["state", "list", "--env", "dev"],
+        &["backup", "list", "--env", "prod"],
+    ] {
+        let out = expect(&w, args, 0);
+        assert!(
+            !stderr(&out).contains("not set"),
+            "{args:?}: {}",
+            both(&out)
+        );
+    }
+    let out = expect(&w, &["validate"], 0);
+    assert!(stdout(&out).contains("dev: valid"), "{}", both(&out));
+    assert!(stdout(&out).contains("prod: valid"), "{}", both(&out));
+    // Talking to Descope still needs the key, and says which.
+    let out = expect(&w, &["plan", "--env", "dev"], 1);
+    assert!(stderr(&out).contains("DESCOPE_DEV_KEY"), "{}", both(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Ctrl-C stops queued work
+
+/// Four independent creates queued on a slow budget; the interrupt arrives while the first is
+/// on the wire. Only that one may finish: the rest are not started, whatever the budget says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_leaves_operations_waiting_for_the_budget_not_started() {
+    let w = TestEnv::start(EmulatorOptions::default()).await;
+    w.write_config(
+        "version: 1\nsettings: {rate_limit: \"10000/60\"}\ntenants:\n  - {id: t-one, name: One}\n  - {id: t-two, name: Two}\n  - {id: t-three, name: Three}\n  - {id: t-four, name: Four}\n",
+    );
+    let path = w.path("plans/p.plan");
+    let planned = w
+        .plan(PlanRequest {
+            out: Some(path.clone()),
+            ..PlanRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(planned.plan.changes.len(), 4);
+
+    // Reads at full speed, then a budget of one request every 1.5 s for the writes.
+    let session = w.session_with(|o| o.rate_limit = Some("40/60s".into()));
+    let interrupt = session.interrupt.clone();
+    w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
+        if ev.phase == HookPhase::BeforeHandling && ev.path == "/v1/mgmt/tenant/create" {
+            interrupt.trigger();
+        }
+    })));
+    let report = apply(
+        &session,
+        ApplyRequest {
+            plan: planned.plan.clone(),
+            plan_path: path,
+            lock_timeout: std::time::Duration::ZERO,
+        },
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    w.emu().set_hook(None);
+    let outcomes: Vec<&OpOutcome> = report.results.iter().map(|r| &r.outcome).collect();
+    let done = outcomes.iter().filter(|o| o.is_success()).count();
+    let not_run = outcomes
+        .iter()
+        .filter(|o| matches!(o, OpOutcome::NotRun))
+        .count();
+    assert_eq!((done, not_run), (1, 3), "{outcomes:?}");
+    assert_eq!(w.emu().data().tenants.len(), 1);
+    assert!(!report.all_succeeded());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. silent no-ops
+
+#[test]
+fn an_unknown_target_is_an_error_with_a_suggestion() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(ONE_TENANT);
+    let out = expect(&w, &[FAST, "plan", "--target", "tenant.acmee"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("tenant.acmee"), "{err}");
+    assert!(err.contains("did you mean `tenant.acme`"), "{err}");
+    // A target that only exists live (a delete) or in state is known.
+    expect(&w, &[FAST, "plan", "--target", "tenant.acme"], 0);
+}
+
+#[test]
+fn apply_of_a_saved_plan_refuses_planning_flags() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(ONE_TENANT);
+    expect(&w, &[FAST, "plan", "-out", "plans/p.plan"], 0);
+    for flag in [
+        &["--target", "tenant.acme"][..],
+        &["--prune", "tenant"],
+        &["--allow-replace", "tenant.acme"],
+    ] {
+        let mut args = vec![FAST, "apply", "plans/p.plan"];
+        args.extend_from_slice(flag);
+        let out = expect(&w, &args, 1);
+        assert!(
+            stderr(&out).contains("the plan file is what was reviewed"),
+            "{}",
+            both(&out)
+        );
+    }
+    assert!(w.emu().data().tenants.iter().all(|t| t.id != "acme"));
+}
+
+#[test]
+fn quiet_plan_still_prints_the_result() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(ONE_TENANT);
+    let out = expect(&w, &[FAST, "-q", "plan"], 0);
+    let text = stdout(&out);
+    assert!(text.contains("Plan: 1 to create"), "{}", both(&out));
+    assert!(
+        !text.contains("Symbols"),
+        "quiet means no narration: {text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Terraform's single-dash long flags
+
+#[test]
+fn terraform_spellings_of_long_flags_work() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(ONE_TENANT);
+    let out = expect(
+        &w,
+        &[
+            FAST,
+            "plan",
+            "-detailed-exitcode",
+            "-target=tenant.acme",
+            "-out=plans/p.plan",
+        ],
+        2,
+    );
+    assert!(stdout(&out).contains("tenant.acme"), "{}", both(&out));
+    expect(
+        &w,
+        &[
+            FAST,
+            "apply",
+            "-auto-approve",
+            "-lock-timeout=1s",
+            "plans/p.plan",
+        ],
+        0,
+    );
+    let out = expect(&w, &[FAST, "-q", "plan", "-detailed-exitcode"], 0);
+    assert!(stdout(&out).contains("No changes"), "{}", both(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. export's next commands work as printed
+
+#[test]
+fn export_prints_next_commands_that_work_as_printed() {
+    let mut w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.emu()
+        .mutate(|d| d.tenants.push(live_tenant("acme", "Acme")));
+    let key = w.vars.remove("DESCOPE_MANAGEMENT_KEY").unwrap();
+    let project = w.vars.remove("DESCOPE_PROJECT_ID").unwrap();
+    w.vars.insert("DESCOPE_DEV_KEY".into(), key);
+    w.write_config(&format!(
+        "version: 1\nenvironments:\n  dev: {{project_id: {project}, management_key: \"${{secret:DESCOPE_DEV_KEY}}\"}}\n"
+    ));
+    let out = expect(&w, &[FAST, "export", "--env", "dev", "--out", "exp"], 0);
+    let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
+    assert!(yaml.contains("${secret:DESCOPE_DEV_KEY}"), "{yaml}");
+    let next = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("Next: ").map(str::to_string))
+        .unwrap_or_else(|| panic!("no Next: line\n{}", both(&out)));
+    let commands: Vec<&str> = next.split("  and  ").collect();
+    assert_eq!(commands.len(), 2, "{next}");
+    for command in commands {
+        // The trailing "(no changes expected)" is prose, not arguments.
+        let command = command.split(" (").next().unwrap();
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[0], "descope-mgmt", "{command}");
+        let mut args = vec![FAST];
+        args.extend(&words[1..]);
+        let out = expect(&w, &args, 0);
+        if words[1] == "plan" {
+            assert!(stdout(&out).contains("No changes"), "{}", both(&out));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. smaller ones
+
+#[test]
+fn a_variable_in_a_flow_sequence_hints_at_quoting() {
+    let w = TestEnv::new();
+    w.write_config(
+        "version: 1\ntenants:\n  - {id: acme, name: Acme, domains: [acme.${SUFFIX:-com}]}\n",
+    );
+    let out = expect(&w, &["validate"], 1);
+    assert!(stderr(&out).contains("quote"), "{}", both(&out));
+}
+
+#[test]
+fn an_empty_directory_says_what_to_do_next() {
+    let w = TestEnv::new();
+    let out = expect(&w, &["plan"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("descope-mgmt init"), "{err}");
+    assert!(err.contains("descope-mgmt export"), "{err}");
+}
+
+#[test]
+fn log_lines_carry_no_colour_codes_when_piped() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(ONE_TENANT);
+    // Neither NO_COLOR nor --no-color: piping alone must be enough.
+    let out = w.cmd(&[FAST, "-vv", "plan"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    let err = stderr(&out);
+    assert!(err.contains("DEBUG"), "-vv logs something: {err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+#[test]
+fn plan_and_apply_count_a_replace_the_same_way() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(
+        "version: 1\ntenants:\n  - {id: holding, name: Holding}\n  - {id: acme, name: Acme}\n",
+    );
+    expect(&w, &[FAST, "apply", "-auto-approve"], 0);
+    w.write_config(
+        "version: 1\ntenants:\n  - {id: holding, name: Holding}\n  - {id: acme, name: Acme, parent: holding}\n",
+    );
+    let out = expect(
+        &w,
+        &[
+            FAST,
+            "plan",
+            "--allow-replace",
+            "tenant.acme",
+            "-out",
+            "p.plan",
+        ],
+        0,
+    );
+    assert!(
+        stdout(&out).contains("Plan: 0 to create, 0 to update, 0 to delete, 1 to replace."),
+        "{}",
+        both(&out)
+    );
+    let out = expect(&w, &[FAST, "apply", "p.plan"], 0);
+    assert!(
+        stdout(&out).contains("0 created, 0 updated, 0 deleted, 1 replaced"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn a_short_secret_does_not_mangle_messages() {
+    let mut w = TestEnv::new();
+    w.vars.insert("SHORT".into(), "y".into());
+    w.write_config(
+        "version: 1\ntenants:\n  - {id: acme, name: Acme, custom_attributes: {k: \"${secret:SHORT}\"}, overlay_typo: 1}\n",
+    );
+    let out = expect(&w, &["validate"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("overlay_typo"), "{err}");
+    assert!(err.contains("descope.yaml"), "{err}");
+}
+
+#[test]
+fn a_management_key_variable_that_disagrees_with_the_config_is_an_error() {
+    let mut w = TestEnv::start_blocking(EmulatorOptions::default());
+    let key = w.vars.get("DESCOPE_MANAGEMENT_KEY").unwrap().clone();
+    w.vars.insert("DESCOPE_DEV_KEY".into(), key.clone());
+    w.vars
+        .insert("DESCOPE_MANAGEMENT_KEY".into(), format!("{key}-other"));
+    w.write_config(
+        "version: 1\nenvironments:\n  dev: {management_key: \"${secret:DESCOPE_DEV_KEY}\"}\ntenants:\n  - {id: acme, name: Acme}\n",
+    );
+    let out = expect(&w, &[FAST, "plan", "--env", "dev"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("DESCOPE_MANAGEMENT_KEY"), "{err}");
+    assert!(err.contains("DESCOPE_DEV_KEY"), "{err}");
+    assert!(!err.contains(&key), "never the key itself: {err}");
+    // Agreeing values are fine.
+    w.vars.insert("DESCOPE_MANAGEMENT_KEY".into(), key);
+    expect(&w, &[FAST, "plan", "--env", "dev"], 0);
+}
+
+#[test]
+fn state_show_prints_the_recorded_attributes() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(
+        "version: 1\ntenants:\n  - {id: acme, name: Acme Corporation, domains: [acme.com]}\n",
+    );
+    expect(&w, &[FAST, "apply", "-auto-approve"], 0);
+    let out = expect(&w, &["state", "show", "tenant.acme"], 0);
+    let text = stdout(&out);
+    assert!(text.contains("Acme Corporation"), "{text}");
+    assert!(text.contains("acme.com"), "{text}");
+}
