@@ -427,12 +427,30 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
             });
             match result {
                 Ok((r, a, dir)) => {
-                    let text = format!(
+                    let mut text = format!(
                         "address:     {a}\nenvironment: {}\nfingerprint: {}\nprotect:     {}\n",
                         dir.env(),
                         r.fingerprint,
                         r.protect
                     );
+                    if r.delete_cascade {
+                        text.push_str("cascade:     true (a delete also removes its users)\n");
+                    }
+                    for (attribute, var) in &r.secrets {
+                        let _ = writeln!(text, "secret:      {attribute} from ${{secret:{var}}}");
+                    }
+                    match &r.attributes {
+                        Some(v) => {
+                            let pretty = serde_json::to_string_pretty(v).unwrap_or_default();
+                            let _ = writeln!(text, "attributes (as last applied or imported):");
+                            for line in pretty.lines() {
+                                let _ = writeln!(text, "  {line}");
+                            }
+                        }
+                        None => text.push_str(
+                            "attributes:  not recorded (a flow or the theme, or not applied since this was added)\n",
+                        ),
+                    }
                     super::write_stdout(text.as_bytes())
                 }
                 Err(e) => fail(&e),

@@ -202,6 +202,12 @@ pub trait ResourceKind: Send + Sync {
         crate::resource::fingerprint(&live.raw)
     }
 
+    /// What state.json records of a live object for `state show` (secret values are already
+    /// stand-ins in `raw`); `None` where the object is too large to keep in a committed file.
+    fn recorded_attributes(&self, live: &LiveResource) -> Option<serde_json::Value> {
+        Some(live.raw.clone())
+    }
+
     // ---- comparing and ordering ----
 
     fn references(&self, spec: &dyn Spec) -> Vec<Reference> {

@@ -120,6 +120,7 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
             if let Some(l) = graph.resources.get(a) {
                 let protect = state.protected(a);
                 state.set_managed(a.clone(), l.fingerprint(), protect);
+                state.set_attributes(a, crate::kinds::of(a.kind()).recorded_attributes(l));
             }
         }
         state.save(&session.state)?;

@@ -103,6 +103,10 @@ pub async fn import(
     let already = state.is_managed(address);
     let protect = state.protected(address);
     state.set_managed(address.clone(), resource.fingerprint(), protect);
+    state.set_attributes(
+        address,
+        crate::kinds::of(address.kind()).recorded_attributes(resource),
+    );
     state.save(&session.state)?;
     let record = state.get(address).cloned().unwrap_or(ManagedResource {
         fingerprint: resource.fingerprint(),
