@@ -205,6 +205,9 @@ pub enum BackupCommand {
         /// Where to write the plan.
         #[arg(long = "out", value_name = "FILE")]
         out: PathBuf,
+        /// Allow the delete-and-create that restores this resource (the undo of a replace).
+        #[arg(long = "allow-replace", value_name = "ADDR")]
+        allow_replace: Vec<String>,
     },
 }
 

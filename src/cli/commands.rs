@@ -258,6 +258,46 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     }
 }
 
+/// The exact command that turns this apply's backup into a plan undoing it; `None` when
+/// nothing was backed up (nothing existing was changed).
+pub fn undo_hint(g: &GlobalArgs, environment: &str, report: &ApplyReport) -> Option<String> {
+    let backup = report.backup.as_ref()?;
+    let mut cmd = format!(
+        "descope-mgmt backup restore {} -out plans/undo.plan",
+        backup.display()
+    );
+    if g.config != Path::new("descope.yaml") {
+        cmd.push_str(&format!(" --config {}", g.config.display()));
+    }
+    if g.state_dir != Path::new("state") {
+        cmd.push_str(&format!(" --state-dir {}", g.state_dir.display()));
+    }
+    if g.emulator {
+        cmd.push_str(" --emulator");
+    }
+    if environment != descope_mgmt::config::DEFAULT_ENVIRONMENT {
+        cmd.push_str(&format!(" --env {environment}"));
+    }
+    // Undoing a replace is a replace again, which is never planned unasked.
+    for r in report
+        .results
+        .iter()
+        .filter(|r| r.action == Action::Replace && r.outcome.is_success())
+    {
+        cmd.push_str(&format!(" --allow-replace {}", r.address));
+    }
+    let created = report.count(|r| r.action == Action::Create && r.outcome.is_success());
+    let mut text = format!(
+        "\nTo undo this apply, make a plan from its backup, review it, and apply it:\n  {cmd}\n  descope-mgmt apply plans/undo.plan"
+    );
+    if created > 0 {
+        text.push_str(&format!(
+            "\n({created} resource(s) this apply created are not in the backup and stay: remove them from the config and plan to delete them.)"
+        ));
+    }
+    Some(text)
+}
+
 /// Runs `apply` for an already verified plan file, with progress output.
 pub async fn apply_with_progress(
     session: &Session,
@@ -337,6 +377,9 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         match result {
             Ok(report) => {
                 print_report(&report, &path);
+                if let Some(undo) = undo_hint(g, &session.loaded.environment, &report) {
+                    println!("{undo}");
+                }
                 if report.all_succeeded() {
                     exit::OK
                 } else {

@@ -355,10 +355,23 @@ pub fn run_backup(g: &GlobalArgs, c: &BackupCommand) -> u8 {
             }
             super::write_stdout(s.as_bytes())
         }
-        BackupCommand::Restore { backup, out } => {
+        BackupCommand::Restore {
+            backup,
+            out,
+            allow_replace,
+        } => {
+            let allow_replace = match allow_replace
+                .iter()
+                .map(|a| state_cmd::parse_address(a))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(a) => a,
+                Err(e) => return fail(&e),
+            };
             let req = RestoreRequest {
                 backup: backup.clone(),
                 out: out.clone(),
+                allow_replace,
             };
             let quiet = g.quiet;
             let color = super::output::use_color(g.no_color);

@@ -404,3 +404,100 @@ fn state_show_prints_the_recorded_attributes() {
     assert!(text.contains("Acme Corporation"), "{text}");
     assert!(text.contains("acme.com"), "{text}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// the undo command printed after every apply, and restore through the one planner
+
+/// The tenants as the tests compare them: id → (name, domains, parent).
+fn tenants(w: &TestEnv) -> Vec<(String, String, Vec<String>, String)> {
+    let mut v: Vec<_> = w
+        .emu()
+        .data()
+        .tenants
+        .iter()
+        .map(|t| {
+            let mut d = t.self_provisioning_domains.clone();
+            d.sort();
+            (t.id.clone(), t.name.clone(), d, t.parent.clone())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// One apply swaps two tenants' domains, renames a third and replaces a fourth (its parent
+/// changed); the command it prints undoes all of it, through the same planner as `plan`.
+#[test]
+fn the_printed_undo_command_reverts_a_swap_a_rename_and_a_replace() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    let original = "version: 1
+tenants:
+  - {id: holding, name: Holding}
+  - {id: alpha, name: Alpha, domains: [alpha.com]}
+  - {id: beta, name: Beta, domains: [beta.com]}
+  - {id: gamma, name: Gamma}
+  - {id: delta, name: Delta}
+";
+    w.write_config(original);
+    expect(&w, &[FAST, "apply", "-auto-approve"], 0);
+    let before = tenants(&w);
+
+    w.write_config(
+        "version: 1
+tenants:
+  - {id: holding, name: Holding}
+  - {id: alpha, name: Alpha, domains: [beta.com]}
+  - {id: beta, name: Beta, domains: [alpha.com]}
+  - {id: gamma, name: Gamma Renamed}
+  - {id: delta, name: Delta, parent: holding}
+",
+    );
+    expect(
+        &w,
+        &[
+            FAST,
+            "plan",
+            "--allow-replace",
+            "tenant.delta",
+            "-out",
+            "plans/change.plan",
+        ],
+        0,
+    );
+    let out = expect(&w, &[FAST, "apply", "plans/change.plan"], 0);
+    assert_ne!(tenants(&w), before);
+    let text = stdout(&out);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("To undo this apply"));
+    let restore = lines
+        .nth(1)
+        .unwrap_or_else(|| panic!("no undo command:\n{text}"))
+        .trim();
+    let apply = lines.next().unwrap().trim();
+    assert!(
+        restore.starts_with("descope-mgmt backup restore "),
+        "{restore}"
+    );
+    assert!(
+        restore.contains("--allow-replace tenant.delta"),
+        "{restore}"
+    );
+    assert_eq!(apply, "descope-mgmt apply plans/undo.plan");
+
+    for command in [restore, apply] {
+        let mut args = vec![FAST];
+        args.extend(command.split_whitespace().skip(1));
+        let out = expect(&w, &args, 0);
+        if command == restore {
+            // Each resource once: the swap goes through a temporary release, not a repeat.
+            let plan = stdout(&out);
+            assert_eq!(plan.matches("~ tenant.gamma").count(), 1, "{plan}");
+        }
+    }
+    assert_eq!(tenants(&w), before);
+    // Back where the original config was: planning it again changes nothing.
+    w.write_config(original);
+    let out = expect(&w, &[FAST, "plan", "-detailed-exitcode"], 0);
+    assert!(stdout(&out).contains("No changes"), "{}", both(&out));
+}
