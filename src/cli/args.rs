@@ -23,20 +23,32 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Configuration file.
+    /// Configuration file [default: descope.yaml or .descope/config.yaml in this directory or
+    /// the nearest parent].
     #[arg(
-        long,
+        long = "config",
         global = true,
-        default_value = "descope.yaml",
+        env = "DESCOPE_CONFIG",
         value_name = "FILE"
     )]
-    pub config: PathBuf,
+    pub config_arg: Option<PathBuf>,
     /// Environment (a key of `environments:`); `default` when the config has none.
     #[arg(long, global = true, env = "DESCOPE_ENV", value_name = "NAME")]
     pub env: Option<String>,
-    /// Directory holding state.json, backups, journals and the audit log, per environment.
-    #[arg(long, global = true, default_value = "state", value_name = "DIR")]
+    /// Directory holding state.json, backups, journals and the audit log, per environment
+    /// [default: `state` next to the configuration file].
+    #[arg(long = "state-dir", global = true, value_name = "DIR")]
+    pub state_dir_arg: Option<PathBuf>,
+    /// The configuration file in use (`--config`, else discovered; see `GlobalArgs::resolve`).
+    #[arg(skip)]
+    pub config: PathBuf,
+    /// The state directory in use.
+    #[arg(skip)]
     pub state_dir: PathBuf,
+    /// Where relative plan paths written by the tool (`-out`) go: the configuration's
+    /// directory when it was found in a parent, else the working directory.
+    #[arg(skip)]
+    pub base_dir: PathBuf,
     /// Request budget N/SECONDS, spread evenly (overrides settings.rate_limit; default 90/60).
     #[arg(long, global = true, value_name = "N/SECONDS")]
     pub rate_limit: Option<String>,
@@ -57,8 +69,96 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+/// The names a configuration is discovered under, in order, in each directory.
+pub const CONFIG_NAMES: [&str; 2] = ["descope.yaml", ".descope/config.yaml"];
+
+impl GlobalArgs {
+    /// Fills `config`, `state_dir` and `base_dir`: `--config` (or `DESCOPE_CONFIG`) as given,
+    /// else the first of `CONFIG_NAMES` in this directory or the nearest parent (like git);
+    /// without one, `descope.yaml` here (the error then says how to make one). Returns a note
+    /// naming a configuration found anywhere but `./descope.yaml`.
+    pub fn resolve(&mut self, cwd: &std::path::Path) -> Option<String> {
+        let (config, note) = match &self.config_arg {
+            Some(c) => (c.clone(), None),
+            None => match discover(cwd) {
+                Some(found) if found == std::path::Path::new(CONFIG_NAMES[0]) => (found, None),
+                Some(found) => {
+                    let note = format!("Using the configuration {}", found.display());
+                    (found, Some(note))
+                }
+                None => (PathBuf::from(CONFIG_NAMES[0]), None),
+            },
+        };
+        // A configuration given by name keeps the working directory as the base, as before;
+        // a discovered one is a project root, and its state and plans live next to it.
+        let base = if self.config_arg.is_some() {
+            PathBuf::new()
+        } else {
+            config_root(&config)
+        };
+        self.state_dir = match &self.state_dir_arg {
+            Some(d) => d.clone(),
+            None => base.join("state"),
+        };
+        self.base_dir = base;
+        self.config = config;
+        note
+    }
+
+    /// A plan file named on the command line: as given when it exists, else where `place` put
+    /// it (`apply plans/dev.plan` from a subdirectory of the project).
+    pub fn locate(&self, path: &std::path::Path) -> PathBuf {
+        let placed = self.place(path);
+        if path.exists() || !placed.exists() {
+            path.to_path_buf()
+        } else {
+            placed
+        }
+    }
+
+    /// A relative path the tool writes (`-out`), placed under `base_dir`.
+    pub fn place(&self, path: &std::path::Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// The directory a configuration belongs to: its own, or the parent of `.descope/`.
+fn config_root(config: &std::path::Path) -> PathBuf {
+    let dir = config.parent().unwrap_or(std::path::Path::new(""));
+    if dir.file_name().is_some_and(|n| n == ".descope") {
+        dir.parent()
+            .unwrap_or(std::path::Path::new(""))
+            .to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// The nearest configuration, as a path relative to `cwd` (`../../descope.yaml`), so messages
+/// stay short and the tool's other relative paths keep working.
+fn discover(cwd: &std::path::Path) -> Option<PathBuf> {
+    let mut up = PathBuf::new();
+    for dir in cwd.ancestors() {
+        for name in CONFIG_NAMES {
+            if dir.join(name).is_file() {
+                return Some(up.join(name));
+            }
+        }
+        up.push("..");
+    }
+    None
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter descope.yaml (or `export` one from a live project).
+    #[command(after_help = "Example:\n  descope-mgmt init && descope-mgmt validate")]
+    Init,
+
     /// Check the configuration without touching the network.
     #[command(after_help = "Example:\n  descope-mgmt validate --config descope.yaml --env prod")]
     Validate,

@@ -83,9 +83,9 @@ pub(super) async fn start_emulator_if_asked(
     Ok(Some(emulator))
 }
 
-pub fn plan_options(p: &PlanArgs) -> PlanRequest {
+pub fn plan_options(g: &GlobalArgs, p: &PlanArgs) -> PlanRequest {
     PlanRequest {
-        out: p.out.clone(),
+        out: p.out.as_deref().map(|o| g.place(o)),
         targets: p.targets.clone(),
         prune: p.prune.clone(),
         allow_replace: p.allow_replace.clone(),
@@ -156,7 +156,7 @@ where
 
 pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
     with_session(g, async move |session: &Session| {
-        let outcome = plan(session, &plan_options(p)).await?;
+        let outcome = plan(session, &plan_options(g, p)).await?;
         print_plan(&outcome, use_color(g.no_color), g.quiet);
         Ok(if p.detailed_exitcode && outcome.plan.has_changes() {
             exit::CHANGES
@@ -169,20 +169,21 @@ pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
 pub fn run_show(g: &GlobalArgs, s: &ShowArgs) -> u8 {
     // The same checks as apply: an edited plan is refused here too (exit 3), so what a
     // reviewer reads is what apply would run.
-    let text = match std::fs::read_to_string(&s.file) {
+    let file = g.locate(&s.file);
+    let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", s.file.display());
+            eprintln!("error: cannot read {}: {e}", file.display());
             return exit::ERROR;
         }
     };
-    let plan = match PlanFile::parse_verified(&text, &s.file) {
+    let plan = match PlanFile::parse_verified(&text, &file) {
         Ok(p) => p,
         Err(e) => return fail(&OpError::from(e)),
     };
     let out = match s.format {
         Format::Text => render::text(&plan, use_color(g.no_color)),
-        Format::Markdown => render::markdown(&plan, &s.file.display().to_string()),
+        Format::Markdown => render::markdown(&plan, &file.display().to_string()),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&render::json(&plan)).unwrap_or_default()
@@ -266,11 +267,12 @@ pub fn undo_hint(g: &GlobalArgs, environment: &str, report: &ApplyReport) -> Opt
         "descope-mgmt backup restore {} -out plans/undo.plan",
         backup.display()
     );
-    if g.config != Path::new("descope.yaml") {
-        cmd.push_str(&format!(" --config {}", g.config.display()));
+    // Only what was typed: a discovered configuration is found again the same way.
+    if let Some(c) = &g.config_arg {
+        cmd.push_str(&format!(" --config {}", c.display()));
     }
-    if g.state_dir != Path::new("state") {
-        cmd.push_str(&format!(" --state-dir {}", g.state_dir.display()));
+    if let Some(d) = &g.state_dir_arg {
+        cmd.push_str(&format!(" --state-dir {}", d.display()));
     }
     if g.emulator {
         cmd.push_str(" --emulator");
@@ -327,9 +329,9 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
     }
     rt.block_on(async {
         // A saved plan is checked before anything else, network included.
-        let saved = match &a.file {
-            Some(path) => match PlanFile::read_verified(path) {
-                Ok(p) => Some((p, path.clone())),
+        let saved = match a.file.as_deref().map(|f| g.locate(f)) {
+            Some(path) => match PlanFile::read_verified(&path) {
+                Ok(p) => Some((p, path)),
                 Err(e) => return fail(&OpError::from(e)),
             },
             None => None,
@@ -438,7 +440,7 @@ async fn plan_then_confirm(
     g: &GlobalArgs,
     a: &ApplyArgs,
 ) -> Result<Option<(PlanFile, PathBuf)>, OpError> {
-    let mut req = plan_options(&a.plan);
+    let mut req = plan_options(g, &a.plan);
     req.out = None;
     let outcome = plan(session, &req).await?;
     let dir = session.state.plans_dir();

@@ -370,7 +370,7 @@ pub fn run_backup(g: &GlobalArgs, c: &BackupCommand) -> u8 {
             };
             let req = RestoreRequest {
                 backup: backup.clone(),
-                out: out.clone(),
+                out: g.place(out),
                 allow_replace,
             };
             let quiet = g.quiet;

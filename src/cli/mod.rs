@@ -30,7 +30,14 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    let mut cli = cli;
     init_logging(cli.global.verbose, cli.global.quiet, cli.global.no_color);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(note) = cli.global.resolve(&cwd) {
+        if !cli.global.quiet {
+            eprintln!("{note}");
+        }
+    }
     ExitCode::from(run(cli))
 }
 
@@ -63,6 +70,7 @@ fn run(cli: Cli) -> u8 {
         Command::Apply(a) => commands::run_apply(&cli.global, &a),
         Command::Demo(d) => demo::run_demo(&cli.global, &d),
         Command::Validate => validate(&cli.global),
+        Command::Init => init(&cli.global),
         Command::Schema => schema(),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -103,6 +111,51 @@ fn validate(global: &args::GlobalArgs) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// The starter is a file of its own so it stays readable YAML with its comments.
+const STARTER: &str = include_str!("starter.yaml");
+
+fn init(global: &args::GlobalArgs) -> u8 {
+    let path = global
+        .config_arg
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(args::CONFIG_NAMES[0]));
+    if path.exists() {
+        eprintln!(
+            "error: {} already exists; init never overwrites a configuration (check it with `descope-mgmt validate`)",
+            path.display()
+        );
+        return exit::ERROR;
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: cannot create {}: {e}", dir.display());
+            return exit::ERROR;
+        }
+    }
+    // create_new: a file appearing since the check above is not overwritten either.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, STARTER.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return exit::ERROR;
+    }
+    if !global.quiet {
+        println!(
+            "Wrote {}: a commented starter. Next:\n  descope-mgmt validate{}\nthen set DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY and run `descope-mgmt plan`.\nTo start from a live project instead: descope-mgmt export --out .",
+            path.display(),
+            global
+                .config_arg
+                .as_ref()
+                .map(|c| format!(" --config {}", c.display()))
+                .unwrap_or_default()
+        );
+    }
+    exit::OK
 }
 
 fn schema() -> u8 {

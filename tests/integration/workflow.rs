@@ -501,3 +501,60 @@ tenants:
     let out = expect(&w, &[FAST, "plan", "-detailed-exitcode"], 0);
     assert!(stdout(&out).contains("No changes"), "{}", both(&out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// conveniences: init, config discovery
+
+#[test]
+fn init_writes_a_starter_that_validates_and_never_overwrites() {
+    let w = TestEnv::new();
+    let out = expect(&w, &["init"], 0);
+    assert!(
+        stdout(&out).contains("descope-mgmt validate"),
+        "{}",
+        both(&out)
+    );
+    let text = std::fs::read_to_string(w.config_path()).unwrap();
+    assert!(text.starts_with("# descope.yaml"), "{text}");
+    expect(&w, &["validate"], 0);
+    let out = expect(&w, &["init"], 1);
+    assert!(stderr(&out).contains("already exists"), "{}", both(&out));
+    assert_eq!(std::fs::read_to_string(w.config_path()).unwrap(), text);
+}
+
+/// From a subdirectory the nearest parent's descope.yaml is used (and named), and its state and
+/// plans live next to it, so the same commands work from anywhere in the project.
+#[test]
+fn the_nearest_configuration_is_found_and_its_directory_holds_state_and_plans() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(ONE_TENANT);
+    std::fs::create_dir_all(w.path("a/b")).unwrap();
+    let sub = |args: &[&str]| {
+        let mut cmd = w.cmd(args);
+        cmd.current_dir(w.path("a/b")).env("NO_COLOR", "1");
+        cmd.output().unwrap()
+    };
+    let out = sub(&[FAST, "plan", "-out", "plans/p.plan"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("Using the configuration ../../descope.yaml"),
+        "{}",
+        both(&out)
+    );
+    assert!(w.path("plans/p.plan").is_file(), "{}", both(&out));
+    let out = sub(&[FAST, "apply", "plans/p.plan"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(w.path("state/default/state.json").is_file());
+    assert!(!w.path("a/b/state").exists());
+
+    // .descope/config.yaml counts too, and DESCOPE_CONFIG names one outright.
+    let other = TestEnv::new();
+    other.write(".descope/config.yaml", ONE_TENANT);
+    expect(&other, &["validate"], 0);
+    let out = other
+        .cmd(&["validate"])
+        .env("DESCOPE_CONFIG", w.config_path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", both(&out));
+}
