@@ -42,6 +42,8 @@ pub struct LoadedConfig {
     /// JSON pointer into `config` -> name of the `${secret:VAR}` variable.
     pub secrets: BTreeMap<String, String>,
     pub source_map: SourceMap,
+    /// Where `${VAR}` came from, for the flow and theme documents read later.
+    pub vars: VarSource,
 }
 
 impl fmt::Debug for LoadedConfig {
@@ -88,13 +90,31 @@ impl LoadedConfig {
                 ),
             )
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let mut doc: Json = serde_json::from_slice(&bytes).map_err(|e| {
             Diagnostic::new(
                 &at(e.line().max(1), e.column().max(1)),
                 K::InvalidJson,
                 format!("not JSON: {e}"),
             )
-        })
+        })?;
+        let plain = self
+            .env
+            .as_ref()
+            .map(|e| e.vars.clone())
+            .unwrap_or_default();
+        let problems = super::vars::substitute_document(&mut doc, &plain, &self.vars);
+        if let Some((pointer, message)) = problems.into_iter().next() {
+            return Err(Diagnostic::new(
+                &at(1, 1),
+                K::MissingVariable,
+                format!(
+                    "at {pointer} (environment `{}`): {message}",
+                    self.environment
+                ),
+            )
+            .with_hint("flow and theme files take ${VAR} and ${VAR:-default} like the configuration; write $${ for a literal ${"));
+        }
+        Ok(doc)
     }
 
     /// Is the value at this JSON pointer (or inside it) a secret?
@@ -375,6 +395,7 @@ fn load_from(
         source_digest: hex::encode(digest.finalize()),
         secrets: resolved.secrets,
         source_map: map,
+        vars: vars.clone(),
     })
 }
 

@@ -182,6 +182,83 @@ pub fn substitute(
     })
 }
 
+/// `${VAR}` and `${VAR:-default}` in every string of a flow or theme document, resolved like
+/// the configuration's (`plain_vars` first, then `source`), so one file serves every
+/// environment. Returns `(JSON pointer, message)` per problem. `${secret:VAR}` is refused: a
+/// document is compared and shown whole, so a secret value would reach plans and output.
+pub fn substitute_document(
+    doc: &mut serde_json::Value,
+    plain_vars: &BTreeMap<String, String>,
+    source: &VarSource,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    walk(doc, String::new(), &mut |pointer, text| {
+        if !has_reference(text) {
+            return None;
+        }
+        match substitute(text, plain_vars, source) {
+            Ok(s) if s.secret.is_some() => {
+                problems.push((
+                    pointer.to_string(),
+                    "`${secret:…}` cannot be used in a flow or theme file (the document is shown whole in plans); keep secrets in Descope connectors".to_string(),
+                ));
+                None
+            }
+            Ok(s) => Some(s.text),
+            Err(errors) => {
+                for e in errors {
+                    problems.push((
+                        pointer.to_string(),
+                        match e {
+                            VarError::Missing { name, .. } => format!(
+                                "variable `{name}` is not set (set it in environments.<env>.vars or the environment, or write ${{{name}:-default}})"
+                            ),
+                            VarError::Invalid(m) => m,
+                        },
+                    ));
+                }
+                None
+            }
+        }
+    });
+    problems
+}
+
+/// Every string of a document (keys stay as written), with its JSON pointer.
+fn walk(
+    v: &mut serde_json::Value,
+    pointer: String,
+    f: &mut dyn FnMut(&str, &str) -> Option<String>,
+) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Some(new) = f(&pointer, s) {
+                *s = new;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                walk(item, format!("{pointer}/{i}"), f);
+            }
+        }
+        serde_json::Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                walk(item, format!("{pointer}/{key}"), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The inverse for `export`: a document as Descope holds it, with every literal `${` written
+/// `$${`, so reading it back through `substitute_document` gives the same document.
+pub fn escape_document(doc: &mut serde_json::Value) {
+    walk(doc, String::new(), &mut |_, text| {
+        text.contains("${").then(|| text.replace("${", "$${"))
+    });
+}
+
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())

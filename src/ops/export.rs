@@ -69,6 +69,7 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
         source_digest: String::new(),
         secrets: BTreeMap::new(),
         source_map: SourceMap::default(),
+        vars: crate::config::VarSource::Process,
     }
 }
 
@@ -154,7 +155,10 @@ fn write_exported(out: &Path, exported: &Exported) -> Result<Vec<ExportedFile>, 
     };
     write(out.join("descope.yaml"), render_yaml(exported)?)?;
     for (rel, doc) in &exported.documents {
-        let text = serde_json::to_string_pretty(doc)
+        // Documents take `${VAR}` when read back: a literal one is written `$${`.
+        let mut doc = doc.clone();
+        crate::config::vars::escape_document(&mut doc);
+        let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| OpError::Io(format!("cannot render {rel}: {e}")))?;
         write(out.join(rel), format!("{text}\n"))?;
     }

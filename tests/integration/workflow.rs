@@ -558,3 +558,55 @@ fn the_nearest_configuration_is_found_and_its_directory_holds_state_and_plans() 
         .unwrap();
     assert_eq!(code(&out), 0, "{}", both(&out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// one flow file for every environment
+
+#[test]
+fn flow_files_take_variables_per_environment_and_never_secrets() {
+    use descope_mgmt::config::{load, LoadOptions, VarSource};
+    let w = TestEnv::new();
+    w.write_config(
+        "version: 1
+environments:
+  dev: {project_id: P2aAc4T2V93bddihGEx2Ryhc8e5Z, management_key: \"${secret:DEV_KEY}\", vars: {APP_URL: https://dev.example.com}}
+  prod: {project_id: P2eKx7QaM04oTvAzD2sNh6JuF9rC, management_key: \"${secret:PROD_KEY}\", vars: {APP_URL: https://example.com}}
+flows: [{id: sign-in, file: flows/sign-in.json}]
+",
+    );
+    let doc = serde_json::json!({
+        "flow": {"id": "sign-in", "dsl": {"redirect": "${APP_URL}/done", "label": "${LABEL:-Sign in}", "js": "$${literal}"}},
+        "screens": []
+    });
+    w.write_flow("sign-in", &doc);
+    let read = |env: &str| {
+        let l = load(&LoadOptions {
+            path: w.config_path(),
+            env: Some(env.into()),
+            vars: VarSource::from_pairs([("DEV_KEY", "k"), ("PROD_KEY", "k")]),
+        })
+        .unwrap();
+        l.read_json("flows/sign-in.json").unwrap()
+    };
+    assert_eq!(
+        read("dev")["flow"]["dsl"]["redirect"],
+        "https://dev.example.com/done"
+    );
+    assert_eq!(
+        read("prod")["flow"]["dsl"]["redirect"],
+        "https://example.com/done"
+    );
+    assert_eq!(read("prod")["flow"]["dsl"]["label"], "Sign in");
+    assert_eq!(read("prod")["flow"]["dsl"]["js"], "${literal}");
+    expect(&w, &["validate"], 0);
+
+    // A missing variable and a secret are errors that name the file and the place.
+    let mut bad = doc.clone();
+    bad["flow"]["dsl"]["redirect"] = serde_json::json!("${NOWHERE}");
+    bad["flow"]["dsl"]["token"] = serde_json::json!("${secret:DEV_KEY}");
+    w.write_flow("sign-in", &bad);
+    let out = expect(&w, &["validate", "--env", "dev"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("sign-in.json"), "{err}");
+    assert!(err.contains("NOWHERE") || err.contains("secret"), "{err}");
+}
