@@ -38,7 +38,55 @@ pub fn main() -> ExitCode {
             eprintln!("{note}");
         }
     }
+    if let Err(message) = environment_from_branch(&mut cli, &cwd) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::ERROR);
+    }
     ExitCode::from(run(cli))
+}
+
+/// `settings.branch_environments`, when neither `--env` nor `DESCOPE_ENV` chose one: said on
+/// stderr, and never for `apply` without a plan file (with one, the file's environment rules).
+fn environment_from_branch(cli: &mut Cli, cwd: &std::path::Path) -> Result<(), String> {
+    use descope_mgmt::config::branch::{branch_settings, current_branch};
+    if cli.global.env.is_some() {
+        return Ok(());
+    }
+    let apply_without_file = matches!(&cli.command, Command::Apply(a) if a.file.is_none());
+    let eligible = apply_without_file
+        || matches!(
+            cli.command,
+            Command::Plan(_)
+                | Command::Drift(_)
+                | Command::Export(_)
+                | Command::Backup(_)
+                | Command::State(_)
+        );
+    if !eligible {
+        return Ok(());
+    }
+    let Some(settings) = branch_settings(&cli.global.config) else {
+        return Ok(());
+    };
+    let Some(branch) = current_branch(cwd, std::env::var("GITHUB_HEAD_REF").ok()) else {
+        return Ok(());
+    };
+    let Some((pattern, env)) = settings.environment_for_branch(&branch) else {
+        return Ok(());
+    };
+    if apply_without_file {
+        return Err(format!(
+            "apply without a plan file never takes its environment from the git branch \
+             (`{branch}` would be `{env}`); pass --env {env}, or apply a plan file"
+        ));
+    }
+    if !cli.global.quiet {
+        eprintln!(
+            "Environment `{env}` from git branch `{branch}` (settings.branch_environments: \"{pattern}\"); --env overrides"
+        );
+    }
+    cli.global.env = Some(env.to_string());
+    Ok(())
 }
 
 /// Log lines go to stderr: warnings by default, more with -v/-vv, `RUST_LOG` overrides.

@@ -610,3 +610,45 @@ flows: [{id: sign-in, file: flows/sign-in.json}]
     assert!(err.contains("sign-in.json"), "{err}");
     assert!(err.contains("NOWHERE") || err.contains("secret"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// environment from the git branch
+
+#[test]
+fn the_git_branch_chooses_the_environment_but_never_for_apply_without_a_plan() {
+    let mut w = TestEnv::start_blocking(EmulatorOptions::default());
+    let key = w.vars.remove("DESCOPE_MANAGEMENT_KEY").unwrap();
+    let project = w.vars.remove("DESCOPE_PROJECT_ID").unwrap();
+    w.vars.insert("DEV_KEY".into(), key);
+    w.write_config(&format!(
+        "version: 1
+settings:
+  branch_environments: {{main: prod, \"feature/*\": dev}}
+environments:
+  dev: {{project_id: {project}, management_key: \"${{secret:DEV_KEY}}\"}}
+  prod: {{project_id: P2eKx7QaM04oTvAzD2sNh6JuF9rC, management_key: \"${{secret:PROD_KEY}}\"}}
+tenants:
+  - {{id: acme, name: Acme}}
+"
+    ));
+    w.write(".git/HEAD", "ref: refs/heads/feature/login\n");
+    let run = |args: &[&str]| {
+        let mut cmd = w.cmd(args);
+        cmd.env_remove("GITHUB_HEAD_REF").env("NO_COLOR", "1");
+        cmd.output().unwrap()
+    };
+    let out = run(&[FAST, "plan", "-out", "plans/dev.plan"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("Environment `dev` from git branch `feature/login`"),
+        "{}",
+        both(&out)
+    );
+    let out = run(&[FAST, "apply", "-auto-approve"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(stderr(&out).contains("pass --env dev"), "{}", both(&out));
+    // The reviewed plan file names its environment itself.
+    let out = run(&[FAST, "apply", "plans/dev.plan"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(w.emu().data().tenants.iter().any(|t| t.id == "acme"));
+}
