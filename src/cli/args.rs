@@ -183,6 +183,12 @@ pub enum Command {
     #[command(after_help = "Example:\n  descope-mgmt drift --env prod --format markdown")]
     Drift(DriftArgs),
 
+    /// List the live project's tenants, roles, permissions or flows, marking what is managed.
+    #[command(
+        after_help = "Examples:\n  descope-mgmt list tenants --env prod\n  descope-mgmt list flows --format json"
+    )]
+    List(ListArgs),
+
     /// Write a configuration (YAML plus flow and theme files) from a live project.
     #[command(after_help = "Example:\n  descope-mgmt export --env dev --out exported/ --adopt")]
     Export(ExportArgs),
@@ -278,6 +284,21 @@ pub struct ApplyArgs {
 pub struct DriftArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// tenants, roles, permissions, flows, tenant_default_roles or theme.
+    pub kind: String,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::args::{BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, StateCommand};
+use super::args::{
+    BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, ListArgs, ListFormat, StateCommand,
+};
 use super::commands::{fail, global_options, runtime, with_session};
 use super::exit;
 use descope_mgmt::config::{self, LoadOptions, VarSource};
@@ -248,6 +250,61 @@ fn drift_markdown(r: &DriftReport) -> String {
         );
     }
     s
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+pub fn run_list(g: &GlobalArgs, a: &ListArgs) -> u8 {
+    let kind = match descope_mgmt::ops::list::parse_kind(&a.kind) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let format = a.format;
+    with_session(g, async move |session: &Session| {
+        let listed = descope_mgmt::ops::list::list(session, kind).await?;
+        let out = match format {
+            ListFormat::Json => format!(
+                "{}\n",
+                serde_json::to_string_pretty(&listed)
+                    .map_err(|e| OpError::Io(format!("cannot render the list: {e}")))?
+            ),
+            ListFormat::Table => {
+                let width = listed
+                    .iter()
+                    .map(|l| l.address.to_string().chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max("ADDRESS".len());
+                let mut s = format!("{:<width$}  {:<28}  STATUS\n", "ADDRESS", "NAME");
+                for l in &listed {
+                    let status = match (l.system, l.managed, l.in_config) {
+                        (true, _, _) => "Descope default (never touched)",
+                        (_, true, true) => "managed",
+                        (_, true, false) => "managed, not in the config (plan deletes it)",
+                        (_, false, true) => "in the config, not applied yet",
+                        (_, false, false) => "unmanaged",
+                    };
+                    let _ = writeln!(
+                        s,
+                        "{:<width$}  {:<28}  {status}",
+                        l.address.to_string(),
+                        l.name
+                    );
+                }
+                let managed = listed.iter().filter(|l| l.managed).count();
+                let _ = writeln!(
+                    s,
+                    "\n{} live in environment `{}` (project {}), {managed} managed.",
+                    listed.len(),
+                    session.loaded.environment,
+                    session.credentials.project_id
+                );
+                s
+            }
+        };
+        Ok(super::write_stdout(out.as_bytes()))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

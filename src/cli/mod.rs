@@ -58,6 +58,7 @@ fn environment_from_branch(cli: &mut Cli, cwd: &std::path::Path) -> Result<(), S
             cli.command,
             Command::Plan(_)
                 | Command::Drift(_)
+                | Command::List(_)
                 | Command::Export(_)
                 | Command::Backup(_)
                 | Command::State(_)
@@ -133,6 +134,7 @@ fn run(cli: Cli) -> u8 {
             _ => exit::ERROR,
         },
         Command::Drift(d) => manage::run_drift(&cli.global, &d),
+        Command::List(l) => manage::run_list(&cli.global, &l),
         Command::Export(e) => manage::run_export(&cli.global, &e),
         Command::Backup(b) => manage::run_backup(&cli.global, &b),
         Command::State(s) => manage::run_state(&cli.global, &s),

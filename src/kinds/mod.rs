@@ -95,6 +95,9 @@ pub struct ReadScope {
     pub forms: BTreeMap<Address, crate::resource::DocForm>,
     /// Read everything the kind has, for `export` (e.g. every flow's document).
     pub everything: bool,
+    /// Kinds to list even when no address of theirs is named (`list flows`: the list only,
+    /// no documents).
+    pub kinds: Vec<Kind>,
 }
 
 impl ReadScope {
@@ -107,6 +110,7 @@ impl ReadScope {
             addresses: addresses.into_iter().cloned().collect(),
             forms: forms.clone(),
             everything: false,
+            kinds: Vec::new(),
         }
     }
 
@@ -119,7 +123,9 @@ impl ReadScope {
     }
 
     pub fn names_kind(&self, kind: Kind) -> bool {
-        self.everything || self.addresses.iter().any(|a| a.kind() == kind)
+        self.everything
+            || self.kinds.contains(&kind)
+            || self.addresses.iter().any(|a| a.kind() == kind)
     }
 }
 

@@ -652,3 +652,45 @@ tenants:
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(w.emu().data().tenants.iter().any(|t| t.id == "acme"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+#[test]
+fn list_reads_live_and_marks_what_is_managed() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.emu()
+        .mutate(|d| d.tenants.push(live_tenant("stray", "Stray")));
+    w.write_config(
+        "version: 1\ntenants:\n  - {id: acme, name: Acme}\n  - {id: later, name: Later}\n",
+    );
+    expect(
+        &w,
+        &[FAST, "apply", "-auto-approve", "--target", "tenant.acme"],
+        0,
+    );
+    let out = expect(&w, &[FAST, "list", "tenants"], 0);
+    let text = stdout(&out);
+    let line = |a: &str| {
+        text.lines()
+            .find(|l| l.starts_with(a))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("tenant.acme ").ends_with("managed"), "{text}");
+    assert!(line("tenant.stray ").ends_with("unmanaged"), "{text}");
+    assert!(line("tenant.later").is_empty(), "not live yet: {text}");
+    let out = expect(&w, &[FAST, "list", "tenants", "--format", "json"], 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acme = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["address"] == "tenant.acme")
+        .unwrap();
+    assert_eq!(acme["managed"], true);
+    assert_eq!(acme["name"], "Acme");
+    expect(&w, &[FAST, "list", "flows"], 0);
+    let out = expect(&w, &[FAST, "list", "widgets"], 1);
+    assert!(stderr(&out).contains("tenants"), "{}", both(&out));
+}
