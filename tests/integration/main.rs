@@ -22,6 +22,7 @@ mod util;
 mod api;
 mod apply;
 mod config;
+mod live;
 mod manage;
 mod plan;
 mod state;
