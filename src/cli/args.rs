@@ -9,7 +9,7 @@ pub use descope_emulator::cli::EmulatorArgs;
 #[derive(Debug, Parser)]
 #[command(
     name = "descope-mgmt",
-    version,
+    version = env!("DESCOPE_MGMT_VERSION"),
     about = "Descope as code: plan, review and apply tenants, roles, permissions, flows and the theme",
     long_about = None,
     propagate_version = true
@@ -29,11 +29,18 @@ pub struct GlobalArgs {
         long = "config",
         global = true,
         env = "DESCOPE_CONFIG",
+        hide_env_values = true,
         value_name = "FILE"
     )]
     pub config_arg: Option<PathBuf>,
     /// Environment (a key of `environments:`); `default` when the config has none.
-    #[arg(long, global = true, env = "DESCOPE_ENV", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "DESCOPE_ENV",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub env: Option<String>,
     /// Directory holding state.json, backups, journals and the audit log, per environment
     /// [default: `state` next to the configuration file].
@@ -220,6 +227,12 @@ pub enum Command {
     /// Print the JSON Schema of the configuration file (for editors' YAML language servers).
     #[command(after_help = "Example:\n  descope-mgmt schema > descope.schema.json")]
     Schema,
+
+    /// Print the manual page (roff), generated from these definitions.
+    #[command(
+        after_help = "Example:\n  descope-mgmt man > /usr/local/share/man/man1/descope-mgmt.1"
+    )]
+    Man,
 
     /// Print shell completions.
     #[command(
@@ -496,6 +509,49 @@ mod tests {
             }
         }
         check(&mut Cli::command(), "descope-mgmt");
+    }
+
+    /// docs/commands.md is every command's `--help`, so the reference cannot drift from the
+    /// code. `UPDATE_DOCS=1 cargo test --bin descope-mgmt commands_md` rewrites it.
+    #[test]
+    fn commands_md_is_the_help_of_every_command() {
+        use clap::CommandFactory;
+        fn section(cmd: &mut clap::Command, path: &str, out: &mut String) {
+            let help = cmd.render_long_help().to_string();
+            out.push_str(&format!(
+                "## `{path}`\n\n```text\n{}\n```\n\n",
+                help.trim_end()
+            ));
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .filter(|n| n != "help")
+                .collect();
+            for name in names {
+                if let Some(sub) = cmd.find_subcommand_mut(&name) {
+                    section(sub, &format!("{path} {name}"), out);
+                }
+            }
+        }
+        let mut root = Cli::command().term_width(100);
+        root.build();
+        let mut text = String::from(
+            "# Commands\n\nEvery command's `--help`, generated from the clap definitions in\n\
+             `src/cli/args.rs` and checked by a test (`UPDATE_DOCS=1 cargo test --bin descope-mgmt\n\
+             commands_md` rewrites this file). The manual page is `descope-mgmt man`.\n\n",
+        );
+        section(&mut root, "descope-mgmt", &mut text);
+        // The version line carries the git commit, which changes with every commit.
+        let text = text.replace(env!("DESCOPE_MGMT_VERSION"), "VERSION");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md");
+        if std::env::var_os("UPDATE_DOCS").is_some_and(|v| !v.is_empty() && v != "0") {
+            std::fs::write(path, &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "docs/commands.md differs from --help; run UPDATE_DOCS=1 cargo test --bin descope-mgmt commands_md and review the diff"
+        );
     }
 
     #[test]

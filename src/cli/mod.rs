@@ -121,6 +121,17 @@ fn run(cli: Cli) -> u8 {
         Command::Validate => validate(&cli.global),
         Command::Init => init(&cli.global),
         Command::Schema => schema(),
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                Ok(()) => write_stdout(&buf),
+                Err(e) => {
+                    eprintln!("error: cannot render the manual page: {e}");
+                    exit::ERROR
+                }
+            }
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
