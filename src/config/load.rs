@@ -472,28 +472,6 @@ fn literal_keys(root: &Node, files: &[PathBuf], problems: &mut Vec<Diagnostic>) 
     }
 }
 
-#[cfg(test)]
-mod mask_tests {
-    use super::mask_whole;
-
-    #[test]
-    fn a_secret_is_masked_as_a_whole_value_only() {
-        assert_eq!(
-            mask_whole("unknown key `overlay_typo` in `envs/prod.yaml`", "y"),
-            "unknown key `overlay_typo` in `envs/prod.yaml`"
-        );
-        assert_eq!(mask_whole("id `y` is bad: y", "y"), "id `***` is bad: ***");
-        assert_eq!(
-            mask_whole("value `s3cr3t-x` and s3cr3t-xs3cr3t-x", "s3cr3t-x"),
-            "value `***` and s3cr3t-xs3cr3t-x"
-        );
-        assert_eq!(
-            mask_whole("https://h/?k=abc&z", "abc"),
-            "https://h/?k=***&z"
-        );
-    }
-}
-
 /// The resource a pointer falls in, in the address syntax of docs/design.md §1.
 pub fn address_of(pointer: &str, json: &Json) -> Option<String> {
     let mut parts = pointer.split('/').skip(1);
@@ -549,5 +527,27 @@ pub fn validate_all(path: &Path, vars: &VarSource) -> Result<Vec<String>, Diagno
         Ok(checked)
     } else {
         Err(all.sorted())
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_whole;
+
+    #[test]
+    fn a_secret_is_masked_as_a_whole_value_only() {
+        assert_eq!(
+            mask_whole("unknown key `overlay_typo` in `envs/prod.yaml`", "y"),
+            "unknown key `overlay_typo` in `envs/prod.yaml`"
+        );
+        assert_eq!(mask_whole("id `y` is bad: y", "y"), "id `***` is bad: ***");
+        assert_eq!(
+            mask_whole("value `s3cr3t-x` and s3cr3t-xs3cr3t-x", "s3cr3t-x"),
+            "value `***` and s3cr3t-xs3cr3t-x"
+        );
+        assert_eq!(
+            mask_whole("https://h/?k=abc&z", "abc"),
+            "https://h/?k=***&z"
+        );
     }
 }
