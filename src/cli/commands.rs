@@ -262,7 +262,24 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
 /// The exact command that turns this apply's backup into a plan undoing it; `None` when
 /// nothing was backed up (nothing existing was changed).
 pub fn undo_hint(g: &GlobalArgs, environment: &str, report: &ApplyReport) -> Option<String> {
-    let backup = report.backup.as_ref()?;
+    let done = |pick: fn(Action) -> bool| {
+        report
+            .results
+            .iter()
+            .filter(|r| pick(r.action) && r.outcome.is_success())
+            .count()
+    };
+    let created = done(|a| a == Action::Create);
+    let changed = done(|a| a != Action::Create);
+    let creations = format!(
+        "{created} resource(s) this apply created existed nowhere before, so no backup brings them back: \
+         to remove them, take them out of the configuration (e.g. `git revert` the change), then plan and apply."
+    );
+    let backup = match (&report.backup, changed) {
+        (Some(b), 1..) => b,
+        _ if created > 0 => return Some(format!("\nTo undo this apply: {creations}")),
+        _ => return None,
+    };
     let mut cmd = format!(
         "descope-mgmt backup restore {} -out plans/undo.plan",
         backup.display()
@@ -288,14 +305,12 @@ pub fn undo_hint(g: &GlobalArgs, environment: &str, report: &ApplyReport) -> Opt
     {
         cmd.push_str(&format!(" --allow-replace {}", r.address));
     }
-    let created = report.count(|r| r.action == Action::Create && r.outcome.is_success());
     let mut text = format!(
-        "\nTo undo this apply, make a plan from its backup, review it, and apply it:\n  {cmd}\n  descope-mgmt apply plans/undo.plan"
+        "\nTo undo this apply, make a plan from its backup, review it, and apply it (and revert the \
+         configuration change too, or the next plan makes it again):\n  {cmd}\n  descope-mgmt apply plans/undo.plan"
     );
     if created > 0 {
-        text.push_str(&format!(
-            "\n({created} resource(s) this apply created are not in the backup and stay: remove them from the config and plan to delete them.)"
-        ));
+        text.push_str(&format!("\n{creations}"));
     }
     Some(text)
 }

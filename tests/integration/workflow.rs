@@ -439,7 +439,14 @@ tenants:
   - {id: delta, name: Delta}
 ";
     w.write_config(original);
-    expect(&w, &[FAST, "apply", "-auto-approve"], 0);
+    let out = expect(&w, &[FAST, "apply", "-auto-approve"], 0);
+    // Creations only: no backup could bring back their absence, and it says what undoes them.
+    assert!(
+        stdout(&out).contains("no backup brings them back"),
+        "{}",
+        both(&out)
+    );
+    assert!(!stdout(&out).contains("backup restore"), "{}", both(&out));
     let before = tenants(&w);
 
     w.write_config(
