@@ -162,8 +162,9 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
         .filter(|a| state.get(a).is_some_and(|r| r.delete_cascade))
         .cloned()
         .collect();
-    // The options are the restore's own, not a user's plan flags.
-    plan.options = Default::default();
+    // The targets are the restore's own scope, not a user's `--target`; `--allow-replace`
+    // stays on record for the reviewer.
+    plan.options.targets.clear();
     // A resource that comes back whole also gets the saved fields no config manages.
     let objects: BTreeMap<&Address, &Value> = backup
         .resources
