@@ -701,3 +701,27 @@ fn list_reads_live_and_marks_what_is_managed() {
     let out = expect(&w, &[FAST, "list", "widgets"], 1);
     assert!(stderr(&out).contains("tenants"), "{}", both(&out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// the troubleshooting page covers every configuration diagnostic
+
+#[test]
+fn troubleshooting_explains_every_configuration_diagnostic() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let source = std::fs::read_to_string(format!("{root}/src/config/diagnostic.rs")).unwrap();
+    let page = std::fs::read_to_string(format!("{root}/docs/troubleshooting.md")).unwrap();
+    // The kinds as `as_str` spells them: `Name => "name",`.
+    let kinds: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.trim().split_once(" => \"")?.1.strip_suffix("\","))
+        .collect();
+    assert!(kinds.len() > 30, "{kinds:?}");
+    let missing: Vec<&&str> = kinds
+        .iter()
+        .filter(|k| !page.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/troubleshooting.md does not explain {missing:?}"
+    );
+}
