@@ -644,6 +644,8 @@ tenants:
         cmd.env_remove("GITHUB_HEAD_REF").env("NO_COLOR", "1");
         cmd.output().unwrap()
     };
+    let out = run(&["validate"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
     let out = run(&[FAST, "plan", "-out", "plans/dev.plan"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(
@@ -658,6 +660,17 @@ tenants:
     let out = run(&[FAST, "apply", "plans/dev.plan"]);
     assert_eq!(code(&out), 0, "{}", both(&out));
     assert!(w.emu().data().tenants.iter().any(|t| t.id == "acme"));
+
+    // A mapping to an environment that does not exist is a configuration error.
+    let text = std::fs::read_to_string(w.config_path()).unwrap();
+    w.write_config(&text.replace("\"feature/*\": dev", "\"feature/*\": qa"));
+    let out = run(&["validate"]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("mapped to environment `qa`"),
+        "{}",
+        both(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
