@@ -180,6 +180,8 @@ fn an_unknown_target_is_an_error_with_a_suggestion() {
     let err = stderr(&out);
     assert!(err.contains("tenant.acmee"), "{err}");
     assert!(err.contains("did you mean `tenant.acme`"), "{err}");
+    // Known to be wrong before any request is sent.
+    assert!(w.emu().log().is_empty(), "{:?}", w.emu().log());
     // A target that only exists live (a delete) or in state is known.
     expect(&w, &[FAST, "plan", "--target", "tenant.acme"], 0);
 }
