@@ -189,6 +189,14 @@ fn init(global: &args::GlobalArgs) -> u8 {
         );
         return exit::ERROR;
     }
+    // A project further up would have been used from here; the new file now takes its place.
+    if global.config_arg.is_none() && global.config.exists() {
+        eprintln!(
+            "note: {} exists further up; commands run from here will use the new {} instead",
+            global.config.display(),
+            path.display()
+        );
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("error: cannot create {}: {e}", dir.display());
