@@ -25,6 +25,7 @@ use super::error::{ApiError, ApiErrorKind};
 use super::request::ApiRequest;
 use super::transport::Transport;
 use super::wire;
+use crate::util::interrupt::Interrupt;
 
 /// A wait for the budget shorter than this is normal pacing, not worth telling the user about.
 const RATE_WAIT_NOTICE: Duration = Duration::from_secs(1);
@@ -193,6 +194,12 @@ impl OutcomeCheck for NoCheck {
     }
 }
 
+/// One place on the request budget, waited for by `Gateway::reserve` and spent by
+/// `Gateway::write_reserved`.
+#[must_use = "a reserved turn is a spent token; send the write with it"]
+#[derive(Debug)]
+pub struct Turn(());
+
 /// Cheap to clone; all clones share one budget, one pause and one set of counters.
 #[derive(Clone)]
 pub struct Gateway {
@@ -328,9 +335,42 @@ impl Gateway {
         req: ApiRequest,
         check: &dyn OutcomeCheck,
     ) -> Result<WriteOutcome, ApiError> {
+        self.write_from(None, req, check).await
+    }
+
+    /// Waits for this call's turn on the budget, unless `stop` fires first (`None`): a write
+    /// still queued when the user interrupts was never sent and is reported as not started.
+    pub async fn reserve(&self, stop: &Interrupt) -> Option<Turn> {
+        tokio::select! {
+            biased;
+            () = stop.triggered() => None,
+            () = self.wait_for_turn() => Some(Turn(())),
+        }
+    }
+
+    /// `write`, sent at once on a turn `reserve` already waited for.
+    pub async fn write_reserved(
+        &self,
+        turn: Turn,
+        req: ApiRequest,
+        check: &dyn OutcomeCheck,
+    ) -> Result<WriteOutcome, ApiError> {
+        self.write_from(Some(turn), req, check).await
+    }
+
+    async fn write_from(
+        &self,
+        mut turn: Option<Turn>,
+        req: ApiRequest,
+        check: &dyn OutcomeCheck,
+    ) -> Result<WriteOutcome, ApiError> {
         let mut attempts = Attempts::default();
         loop {
-            let err = match self.send_once(&req).await {
+            let sent = match turn.take() {
+                Some(Turn(())) => self.send_now(&req).await,
+                None => self.send_once(&req).await,
+            };
+            let err = match sent {
                 Ok(v) => return Ok(WriteOutcome::Applied(v)),
                 Err(e) => e,
             };
@@ -432,6 +472,10 @@ impl Gateway {
     /// Waits for any pause and for the budget, then sends once.
     async fn send_once(&self, req: &ApiRequest) -> Result<Value, ApiError> {
         self.wait_for_turn().await;
+        self.send_now(req).await
+    }
+
+    async fn send_now(&self, req: &ApiRequest) -> Result<Value, ApiError> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         self.inner.transport.send(req).await
     }

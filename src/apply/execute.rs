@@ -8,7 +8,6 @@
 //! 3. As each finishes, journal it and release or skip its dependents.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use super::readback::EffectCheck;
-use crate::api::gateway::{Gateway, NoCheck, WriteOutcome};
+use crate::api::gateway::{Gateway, NoCheck, OutcomeCheck, Turn, WriteOutcome};
 use crate::api::{ApiError, ApiErrorKind, ApiRequest};
 use crate::model::Address;
 use crate::plan::{Action, Change, PlanFile};
@@ -24,6 +23,7 @@ use crate::resource::desired::SecretField;
 use crate::resource::live::unmask;
 use crate::state::journal::{Journal, JournalEntry, JournalEvent};
 use crate::util::dependency_queue::{DependencyQueue, Outcome};
+use crate::util::interrupt::Interrupt;
 
 /// How one operation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,8 @@ pub enum OpOutcome {
     Skipped {
         because: Address,
     },
-    /// Not started because the apply was interrupted (Ctrl-C); a re-run does it.
+    /// Not sent because the apply was interrupted (Ctrl-C) first, including operations that
+    /// were waiting for the request budget; a re-run does it.
     NotRun,
 }
 
@@ -75,9 +76,10 @@ pub struct ExecOptions {
     pub parallelism: usize,
     /// Most members in one batch request.
     pub max_batch: usize,
-    /// Set (by a Ctrl-C handler) to start nothing new: operations in flight finish and are
-    /// journaled, the rest are reported as not run, and a re-run of the plan completes it.
-    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Triggered (by a Ctrl-C handler) to send nothing new: requests already sent finish and
+    /// are journaled, operations not yet sent (queued on the budget included) are reported as
+    /// not run, and a re-run of the plan completes it.
+    pub interrupt: Option<Interrupt>,
 }
 
 impl Default for ExecOptions {
@@ -107,6 +109,7 @@ struct Shared {
     secrets: SecretResolver,
     secret_fields: Vec<SecretField>,
     progress: Arc<dyn Progress>,
+    stop: Interrupt,
 }
 
 impl Shared {
@@ -139,10 +142,11 @@ pub async fn execute(
         secrets,
         secret_fields: super::readback::secret_fields_of(&plan.changes),
         progress,
+        stop: opts.interrupt.clone().unwrap_or_default(),
     });
     let mut results: BTreeMap<usize, OpResult> = BTreeMap::new();
     let mut pending: Vec<Change> = Vec::new();
-    let mut running: JoinSet<Vec<(Change, OpOutcome, Duration)>> = JoinSet::new();
+    let mut running: JoinSet<UnitResult> = JoinSet::new();
     let parallelism = opts.parallelism.max(1);
 
     loop {
@@ -169,17 +173,10 @@ pub async fn execute(
             }
         }
 
-        let interrupted = || {
-            opts.interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(AtomicOrdering::SeqCst))
-        };
-        while !interrupted() && running.len() < parallelism && !pending.is_empty() {
+        // A unit is journaled as started only once its turn on the budget came and its first
+        // request is about to be sent (`begin`), so an interrupt leaves queued units untouched.
+        while !shared.stop.is_triggered() && running.len() < parallelism && !pending.is_empty() {
             let unit = take_unit(&mut pending, opts.max_batch);
-            for c in &unit {
-                shared.journal(c.id, &c.address, JournalEvent::Started)?;
-                shared.progress.started(c);
-            }
             let shared = shared.clone();
             running.spawn(async move { run_unit(&shared, unit).await });
         }
@@ -188,7 +185,8 @@ pub async fn execute(
             break;
         };
         let finished = match joined {
-            Ok(f) => f,
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => return Err(e),
             // A panicking task is a bug; its operations stay "in flight" in the journal, which
             // is exactly what the next run must assume about them.
             Err(e) => {
@@ -287,27 +285,51 @@ fn take_unit(pending: &mut Vec<Change>, max_batch: usize) -> Vec<Change> {
     unit
 }
 
-async fn run_unit(shared: &Shared, unit: Vec<Change>) -> Vec<(Change, OpOutcome, Duration)> {
+type UnitResult = Result<Vec<(Change, OpOutcome, Duration)>, ExecError>;
+
+async fn run_unit(shared: &Shared, unit: Vec<Change>) -> UnitResult {
     let start = Instant::now();
     if unit.len() > 1 {
-        if let Some(outcomes) = run_batch(shared, &unit).await {
-            let d = start.elapsed();
-            return unit
-                .into_iter()
-                .zip(outcomes)
-                .map(|(c, o)| (c, o, d))
-                .collect();
+        match run_batch(shared, &unit).await? {
+            Batched::Done(outcomes) => {
+                let d = start.elapsed();
+                return Ok(unit
+                    .into_iter()
+                    .zip(outcomes)
+                    .map(|(c, o)| (c, o, d))
+                    .collect());
+            }
+            Batched::NotSent => {
+                return Ok(unit
+                    .into_iter()
+                    .map(|c| (c, OpOutcome::NotRun, Duration::ZERO))
+                    .collect())
+            }
+            // The batch failed as one transaction: nothing of it happened, so each member is
+            // tried on its own, and only the one Descope refuses fails.
+            Batched::OneByOne => {}
         }
-        // The batch failed as one transaction: nothing of it happened, so each member is
-        // tried on its own, and only the one Descope refuses fails.
     }
     let mut out = Vec::with_capacity(unit.len());
     for c in unit {
         let t = Instant::now();
-        let outcome = run_single(shared, &c).await;
+        let outcome = run_single(shared, &c).await?;
         out.push((c, outcome, t.elapsed()));
     }
-    out
+    Ok(out)
+}
+
+/// Waits for the turn of a unit's first request; `None` when interrupted before it came (then
+/// nothing was sent or journaled). Otherwise the unit is journaled as started and shown.
+async fn begin(shared: &Shared, unit: &[Change]) -> Result<Option<Turn>, ExecError> {
+    let Some(turn) = shared.gateway.reserve(&shared.stop).await else {
+        return Ok(None);
+    };
+    for c in unit {
+        shared.journal(c.id, &c.address, JournalEvent::Started)?;
+        shared.progress.started(c);
+    }
+    Ok(Some(turn))
 }
 
 fn failed(e: &ApiError) -> OpOutcome {
@@ -347,21 +369,27 @@ fn requests(shared: &Shared, c: &Change) -> Result<Vec<(ApiRequest, bool, bool)>
     Ok(out)
 }
 
-async fn run_single(shared: &Shared, c: &Change) -> OpOutcome {
+async fn run_single(shared: &Shared, c: &Change) -> Result<OpOutcome, ExecError> {
     let reqs = match requests(shared, c) {
         Ok(r) => r,
-        Err(outcome) => return outcome,
+        Err(outcome) => return Ok(outcome),
     };
     let check = EffectCheck {
         change: c,
         secret_fields: &shared.secret_fields,
     };
+    // Only the first request may be given up: a later one (a replace's create after its
+    // delete) finishes what was already begun on the wire.
+    let Some(turn) = begin(shared, std::slice::from_ref(c)).await? else {
+        return Ok(OpOutcome::NotRun);
+    };
+    let mut turn = Some(turn);
     let mut already = false;
     for (req, checked, is_delete) in reqs {
-        let result = if checked {
-            shared.gateway.write(req, &check).await
-        } else {
-            shared.gateway.write(req, &NoCheck).await
+        let check: &dyn OutcomeCheck = if checked { &check } else { &NoCheck };
+        let result = match turn.take() {
+            Some(turn) => shared.gateway.write_reserved(turn, req, check).await,
+            None => shared.gateway.write(req, check).await,
         };
         match result {
             Ok(WriteOutcome::Applied(_)) => {}
@@ -369,14 +397,14 @@ async fn run_single(shared: &Shared, c: &Change) -> OpOutcome {
             // Deleting what is already gone is the goal reached (a resumed run, or a retry of
             // a delete that landed).
             Err(e) if is_delete && e.is_not_found() => already = true,
-            Err(e) => return failed(&e),
+            Err(e) => return Ok(failed(&e)),
         }
     }
-    if already && c.action != Action::Replace {
+    Ok(if already && c.action != Action::Replace {
         OpOutcome::AlreadyDone
     } else {
         OpOutcome::Succeeded
-    }
+    })
 }
 
 /// The one request of a batch unit: the shared keys plus every member's item. Never sent with
@@ -407,33 +435,49 @@ fn batch_request(shared: &Shared, unit: &[Change]) -> Option<ApiRequest> {
     step.request(&unit[0].address.to_string()).ok()
 }
 
-/// One batch request for like operations; `None` when it failed and members must run alone.
-async fn run_batch(shared: &Shared, unit: &[Change]) -> Option<Vec<OpOutcome>> {
-    let req = batch_request(shared, unit)?;
+enum Batched {
+    Done(Vec<OpOutcome>),
+    /// Interrupted while waiting for its turn: nothing was sent.
+    NotSent,
+    /// It failed (or could not be built), so the members must run alone.
+    OneByOne,
+}
+
+/// One batch request for like operations.
+async fn run_batch(shared: &Shared, unit: &[Change]) -> Result<Batched, ExecError> {
+    let Some(req) = batch_request(shared, unit) else {
+        return Ok(Batched::OneByOne);
+    };
     let check = super::readback::BatchEffectCheck {
         changes: unit,
         secret_fields: &shared.secret_fields,
     };
-    match shared.gateway.write(req, &check).await {
-        Ok(WriteOutcome::Applied(_)) => Some(vec![OpOutcome::Succeeded; unit.len()]),
-        Ok(WriteOutcome::AlreadyDone) => Some(vec![OpOutcome::AlreadyDone; unit.len()]),
-        Err(e) if e.is_ambiguous() => {
-            // It may have been committed: members already live count as done, the rest run alone.
-            tracing::info!(
-                "batch of {} ended ambiguously ({e}); checking members",
-                unit.len()
-            );
-            None
-        }
-        Err(e) => {
-            if let ApiErrorKind::RateLimited { .. } = e.kind {
-                return None;
+    let Some(turn) = begin(shared, unit).await? else {
+        return Ok(Batched::NotSent);
+    };
+    Ok(
+        match shared.gateway.write_reserved(turn, req, &check).await {
+            Ok(WriteOutcome::Applied(_)) => Batched::Done(vec![OpOutcome::Succeeded; unit.len()]),
+            Ok(WriteOutcome::AlreadyDone) => {
+                Batched::Done(vec![OpOutcome::AlreadyDone; unit.len()])
             }
-            tracing::info!(
-                "batch of {} refused ({e}); sending members one by one",
-                unit.len()
-            );
-            None
-        }
-    }
+            Err(e) if e.is_ambiguous() => {
+                // It may have been committed: members already live count as done, the rest run alone.
+                tracing::info!(
+                    "batch of {} ended ambiguously ({e}); checking members",
+                    unit.len()
+                );
+                Batched::OneByOne
+            }
+            Err(e) => {
+                if !matches!(e.kind, ApiErrorKind::RateLimited { .. }) {
+                    tracing::info!(
+                        "batch of {} refused ({e}); sending members one by one",
+                        unit.len()
+                    );
+                }
+                Batched::OneByOne
+            }
+        },
+    )
 }

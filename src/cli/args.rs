@@ -9,7 +9,7 @@ pub use descope_emulator::cli::EmulatorArgs;
 #[derive(Debug, Parser)]
 #[command(
     name = "descope-mgmt",
-    version,
+    version = env!("DESCOPE_MGMT_VERSION"),
     about = "Descope as code: plan, review and apply tenants, roles, permissions, flows and the theme",
     long_about = None,
     propagate_version = true
@@ -23,20 +23,39 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Configuration file.
+    /// Configuration file [default: descope.yaml or .descope/config.yaml in this directory or
+    /// the nearest parent].
+    #[arg(
+        long = "config",
+        global = true,
+        env = "DESCOPE_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub config_arg: Option<PathBuf>,
+    /// Environment (a key of `environments:`); `default` when the config has none.
     #[arg(
         long,
         global = true,
-        default_value = "descope.yaml",
-        value_name = "FILE"
+        env = "DESCOPE_ENV",
+        hide_env_values = true,
+        value_name = "NAME"
     )]
-    pub config: PathBuf,
-    /// Environment (a key of `environments:`); `default` when the config has none.
-    #[arg(long, global = true, env = "DESCOPE_ENV", value_name = "NAME")]
     pub env: Option<String>,
-    /// Directory holding state.json, backups, journals and the audit log, per environment.
-    #[arg(long, global = true, default_value = "state", value_name = "DIR")]
+    /// Directory holding state.json, backups, journals and the audit log, per environment
+    /// [default: `state` next to the configuration file].
+    #[arg(long = "state-dir", global = true, value_name = "DIR")]
+    pub state_dir_arg: Option<PathBuf>,
+    /// The configuration file in use (`--config`, else discovered; see `GlobalArgs::resolve`).
+    #[arg(skip)]
+    pub config: PathBuf,
+    /// The state directory in use.
+    #[arg(skip)]
     pub state_dir: PathBuf,
+    /// Where relative plan paths written by the tool (`-out`) go: the configuration's
+    /// directory when it was found in a parent, else the working directory.
+    #[arg(skip)]
+    pub base_dir: PathBuf,
     /// Request budget N/SECONDS, spread evenly (overrides settings.rate_limit; default 90/60).
     #[arg(long, global = true, value_name = "N/SECONDS")]
     pub rate_limit: Option<String>,
@@ -57,8 +76,96 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+/// The names a configuration is discovered under, in order, in each directory.
+pub const CONFIG_NAMES: [&str; 2] = ["descope.yaml", ".descope/config.yaml"];
+
+impl GlobalArgs {
+    /// Fills `config`, `state_dir` and `base_dir`: `--config` (or `DESCOPE_CONFIG`) as given,
+    /// else the first of `CONFIG_NAMES` in this directory or the nearest parent (like git);
+    /// without one, `descope.yaml` here (the error then says how to make one). Returns a note
+    /// naming a configuration found anywhere but `./descope.yaml`.
+    pub fn resolve(&mut self, cwd: &std::path::Path) -> Option<String> {
+        let (config, note) = match &self.config_arg {
+            Some(c) => (c.clone(), None),
+            None => match discover(cwd) {
+                Some(found) if found == std::path::Path::new(CONFIG_NAMES[0]) => (found, None),
+                Some(found) => {
+                    let note = format!("Using the configuration {}", found.display());
+                    (found, Some(note))
+                }
+                None => (PathBuf::from(CONFIG_NAMES[0]), None),
+            },
+        };
+        // A configuration given by name keeps the working directory as the base, as before;
+        // a discovered one is a project root, and its state and plans live next to it.
+        let base = if self.config_arg.is_some() {
+            PathBuf::new()
+        } else {
+            config_root(&config)
+        };
+        self.state_dir = match &self.state_dir_arg {
+            Some(d) => d.clone(),
+            None => base.join("state"),
+        };
+        self.base_dir = base;
+        self.config = config;
+        note
+    }
+
+    /// A plan file named on the command line: as given when it exists, else where `place` put
+    /// it (`apply plans/dev.plan` from a subdirectory of the project).
+    pub fn locate(&self, path: &std::path::Path) -> PathBuf {
+        let placed = self.place(path);
+        if path.exists() || !placed.exists() {
+            path.to_path_buf()
+        } else {
+            placed
+        }
+    }
+
+    /// A relative path the tool writes (`-out`), placed under `base_dir`.
+    pub fn place(&self, path: &std::path::Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// The directory a configuration belongs to: its own, or the parent of `.descope/`.
+fn config_root(config: &std::path::Path) -> PathBuf {
+    let dir = config.parent().unwrap_or(std::path::Path::new(""));
+    if dir.file_name().is_some_and(|n| n == ".descope") {
+        dir.parent()
+            .unwrap_or(std::path::Path::new(""))
+            .to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// The nearest configuration, as a path relative to `cwd` (`../../descope.yaml`), so messages
+/// stay short and the tool's other relative paths keep working.
+fn discover(cwd: &std::path::Path) -> Option<PathBuf> {
+    let mut up = PathBuf::new();
+    for dir in cwd.ancestors() {
+        for name in CONFIG_NAMES {
+            if dir.join(name).is_file() {
+                return Some(up.join(name));
+            }
+        }
+        up.push("..");
+    }
+    None
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter descope.yaml (or `export` one from a live project).
+    #[command(after_help = "Example:\n  descope-mgmt init && descope-mgmt validate")]
+    Init,
+
     /// Check the configuration without touching the network.
     #[command(after_help = "Example:\n  descope-mgmt validate --config descope.yaml --env prod")]
     Validate,
@@ -82,6 +189,12 @@ pub enum Command {
     /// Compare the live project with the configuration and report differences (read-only).
     #[command(after_help = "Example:\n  descope-mgmt drift --env prod --format markdown")]
     Drift(DriftArgs),
+
+    /// List the live project's tenants, roles, permissions or flows, marking what is managed.
+    #[command(
+        after_help = "Examples:\n  descope-mgmt list tenants --env prod\n  descope-mgmt list flows --format json"
+    )]
+    List(ListArgs),
 
     /// Write a configuration (YAML plus flow and theme files) from a live project.
     #[command(after_help = "Example:\n  descope-mgmt export --env dev --out exported/ --adopt")]
@@ -114,6 +227,12 @@ pub enum Command {
     /// Print the JSON Schema of the configuration file (for editors' YAML language servers).
     #[command(after_help = "Example:\n  descope-mgmt schema > descope.schema.json")]
     Schema,
+
+    /// Print the manual page (roff), generated from these definitions.
+    #[command(
+        after_help = "Example:\n  descope-mgmt man > /usr/local/share/man/man1/descope-mgmt.1"
+    )]
+    Man,
 
     /// Print shell completions.
     #[command(
@@ -180,6 +299,21 @@ pub struct DriftArgs {
     pub format: Format,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// tenants, roles, permissions, flows, tenant_default_roles or theme.
+    pub kind: String,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     /// Directory to write descope.yaml and the flow and theme files into.
@@ -205,6 +339,9 @@ pub enum BackupCommand {
         /// Where to write the plan.
         #[arg(long = "out", value_name = "FILE")]
         out: PathBuf,
+        /// Allow the delete-and-create that restores this resource (the undo of a replace).
+        #[arg(long = "allow-replace", value_name = "ADDR")]
+        allow_replace: Vec<String>,
     },
 }
 
@@ -231,19 +368,45 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Terraform users type `-out FILE` and `-out=FILE`; clap would read `-out` as `-o -u -t`.
+/// Terraform users spell long flags with one dash (`-out FILE`, `-auto-approve`,
+/// `-target=ADDR`); clap would read `-out` as `-o -u -t`. Every word that is one dash followed
+/// by the name of a long flag this CLI defines becomes the two-dash form; short flags (`-q`,
+/// `-vv`), values that follow a flag, and everything after `--` are left alone.
 pub fn rewrite_terraform_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    args.into_iter()
-        .map(|a| {
-            if a == "-out" {
-                "--out".to_string()
-            } else if let Some(rest) = a.strip_prefix("-out=") {
-                format!("--out={rest}")
-            } else {
-                a
-            }
-        })
-        .collect()
+    use clap::CommandFactory;
+    let mut longs = std::collections::BTreeSet::new();
+    collect_longs(&Cli::command(), &mut longs);
+    let mut out = Vec::new();
+    let mut rest_verbatim = false;
+    for a in args {
+        if rest_verbatim || a == "--" {
+            rest_verbatim = true;
+            out.push(a);
+            continue;
+        }
+        let rewritten = a
+            .strip_prefix('-')
+            .filter(|r| !r.starts_with('-'))
+            .and_then(|r| {
+                let name = r.split_once('=').map_or(r, |(n, _)| n);
+                (name.len() > 1 && longs.contains(name)).then(|| format!("-{a}"))
+            });
+        out.push(rewritten.unwrap_or(a));
+    }
+    out
+}
+
+fn collect_longs(cmd: &clap::Command, longs: &mut std::collections::BTreeSet<String>) {
+    for arg in cmd.get_arguments() {
+        if let Some(l) = arg.get_long() {
+            longs.insert(l.to_string());
+        }
+    }
+    longs.insert("help".into());
+    longs.insert("version".into());
+    for sub in cmd.get_subcommands() {
+        collect_longs(sub, longs);
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +433,65 @@ mod tests {
     }
 
     #[test]
+    fn every_long_flag_takes_terraforms_single_dash() {
+        let v = rewrite_terraform_flags(
+            [
+                "x",
+                "-q",
+                "-vv",
+                "apply",
+                "-auto-approve",
+                "-lock-timeout=5s",
+                "-target=tenant.a",
+                "-detailed-exitcode",
+                "-o",
+                "-nope",
+                "--",
+                "-out",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            v,
+            [
+                "x",
+                "-q",
+                "-vv",
+                "apply",
+                "--auto-approve",
+                "--lock-timeout=5s",
+                "--target=tenant.a",
+                "--detailed-exitcode",
+                "-o",
+                "-nope",
+                "--",
+                "-out"
+            ]
+        );
+        let cli = Cli::try_parse_from(rewrite_terraform_flags(
+            [
+                "descope-mgmt",
+                "-q",
+                "apply",
+                "-auto-approve",
+                "-lock-timeout",
+                "30s",
+                "p.plan",
+            ]
+            .map(String::from),
+        ))
+        .unwrap();
+        assert!(cli.global.quiet);
+        match cli.command {
+            Command::Apply(a) => {
+                assert!(a.auto_approve);
+                assert_eq!(*a.lock_timeout, std::time::Duration::from_secs(30));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
     fn every_command_has_a_description_and_an_example() {
         use clap::CommandFactory;
         fn check(cmd: &mut clap::Command, path: &str) {
@@ -287,6 +509,49 @@ mod tests {
             }
         }
         check(&mut Cli::command(), "descope-mgmt");
+    }
+
+    /// docs/commands.md is every command's `--help`, so the reference cannot drift from the
+    /// code. `UPDATE_DOCS=1 cargo test --bin descope-mgmt commands_md` rewrites it.
+    #[test]
+    fn commands_md_is_the_help_of_every_command() {
+        use clap::CommandFactory;
+        fn section(cmd: &mut clap::Command, path: &str, out: &mut String) {
+            let help = cmd.render_long_help().to_string();
+            out.push_str(&format!(
+                "## `{path}`\n\n```text\n{}\n```\n\n",
+                help.trim_end()
+            ));
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .filter(|n| n != "help")
+                .collect();
+            for name in names {
+                if let Some(sub) = cmd.find_subcommand_mut(&name) {
+                    section(sub, &format!("{path} {name}"), out);
+                }
+            }
+        }
+        let mut root = Cli::command().term_width(100);
+        root.build();
+        let mut text = String::from(
+            "# Commands\n\nEvery command's `--help`, generated from the clap definitions in\n\
+             `src/cli/args.rs` and checked by a test (`UPDATE_DOCS=1 cargo test --bin descope-mgmt\n\
+             commands_md` rewrites this file). The manual page is `descope-mgmt man`.\n\n",
+        );
+        section(&mut root, "descope-mgmt", &mut text);
+        // The version line carries the git commit, which changes with every commit.
+        let text = text.replace(env!("DESCOPE_MGMT_VERSION"), "VERSION");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md");
+        if std::env::var_os("UPDATE_DOCS").is_some_and(|v| !v.is_empty() && v != "0") {
+            std::fs::write(path, &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "docs/commands.md differs from --help; run UPDATE_DOCS=1 cargo test --bin descope-mgmt commands_md and review the diff"
+        );
     }
 
     #[test]

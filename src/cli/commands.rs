@@ -83,9 +83,9 @@ pub(super) async fn start_emulator_if_asked(
     Ok(Some(emulator))
 }
 
-pub fn plan_options(p: &PlanArgs) -> PlanRequest {
+pub fn plan_options(g: &GlobalArgs, p: &PlanArgs) -> PlanRequest {
     PlanRequest {
-        out: p.out.clone(),
+        out: p.out.as_deref().map(|o| g.place(o)),
         targets: p.targets.clone(),
         prune: p.prune.clone(),
         allow_replace: p.allow_replace.clone(),
@@ -93,7 +93,18 @@ pub fn plan_options(p: &PlanArgs) -> PlanRequest {
 }
 
 pub fn print_plan(outcome: &PlanOutcome, color: bool, quiet: bool) {
-    if !quiet {
+    if quiet {
+        // No narration, but the result: a CI log must still say whether anything changes.
+        println!(
+            "{}",
+            descope_mgmt::plan::file::Summary::of(&outcome.plan.changes).line()
+        );
+        if let Some(path) = &outcome.saved_to {
+            println!("Saved the plan to {}.", path.display());
+        }
+        return;
+    }
+    {
         print!("{}", render::text(&outcome.plan, color));
         for w in &outcome.warnings {
             eprintln!("warning: {w}");
@@ -145,7 +156,7 @@ where
 
 pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
     with_session(g, async move |session: &Session| {
-        let outcome = plan(session, &plan_options(p)).await?;
+        let outcome = plan(session, &plan_options(g, p)).await?;
         print_plan(&outcome, use_color(g.no_color), g.quiet);
         Ok(if p.detailed_exitcode && outcome.plan.has_changes() {
             exit::CHANGES
@@ -158,20 +169,21 @@ pub fn run_plan(g: &GlobalArgs, p: &PlanArgs) -> u8 {
 pub fn run_show(g: &GlobalArgs, s: &ShowArgs) -> u8 {
     // The same checks as apply: an edited plan is refused here too (exit 3), so what a
     // reviewer reads is what apply would run.
-    let text = match std::fs::read_to_string(&s.file) {
+    let file = g.locate(&s.file);
+    let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", s.file.display());
+            eprintln!("error: cannot read {}: {e}", file.display());
             return exit::ERROR;
         }
     };
-    let plan = match PlanFile::parse_verified(&text, &s.file) {
+    let plan = match PlanFile::parse_verified(&text, &file) {
         Ok(p) => p,
         Err(e) => return fail(&OpError::from(e)),
     };
     let out = match s.format {
         Format::Text => render::text(&plan, use_color(g.no_color)),
-        Format::Markdown => render::markdown(&plan, &s.file.display().to_string()),
+        Format::Markdown => render::markdown(&plan, &file.display().to_string()),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&render::json(&plan)).unwrap_or_default()
@@ -198,7 +210,13 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     });
     println!(
         "\nApply {}: {} created, {} updated, {} deleted, {} replaced{}, {} failed, {} skipped in {:.1}s ({} requests, {} rate-limited).",
-        if report.all_succeeded() { "complete" } else { "INCOMPLETE" },
+        if report.not_run() > 0 {
+            "INTERRUPTED"
+        } else if report.all_succeeded() {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        },
         report.succeeded(Action::Create),
         report.succeeded(Action::Update),
         report.succeeded(Action::Delete),
@@ -212,7 +230,7 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     );
     if report.not_run() > 0 {
         println!(
-            "\nInterrupted: {} operation(s) were not started. Operations in flight finished and were journaled.",
+            "\nInterrupted: {} operation(s) were not started (nothing of them was sent). Requests already sent finished and were journaled.",
             report.not_run()
         );
     }
@@ -241,6 +259,62 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
     }
 }
 
+/// The exact command that turns this apply's backup into a plan undoing it; `None` when
+/// nothing was backed up (nothing existing was changed).
+pub fn undo_hint(g: &GlobalArgs, environment: &str, report: &ApplyReport) -> Option<String> {
+    let done = |pick: fn(Action) -> bool| {
+        report
+            .results
+            .iter()
+            .filter(|r| pick(r.action) && r.outcome.is_success())
+            .count()
+    };
+    let created = done(|a| a == Action::Create);
+    let changed = done(|a| a != Action::Create);
+    let creations = format!(
+        "{created} resource(s) this apply created existed nowhere before, so no backup brings them back: \
+         to remove them, take them out of the configuration (e.g. `git revert` the change), then plan and apply."
+    );
+    let backup = match (&report.backup, changed) {
+        (Some(b), 1..) => b,
+        _ if created > 0 => return Some(format!("\nTo undo this apply: {creations}")),
+        _ => return None,
+    };
+    let mut cmd = format!(
+        "descope-mgmt backup restore {} -out plans/undo.plan",
+        backup.display()
+    );
+    // Only what was typed: a discovered configuration is found again the same way.
+    if let Some(c) = &g.config_arg {
+        cmd.push_str(&format!(" --config {}", c.display()));
+    }
+    if let Some(d) = &g.state_dir_arg {
+        cmd.push_str(&format!(" --state-dir {}", d.display()));
+    }
+    if g.emulator {
+        cmd.push_str(" --emulator");
+    }
+    if environment != descope_mgmt::config::DEFAULT_ENVIRONMENT {
+        cmd.push_str(&format!(" --env {environment}"));
+    }
+    // Undoing a replace is a replace again, which is never planned unasked.
+    for r in report
+        .results
+        .iter()
+        .filter(|r| r.action == Action::Replace && r.outcome.is_success())
+    {
+        cmd.push_str(&format!(" --allow-replace {}", r.address));
+    }
+    let mut text = format!(
+        "\nTo undo this apply, make a plan from its backup, review it, and apply it (and revert the \
+         configuration change too, or the next plan makes it again):\n  {cmd}\n  descope-mgmt apply plans/undo.plan"
+    );
+    if created > 0 {
+        text.push_str(&format!("\n{creations}"));
+    }
+    Some(text)
+}
+
 /// Runs `apply` for an already verified plan file, with progress output.
 pub async fn apply_with_progress(
     session: &Session,
@@ -265,11 +339,14 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
+    if let Some(e) = planning_flags_with_a_plan_file(a) {
+        return fail(&e);
+    }
     rt.block_on(async {
         // A saved plan is checked before anything else, network included.
-        let saved = match &a.file {
-            Some(path) => match PlanFile::read_verified(path) {
-                Ok(p) => Some((p, path.clone())),
+        let saved = match a.file.as_deref().map(|f| g.locate(f)) {
+            Some(path) => match PlanFile::read_verified(&path) {
+                Ok(p) => Some((p, path)),
                 Err(e) => return fail(&OpError::from(e)),
             },
             None => None,
@@ -317,6 +394,9 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         match result {
             Ok(report) => {
                 print_report(&report, &path);
+                if let Some(undo) = undo_hint(g, &session.loaded.environment, &report) {
+                    println!("{undo}");
+                }
                 if report.all_succeeded() {
                     exit::OK
                 } else {
@@ -328,15 +408,40 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
     })
 }
 
-/// First Ctrl-C: start nothing new, let operations in flight finish and be journaled, then
-/// report (exit 1). Second Ctrl-C: stop at once — the journal is fsynced line by line, so a
+/// `apply FILE` carries out the file as reviewed; a flag that would change what is planned
+/// cannot apply to it, and ignoring it would be a silent surprise.
+fn planning_flags_with_a_plan_file(a: &ApplyArgs) -> Option<OpError> {
+    let file = a.file.as_ref()?;
+    let p = &a.plan;
+    let flag = [
+        ("--target", !p.targets.is_empty()),
+        ("--prune", !p.prune.is_empty()),
+        ("--allow-replace", !p.allow_replace.is_empty()),
+        ("--out", p.out.is_some()),
+        ("--detailed-exitcode", p.detailed_exitcode),
+    ]
+    .into_iter()
+    .find_map(|(name, set)| set.then_some(name))?;
+    Some(OpError::Usage(format!(
+        "{flag} cannot be used with a plan file: the plan file is what was reviewed, and apply \
+         carries it out exactly. Plan again with {flag} (`descope-mgmt plan {flag} … -out FILE`), \
+         then apply that file instead of {}",
+        file.display()
+    )))
+}
+
+/// First Ctrl-C: send nothing new (operations still waiting for the request budget are not
+/// started), let requests already sent finish and be journaled, then report (exit 1). Second Ctrl-C: stop at once — the journal is fsynced line by line, so a
 /// re-run still resumes correctly.
-async fn stop_on_interrupt(flag: Arc<std::sync::atomic::AtomicBool>, progress: Arc<ApplyProgress>) {
+async fn stop_on_interrupt(
+    stop: descope_mgmt::util::interrupt::Interrupt,
+    progress: Arc<ApplyProgress>,
+) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
-    flag.store(true, std::sync::atomic::Ordering::SeqCst);
-    progress.note("Interrupted: finishing the operations in flight, then stopping (Ctrl-C again to stop at once).");
+    stop.trigger();
+    progress.note("Interrupted: requests already sent finish; nothing else is sent (Ctrl-C again to stop at once).");
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("Stopped. Re-run the same apply to finish the plan.");
         std::process::exit(i32::from(exit::ERROR));
@@ -350,7 +455,7 @@ async fn plan_then_confirm(
     g: &GlobalArgs,
     a: &ApplyArgs,
 ) -> Result<Option<(PlanFile, PathBuf)>, OpError> {
-    let mut req = plan_options(&a.plan);
+    let mut req = plan_options(g, &a.plan);
     req.out = None;
     let outcome = plan(session, &req).await?;
     let dir = session.state.plans_dir();

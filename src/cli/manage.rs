@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::args::{BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, StateCommand};
+use super::args::{
+    BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, ListArgs, ListFormat, StateCommand,
+};
 use super::commands::{fail, global_options, runtime, with_session};
 use super::exit;
 use descope_mgmt::config::{self, LoadOptions, VarSource};
@@ -24,7 +26,7 @@ fn state_dir(g: &GlobalArgs) -> Result<StateDir, OpError> {
     let loaded = config::load(&LoadOptions {
         path: g.config.clone(),
         env: g.env.clone(),
-        vars: VarSource::Process,
+        vars: VarSource::Process.offline(),
     })?;
     Ok(StateDir::new(&g.state_dir, &loaded.environment)?)
 }
@@ -127,7 +129,7 @@ fn drift_text(r: &DriftReport) -> String {
     if !r.unmanaged.is_empty() {
         let _ = writeln!(
             s,
-            "\nUnmanaged (information only; `state import ADDR` to manage) ({}):",
+            "\nUnmanaged (information only; to manage one, add it to the config, then `state import ADDR`) ({}):",
             r.unmanaged.len()
         );
         for a in &r.unmanaged {
@@ -251,6 +253,61 @@ fn drift_markdown(r: &DriftReport) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// list
+
+pub fn run_list(g: &GlobalArgs, a: &ListArgs) -> u8 {
+    let kind = match descope_mgmt::ops::list::parse_kind(&a.kind) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let format = a.format;
+    with_session(g, async move |session: &Session| {
+        let listed = descope_mgmt::ops::list::list(session, kind).await?;
+        let out = match format {
+            ListFormat::Json => format!(
+                "{}\n",
+                serde_json::to_string_pretty(&listed)
+                    .map_err(|e| OpError::Io(format!("cannot render the list: {e}")))?
+            ),
+            ListFormat::Table => {
+                let width = listed
+                    .iter()
+                    .map(|l| l.address.to_string().chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max("ADDRESS".len());
+                let mut s = format!("{:<width$}  {:<28}  STATUS\n", "ADDRESS", "NAME");
+                for l in &listed {
+                    let status = match (l.system, l.managed, l.in_config) {
+                        (true, _, _) => "Descope default (never touched)",
+                        (_, true, true) => "managed",
+                        (_, true, false) => "managed, not in the config (plan deletes it)",
+                        (_, false, true) => "in the config, not applied yet",
+                        (_, false, false) => "unmanaged",
+                    };
+                    let _ = writeln!(
+                        s,
+                        "{:<width$}  {:<28}  {status}",
+                        l.address.to_string(),
+                        l.name
+                    );
+                }
+                let managed = listed.iter().filter(|l| l.managed).count();
+                let _ = writeln!(
+                    s,
+                    "\n{} live in environment `{}` (project {}), {managed} managed.",
+                    listed.len(),
+                    session.loaded.environment,
+                    session.credentials.project_id
+                );
+                s
+            }
+        };
+        Ok(super::write_stdout(out.as_bytes()))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // export
 
 pub fn run_export(g: &GlobalArgs, a: &ExportArgs) -> u8 {
@@ -285,9 +342,11 @@ pub fn run_export(g: &GlobalArgs, a: &ExportArgs) -> u8 {
                     session.state.state_file().display()
                 );
             }
+            // Exactly as they must be typed: the exported file always has an environment.
             println!(
-                "Next: descope-mgmt validate --config {0}  and  descope-mgmt plan --config {0} (no changes expected)",
-                req.out.join("descope.yaml").display()
+                "Next: descope-mgmt validate --config {0} --env {1}  and  descope-mgmt plan --config {0} --env {1} (no changes expected)",
+                req.out.join("descope.yaml").display(),
+                session.loaded.environment
             );
         }
         Ok(exit::OK)
@@ -353,10 +412,23 @@ pub fn run_backup(g: &GlobalArgs, c: &BackupCommand) -> u8 {
             }
             super::write_stdout(s.as_bytes())
         }
-        BackupCommand::Restore { backup, out } => {
+        BackupCommand::Restore {
+            backup,
+            out,
+            allow_replace,
+        } => {
+            let allow_replace = match allow_replace
+                .iter()
+                .map(|a| state_cmd::parse_address(a))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(a) => a,
+                Err(e) => return fail(&e),
+            };
             let req = RestoreRequest {
                 backup: backup.clone(),
-                out: out.clone(),
+                out: g.place(out),
+                allow_replace,
             };
             let quiet = g.quiet;
             let color = super::output::use_color(g.no_color);
@@ -425,12 +497,30 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
             });
             match result {
                 Ok((r, a, dir)) => {
-                    let text = format!(
+                    let mut text = format!(
                         "address:     {a}\nenvironment: {}\nfingerprint: {}\nprotect:     {}\n",
                         dir.env(),
                         r.fingerprint,
                         r.protect
                     );
+                    if r.delete_cascade {
+                        text.push_str("cascade:     true (a delete also removes its users)\n");
+                    }
+                    for (attribute, var) in &r.secrets {
+                        let _ = writeln!(text, "secret:      {attribute} from ${{secret:{var}}}");
+                    }
+                    match &r.attributes {
+                        Some(v) => {
+                            let pretty = serde_json::to_string_pretty(v).unwrap_or_default();
+                            let _ = writeln!(text, "attributes (as last applied or imported):");
+                            for line in pretty.lines() {
+                                let _ = writeln!(text, "  {line}");
+                            }
+                        }
+                        None => text.push_str(
+                            "attributes:  not recorded (a flow or the theme, or not applied since this was added)\n",
+                        ),
+                    }
                     super::write_stdout(text.as_bytes())
                 }
                 Err(e) => fail(&e),

@@ -30,13 +30,70 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_logging(cli.global.verbose, cli.global.quiet);
+    let mut cli = cli;
+    init_logging(cli.global.verbose, cli.global.quiet, cli.global.no_color);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(note) = cli.global.resolve(&cwd) {
+        if !cli.global.quiet {
+            eprintln!("{note}");
+        }
+    }
+    if let Err(message) = environment_from_branch(&mut cli, &cwd) {
+        eprintln!("error: {message}");
+        return ExitCode::from(exit::ERROR);
+    }
     ExitCode::from(run(cli))
 }
 
+/// `settings.branch_environments`, when neither `--env` nor `DESCOPE_ENV` chose one: said on
+/// stderr, and never for `apply` without a plan file (with one, the file's environment rules).
+fn environment_from_branch(cli: &mut Cli, cwd: &std::path::Path) -> Result<(), String> {
+    use descope_mgmt::config::branch::{branch_settings, current_branch};
+    if cli.global.env.is_some() {
+        return Ok(());
+    }
+    let apply_without_file = matches!(&cli.command, Command::Apply(a) if a.file.is_none());
+    let eligible = apply_without_file
+        || matches!(
+            cli.command,
+            Command::Plan(_)
+                | Command::Drift(_)
+                | Command::List(_)
+                | Command::Export(_)
+                | Command::Backup(_)
+                | Command::State(_)
+        );
+    if !eligible {
+        return Ok(());
+    }
+    let Some(settings) = branch_settings(&cli.global.config) else {
+        return Ok(());
+    };
+    let Some(branch) = current_branch(cwd, std::env::var("GITHUB_HEAD_REF").ok()) else {
+        return Ok(());
+    };
+    let Some((pattern, env)) = settings.environment_for_branch(&branch) else {
+        return Ok(());
+    };
+    if apply_without_file {
+        return Err(format!(
+            "apply without a plan file never takes its environment from the git branch \
+             (`{branch}` would be `{env}`); pass --env {env}, or apply a plan file"
+        ));
+    }
+    if !cli.global.quiet {
+        eprintln!(
+            "Environment `{env}` from git branch `{branch}` (settings.branch_environments: \"{pattern}\"); --env overrides"
+        );
+    }
+    cli.global.env = Some(env.to_string());
+    Ok(())
+}
+
 /// Log lines go to stderr: warnings by default, more with -v/-vv, `RUST_LOG` overrides.
-/// Nothing logged carries a secret: the management key only exists inside `Secret`.
-fn init_logging(verbose: u8, quiet: bool) {
+/// Nothing logged carries a secret: the management key only exists inside `Secret`. Colour
+/// follows the same rule as the rest of the output, judged on stderr, where the lines go.
+fn init_logging(verbose: u8, quiet: bool, no_color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -49,6 +106,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(output::color_allowed(no_color) && output::stderr_is_terminal())
         .with_target(false)
         .without_time()
         .try_init();
@@ -61,7 +119,19 @@ fn run(cli: Cli) -> u8 {
         Command::Apply(a) => commands::run_apply(&cli.global, &a),
         Command::Demo(d) => demo::run_demo(&cli.global, &d),
         Command::Validate => validate(&cli.global),
+        Command::Init => init(&cli.global),
         Command::Schema => schema(),
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                Ok(()) => write_stdout(&buf),
+                Err(e) => {
+                    eprintln!("error: cannot render the manual page: {e}");
+                    exit::ERROR
+                }
+            }
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -75,6 +145,7 @@ fn run(cli: Cli) -> u8 {
             _ => exit::ERROR,
         },
         Command::Drift(d) => manage::run_drift(&cli.global, &d),
+        Command::List(l) => manage::run_list(&cli.global, &l),
         Command::Export(e) => manage::run_export(&cli.global, &e),
         Command::Backup(b) => manage::run_backup(&cli.global, &b),
         Command::State(s) => manage::run_state(&cli.global, &s),
@@ -101,6 +172,59 @@ fn validate(global: &args::GlobalArgs) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// The starter is a file of its own so it stays readable YAML with its comments.
+const STARTER: &str = include_str!("starter.yaml");
+
+fn init(global: &args::GlobalArgs) -> u8 {
+    let path = global
+        .config_arg
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(args::CONFIG_NAMES[0]));
+    if path.exists() {
+        eprintln!(
+            "error: {} already exists; init never overwrites a configuration (check it with `descope-mgmt validate`)",
+            path.display()
+        );
+        return exit::ERROR;
+    }
+    // A project further up would have been used from here; the new file now takes its place.
+    if global.config_arg.is_none() && global.config.exists() {
+        eprintln!(
+            "note: {} exists further up; commands run from here will use the new {} instead",
+            global.config.display(),
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: cannot create {}: {e}", dir.display());
+            return exit::ERROR;
+        }
+    }
+    // create_new: a file appearing since the check above is not overwritten either.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, STARTER.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return exit::ERROR;
+    }
+    if !global.quiet {
+        println!(
+            "Wrote {}: a commented starter. Next:\n  descope-mgmt validate{}\nthen set DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY and run `descope-mgmt plan`.\nTo start from a live project instead: descope-mgmt export --out .",
+            path.display(),
+            global
+                .config_arg
+                .as_ref()
+                .map(|c| format!(" --config {}", c.display()))
+                .unwrap_or_default()
+        );
+    }
+    exit::OK
 }
 
 fn schema() -> u8 {

@@ -13,9 +13,12 @@ use descope_mgmt::apply::execute::{OpOutcome, OpResult, Progress};
 use descope_mgmt::plan::Change;
 
 pub fn use_color(no_color_flag: bool) -> bool {
-    !no_color_flag
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal()
+    color_allowed(no_color_flag) && std::io::stdout().is_terminal()
+}
+
+/// `--no-color` and `NO_COLOR` (https://no-color.org), whatever the stream.
+pub fn color_allowed(no_color_flag: bool) -> bool {
+    !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 pub fn stderr_is_terminal() -> bool {

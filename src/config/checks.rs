@@ -63,6 +63,25 @@ pub fn check(d: &Decoded, json: &Json, map: &SourceMap, base_dir: &Path) -> Vec<
             Some("write N/SECONDS with both numbers above zero, e.g. 90/60".into()),
         );
     }
+    // A branch mapped to an environment that does not exist would only fail on that branch.
+    let declared: Vec<&str> = cfg.environments.keys().map(String::as_str).collect();
+    for (branch, env) in &cfg.settings.branch_environments {
+        let known = declared.contains(&env.as_str())
+            || (declared.is_empty() && env == super::DEFAULT_ENVIRONMENT);
+        if !known {
+            c.at(
+                format!(
+                    "/settings/branch_environments/{}",
+                    super::source_map::escape(branch)
+                ),
+                K::UnknownEnvironment,
+                format!(
+                    "branch `{branch}` is mapped to environment `{env}`, which is not declared"
+                ),
+                Some(format!("environments: {}", declared.join(", "))),
+            );
+        }
+    }
     let pattern = match Regex::new(&cfg.settings.tenant_id_pattern) {
         Ok(r) => Some(r),
         Err(e) => {

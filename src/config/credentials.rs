@@ -27,6 +27,12 @@ pub enum ConfigError {
         var: &'static str,
         var_value: String,
     },
+    #[error("environment `{env}`: the config reads the management key from {config_var} but {var} holds a different key; unset {var} or make them agree")]
+    ConflictingManagementKey {
+        env: String,
+        config_var: String,
+        var: &'static str,
+    },
     #[error("environment `{env}`: no project id; set environments.{env}.project_id or {var}")]
     MissingProjectId { env: String, var: &'static str },
     #[error("environment `{env}`: no management key; set environments.{env}.management_key: ${{secret:VAR}} and export VAR, or set {var}")]
@@ -87,7 +93,19 @@ pub fn resolve_credentials(
         super::source_map::escape(&loaded.environment)
     );
     let key = match entry.management_key.filter(|k| !k.is_empty()) {
-        Some(k) if loaded.secrets.contains_key(&key_pointer) => Secret::new(k),
+        Some(k) if loaded.secrets.contains_key(&key_pointer) => {
+            // As for the project id: a leftover shell variable must not go unnoticed.
+            if let Some(v) = non_empty(vars.get(MANAGEMENT_KEY_VAR)) {
+                if v != k.trim() {
+                    return Err(ConfigError::ConflictingManagementKey {
+                        env,
+                        config_var: loaded.secrets[&key_pointer].clone(),
+                        var: MANAGEMENT_KEY_VAR,
+                    });
+                }
+            }
+            Secret::new(k)
+        }
         Some(_) => return Err(ConfigError::LiteralManagementKey { env }),
         None => match non_empty(vars.get(MANAGEMENT_KEY_VAR)) {
             Some(k) => Secret::new(k),

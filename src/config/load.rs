@@ -42,6 +42,8 @@ pub struct LoadedConfig {
     /// JSON pointer into `config` -> name of the `${secret:VAR}` variable.
     pub secrets: BTreeMap<String, String>,
     pub source_map: SourceMap,
+    /// Where `${VAR}` came from, for the flow and theme documents read later.
+    pub vars: VarSource,
 }
 
 impl fmt::Debug for LoadedConfig {
@@ -88,13 +90,31 @@ impl LoadedConfig {
                 ),
             )
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let mut doc: Json = serde_json::from_slice(&bytes).map_err(|e| {
             Diagnostic::new(
                 &at(e.line().max(1), e.column().max(1)),
                 K::InvalidJson,
                 format!("not JSON: {e}"),
             )
-        })
+        })?;
+        let plain = self
+            .env
+            .as_ref()
+            .map(|e| e.vars.clone())
+            .unwrap_or_default();
+        let problems = super::vars::substitute_document(&mut doc, &plain, &self.vars);
+        if let Some((pointer, message)) = problems.into_iter().next() {
+            return Err(Diagnostic::new(
+                &at(1, 1),
+                K::MissingVariable,
+                format!(
+                    "at {pointer} (environment `{}`): {message}",
+                    self.environment
+                ),
+            )
+            .with_hint("flow and theme files take ${VAR} and ${VAR:-default} like the configuration; write $${ for a literal ${"));
+        }
+        Ok(doc)
     }
 
     /// Is the value at this JSON pointer (or inside it) a secret?
@@ -162,7 +182,17 @@ struct Base {
 
 fn read_base(path: &Path) -> Result<Base, Diagnostics> {
     let files = vec![path.to_path_buf()];
-    let (bytes, text) = read_text(path, None)?;
+    let (bytes, text) = read_text(path, None).map_err(|d| {
+        if path.exists() {
+            return d;
+        }
+        // The first thing a new user sees in an empty directory: say how to get a config.
+        d.with_hint(
+            "no configuration here. `descope-mgmt init` writes a commented starter descope.yaml; \
+             `descope-mgmt export --out .` writes one from a live project; or point at one with \
+             --config FILE (or DESCOPE_CONFIG)",
+        )
+    })?;
     let (root, mut problems) = yaml::parse(&text, 0, &files).map_err(Diagnostics)?;
     let loc = |p: Pos| Location {
         file: files[p.file].clone(),
@@ -365,19 +395,50 @@ fn load_from(
         source_digest: hex::encode(digest.finalize()),
         secrets: resolved.secrets,
         source_map: map,
+        vars: vars.clone(),
     })
 }
 
 /// A value that came from a secret must not reach a message, whatever quoted it.
 fn scrub(mut d: Diagnostic, secrets: &[String]) -> Diagnostic {
     for s in secrets {
-        d.message = d.message.replace(s.as_str(), "***");
-
+        d.message = mask_whole(&d.message, s);
         if let Some(h) = &mut d.hint {
-            *h = h.replace(s.as_str(), "***");
+            *h = mask_whole(h, s);
         }
     }
     d
+}
+
+/// Replaces `secret` where it stands as a whole value, not inside a word: a message quotes a
+/// secret as the whole value it is, and a short secret (`y`) must not turn `overlay` into
+/// `overla***`.
+fn mask_whole(text: &str, secret: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(secret) {
+        let before = if i > 0 {
+            rest[..i].chars().next_back()
+        } else {
+            out.chars().next_back()
+        };
+        let after = rest[i + secret.len()..].chars().next();
+        let inside_word = (word(before) && word(secret.chars().next()))
+            || (word(after) && word(secret.chars().next_back()));
+        out.push_str(&rest[..i]);
+        if inside_word {
+            // Not this occurrence; keep its first character and look again after it.
+            let first = secret.chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[i..i + first]);
+            rest = &rest[i + first..];
+        } else {
+            out.push_str("***");
+            rest = &rest[i + secret.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn literal_keys(root: &Node, files: &[PathBuf], problems: &mut Vec<Diagnostic>) {
@@ -466,5 +527,27 @@ pub fn validate_all(path: &Path, vars: &VarSource) -> Result<Vec<String>, Diagno
         Ok(checked)
     } else {
         Err(all.sorted())
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_whole;
+
+    #[test]
+    fn a_secret_is_masked_as_a_whole_value_only() {
+        assert_eq!(
+            mask_whole("unknown key `overlay_typo` in `envs/prod.yaml`", "y"),
+            "unknown key `overlay_typo` in `envs/prod.yaml`"
+        );
+        assert_eq!(mask_whole("id `y` is bad: y", "y"), "id `***` is bad: ***");
+        assert_eq!(
+            mask_whole("value `s3cr3t-x` and s3cr3t-xs3cr3t-x", "s3cr3t-x"),
+            "value `***` and s3cr3t-xs3cr3t-x"
+        );
+        assert_eq!(
+            mask_whole("https://h/?k=abc&z", "abc"),
+            "https://h/?k=***&z"
+        );
     }
 }

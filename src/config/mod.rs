@@ -5,6 +5,7 @@
 //! environment, (3) merge its overlay, (4) substitute variables into JSON with a source map,
 //! (5) decode entry by entry, reporting unknown keys, (6) check the rules across entries.
 
+pub mod branch;
 pub mod checks;
 pub mod credentials;
 pub mod decode;

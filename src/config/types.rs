@@ -46,6 +46,102 @@ pub struct Settings {
     /// Regular expression every tenant id must match.
     #[serde(default = "Settings::default_tenant_id_pattern")]
     pub tenant_id_pattern: String,
+    /// Git branch (or `*` pattern) → environment, used when neither `--env` nor `DESCOPE_ENV`
+    /// is given (never by `apply` without a plan file): `{main: prod, "feature/*": dev}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "branch_map")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub branch_environments: Vec<(String, String)>,
+}
+
+/// A YAML mapping kept in file order: the first matching pattern wins.
+pub(crate) mod branch_map {
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(v.len()))?;
+        for (k, e) in v {
+            m.serialize_entry(k, e)?;
+        }
+        m.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+        struct Ordered;
+        impl<'de> Visitor<'de> for Ordered {
+            type Value = Vec<(String, String)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of git branch (or pattern with *) to environment")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    out.push(entry);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Ordered)
+    }
+}
+
+impl Settings {
+    /// The environment `settings.branch_environments` maps `branch` to, with the pattern that
+    /// matched: an exact name first, else the first `*` pattern in file order.
+    pub fn environment_for_branch(&self, branch: &str) -> Option<(&str, &str)> {
+        let exact = self.branch_environments.iter().find(|(p, _)| p == branch);
+        exact
+            .or_else(|| {
+                self.branch_environments
+                    .iter()
+                    .find(|(p, _)| p.contains('*') && glob_match(p, branch))
+            })
+            .map(|(p, e)| (p.as_str(), e.as_str()))
+    }
+}
+
+/// `*` matches any run of characters, `/` included (`feature/*` matches `feature/a/b`).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod branch_tests {
+    use super::*;
+
+    #[test]
+    fn exact_names_win_then_the_first_pattern() {
+        let s = Settings {
+            branch_environments: vec![
+                ("feature/*".into(), "dev".into()),
+                ("*".into(), "test".into()),
+                ("main".into(), "prod".into()),
+            ],
+            ..Settings::default()
+        };
+        assert_eq!(s.environment_for_branch("main"), Some(("main", "prod")));
+        assert_eq!(
+            s.environment_for_branch("feature/a/b"),
+            Some(("feature/*", "dev"))
+        );
+        assert_eq!(s.environment_for_branch("fix-1"), Some(("*", "test")));
+        assert!(!glob_match("a*b*c", "acb"));
+        assert!(glob_match("a*b*c", "axbyc"));
+        assert!(!glob_match("ab*ba", "aba"));
+    }
 }
 
 impl Settings {
@@ -69,6 +165,7 @@ impl Default for Settings {
             rate_limit: Self::default_rate_limit(),
             parallelism: Self::default_parallelism(),
             tenant_id_pattern: Self::default_tenant_id_pattern(),
+            branch_environments: Vec::new(),
         }
     }
 }

@@ -9,6 +9,10 @@ pub enum VarSource {
     #[default]
     Process,
     Map(BTreeMap<String, String>),
+    /// For commands that never talk to Descope (`validate`, `state list`, ...): the same
+    /// variables, but an unset `${secret:VAR}` is a stand-in instead of an error, since
+    /// secrets are needed only to talk to Descope (a pull-request check has no prod key).
+    Offline(Box<VarSource>),
 }
 
 impl VarSource {
@@ -16,6 +20,23 @@ impl VarSource {
         match self {
             VarSource::Process => std::env::var(name).ok(),
             VarSource::Map(m) => m.get(name).cloned(),
+            VarSource::Offline(inner) => inner.get(name),
+        }
+    }
+
+    /// The value of `${secret:NAME}`: the variable, or offline a stand-in when it is unset.
+    pub fn secret(&self, name: &str) -> Option<String> {
+        self.get(name).or_else(|| match self {
+            VarSource::Offline(_) => Some(format!("(secret {name}, not set)")),
+            _ => None,
+        })
+    }
+
+    /// The same variables for a command that never talks to Descope.
+    pub fn offline(self) -> VarSource {
+        match self {
+            VarSource::Offline(_) => self,
+            other => VarSource::Offline(Box::new(other)),
         }
     }
 
@@ -110,7 +131,7 @@ pub fn substitute(
                 )));
                 continue;
             }
-            match source.get(name) {
+            match source.secret(name) {
                 Some(v) => {
                     out.push_str(&v);
                     secret.get_or_insert_with(|| name.to_string());
@@ -159,6 +180,83 @@ pub fn substitute(
         secret,
         whole_reference,
     })
+}
+
+/// `${VAR}` and `${VAR:-default}` in every string of a flow or theme document, resolved like
+/// the configuration's (`plain_vars` first, then `source`), so one file serves every
+/// environment. Returns `(JSON pointer, message)` per problem. `${secret:VAR}` is refused: a
+/// document is compared and shown whole, so a secret value would reach plans and output.
+pub fn substitute_document(
+    doc: &mut serde_json::Value,
+    plain_vars: &BTreeMap<String, String>,
+    source: &VarSource,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    walk(doc, String::new(), &mut |pointer, text| {
+        if !has_reference(text) {
+            return None;
+        }
+        match substitute(text, plain_vars, source) {
+            Ok(s) if s.secret.is_some() => {
+                problems.push((
+                    pointer.to_string(),
+                    "`${secret:…}` cannot be used in a flow or theme file (the document is shown whole in plans); keep secrets in Descope connectors".to_string(),
+                ));
+                None
+            }
+            Ok(s) => Some(s.text),
+            Err(errors) => {
+                for e in errors {
+                    problems.push((
+                        pointer.to_string(),
+                        match e {
+                            VarError::Missing { name, .. } => format!(
+                                "variable `{name}` is not set (set it in environments.<env>.vars or the environment, or write ${{{name}:-default}})"
+                            ),
+                            VarError::Invalid(m) => m,
+                        },
+                    ));
+                }
+                None
+            }
+        }
+    });
+    problems
+}
+
+/// Every string of a document (keys stay as written), with its JSON pointer.
+fn walk(
+    v: &mut serde_json::Value,
+    pointer: String,
+    f: &mut dyn FnMut(&str, &str) -> Option<String>,
+) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Some(new) = f(&pointer, s) {
+                *s = new;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                walk(item, format!("{pointer}/{i}"), f);
+            }
+        }
+        serde_json::Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                walk(item, format!("{pointer}/{key}"), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The inverse for `export`: a document as Descope holds it, with every literal `${` written
+/// `$${`, so reading it back through `substitute_document` gives the same document.
+pub fn escape_document(doc: &mut serde_json::Value) {
+    walk(doc, String::new(), &mut |_, text| {
+        text.contains("${").then(|| text.replace("${", "$${"))
+    });
 }
 
 fn valid_name(name: &str) -> bool {

@@ -90,9 +90,23 @@ pub fn parse(
     match b.document() {
         Ok(node) => Ok((node, b.problems)),
         Err(d) => {
-            b.problems.push(d);
+            b.problems.push(with_flow_hint(d, src));
             Err(b.problems)
         }
+    }
+}
+
+/// `domains: [x.${SUFFIX}]`: inside `[...]` or `{...}` the braces of a reference are YAML's
+/// own punctuation, and the parser's complaint names neither the cause nor the cure.
+fn with_flow_hint(d: Diagnostic, src: &str) -> Diagnostic {
+    let line = src.lines().nth(d.line.saturating_sub(1)).unwrap_or("");
+    let in_flow = d.message.contains("flow") || line.contains('[') || line.contains('{');
+    if d.kind == DiagnosticKind::YamlSyntax && d.hint.is_none() && in_flow && line.contains("${") {
+        d.with_hint(
+            "a `${VAR}` reference inside `[...]` or `{...}` must be quoted: write \"x.${VAR}\" (or use a block list, one `- item` per line)",
+        )
+    } else {
+        d
     }
 }
 

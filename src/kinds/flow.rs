@@ -62,6 +62,11 @@ impl ResourceKind for FlowKind {
         &INFO
     }
 
+    /// A whole document does not belong in state.json; its fingerprint identifies it.
+    fn recorded_attributes(&self, _: &LiveResource) -> Option<serde_json::Value> {
+        None
+    }
+
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
         for f in &input.config.flows {
             match (input.read_document)(&f.file) {

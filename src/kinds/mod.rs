@@ -99,6 +99,9 @@ pub struct ReadScope {
     pub forms: BTreeMap<Address, crate::resource::DocForm>,
     /// Read everything the kind has, for `export` (e.g. every flow's document).
     pub everything: bool,
+    /// Kinds to list even when no address of theirs is named (`list flows`: the list only,
+    /// no documents).
+    pub kinds: Vec<Kind>,
 }
 
 impl ReadScope {
@@ -111,6 +114,7 @@ impl ReadScope {
             addresses: addresses.into_iter().cloned().collect(),
             forms: forms.clone(),
             everything: false,
+            kinds: Vec::new(),
         }
     }
 
@@ -123,7 +127,9 @@ impl ReadScope {
     }
 
     pub fn names_kind(&self, kind: Kind) -> bool {
-        self.everything || self.addresses.iter().any(|a| a.kind() == kind)
+        self.everything
+            || self.kinds.contains(&kind)
+            || self.addresses.iter().any(|a| a.kind() == kind)
     }
 }
 
@@ -282,6 +288,12 @@ pub trait ResourceKind: Send + Sync {
     /// derive (a tenant's `successors`).
     fn fingerprint(&self, live: &LiveResource) -> String {
         crate::resource::fingerprint(&live.raw)
+    }
+
+    /// What state.json records of a live object for `state show` (secret values are already
+    /// stand-ins in `raw`); `None` where the object is too large to keep in a committed file.
+    fn recorded_attributes(&self, live: &LiveResource) -> Option<serde_json::Value> {
+        Some(live.raw.clone())
     }
 
     // ---- comparing and ordering ----

@@ -54,6 +54,11 @@ impl ResourceKind for ThemeKind {
         &INFO
     }
 
+    /// A whole document does not belong in state.json; its fingerprint identifies it.
+    fn recorded_attributes(&self, _: &LiveResource) -> Option<serde_json::Value> {
+        None
+    }
+
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
         let Some(theme) = &input.config.theme else {
             return;

@@ -310,6 +310,7 @@ async fn record_state(
             for a in &plan.config_addresses {
                 if let Some(l) = live.resources.get(a) {
                     state.set_managed(a.clone(), l.fingerprint(), protected.contains(a));
+                    state.set_attributes(a, crate::kinds::of(a.kind()).recorded_attributes(l));
                     state.set_delete_cascade(a, cascade.contains(a));
                 }
             }

@@ -69,6 +69,7 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
         source_digest: String::new(),
         secrets: BTreeMap::new(),
         source_map: SourceMap::default(),
+        vars: crate::config::VarSource::Process,
     }
 }
 
@@ -91,14 +92,23 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
         &session.credentials.project_id,
         &session.loaded.config.settings,
     );
-    // A configured endpoint (a regional or self-hosted one) is kept; it holds no secret.
+    // A configured endpoint (a regional or self-hosted one) is kept; it holds no secret. So is
+    // the configured key variable: the exported file must work with the variables already set.
     let base_uri = session.loaded.env.as_ref().and_then(|e| e.base_uri.clone());
+    let key_pointer = format!(
+        "/environments/{}/management_key",
+        crate::config::source_map::escape(&session.loaded.environment)
+    );
+    let key_var = session.loaded.secrets.get(&key_pointer).cloned();
     if let Some(env) = exported
         .config
         .environments
         .get_mut(&session.loaded.environment)
     {
         env.base_uri = base_uri;
+        if let Some(var) = key_var {
+            env.management_key = Some(format!("${{secret:{var}}}"));
+        }
     }
 
     let files = write_exported(&req.out, &exported)?;
@@ -111,6 +121,7 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
             if let Some(l) = graph.resources.get(a) {
                 let protect = state.protected(a);
                 state.set_managed(a.clone(), l.fingerprint(), protect);
+                state.set_attributes(a, crate::kinds::of(a.kind()).recorded_attributes(l));
             }
         }
         state.save(&session.state)?;
@@ -144,7 +155,10 @@ fn write_exported(out: &Path, exported: &Exported) -> Result<Vec<ExportedFile>, 
     };
     write(out.join("descope.yaml"), render_yaml(exported)?)?;
     for (rel, doc) in &exported.documents {
-        let text = serde_json::to_string_pretty(doc)
+        // Documents take `${VAR}` when read back: a literal one is written `$${`.
+        let mut doc = doc.clone();
+        crate::config::vars::escape_document(&mut doc);
+        let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| OpError::Io(format!("cannot render {rel}: {e}")))?;
         write(out.join(rel), format!("{text}\n"))?;
     }

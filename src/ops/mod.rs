@@ -5,6 +5,7 @@ pub mod backup;
 pub mod drift;
 pub mod error;
 pub mod export;
+pub mod list;
 pub mod live;
 pub mod plan;
 pub mod session;

@@ -129,6 +129,12 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         }
     }
 
+    // Without --prune a target or replace must be in the config or state.json, which is
+    // known before any request; with it, a live resource may be a target too.
+    let offline = options.prune.is_empty();
+    if offline {
+        known_addresses(&options, &desired, None, &state)?;
+    }
     session.handshake().await?;
     let live = read_graph(
         &session.gateway,
@@ -137,7 +143,9 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         &session.credentials.management_key,
     )
     .await?;
-
+    if !offline {
+        known_addresses(&options, &desired, Some(&live), &state)?;
+    }
     let ownership = Ownership::from_state(&state);
     let ctx = PlanContext {
         project_id: session.credentials.project_id.clone(),
@@ -167,6 +175,55 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         warnings: live.warnings.clone(),
         plan,
     })
+}
+
+/// A `--target` or `--allow-replace` naming nothing would silently plan nothing for it; an
+/// address is known when the config, state.json or (with `live`) the live project holds it.
+fn known_addresses(
+    options: &PlanOptions,
+    desired: &DesiredGraph,
+    live: Option<&crate::resource::live::LiveGraph>,
+    state: &StateFile,
+) -> Result<(), OpError> {
+    let empty = crate::resource::live::LiveGraph::default();
+    let live_graph = live.unwrap_or(&empty);
+    let known = |a: &Address| {
+        desired.resources.contains_key(a)
+            || live_graph.resources.contains_key(a)
+            || state.resources.contains_key(a)
+    };
+    let flagged = options
+        .targets
+        .iter()
+        .map(|a| ("--target", a))
+        .chain(options.allow_replace.iter().map(|a| ("--allow-replace", a)));
+    for (flag, address) in flagged {
+        if known(address) {
+            continue;
+        }
+        let names: Vec<String> = desired
+            .resources
+            .keys()
+            .chain(live_graph.resources.keys())
+            .chain(state.resources.keys())
+            .map(Address::to_string)
+            .collect();
+        let hint = crate::config::diagnostic::did_you_mean(
+            &address.to_string(),
+            names.iter().map(String::as_str),
+        )
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+        let searched = if live.is_some() {
+            "the configuration, the live project or state.json"
+        } else {
+            "the configuration or state.json"
+        };
+        return Err(OpError::Usage(format!(
+            "{flag} {address}: no such resource in {searched}{hint}"
+        )));
+    }
+    Ok(())
 }
 
 /// Requests an apply of `plan` sends: the live reads to verify, one write per change (two for a

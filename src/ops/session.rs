@@ -2,7 +2,6 @@
 //! credentials, the shared API gateway (rate budget + retries) and the state directory.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use crate::apply::execute::SecretResolver;
 use crate::config::{self, LoadOptions, LoadedConfig, Settings, VarSource};
 use crate::secret::{Secret, SecretRef};
 use crate::state::StateDir;
+use crate::util::interrupt::Interrupt;
 
 /// Settings shared by every command (the CLI's global flags, as the library sees them).
 #[derive(Debug, Clone)]
@@ -68,8 +68,8 @@ pub struct Session {
     pub state: StateDir,
     pub parallelism: usize,
     pub rate: RateBudget,
-    /// Set by the CLI's Ctrl-C handler: apply starts nothing new and stops cleanly.
-    pub interrupt: Arc<AtomicBool>,
+    /// Triggered by the CLI's Ctrl-C handler: apply sends nothing new and stops cleanly.
+    pub interrupt: Interrupt,
 }
 
 impl Session {
@@ -145,7 +145,7 @@ impl Session {
             state,
             parallelism,
             rate,
-            interrupt: Arc::new(AtomicBool::new(false)),
+            interrupt: Interrupt::new(),
         })
     }
 

@@ -57,12 +57,25 @@ pub enum ImportOutcome {
     AlreadyManaged(ManagedResource),
 }
 
-/// Starts managing a resource that exists in the live project.
+/// Starts managing a resource that exists in the live project and that the configuration
+/// names. Like Terraform's import without a config block, an address the configuration does
+/// not name is refused: managed and absent from the config, the next plan would delete it.
 pub async fn import(
     session: &Session,
     address: &Address,
     lock_timeout: Duration,
 ) -> Result<ImportOutcome, OpError> {
+    let desired = super::plan::desired_graph(session)?;
+    if !desired.resources.contains_key(address) {
+        return Err(OpError::Usage(format!(
+            "{address} is not in the configuration of environment `{env}` ({file}); imported as it is, \
+             the next plan would delete it. Add its entry to the configuration first \
+             (`descope-mgmt export --env {env} --out exported/` writes entries for everything live), \
+             then run `descope-mgmt state import {address} --env {env}` again",
+            env = session.loaded.environment,
+            file = session.loaded.file.display(),
+        )));
+    }
     // The same scope (and so the same theme form) apply uses when it records fingerprints.
     let scope = ReadScope::for_addresses([address], &BTreeMap::new());
     session.handshake().await?;
@@ -90,6 +103,10 @@ pub async fn import(
     let already = state.is_managed(address);
     let protect = state.protected(address);
     state.set_managed(address.clone(), resource.fingerprint(), protect);
+    state.set_attributes(
+        address,
+        crate::kinds::of(address.kind()).recorded_attributes(resource),
+    );
     state.save(&session.state)?;
     let record = state.get(address).cloned().unwrap_or(ManagedResource {
         fingerprint: resource.fingerprint(),

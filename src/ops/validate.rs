@@ -49,21 +49,52 @@ fn summary(l: &LoadedConfig) -> EnvSummary {
     }
 }
 
+/// Never needs a secret: a pull-request check validates prod's view without prod's key.
 pub fn validate(opts: &ValidateOptions) -> Result<Vec<EnvSummary>, Diagnostics> {
+    let vars = opts.vars.clone().offline();
     let load = |env: Option<String>| {
         config::load(&LoadOptions {
             path: opts.config.clone(),
             env,
-            vars: opts.vars.clone(),
+            vars: vars.clone(),
         })
     };
     if opts.env.is_some() {
-        return load(opts.env.clone()).map(|l| vec![summary(&l)]);
+        let l = load(opts.env.clone())?;
+        documents(&l)?;
+        return Ok(vec![summary(&l)]);
     }
     // 1. every environment, all problems at once; 2. per-environment summaries (now known valid).
-    let envs = config::validate_all(&opts.config, &opts.vars)?;
+    let envs = config::validate_all(&opts.config, &vars)?;
     let has_envs = envs.iter().any(|e| e != config::DEFAULT_ENVIRONMENT);
-    envs.into_iter()
-        .map(|e| load(has_envs.then_some(e)).map(|l| summary(&l)))
-        .collect()
+    let mut problems = Diagnostics::default();
+    let mut out = Vec::new();
+    for e in envs {
+        let l = load(has_envs.then_some(e))?;
+        match documents(&l) {
+            Ok(()) => out.push(summary(&l)),
+            Err(d) => problems.0.extend(d.0),
+        }
+    }
+    if problems.0.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The flow and theme files as this environment reads them (`${VAR}` substituted).
+fn documents(l: &LoadedConfig) -> Result<(), Diagnostics> {
+    let files = l
+        .config
+        .flows
+        .iter()
+        .map(|f| &f.file)
+        .chain(l.config.theme.iter().map(|t| &t.file));
+    let problems: Vec<_> = files.filter_map(|f| l.read_json(f).err()).collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(problems))
+    }
 }

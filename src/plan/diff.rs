@@ -18,6 +18,7 @@ use crate::model::{Address, Kind};
 use crate::resource::desired::DesiredGraph;
 use crate::resource::live::LiveGraph;
 use crate::resource::{DesiredResource, LiveResource};
+use crate::util::dependency_queue::{BuildError, DependencyQueue};
 
 /// What state.json says about ownership.
 #[derive(Debug, Clone, Default)]
@@ -768,48 +769,33 @@ fn live_depends_on(r: &LiveResource, target: &Address) -> bool {
         .any(|reference| reference.targets().contains(target))
 }
 
-/// Kahn's algorithm; among ready changes the smallest address first, so the order is stable.
+/// The dependency queue's order (the one apply runs by); among ready changes creates and
+/// updates before deletes, then by kind and address, so the order is stable. `Err` holds the
+/// changes of a cycle.
 fn topological_order(
     drafts: &[Change],
     deps: &[BTreeSet<usize>],
 ) -> Result<Vec<usize>, Vec<usize>> {
-    let mut remaining: Vec<usize> = deps.iter().map(BTreeSet::len).collect();
-    let mut dependents = vec![Vec::new(); drafts.len()];
-    for (i, ds) in deps.iter().enumerate() {
-        for &j in ds {
-            dependents[j].push(i);
-        }
-    }
     let key = |i: usize| {
         (
             drafts[i].action == Action::Delete,
             kinds::rank(drafts[i].address.kind()),
             drafts[i].address.clone(),
+            i,
         )
     };
-    let mut ready: BTreeSet<(bool, usize, Address, usize)> = (0..drafts.len())
-        .filter(|&i| remaining[i] == 0)
-        .map(|i| {
-            let (a, b, c) = key(i);
-            (a, b, c, i)
-        })
-        .collect();
-    let mut order = Vec::with_capacity(drafts.len());
-    while let Some(first) = ready.iter().next().cloned() {
-        ready.remove(&first);
-        let i = first.3;
-        order.push(i);
-        for &k in &dependents[i] {
-            remaining[k] -= 1;
-            if remaining[k] == 0 {
-                let (a, b, c) = key(k);
-                ready.insert((a, b, c, k));
-            }
-        }
+    let mut queue = DependencyQueue::builder();
+    for (i, ds) in deps.iter().enumerate() {
+        queue.enqueue(key(i), ds.iter().map(|&j| key(j)), ());
     }
-    if order.len() == drafts.len() {
-        Ok(order)
-    } else {
-        Err((0..drafts.len()).filter(|&i| remaining[i] > 0).collect())
+    match queue.build() {
+        Ok(queue) => Ok(queue.into_order().into_iter().map(|k| k.3).collect()),
+        Err(BuildError::Cycle(keys)) => Err(dedup_indices(keys.into_iter().map(|k| k.3))),
+        // Keys hold the index, so none repeats.
+        Err(BuildError::Duplicate(k)) => Err(vec![k.3]),
     }
+}
+
+fn dedup_indices(v: impl Iterator<Item = usize>) -> Vec<usize> {
+    v.collect::<BTreeSet<_>>().into_iter().collect()
 }

@@ -86,17 +86,21 @@ impl Summary {
         self.create + self.update + self.delete + self.replace
     }
 
-    /// `Plan: 3 to create, 2 to update, 1 to delete.` (Terraform's wording; replaces count
-    /// once in create and once in delete, as Terraform counts them).
+    /// `Plan: 3 to create, 2 to update, 1 to delete.`, with `, 1 to replace` when there are
+    /// replaces: counted once, as apply's summary counts them ("1 replaced"), not as a create
+    /// plus a delete.
     pub fn line(&self) -> String {
         if self.total() == 0 {
             return "No changes. The live project matches the configuration.".to_string();
         }
+        let replace = if self.replace > 0 {
+            format!(", {} to replace", self.replace)
+        } else {
+            String::new()
+        };
         format!(
-            "Plan: {} to create, {} to update, {} to delete.",
-            self.create + self.replace,
-            self.update,
-            self.delete + self.replace
+            "Plan: {} to create, {} to update, {} to delete{replace}.",
+            self.create, self.update, self.delete
         )
     }
 }

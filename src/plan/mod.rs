@@ -84,6 +84,24 @@ impl Change {
     }
 }
 
+impl Change {
+    /// The same change sending `after` as its body, its op derived again as `draft` derives it.
+    pub fn with_body(self, after: Value) -> Change {
+        let mut c = Change::draft(
+            self.address,
+            self.action,
+            self.reason,
+            self.before,
+            Some(after),
+            self.fields,
+            self.cascade,
+        );
+        c.id = self.id;
+        c.depends_on = self.depends_on;
+        c
+    }
+}
+
 /// Who and what a plan is for; recorded in the file and checked again by apply.
 #[derive(Debug, Clone)]
 pub struct PlanContext {

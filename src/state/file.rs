@@ -54,6 +54,10 @@ pub struct ManagedResource {
     /// when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_cascade: bool,
+    /// The live object as last applied or imported (secret values as their stand-ins), for
+    /// `state show`. Left out for flows and the theme, and in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,10 +161,10 @@ impl StateFile {
     }
 
     pub fn set_managed(&mut self, address: Address, fingerprint: impl Into<String>, protect: bool) {
-        let (secrets, delete_cascade) = self
+        let (secrets, delete_cascade, attributes) = self
             .resources
             .get(&address)
-            .map(|r| (r.secrets.clone(), r.delete_cascade))
+            .map(|r| (r.secrets.clone(), r.delete_cascade, r.attributes.clone()))
             .unwrap_or_default();
         self.resources.insert(
             address,
@@ -169,8 +173,16 @@ impl StateFile {
                 protect,
                 secrets,
                 delete_cascade,
+                attributes,
             },
         );
+    }
+
+    /// Records the live object a managed address now has (see `ManagedResource::attributes`).
+    pub fn set_attributes(&mut self, address: &Address, attributes: Option<serde_json::Value>) {
+        if let Some(r) = self.resources.get_mut(address) {
+            r.attributes = attributes;
+        }
     }
 
     /// Records the config's `delete_cascade` for a managed tenant (see `ManagedResource`).

@@ -205,6 +205,27 @@ impl<K: Ord + Clone, V> DependencyQueue<K, V> {
         }
     }
 
+    /// Every key in the order one worker would run them, each time the smallest ready key
+    /// first: the planner's order, so a plan and its apply agree on what comes first.
+    pub fn into_order(mut self) -> Vec<K> {
+        let mut order = Vec::with_capacity(self.items.len());
+        while let Some(key) = self
+            .items
+            .iter()
+            .find(|(_, e)| e.state == ItemState::Waiting && e.waiting_on.is_empty())
+            .map(|(k, _)| k.clone())
+        {
+            if let Some(entry) = self.items.get_mut(&key) {
+                entry.state = ItemState::Running;
+                entry.value = None;
+            }
+            // Cannot fail: the key was just set running.
+            let _ = self.finish(&key, Outcome::Succeeded);
+            order.push(key);
+        }
+        order
+    }
+
     /// Every key skipped so far, in the order they were skipped.
     pub fn skipped(&self) -> Vec<K> {
         self.skipped.clone()
@@ -318,6 +339,13 @@ mod tests {
             b.enqueue(*k, deps.iter().copied(), i as u32);
         }
         b.build().unwrap()
+    }
+
+    #[test]
+    fn the_order_takes_the_smallest_ready_key_each_time() {
+        // a and d are ready; a releases b, which is smaller than d; d releases c.
+        let q = queue(&[("c", &["d"]), ("a", &[]), ("d", &[]), ("b", &["a"])]);
+        assert_eq!(q.into_order(), ["a", "b", "d", "c"]);
     }
 
     fn keys<V>(v: Vec<(&'static str, V)>) -> Vec<&'static str> {

@@ -601,7 +601,8 @@ fn state_rm_import_and_adopt_decide_what_a_removal_deletes() {
 
     // Without --adopt nothing is managed: dropping a tenant from the config deletes nothing.
     ok(dir, &p, &["export", "--env", "dev", "--out", "exp"], 0);
-    let mut cfg = read_config(dir);
+    let full = read_config(dir);
+    let mut cfg = full.clone();
     cfg.tenants.retain(|t| t.id != "globex");
     cfg.roles.retain(|r| r.tenant.as_deref() != Some("globex"));
     let r = ok(
@@ -691,25 +692,45 @@ fn state_rm_import_and_adopt_decide_what_a_removal_deletes() {
         r.stderr
     );
 
-    // state import: managed again, so the removal is a delete again.
-    ok(
-        dir,
-        &p,
-        &[
-            "state",
-            "import",
-            "tenant.globex",
-            "--config",
-            CFG,
-            "--env",
-            "dev",
-        ],
-        0,
+    // state import of an address the config does not name is refused: managed and absent
+    // from the config, the next plan would delete it.
+    let import_globex = [
+        "state",
+        "import",
+        "tenant.globex",
+        "--config",
+        CFG,
+        "--env",
+        "dev",
+    ];
+    let r = run(dir, &p, &import_globex);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("tenant.globex is not in the configuration"),
+        "{}",
+        r.stderr
     );
+    let r = ok(dir, &p, &plan_args(&["--detailed-exitcode"]), 0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+
+    // Named in the config again, it can be imported: managed, so a later removal deletes it.
+    write_config(dir, &full);
+    ok(dir, &p, &import_globex, 0);
+    let r = ok(dir, &p, &plan_args(&["--detailed-exitcode"]), 0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    write_config(dir, &cfg);
     let r = ok(dir, &p, &plan_args(&["--detailed-exitcode"]), 2);
     assert!(r.stdout.contains("- tenant.globex"), "{}", r.stdout);
 
-    // Importing what does not exist names it.
+    // Importing what the config names but the project does not hold names it.
+    let mut nowhere = full.clone();
+    let mut t = full.tenants[0].clone();
+    t.id = "nowhere".into();
+    t.name = "Nowhere".into();
+    t.domains = None;
+    nowhere.tenants.push(t);
+    write_config(dir, &nowhere);
     let r = run(
         dir,
         &p,

@@ -24,8 +24,10 @@ pub const CONFIG: &str = "descope.yaml";
 pub const STATE: &str = "state";
 
 /// Variables a developer's shell may hold that would change what the executable does.
-const SCRUBBED: [&str; 7] = [
+const SCRUBBED: [&str; 9] = [
+    "DESCOPE_CONFIG",
     "DESCOPE_ENV",
+    "GITHUB_HEAD_REF",
     "DESCOPE_PROJECT_ID",
     "DESCOPE_MANAGEMENT_KEY",
     "DESCOPE_BASE_URI",
