@@ -2,4 +2,5 @@
 
 pub mod execute;
 pub mod readback;
+pub mod secrets;
 pub mod verify;

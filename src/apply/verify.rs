@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use super::secrets::{SecretPolicy, SecretRefusal};
 use crate::model::Address;
 use crate::plan::diff::{ABSENT, EXISTS};
 use crate::plan::effect::{changed_fields, has_taken_effect, matches_before};
@@ -35,6 +36,8 @@ pub struct VerifyInput<'a> {
     /// Recomputes a secret's stand-in from the variable's current value and the current key;
     /// `None` when the variable is not set.
     pub recompute_secret: &'a dyn Fn(&str) -> Option<SecretRef>,
+    /// Where stand-ins may resolve: the fields the configuration declares as `${secret:VAR}`.
+    pub secrets: &'a SecretPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,11 +50,25 @@ pub struct StaleResource {
 /// Why apply refuses the plan (exit 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    OtherProject { plan: String, configured: String },
-    OtherEnvironment { plan: String, configured: String },
-    AlreadyApplied { digest: String },
-    SecretChanged { var: String },
-    SecretMissing { var: String },
+    OtherProject {
+        plan: String,
+        configured: String,
+    },
+    OtherEnvironment {
+        plan: String,
+        configured: String,
+    },
+    AlreadyApplied {
+        digest: String,
+    },
+    SecretChanged {
+        var: String,
+    },
+    SecretMissing {
+        var: String,
+    },
+    /// A stand-in in a request body that would not resolve (undeclared field, variable or HMAC).
+    Secret(SecretRefusal),
     Stale(Vec<StaleResource>),
 }
 
@@ -79,6 +96,7 @@ impl fmt::Display for Refusal {
                 f,
                 "secret variable {var} is not set; set it as when planning, or plan again"
             ),
+            Refusal::Secret(r) => write!(f, "secret stand-in refused: {r}. Nothing was written"),
             Refusal::Stale(list) => {
                 writeln!(
                     f,
@@ -139,6 +157,9 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
             }
             Some(_) => {}
         }
+    }
+    for c in &plan.changes {
+        input.secrets.check(c).map_err(Refusal::Secret)?;
     }
 
     let mut stale = Vec::new();

@@ -286,6 +286,13 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
+    /// Where, in the bodies this kind sends, the value of its secret attribute `attribute` sits
+    /// (a JSON pointer); `None` for kinds that hold no secrets. Apply resolves a stand-in there
+    /// and nowhere else (apply/secrets.rs).
+    fn secret_body_pointer(&self, _attribute: &str) -> Option<String> {
+        None
+    }
+
     /// Can a read-back show whether a write took effect? (Document imports cannot be compared
     /// from a list entry; they are idempotent, so they are sent again.)
     fn verifiable(&self) -> bool {

@@ -100,6 +100,9 @@ pub async fn apply(
 ) -> Result<ApplyReport, OpError> {
     let started = Instant::now();
     let plan = req.plan;
+    // The configuration apply was given decides where secrets may go (offline, first).
+    let desired = super::plan::desired_graph(session)?;
+    let secret_policy = session.secret_resolver(&desired.secret_fields);
     let _lock = StateLock::acquire(&session.state, req.lock_timeout)?;
 
     let mut state = StateFile::load(&session.state)?;
@@ -165,6 +168,7 @@ pub async fn apply(
         progress: &progress_by_op,
         recorded: &recorded,
         recompute_secret: &recompute,
+        secrets: &secret_policy,
     }) {
         Ok(v) => v,
         Err(refusal @ Refusal::AlreadyApplied { .. })
@@ -269,7 +273,7 @@ pub async fn apply(
         session.gateway.clone(),
         journal,
         &verified.already_done,
-        session.secret_resolver(),
+        secret_policy.clone(),
         progress,
         &ExecOptions {
             interrupt: Some(session.interrupt.clone()),

@@ -25,3 +25,4 @@ mod config;
 mod manage;
 mod plan;
 mod state;
+mod trust;
