@@ -7,9 +7,8 @@ use std::fmt;
 
 use super::secrets::{SecretPolicy, SecretRefusal};
 use crate::model::Address;
-use crate::plan::diff::{ABSENT, EXISTS};
 use crate::plan::effect::{changed_fields, has_taken_effect, matches_before};
-use crate::plan::PlanFile;
+use crate::plan::{Expected, PlanFile};
 use crate::resource::live::LiveGraph;
 use crate::secret::SecretRef;
 
@@ -140,7 +139,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
     }
     if input.already_applied {
         return Err(Refusal::AlreadyApplied {
-            digest: plan.digest.clone(),
+            digest: plan.digest.to_string(),
         });
     }
     for s in &plan.secrets {
@@ -169,8 +168,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         let fingerprint = plan
             .fingerprints
             .get(&c.address)
-            .map(String::as_str)
-            .unwrap_or(ABSENT);
+            .unwrap_or(&Expected::Absent);
         let progress = input
             .progress
             .get(&c.id)
@@ -216,7 +214,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         if !ok {
             stale.push(StaleResource {
                 address: c.address.clone(),
-                expected: if fingerprint == ABSENT {
+                expected: if *fingerprint == Expected::Absent {
                     "absent".into()
                 } else {
                     "unchanged since planning".into()
@@ -226,7 +224,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         }
     }
     for (dep, want) in &plan.dependencies {
-        if want == EXISTS && !input.live.resources.contains_key(dep) {
+        if !want.matches(input.live.resources.get(dep)) {
             stale.push(StaleResource {
                 address: dep.clone(),
                 expected: "to exist (a planned change needs it)".into(),

@@ -22,7 +22,7 @@ use crate::apply::readback::secret_fields_of;
 use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
 use crate::kinds::ReadScope;
 use crate::model::Address;
-use crate::plan::{Action, PlanFile};
+use crate::plan::{Action, PlanFile, VerifiedPlan};
 use crate::resource::documents::flow_form;
 use crate::resource::DocForm;
 use crate::state::{
@@ -32,9 +32,8 @@ use crate::state::{
 use crate::util::timestamp::Timestamp;
 
 pub struct ApplyRequest {
-    pub plan: PlanFile,
-    /// Where the plan came from, for messages ("re-run: descope-mgmt apply FILE").
-    pub plan_path: PathBuf,
+    /// Read from disk and checked (bytes, digest): only `PlanFile::read_verified` makes one.
+    pub plan: VerifiedPlan,
     pub lock_timeout: Duration,
 }
 

@@ -21,10 +21,9 @@ use super::{OpError, Session};
 use crate::kinds;
 use crate::kinds::ReadScope;
 use crate::model::Address;
-use crate::plan::diff::{ABSENT, EXISTS};
 use crate::plan::effect::has_taken_effect;
 use crate::plan::file::{PlanOptionsRecord, Summary, FORMAT, FORMAT_VERSION};
-use crate::plan::{Action, Change, FieldChange, PlanFile, Reason};
+use crate::plan::{Action, Change, Expected, FieldChange, PlanDigest, PlanFile, Reason};
 use crate::resource::desired::SecretField;
 use crate::resource::documents::project_onto;
 use crate::resource::live::secret_refs;
@@ -153,14 +152,12 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
     let mut dependencies = BTreeMap::new();
     let touched: BTreeSet<Address> = changes.iter().map(|(c, _)| c.address.clone()).collect();
     for (c, deps) in &changes {
-        let fp = live
-            .resources
-            .get(&c.address)
-            .map(LiveResource::fingerprint)
-            .unwrap_or_else(|| ABSENT.to_string());
-        fingerprints.insert(c.address.clone(), fp);
+        fingerprints.insert(
+            c.address.clone(),
+            Expected::of(live.resources.get(&c.address)),
+        );
         for dep in deps.iter().filter(|d| !touched.contains(*d)) {
-            dependencies.insert(dep.clone(), EXISTS.to_string());
+            dependencies.insert(dep.clone(), Expected::Exists);
         }
     }
     let changes: Vec<Change> = changes.into_iter().map(|(c, _)| c).collect();
@@ -213,7 +210,7 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             .collect(),
         config_addresses: managed,
         changes,
-        digest: String::new(),
+        digest: PlanDigest::unsealed(),
     }
     .seal();
 

@@ -24,6 +24,9 @@ use crate::util::timestamp::Timestamp;
 #[derive(Debug, Clone, Default)]
 pub struct PlanRequest {
     pub out: Option<PathBuf>,
+    /// Also keep the plan under `state/<env>/plans/<digest>.json` (what `apply` without a plan
+    /// file applies, so an interrupted run can be resumed from there).
+    pub keep_in_state: bool,
     pub targets: Vec<String>,
     pub prune: Vec<String>,
     pub allow_replace: Vec<String>,
@@ -147,18 +150,23 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     };
     let plan = make_plan(&ctx, &desired, &live, &ownership, &options).map_err(OpError::Plan)?;
 
-    let saved_to = match &req.out {
-        Some(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
-            }
-            write_atomic(path, plan.to_canonical_string().as_bytes())
-                .map_err(|e| OpError::Io(e.to_string()))?;
-            Some(path.clone())
-        }
-        None => None,
+    // The one place a plan file is written (docs/plan-format.md).
+    let kept = if req.keep_in_state {
+        crate::util::atomic::create_private_dir_all(&session.state.plans_dir())
+            .map_err(|e| OpError::Io(e.to_string()))?;
+        Some(session.state.plan_file(&plan.digest)?)
+    } else {
+        None
     };
+    for path in req.out.iter().chain(kept.iter()) {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        write_atomic(path, plan.to_canonical_string().as_bytes())
+            .map_err(|e| OpError::Io(e.to_string()))?;
+    }
+    let saved_to = req.out.clone().or(kept);
     let apply_requests = estimate_requests(&plan, &scope);
     Ok(PlanOutcome {
         apply_estimate: session.gateway.estimate(apply_requests),

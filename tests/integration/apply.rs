@@ -407,7 +407,7 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     assert!(journal.all_done(plan_file.changes.len()));
     let audit = std::fs::read_to_string(w.state(ENV).audit_file()).unwrap();
     assert_eq!(audit.lines().count(), 1);
-    assert!(audit.contains(&plan_file.digest));
+    assert!(audit.contains(plan_file.digest.as_str()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ pub async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
     let path = w.path(format!("{name}.plan"));
     let out = run(w, &["plan", "-out", path.to_str().unwrap()]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    (PlanFile::read_verified(&path).unwrap(), path)
+    (PlanFile::read_verified(&path).unwrap().into_inner(), path)
 }
 
 /// Writes `plan` edited by `edit` and resealed (a valid digest over the edited content), as
