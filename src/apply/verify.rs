@@ -60,6 +60,15 @@ pub enum Refusal {
     AlreadyApplied {
         digest: String,
     },
+    /// The plan was made from another configuration than the one apply was given.
+    OtherConfig {
+        plan: String,
+        given: String,
+    },
+    /// The plan file is not what the planner makes now (an edit between review and apply).
+    NotDerived {
+        detail: String,
+    },
     SecretChanged {
         var: String,
     },
@@ -86,6 +95,16 @@ impl fmt::Display for Refusal {
             Refusal::AlreadyApplied { digest } => write!(
                 f,
                 "this plan ({digest}) was already applied in full; plans are used once. Run plan again"
+            ),
+            Refusal::OtherConfig { plan, given } => write!(
+                f,
+                "the plan was made from another configuration ({plan}) than the one given ({given}); \
+                 apply it with the configuration it was planned from (the reviewed commit), or plan again"
+            ),
+            Refusal::NotDerived { detail } => write!(
+                f,
+                "the plan file is not what the planner makes from this configuration and the live project: {detail}. \
+                 Nothing was written. Was the plan file edited after review? Run plan again"
             ),
             Refusal::SecretChanged { var } => write!(
                 f,

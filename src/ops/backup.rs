@@ -70,6 +70,78 @@ pub fn resolve_backup_path(dir: &StateDir, given: &Path) -> PathBuf {
 pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreOutcome, OpError> {
     let path = resolve_backup_path(&session.state, &req.backup);
     let backup = load_backup(&path)?;
+    check_backup(session, &backup, &path)?;
+    let restored = restore_plan(
+        session,
+        &backup,
+        backup_id(&path)?,
+        Timestamp::now().to_string(),
+    )
+    .await?;
+    let plan = restored.plan;
+    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    write_atomic(&req.out, plan.to_canonical_string().as_bytes())
+        .map_err(|e| OpError::Io(e.to_string()))?;
+    Ok(RestoreOutcome {
+        plan,
+        saved_to: req.out.clone(),
+        unchanged: restored.unchanged,
+        unmanaged: restored.unmanaged,
+        warnings: restored.warnings,
+    })
+}
+
+/// What a restore plan's `config_digest` names: `backup:` and the sha256 of the backup file's
+/// bytes, so apply re-derives the plan from exactly that backup.
+fn backup_id(path: &Path) -> Result<String, OpError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| OpError::Io(format!("cannot read {}: {e}", path.display())))?;
+    Ok(format!(
+        "{}{}",
+        super::apply::RESTORE_PREFIX,
+        PlanDigest::of(&bytes)
+    ))
+}
+
+/// The restore plan made now from the backup `plan` names (apply's re-derivation of a restore
+/// plan): the backup is found in this environment's `backups/` by its digest.
+pub async fn rederive(session: &Session, plan: &PlanFile) -> Result<PlanFile, OpError> {
+    let refuse =
+        |detail: String| OpError::from(crate::apply::verify::Refusal::NotDerived { detail });
+    let mut found = None;
+    for b in list_backups(&session.state)? {
+        if backup_id(&b.path)? == plan.config_digest {
+            found = Some(b.path);
+            break;
+        }
+    }
+    let Some(path) = found else {
+        return Err(refuse(format!(
+            "it restores the backup {}, which is not in {}",
+            plan.config_digest,
+            session.state.backups_dir().display()
+        )));
+    };
+    let backup = load_backup(&path)?;
+    check_backup(session, &backup, &path)?;
+    let restored = restore_plan(
+        session,
+        &backup,
+        plan.config_digest.clone(),
+        plan.created_at.clone(),
+    )
+    .await?;
+    Ok(restored.plan)
+}
+
+fn check_backup(
+    session: &Session,
+    backup: &crate::state::Backup,
+    path: &Path,
+) -> Result<(), OpError> {
     let environment = &session.loaded.environment;
     let project_id = &session.credentials.project_id;
     if &backup.environment != environment {
@@ -87,7 +159,24 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             backup.project_id
         )));
     }
+    Ok(())
+}
 
+struct Restored {
+    plan: PlanFile,
+    unchanged: Vec<Address>,
+    unmanaged: Vec<Address>,
+    warnings: Vec<String>,
+}
+
+async fn restore_plan(
+    session: &Session,
+    backup: &crate::state::Backup,
+    backup_id: String,
+    created_at: String,
+) -> Result<Restored, OpError> {
+    let environment = &session.loaded.environment;
+    let project_id = &session.credentials.project_id;
     let saved = saved_graph(&backup.resources, &session.credentials.management_key);
     // Documents are read in the form the backup holds them (fingerprints are taken over the
     // theme's v1 export whatever the form, as apply takes them).
@@ -186,11 +275,11 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
         tool_version: crate::TOOL_VERSION.to_string(),
-        created_at: Timestamp::now().to_string(),
+        created_at,
         project_id: project_id.clone(),
         environment: environment.clone(),
-        // Not made from a configuration: the digest of the backup it restores stands in.
-        config_digest: format!("backup:{}", backup.plan_digest),
+        // Not made from a configuration: the backup it restores stands in.
+        config_digest: backup_id,
         options: PlanOptionsRecord::default(),
         summary: Summary::of(&changes),
         fingerprints,
@@ -213,16 +302,8 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
         digest: PlanDigest::unsealed(),
     }
     .seal();
-
-    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    write_atomic(&req.out, plan.to_canonical_string().as_bytes())
-        .map_err(|e| OpError::Io(e.to_string()))?;
-    Ok(RestoreOutcome {
+    Ok(Restored {
         plan,
-        saved_to: req.out.clone(),
         unchanged,
         unmanaged,
         warnings,

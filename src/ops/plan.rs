@@ -103,10 +103,17 @@ pub fn document_forms(desired: &DesiredGraph) -> BTreeMap<Address, DocForm> {
         .collect()
 }
 
-pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, OpError> {
-    let options = parse_options(req)?;
+/// What a plan is made from besides the live project: the desired graph, what to read, and
+/// which live fields hold secrets. `plan` and `apply` (re-deriving the plan it was given) use
+/// the same.
+pub struct Planning {
+    pub desired: DesiredGraph,
+    pub scope: ReadScope,
+    pub secret_fields: Vec<SecretField>,
+}
+
+pub fn planning(session: &Session, state: &StateFile) -> Result<Planning, OpError> {
     let desired = desired_graph(session)?;
-    let state = StateFile::load(&session.state)?;
     let forms = document_forms(&desired);
     let scope = ReadScope::for_addresses(
         desired.resources.keys().chain(state.resources.keys()),
@@ -131,24 +138,55 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
             }
         }
     }
+    Ok(Planning {
+        desired,
+        scope,
+        secret_fields,
+    })
+}
 
-    session.handshake().await?;
-    let live = read_graph(
-        &session.gateway,
-        &scope,
-        &secret_fields,
-        &session.credentials.management_key,
-    )
-    .await?;
-
-    let ownership = Ownership::from_state(&state);
+/// The plan the planner makes from these inputs (deterministic: the same inputs give the same
+/// file, `created_at` included).
+pub fn derive(
+    session: &Session,
+    planning: &Planning,
+    live: &crate::resource::live::LiveGraph,
+    state: &StateFile,
+    options: &PlanOptions,
+    created_at: String,
+) -> Result<PlanFile, OpError> {
+    let ownership = Ownership::from_state(state);
     let ctx = PlanContext {
         project_id: session.credentials.project_id.clone(),
         environment: session.loaded.environment.clone(),
         config_digest: session.loaded.source_digest.clone(),
-        created_at: Timestamp::now().to_string(),
+        created_at,
     };
-    let plan = make_plan(&ctx, &desired, &live, &ownership, &options).map_err(OpError::Plan)?;
+    make_plan(&ctx, &planning.desired, live, &ownership, options).map_err(OpError::Plan)
+}
+
+pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, OpError> {
+    let options = parse_options(req)?;
+    let state = StateFile::load(&session.state)?;
+    let planning = planning(session, &state)?;
+
+    session.handshake().await?;
+    let live = read_graph(
+        &session.gateway,
+        &planning.scope,
+        &planning.secret_fields,
+        &session.credentials.management_key,
+    )
+    .await?;
+    let plan = derive(
+        session,
+        &planning,
+        &live,
+        &state,
+        &options,
+        Timestamp::now().to_string(),
+    )?;
+    let scope = &planning.scope;
 
     // The one place a plan file is written (docs/plan-format.md).
     let kept = if req.keep_in_state {
@@ -167,7 +205,7 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
             .map_err(|e| OpError::Io(e.to_string()))?;
     }
     let saved_to = req.out.clone().or(kept);
-    let apply_requests = estimate_requests(&plan, &scope);
+    let apply_requests = estimate_requests(&plan, scope);
     Ok(PlanOutcome {
         apply_estimate: session.gateway.estimate(apply_requests),
         apply_requests,

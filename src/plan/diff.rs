@@ -223,6 +223,13 @@ pub fn diff(
     if !problems.is_empty() {
         return Err(problems);
     }
+    // Every address the config names, touched or not: apply re-derives the plan and tells a
+    // change the file lost from drift by these (docs/plan-format.md, Threat model).
+    for a in desired.resources.keys().filter(|a| scope.contains(a)) {
+        out.fingerprints
+            .entry(a.clone())
+            .or_insert_with(|| Expected::of(live.resources.get(a)));
+    }
     Ok(out)
 }
 

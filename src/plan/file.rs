@@ -30,7 +30,7 @@ pub struct PlanFile {
     pub config_digest: String,
     pub options: PlanOptionsRecord,
     pub changes: Vec<Change>,
-    /// Live fingerprint (or "absent") of every address a change touches.
+    /// Live fingerprint (or "absent") of every address a change touches or the config names.
     pub fingerprints: BTreeMap<Address, Expected>,
     /// "exists" for every address the changes need but do not touch.
     pub dependencies: BTreeMap<Address, Expected>,
