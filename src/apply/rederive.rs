@@ -70,15 +70,6 @@ pub fn compare(
             Some(_) => {}
         }
     }
-    if let Some(extra) = plan
-        .fingerprints
-        .keys()
-        .find(|a| !derived.fingerprints.contains_key(*a))
-    {
-        return Err(format!(
-            "the plan records a fingerprint for {extra}, which neither the configuration names nor a change touches"
-        ));
-    }
 
     // Changes, address by address (ids may shift when drift adds a change elsewhere).
     let mine = by_address(&plan.changes);
@@ -123,6 +114,16 @@ pub fn compare(
             "the order of the changes (`id`, `depends_on`) differs from what the planner makes"
                 .into(),
         );
+    }
+
+    if let Some(extra) = plan
+        .fingerprints
+        .keys()
+        .find(|a| !derived.fingerprints.contains_key(*a))
+    {
+        return Err(format!(
+            "the plan records a fingerprint for {extra}, which neither the configuration names nor a change touches"
+        ));
     }
 
     // What the configuration alone decides.

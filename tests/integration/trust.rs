@@ -198,3 +198,282 @@ async fn secret_stand_ins_resolve_only_where_the_config_declares_them() {
     assert_eq!(d.tenant("acme").unwrap().custom_attributes["token"], TOKEN);
     assert_eq!(d.role("reader", "").unwrap().description, "Reads the docs");
 }
+
+/// The first plan applied, then the config changed: the second plan updates `tenant.beta` and
+/// `role.reader` and deletes `permission.docs.write`; `tenant.acme` is named but untouched.
+async fn applied_then_changed(w: &TestEnv) -> (PlanFile, PathBuf) {
+    let (_, path) = plan_to(w, "first").await;
+    let out = run(w, &["apply", path.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    w.write_config(
+        &config(w.emu().project_id(), "Reads the docs, and more")
+            .replace("name: Beta\n", "name: Beta Two\n")
+            .replace(
+                "  - name: docs.write\n    description: Write the docs\n",
+                "",
+            ),
+    );
+    let (plan, path) = plan_to(w, "second").await;
+    let mut touched: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.verb(), c.address))
+        .collect();
+    touched.sort();
+    assert_eq!(
+        touched,
+        [
+            "delete permission.docs.write",
+            "update role.reader",
+            "update tenant.beta"
+        ]
+    );
+    (plan, path)
+}
+
+fn summary_of(v: &mut Value) {
+    let mut s = json!({"create": 0, "update": 0, "delete": 0, "replace": 0});
+    for c in v["changes"].as_array().unwrap() {
+        let k = c["action"].as_str().unwrap().to_string();
+        s[&k] = json!(s[&k].as_u64().unwrap() + 1);
+    }
+    v["summary"] = s;
+}
+
+type Edit = fn(&mut Value);
+
+/// Every field of the plan format, edited and resealed by someone who recomputes the sha256:
+/// refused with exit 3 before any write, naming what differs. Metadata that decides nothing
+/// (`created_at`, `tool_version`) may change; the plan then still applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resealed_plan_is_refused_unless_the_planner_makes_the_same_changes() {
+    let w = world().await;
+    let (plan, _) = applied_then_changed(&w).await;
+    let cases: Vec<(&str, &str, Edit)> = vec![
+        ("rename", "tenant.beta", |v| {
+            body_mut(v, "tenant.beta")["name"] = json!("Evil Corp");
+            change_mut(v, "tenant.beta")["after"]["name"] = json!("Evil Corp");
+        }),
+        ("update-to-cascade-delete", "tenant.beta", |v| {
+            let c = change_mut(v, "tenant.beta");
+            c["action"] = json!("delete");
+            c["after"] = Value::Null;
+            c["cascade"] = json!(true);
+            c["op"] = json!({"steps": [{"method": "POST", "path": "/v1/mgmt/tenant/delete",
+                "body": {"id": "beta", "cascade": true}, "deletes": true}]});
+            summary_of(v);
+        }),
+        ("role-gains-admin", "role.reader", |v| {
+            let add = |names: &mut Value| {
+                if let Some(a) = names.as_array_mut() {
+                    a.extend([json!("User Admin"), json!("Impersonate")]);
+                }
+            };
+            add(&mut body_mut(v, "role.reader")["permissionNames"]);
+            add(&mut change_mut(v, "role.reader")["after"]["permissionNames"]);
+        }),
+        ("change-dropped", "role.reader", |v| {
+            let changes = v["changes"].as_array_mut().unwrap();
+            changes.retain(|c| c["address"] != "role.reader");
+            for (i, c) in changes.iter_mut().enumerate() {
+                c["id"] = json!(i);
+                c["depends_on"] = json!([]);
+            }
+            summary_of(v);
+        }),
+        ("changes-emptied", "summary", |v| {
+            v["changes"] = json!([]);
+        }),
+        ("summary", "summary", |v| {
+            v["summary"]["delete"] = json!(0);
+        }),
+        ("before", "tenant.beta", |v| {
+            change_mut(v, "tenant.beta")["before"]["name"] = json!("Other");
+        }),
+        ("fields", "tenant.beta", |v| {
+            change_mut(v, "tenant.beta")["fields"] = json!([]);
+        }),
+        ("order", "order", |v| {
+            let changes = v["changes"].as_array_mut().unwrap();
+            changes.reverse();
+            for (i, c) in changes.iter_mut().enumerate() {
+                c["id"] = json!(i);
+            }
+        }),
+        ("fingerprint-dropped", "tenant.acme", |v| {
+            v["fingerprints"]
+                .as_object_mut()
+                .unwrap()
+                .remove("tenant.acme");
+        }),
+        ("fingerprint-loosened", "tenant.beta", |v| {
+            v["fingerprints"]["tenant.beta"] = json!("exists");
+        }),
+        ("fingerprint-added", "tenant.ghost", |v| {
+            v["fingerprints"]["tenant.ghost"] = json!("absent");
+        }),
+        ("dependency-dropped", "dependencies", |v| {
+            v["dependencies"] = json!({});
+        }),
+        ("target", "the planner makes no change", |v| {
+            v["options"]["targets"] = json!(["role.reader"]);
+        }),
+        ("protected", "protected", |v| {
+            v["protected"] = json!(["tenant.beta"]);
+        }),
+        ("delete-cascade", "delete_cascade", |v| {
+            v["delete_cascade"] = json!(["tenant.beta"]);
+        }),
+        ("forget", "forget", |v| {
+            v["forget"] = json!(["tenant.acme"]);
+        }),
+        ("config-addresses", "config_addresses", |v| {
+            v["config_addresses"].as_array_mut().unwrap().pop();
+        }),
+        ("config-digest", "another configuration", |v| {
+            v["config_digest"] = json!("0".repeat(64));
+        }),
+        ("environment", "environment `prod`", |v| {
+            v["environment"] = json!("prod");
+        }),
+        ("project", "plan is for project", |v| {
+            v["project_id"] = json!("P2otherproject00000000000000");
+        }),
+        ("secret-stand-in", "tenant.beta", |v| {
+            let s = json!({"secret": "TENANT_TOKEN", "hmac": "x"});
+            body_mut(v, "tenant.beta")["customAttributes"] = json!({"token": s});
+        }),
+    ];
+    let before = w.emu().log().len();
+    for (name, names, edit) in cases {
+        let path = reseal(&w, &plan, name, edit);
+        let out = run(&w, &["apply", path.to_str().unwrap()]).await;
+        assert_eq!(code(&out), 3, "{name}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(names), "{name} names {names}: {stderr}");
+        assert_eq!(
+            writes(&w.emu().log()[before..]),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        w.emu().data().role("reader", "").unwrap().permission_names,
+        ["docs.read"]
+    );
+
+    // Metadata that decides nothing: the plan still applies.
+    let path = reseal(&w, &plan, "created-at", |v| {
+        v["created_at"] = json!("2020-01-01T00:00:00Z");
+        v["tool_version"] = json!("0.0.0-other");
+    });
+    let out = run(&w, &["apply", path.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(w.emu().data().tenant("beta").unwrap().name, "Beta Two");
+}
+
+/// Drift on an address the plan does not touch is reported and left alone; the plan's own
+/// changes still apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_on_an_untouched_address_is_reported_not_done() {
+    let w = world().await;
+    let (_, path) = applied_then_changed(&w).await;
+    w.emu()
+        .mutate(|d| d.tenant_mut("acme").unwrap().name = "Acme (console)".into());
+    let out = run(&w, &["apply", path.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tenant.acme changed live since planning"),
+        "{stderr}"
+    );
+    let d = w.emu().data();
+    assert_eq!(d.tenant("acme").unwrap().name, "Acme (console)");
+    assert_eq!(d.tenant("beta").unwrap().name, "Beta Two");
+}
+
+/// A plan made from one commit's config is not applied with another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_is_applied_only_with_the_config_it_was_made_from() {
+    let w = world().await;
+    let (_, path) = plan_to(&w, "first").await;
+    let reviewed = std::fs::read_to_string(w.config_path()).unwrap();
+    w.write_config(&reviewed.replace("name: Beta\n", "name: Beta Prime\n"));
+    let out = run(&w, &["apply", path.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(
+        text(&out).contains("another configuration"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(writes(&w.emu().log()), Vec::<String>::new());
+    w.write_config(&reviewed);
+    let out = run(&w, &["apply", path.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+/// A restore plan is re-derived from the backup it names: edited and resealed, it is refused;
+/// as written, it applies. `show` counts what the changes hold, whatever `summary` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_plan_is_re_derived_from_its_backup() {
+    let w = world().await;
+    let (_, second) = applied_then_changed(&w).await;
+    let out = run(&w, &["apply", second.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let backups: Vec<PathBuf> = std::fs::read_dir(w.state_path().join("dev/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("permission.docs.write")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let restore = w.path("restore.plan");
+    let out = run(
+        &w,
+        &[
+            "backup",
+            "restore",
+            backups[0].to_str().unwrap(),
+            "-out",
+            restore.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let plan = PlanFile::read_verified(&restore).unwrap().into_inner();
+    assert!(plan.config_digest.starts_with("backup:sha256:"));
+
+    let edited = reseal(&w, &plan, "restore-edited", |v| {
+        body_mut(v, "tenant.beta")["name"] = json!("Evil Corp");
+    });
+    let before = w.emu().log().len();
+    let out = run(&w, &["apply", edited.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains("tenant.beta"), "{}", text(&out));
+    let other_backup = reseal(&w, &plan, "restore-other-backup", |v| {
+        v["config_digest"] = json!(format!("backup:sha256:{}", "0".repeat(64)));
+    });
+    let out = run(&w, &["apply", other_backup.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains("not in"), "{}", text(&out));
+    assert_eq!(writes(&w.emu().log()[before..]), Vec::<String>::new());
+
+    // `show` renders the changes, not a resealed `summary`.
+    let emptied = reseal(&w, &plan, "restore-emptied", |v| v["changes"] = json!([]));
+    let out = run(&w, &["show", emptied.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No changes"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&w, &["apply", restore.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let d = w.emu().data();
+    assert_eq!(d.tenant("beta").unwrap().name, "Beta");
+    assert!(d.permission("docs.write").is_some());
+}
