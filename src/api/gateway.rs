@@ -299,6 +299,13 @@ impl Gateway {
         wire::list_objects(&body, field).map_err(|e| ApiError::decode(&req, e))
     }
 
+    /// `read` of an exported document whose content sits under `key` (`flow`, `theme`).
+    pub async fn read_document(&self, req: ApiRequest, key: &str) -> Result<Value, ApiError> {
+        let body = self.read(req.clone()).await?;
+        wire::document(&body, key).map_err(|e| ApiError::decode(&req, e))?;
+        Ok(body)
+    }
+
     /// `read`, then the answer decoded into `T` (e.g. `wire::TenantSettings`).
     pub async fn read_as<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T, ApiError> {
         let body = self.read(req.clone()).await?;

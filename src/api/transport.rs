@@ -219,16 +219,37 @@ impl Transport {
 
         if status.is_success() {
             inner.credentials_proven.store(true, Ordering::Relaxed);
+            // Descope answers many writes with an empty body; a read that does is broken, and
+            // reading it as "nothing there" would plan to create what exists (issue 14 §2).
             if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Value::Object(Default::default()));
+                return if req.effect == Effect::Read {
+                    Err(fail(ApiErrorKind::Decode(format!(
+                        "HTTP {} with an empty body where a JSON object was expected",
+                        status.as_u16()
+                    ))))
+                } else {
+                    Ok(Value::Object(Default::default()))
+                };
             }
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 fail(ApiErrorKind::Decode(format!(
                     "HTTP {} with a body that is not JSON ({e}): {}",
                     status.as_u16(),
                     self.scrub(&String::from_utf8_lossy(&bytes))
                 )))
-            });
+            })?;
+            if req.effect == Effect::Read && !value.is_object() {
+                return Err(fail(ApiErrorKind::Decode(format!(
+                    "HTTP {} with {} where a JSON object was expected",
+                    status.as_u16(),
+                    match &value {
+                        Value::Null => "null",
+                        Value::Array(_) => "a list",
+                        _ => "a bare value",
+                    }
+                ))));
+            }
+            return Ok(value);
         }
 
         if status.as_u16() == 429 {

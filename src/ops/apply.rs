@@ -288,7 +288,7 @@ pub async fn apply(
                         DocForm::V1 => endpoints::flow_export_v1(id),
                         DocForm::V2 => endpoints::flow_export_v2(id),
                     };
-                    Some(session.gateway.read(req).await?)
+                    Some(session.gateway.read_document(req, "flow").await?)
                 }
                 Address::Theme => {
                     let form = plan_forms(&plan)
@@ -299,7 +299,7 @@ pub async fn apply(
                         DocForm::V1 => endpoints::theme_export_v1(),
                         DocForm::V2 => endpoints::theme_export_v2(),
                     };
-                    Some(session.gateway.read(req).await?)
+                    Some(session.gateway.read_document(req, "theme").await?)
                 }
                 a => live.resources.get(a).map(|l| l.raw.clone()),
             };

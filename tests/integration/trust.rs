@@ -477,3 +477,195 @@ async fn a_restore_plan_is_re_derived_from_its_backup() {
     assert_eq!(d.tenant("beta").unwrap().name, "Beta");
     assert!(d.permission("docs.write").is_some());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Malformed answers (issue 14 §2): every read endpoint × every malformed form is an error that
+// names the endpoint, never "no objects".
+
+mod malformed {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use descope_mgmt::api::credentials::Credentials;
+    use descope_mgmt::api::gateway::{Gateway, GatewayOptions, RateBudget};
+    use descope_mgmt::api::transport::{Transport, TransportOptions};
+    use descope_mgmt::kinds::ReadScope;
+    use descope_mgmt::model::Address;
+    use descope_mgmt::resource::DocForm;
+    use descope_mgmt::secret::Secret;
+    use httpmock::prelude::*;
+    use serde_json::json;
+
+    /// (method, path, list key or document key, a good answer).
+    fn endpoints() -> Vec<(
+        httpmock::Method,
+        &'static str,
+        &'static str,
+        serde_json::Value,
+    )> {
+        vec![
+            (
+                GET,
+                "/v1/mgmt/tenant/all",
+                "tenants",
+                json!({"tenants": []}),
+            ),
+            (GET, "/v1/mgmt/role/all", "roles", json!({"roles": []})),
+            (
+                GET,
+                "/v1/mgmt/permission/all",
+                "permissions",
+                json!({"permissions": []}),
+            ),
+            (
+                POST,
+                "/v1/mgmt/flow/list",
+                "flows",
+                json!({"flows": [{"id": "sign-in", "version": 1}]}),
+            ),
+            (
+                POST,
+                "/v1/mgmt/flow/export",
+                "flow",
+                json!({"flow": {"id": "sign-in"}, "screens": []}),
+            ),
+            (
+                POST,
+                "/v2/mgmt/flow/export",
+                "flow",
+                json!({"flow": {"flowId": "sign-up"}}),
+            ),
+            (
+                POST,
+                "/v1/mgmt/theme/export",
+                "theme",
+                json!({"theme": {"id": "t", "cssTemplate": {}}}),
+            ),
+            (
+                POST,
+                "/v2/mgmt/theme/export",
+                "theme",
+                json!({"theme": {"styles": {}}}),
+            ),
+        ]
+    }
+
+    /// Bodies that are not the answer: empty, not JSON, not an object, no key, wrong types.
+    fn malformed(key: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("empty", String::new()),
+            ("whitespace", "  \n".into()),
+            ("not-json", "<html>oops</html>".into()),
+            ("truncated", format!("{{\"{key}\": [")),
+            ("null", "null".into()),
+            ("list", "[]".into()),
+            ("string", "\"ok\"".into()),
+            ("no-key", "{}".into()),
+            ("other-key", "{\"items\": []}".into()),
+            ("key-is-number", format!("{{\"{key}\": 3}}")),
+            ("key-is-string", format!("{{\"{key}\": \"x\"}}")),
+            ("entry-not-object", format!("{{\"{key}\": [1]}}")),
+        ]
+    }
+
+    fn scope() -> ReadScope {
+        let flow_v1 = Address::flow("sign-in");
+        let flow_v2 = Address::flow("sign-up");
+        let theme: Address = "theme".parse().unwrap();
+        let forms = BTreeMap::from([
+            (flow_v1.clone(), DocForm::V1),
+            (flow_v2.clone(), DocForm::V2),
+            (theme.clone(), DocForm::V2),
+        ]);
+        let addresses = [
+            Address::tenant("acme"),
+            Address::permission("p"),
+            Address::role(None, "r"),
+            Address::default_roles("acme"),
+            flow_v1,
+            flow_v2,
+            theme,
+        ];
+        ReadScope::for_addresses(addresses.iter(), &forms)
+    }
+
+    async fn read_with(bad_path: &str, bad_body: &str) -> Result<usize, String> {
+        let server = MockServer::start_async().await;
+        for (method, path, key, good) in endpoints() {
+            let mut good = good;
+            if path == "/v1/mgmt/flow/list" {
+                good[key]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": "sign-up", "version": 1}));
+            }
+            let body = if path == bad_path {
+                bad_body.to_string()
+            } else {
+                good.to_string()
+            };
+            server
+                .mock_async(|when, then| {
+                    when.method(method).path(path);
+                    then.status(200).body(body);
+                })
+                .await;
+        }
+        let transport = Transport::new(
+            Credentials::new(
+                "P2testprojectaaaaaaaaaaaaaaa",
+                Secret::new("K2key"),
+                Some(&server.base_url()),
+            ),
+            TransportOptions {
+                timeout: Duration::from_secs(5),
+                ..TransportOptions::default()
+            },
+        )
+        .unwrap();
+        let gateway = Gateway::new(
+            transport,
+            GatewayOptions {
+                rate: RateBudget::parse("1000/1").unwrap(),
+                max_retries: 1,
+                backoff_base: Duration::from_millis(1),
+                backoff_cap: Duration::from_millis(2),
+                ..GatewayOptions::default()
+            },
+        );
+        descope_mgmt::ops::live::read_graph(&gateway, &scope(), &[], &Secret::new("K2key"))
+            .await
+            .map(|g| g.resources.len())
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_read_endpoint_refuses_every_malformed_answer_naming_the_endpoint() {
+        // The good answers read fine (the flows and the theme).
+        assert_eq!(read_with("", "").await.unwrap(), 3);
+        let mut cases = 0;
+        for (_, path, key, _) in endpoints() {
+            for (form, body) in malformed(key) {
+                let documents = !path.ends_with("/all") && !path.ends_with("/list");
+                // A list key holding a string or number is not a document shape to test twice.
+                if documents && form == "entry-not-object" {
+                    continue;
+                }
+                let e = read_with(path, &body)
+                    .await
+                    .expect_err(&format!("{path} answering {form} must be an error"));
+                assert!(e.contains(path), "{path} {form}: {e}");
+                cases += 1;
+            }
+        }
+        // Documents: `null`, `[]` and `{}` under their key are not a document.
+        for (_, path, key, _) in endpoints().into_iter().filter(|e| e.1.contains("export")) {
+            for body in [json!({key: null}), json!({key: []}), json!({key: {}})] {
+                let e = read_with(path, &body.to_string()).await.unwrap_err();
+                assert!(e.contains(path), "{path} {body}: {e}");
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 4 * 12 + 4 * 11 + 4 * 3);
+    }
+}
