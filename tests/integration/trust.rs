@@ -669,3 +669,110 @@ mod malformed {
         assert_eq!(cases, 4 * 12 + 4 * 11 + 4 * 3);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded input (issue 14 §3): files the configuration names are read only when they are
+// regular files inside its directory, within their size limit; each refusal names the file
+// and the limit, and none blocks or exhausts memory.
+
+/// Runs `plan` with a deadline: a FIFO used to block it forever.
+async fn plan_within(w: &TestEnv, deadline: std::time::Duration) -> Output {
+    let mut cmd = w.cmd(&["--config"]);
+    cmd.arg(w.config_path())
+        .args(["--env", ENV, "--state-dir"])
+        .arg(w.state_path())
+        .args(["--no-color", "plan"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let id = child.id();
+    let waited = tokio::time::timeout(
+        deadline,
+        tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()),
+    )
+    .await;
+    match waited {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &id.to_string()])
+                .status();
+            panic!("plan did not finish within {deadline:?}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn special_oversized_and_outside_files_are_refused_naming_file_and_limit() {
+    let w = world().await;
+    let base = config(w.emu().project_id(), "Reads the docs");
+    let with_overlay = |overlay: &str| {
+        base.replacen(
+            "    management_key: ${secret:EMU_MANAGEMENT_KEY}\n",
+            &format!(
+                "    management_key: ${{secret:EMU_MANAGEMENT_KEY}}\n    overlay: {overlay}\n"
+            ),
+            1,
+        )
+    };
+    let with_flow = |file: &str| format!("{base}flows:\n  - id: sign-in\n    file: {file}\n");
+    let with_theme = |file: &str| format!("{base}theme:\n  file: {file}\n");
+
+    let fifo = w.path("theme-fifo.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", w.path("zero.yaml")).unwrap();
+    std::os::unix::fs::symlink("/dev/urandom", w.path("random.json")).unwrap();
+    std::fs::create_dir(w.path("a-directory.yaml")).unwrap();
+    let big = std::fs::File::create(w.path("big-flow.json")).unwrap();
+    big.set_len(17 * 1024 * 1024).unwrap();
+    let big = std::fs::File::create(w.path("big-overlay.yaml")).unwrap();
+    big.set_len(5 * 1024 * 1024).unwrap();
+    let outside = w.root().parent().unwrap().join("outside-trust-test.json");
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("theme FIFO", with_theme("theme-fifo.json"), "a FIFO"),
+        ("overlay /dev/zero", with_overlay("zero.yaml"), "outside"),
+        (
+            "overlay absolute /dev/zero",
+            with_overlay("/dev/zero"),
+            "outside",
+        ),
+        ("flow /dev/urandom", with_flow("random.json"), "outside"),
+        (
+            "overlay directory",
+            with_overlay("a-directory.yaml"),
+            "a directory",
+        ),
+        ("flow 17 MiB", with_flow("big-flow.json"), "16 MiB"),
+        ("overlay 5 MiB", with_overlay("big-overlay.yaml"), "4 MiB"),
+        (
+            "flow outside",
+            with_flow(&format!(
+                "../{}",
+                outside.file_name().unwrap().to_str().unwrap()
+            )),
+            "outside",
+        ),
+    ];
+    for (name, yaml, why) in cases {
+        w.write_config(&yaml);
+        let out = plan_within(&w, std::time::Duration::from_secs(20)).await;
+        assert_ne!(code(&out), 0, "{name}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{name} says {why}: {stderr}");
+    }
+    // The configuration file itself.
+    let big = std::fs::File::create(w.config_path()).unwrap();
+    big.set_len(5 * 1024 * 1024).unwrap();
+    let out = plan_within(&w, std::time::Duration::from_secs(20)).await;
+    assert_ne!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("4 MiB"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(writes(&w.emu().log()), Vec::<String>::new());
+}
