@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use super::error::{ApiError, ApiErrorKind};
 use super::request::ApiRequest;
-use super::transport::Transport;
+use super::transport::{retries_allowed, Transport};
 use super::wire;
 
 /// A wait for the budget shorter than this is normal pacing, not worth telling the user about.
@@ -231,10 +231,21 @@ impl Drop for Queued<'_> {
 }
 
 /// Per call: how much of its allowances it has used.
-#[derive(Default)]
 struct Attempts {
     retries: u32,
     locked: Duration,
+    /// When the call started: its retries end at the transport's deadline.
+    started: Instant,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts {
+            retries: 0,
+            locked: Duration::ZERO,
+            started: Instant::now(),
+        }
+    }
 }
 
 enum Next {
@@ -386,11 +397,17 @@ impl Gateway {
             // The wait itself happens in `send_once`, where every task honours the pause.
             return Next::Retry;
         }
-        if !err.is_ambiguous() || attempts.retries >= inner.opts.max_retries {
+        // Which failures heal, and how often to try, is the transport's policy.
+        if attempts.retries >= retries_allowed(&err, inner.opts.max_retries) {
             return Next::Fail(err);
         }
         attempts.retries += 1;
         let delay = self.backoff(attempts.retries);
+        let deadline = self.transport().options().deadline();
+        if attempts.started.elapsed() + delay > deadline {
+            tracing::info!("giving up: the operation's deadline of {deadline:?} has passed");
+            return Next::Fail(err);
+        }
         self.emit(GatewayEvent::Retrying {
             attempt: attempts.retries,
             delay,

@@ -32,6 +32,7 @@ pub(super) fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptio
     let mut o = GlobalOptions::new(&g.config, env.as_deref(), &g.state_dir);
     o.rate_limit = g.rate_limit.clone();
     o.parallelism = g.parallelism;
+    o.timeout = g.timeout.into();
     o
 }
 
@@ -45,6 +46,15 @@ pub(super) fn load_config(opts: &GlobalOptions) -> Result<LoadedConfig, OpError>
             vars: opts.vars.clone(),
         },
     )?)
+}
+
+/// Stops a background task when the scope ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// With `--emulator`: a local emulator persisted in the state directory, accepting the
@@ -149,11 +159,18 @@ where
         Err(e) => return fail(&e),
     };
     rt.block_on(async {
+        // Waits and retries are shown for every networked command, not only apply: a dead
+        // API must not look like a hung one.
+        let (tx, rx) = unbounded_channel();
         let (session, _emulator) =
-            match open_session(g, global_options(g, g.env.clone()), None).await {
+            match open_session(g, global_options(g, g.env.clone()), Some(tx)).await {
                 Ok(s) => s,
                 Err(e) => return fail(&e),
             };
+        let _notices = AbortOnDrop(tokio::spawn(report_gateway_events(
+            rx,
+            Arc::new(ApplyProgress::notices_only(g.quiet)),
+        )));
         match body(&session).await {
             Ok(code) => code,
             Err(e) => fail(&e),

@@ -776,3 +776,131 @@ async fn special_oversized_and_outside_files_are_refused_naming_file_and_limit()
     );
     assert_eq!(writes(&w.emu().log()), Vec::<String>::new());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Time bounds (issue 14 §4, issue 12 surprise 6).
+
+mod time_bounds {
+    use std::time::{Duration, Instant};
+
+    use descope_emulator::Faults;
+    use descope_mgmt::api::credentials::Credentials;
+    use descope_mgmt::api::endpoints as ep;
+    use descope_mgmt::api::gateway::{Gateway, GatewayOptions, RateBudget};
+    use descope_mgmt::api::transport::{Transport, TransportOptions, TIMEOUT_RETRIES};
+    use descope_mgmt::api::ApiErrorKind;
+    use descope_mgmt::secret::Secret;
+    use httpmock::prelude::*;
+
+    use super::{code, run, text, world};
+    use crate::util::TestEnv;
+
+    fn gateway(base_url: &str, timeout: Duration) -> Gateway {
+        let transport = Transport::new(
+            Credentials::new(
+                "P2testprojectaaaaaaaaaaaaaaa",
+                Secret::new("K2key"),
+                Some(base_url),
+            ),
+            TransportOptions {
+                timeout,
+                ..TransportOptions::default()
+            },
+        )
+        .unwrap();
+        Gateway::new(
+            transport,
+            GatewayOptions {
+                rate: RateBudget::parse("1000/1").unwrap(),
+                max_retries: 6,
+                backoff_base: Duration::from_millis(5),
+                backoff_cap: Duration::from_millis(10),
+                ..GatewayOptions::default()
+            },
+        )
+    }
+
+    /// A server slower than the timeout: three attempts, not seven, within the deadline.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_slower_than_the_timeout_gets_fewer_attempts_than_a_failing_one() {
+        let server = MockServer::start_async().await;
+        let slow = server
+            .mock_async(|when, then| {
+                when.path("/v1/mgmt/tenant/all");
+                then.status(200)
+                    .delay(Duration::from_millis(1500))
+                    .json_body(serde_json::json!({"tenants": []}));
+            })
+            .await;
+        let failing = server
+            .mock_async(|when, then| {
+                when.path("/v1/mgmt/role/all");
+                then.status(503);
+            })
+            .await;
+        let g = gateway(&server.base_url(), Duration::from_millis(300));
+        let started = Instant::now();
+        let e = g.read(ep::tenant_load_all()).await.unwrap_err();
+        assert_eq!(e.kind, ApiErrorKind::Timeout);
+        assert_eq!(slow.calls_async().await, 1 + TIMEOUT_RETRIES as usize);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let e = g.read(ep::role_load_all()).await.unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(failing.calls_async().await, 7);
+    }
+
+    /// TLS to a server that does not speak it cannot heal: one attempt, a clear error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tls_failure_is_not_retried() {
+        let server = MockServer::start_async().await;
+        let url = server.base_url().replace("http://", "https://");
+        let g = gateway(&url, Duration::from_secs(2));
+        let e = g.read(ep::tenant_load_all()).await.unwrap_err();
+        assert!(
+            matches!(e.kind, ApiErrorKind::Unreachable(_)),
+            "{e} ({:?})",
+            e.kind
+        );
+        assert!(e.to_string().contains("not retried"), "{e}");
+        assert_eq!(g.stats().requests, 1);
+    }
+
+    /// A plan of another project is refused before the first request of any kind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn apply_refuses_another_projects_plan_before_any_request() {
+        let w: TestEnv = world().await;
+        let (plan, _) = super::plan_to(&w, "first").await;
+        let other = super::reseal(&w, &plan, "other-project", |v| {
+            v["project_id"] = serde_json::json!("P2anotherproject000000000000");
+        });
+        let before = w.emu().log().len();
+        let out = run(&w, &["apply", other.to_str().unwrap()]).await;
+        assert_eq!(code(&out), 3, "{}", text(&out));
+        assert_eq!(w.emu().log().len(), before, "no request at all");
+    }
+
+    /// `plan` says what it waits for: each retry is announced on stderr, and the deadline
+    /// (four times `--timeout`) ends the call.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plan_announces_retries_and_stops_at_the_deadline() {
+        let w = world().await;
+        w.emu().set_faults(Faults {
+            fail_rate: 1.0,
+            ..Faults::default()
+        });
+        let started = Instant::now();
+        let out = run(&w, &["--timeout", "1s", "plan"]).await;
+        assert_eq!(code(&out), 1, "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("retry 1 in"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
