@@ -177,15 +177,21 @@ async fn restore_plan(
 ) -> Result<Restored, OpError> {
     let environment = &session.loaded.environment;
     let project_id = &session.credentials.project_id;
-    let saved = saved_graph(&backup.resources, &session.credentials.management_key);
+    let mut secret_notes = Vec::new();
+    let resources: Vec<BackedUpResource> = backup
+        .resources
+        .iter()
+        .map(|r| rebase_secrets(session, r, &mut secret_notes))
+        .collect();
+    let saved = saved_graph(&resources, &session.credentials.management_key);
     // Documents are read in the form the backup holds them (fingerprints are taken over the
     // theme's v1 export whatever the form, as apply takes them).
     let forms: BTreeMap<Address, DocForm> = saved
         .values()
         .filter_map(|l| kinds::document(l.spec.as_ref()).map(|(form, _)| (l.address.clone(), form)))
         .collect();
-    let scope = ReadScope::for_addresses(backup.resources.iter().map(|r| &r.address), &forms);
-    let secret_fields = backed_up_secrets(&backup.resources);
+    let scope = ReadScope::for_addresses(resources.iter().map(|r| &r.address), &forms);
+    let secret_fields = backed_up_secrets(&resources);
     session.handshake().await?;
     let live = read_graph(
         &session.gateway,
@@ -195,10 +201,11 @@ async fn restore_plan(
     )
     .await?;
     let mut warnings = live.warnings.clone();
+    warnings.extend(secret_notes);
 
     let mut drafts: Vec<(Change, Vec<Address>)> = Vec::new();
     let mut unchanged = Vec::new();
-    for r in &backup.resources {
+    for r in &resources {
         let Some(d) = desired_from_saved(r, &saved) else {
             warnings.push(format!(
                 "{}: the saved object cannot be read back; left out of the plan",
@@ -308,6 +315,47 @@ async fn restore_plan(
         unmanaged,
         warnings,
     })
+}
+
+/// A backup holds a secret attribute as a stand-in of the value it had live. When that value
+/// was the variable's (the HMAC matches the variable's value now), restoring sends it again.
+/// When it was not — changed outside descope-mgmt before the backup — the value itself was
+/// never stored anywhere and cannot come back: the restore brings back the variable's value
+/// instead, and says so (issue 14 §5). An unset variable is left as it is: apply then refuses
+/// naming it.
+fn rebase_secrets(
+    session: &Session,
+    r: &BackedUpResource,
+    notes: &mut Vec<String>,
+) -> BackedUpResource {
+    let mut r = r.clone();
+    let Some(attrs) = r
+        .object
+        .get_mut("customAttributes")
+        .and_then(Value::as_object_mut)
+    else {
+        return r;
+    };
+    for (attribute, v) in attrs.iter_mut() {
+        let (Some(var), Some(hmac)) = (
+            v.get("secret").and_then(Value::as_str).map(str::to_string),
+            v.get("hmac").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let Some(now) = session.recompute_secret(&var) else {
+            continue;
+        };
+        if now.hmac != hmac {
+            notes.push(format!(
+                "{}: custom attribute `{attribute}` held a value other than {var}'s when it was backed up \
+                 (changed outside descope-mgmt); that value was never stored, so the restore sets {var}'s current value",
+                r.address
+            ));
+            *v = now.to_json();
+        }
+    }
+    r
 }
 
 /// Custom attributes the backup holds as secret stand-ins: the live values of the same

@@ -904,3 +904,50 @@ mod time_bounds {
         );
     }
 }
+
+/// Issue 14 §5: the backup holds a secret attribute that had been changed live (so its
+/// stand-in is not the variable's); its restore brings back the variable's value and says so,
+/// instead of refusing with "secret changed" when neither the variable nor the key did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_of_a_secret_changed_live_brings_back_the_variables_value_and_says_so() {
+    let w = world().await;
+    let (_, first) = plan_to(&w, "first").await;
+    let out = run(&w, &["apply", first.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    w.emu().mutate(|d| {
+        d.tenant_mut("acme")
+            .unwrap()
+            .custom_attributes
+            .insert("token".into(), json!("console-value"))
+    });
+    w.write_config(
+        &config(w.emu().project_id(), "Reads the docs").replace("name: Acme\n", "name: Acme Two\n"),
+    );
+    let (_, second) = plan_to(&w, "second").await;
+    let out = run(&w, &["apply", second.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let backup = std::fs::read_dir(w.state_path().join("dev/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("tenant.acme"))
+        .expect("the second apply backed up tenant.acme");
+    let backup = backup.to_str().unwrap().to_string();
+    let restore = w.path("restore.plan");
+    let out = run(
+        &w,
+        &["backup", "restore", &backup, "-out", restore.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("tenant.acme") && said.contains("`token`") && said.contains("TENANT_TOKEN"),
+        "{said}"
+    );
+    assert!(!said.contains("console-value") && !said.contains(TOKEN), "{said}");
+    let out = run(&w, &["apply", restore.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let acme = w.emu().data().tenant("acme").unwrap().clone();
+    assert_eq!(acme.name, "Acme");
+    assert_eq!(acme.custom_attributes["token"], TOKEN);
+}
