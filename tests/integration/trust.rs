@@ -951,3 +951,53 @@ async fn a_restore_of_a_secret_changed_live_brings_back_the_variables_value_and_
     assert_eq!(acme.name, "Acme");
     assert_eq!(acme.custom_attributes["token"], TOKEN);
 }
+
+/// A state directory that cannot be written (read-only, full, or something in the way) stops
+/// the apply before its first write to Descope: the backup and the journal come first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_state_directory_stops_apply_before_the_first_write() {
+    let w = world().await;
+    let (_, second) = applied_then_changed(&w).await;
+    let dir = w.state_path().join(ENV);
+    let mut cases: Vec<(&str, Box<dyn Fn()>, Box<dyn Fn()>)> = vec![];
+    for name in ["backups", "journal"] {
+        let path = dir.join(name);
+        let (a, b) = (path.clone(), path.clone());
+        cases.push((
+            name,
+            Box::new(move || {
+                let _ = std::fs::remove_dir_all(&a);
+                std::fs::write(&a, b"in the way").unwrap();
+            }),
+            Box::new(move || std::fs::remove_file(&b).unwrap()),
+        ));
+    }
+    #[cfg(unix)]
+    if unsafe { libc::geteuid() } != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (dir.clone(), dir.clone());
+        cases.push((
+            "read-only",
+            Box::new(move || {
+                std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o500)).unwrap()
+            }),
+            Box::new(move || {
+                std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o700)).unwrap()
+            }),
+        ));
+    }
+    let before = w.emu().log().len();
+    for (name, break_it, mend_it) in &cases {
+        break_it();
+        let out = run(&w, &["apply", second.to_str().unwrap()]).await;
+        mend_it();
+        assert_eq!(code(&out), 1, "{name}: {}", text(&out));
+        assert_eq!(
+            writes(&w.emu().log()[before..]),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+    let out = run(&w, &["apply", second.to_str().unwrap()]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
