@@ -22,6 +22,7 @@ mod util;
 mod api;
 mod apply;
 mod config;
+mod fuzz;
 mod manage;
 mod plan;
 mod state;

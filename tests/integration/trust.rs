@@ -935,7 +935,13 @@ async fn a_restore_of_a_secret_changed_live_brings_back_the_variables_value_and_
     let restore = w.path("restore.plan");
     let out = run(
         &w,
-        &["backup", "restore", &backup, "-out", restore.to_str().unwrap()],
+        &[
+            "backup",
+            "restore",
+            &backup,
+            "-out",
+            restore.to_str().unwrap(),
+        ],
     )
     .await;
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -944,7 +950,10 @@ async fn a_restore_of_a_secret_changed_live_brings_back_the_variables_value_and_
         said.contains("tenant.acme") && said.contains("`token`") && said.contains("TENANT_TOKEN"),
         "{said}"
     );
-    assert!(!said.contains("console-value") && !said.contains(TOKEN), "{said}");
+    assert!(
+        !said.contains("console-value") && !said.contains(TOKEN),
+        "{said}"
+    );
     let out = run(&w, &["apply", restore.to_str().unwrap()]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     let acme = w.emu().data().tenant("acme").unwrap().clone();
