@@ -968,7 +968,8 @@ async fn an_unwritable_state_directory_stops_apply_before_the_first_write() {
     let w = world().await;
     let (_, second) = applied_then_changed(&w).await;
     let dir = w.state_path().join(ENV);
-    let mut cases: Vec<(&str, Box<dyn Fn()>, Box<dyn Fn()>)> = vec![];
+    type Step = Box<dyn Fn()>;
+    let mut cases: Vec<(&str, Step, Step)> = vec![];
     for name in ["backups", "journal"] {
         let path = dir.join(name);
         let (a, b) = (path.clone(), path.clone());
