@@ -233,6 +233,8 @@ impl Drop for Queued<'_> {
 /// Per call: how much of its allowances it has used.
 struct Attempts {
     retries: u32,
+    /// Of `retries`, those after a timeout.
+    timeouts: u32,
     locked: Duration,
     /// When the call started: its retries end at the transport's deadline.
     started: Instant,
@@ -242,6 +244,7 @@ impl Default for Attempts {
     fn default() -> Self {
         Attempts {
             retries: 0,
+            timeouts: 0,
             locked: Duration::ZERO,
             started: Instant::now(),
         }
@@ -398,10 +401,19 @@ impl Gateway {
             return Next::Retry;
         }
         // Which failures heal, and how often to try, is the transport's policy.
-        if attempts.retries >= retries_allowed(&err, inner.opts.max_retries) {
+        let timed_out = err.kind == ApiErrorKind::Timeout;
+        let used = if timed_out {
+            attempts.timeouts
+        } else {
+            attempts.retries
+        };
+        if used >= retries_allowed(&err, inner.opts.max_retries)
+            || attempts.retries >= inner.opts.max_retries
+        {
             return Next::Fail(err);
         }
         attempts.retries += 1;
+        attempts.timeouts += u32::from(timed_out);
         let delay = self.backoff(attempts.retries);
         let deadline = self.transport().options().deadline();
         if attempts.started.elapsed() + delay > deadline {

@@ -28,11 +28,14 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 pub const NO_RETRY_AFTER_CEILING: Duration = Duration::from_secs(15);
 /// After this much waiting on 429s without `Retry-After` in a row, give up with an error.
 pub const NO_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(5 * 60);
-/// Retries after a timeout, whatever the gateway allows for 5xx: a server slower than the
-/// timeout rarely becomes faster, and each attempt costs the whole timeout.
-pub const TIMEOUT_RETRIES: u32 = 2;
+/// Retries after timeouts (counted apart from other failures), fewer than the gateway allows
+/// for 5xx: each costs the whole timeout, and a server slower than the timeout rarely becomes
+/// faster. Four still leave ~0.1 % of calls failing when a fifth of all answers are slower
+/// than the timeout (docs/design.md §3's fault modes).
+pub const TIMEOUT_RETRIES: u32 = 4;
 /// One operation (a read, or a write with its outcome checks) gives up after this many times
-/// the per-request timeout, retries and backoff included (`--timeout` sets the latter).
+/// the per-request timeout (`--timeout`), retries and backoff included, but never sooner than
+/// [`TransportOptions::deadline_floor`].
 pub const DEADLINE_TIMEOUTS: u32 = 4;
 
 /// Identifies this tool the way the SDKs identify themselves (`x-descope-sdk-name: python`).
@@ -47,17 +50,24 @@ pub struct TransportOptions {
     pub timeout: Duration,
     /// The license handshake's own timeout (PY uses 5 s).
     pub license_timeout: Duration,
+    /// The shortest overall deadline of one operation, however short the timeout: with a small
+    /// `--timeout`, backoff alone would otherwise use up the deadline.
+    pub deadline_floor: Duration,
 }
 
 impl TransportOptions {
-    /// How long one operation may take overall, retries included.
+    /// How long one operation may take overall, retries included: 2 minutes by default (a
+    /// server slower than the timeout used to hold a call for 7 attempts, 239 s).
     pub fn deadline(&self) -> Duration {
-        self.timeout.saturating_mul(DEADLINE_TIMEOUTS)
+        self.timeout
+            .saturating_mul(DEADLINE_TIMEOUTS)
+            .max(self.deadline_floor)
     }
 }
 
-/// How many times the gateway may repeat a call that failed with `err`, given what it allows
-/// for a 5xx (`max_retries`): the transport knows which failures heal.
+/// How many times the gateway may repeat a call after failures like `err`, given what it
+/// allows for a 5xx (`max_retries`): the transport knows which failures heal. Timeouts are
+/// counted apart from other failures.
 pub fn retries_allowed(err: &ApiError, max_retries: u32) -> u32 {
     match err.kind {
         ApiErrorKind::Timeout => max_retries.min(TIMEOUT_RETRIES),
@@ -71,6 +81,7 @@ impl Default for TransportOptions {
         TransportOptions {
             timeout: Duration::from_secs(30),
             license_timeout: Duration::from_secs(5),
+            deadline_floor: Duration::from_secs(60),
         }
     }
 }

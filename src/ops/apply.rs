@@ -153,7 +153,7 @@ pub async fn apply(
         )
         .await?;
         let derived = if journal_summary.is_none() {
-            Some(super::backup::rederive(session, &plan).await?)
+            Some(super::backup::rederive(session, &plan).await)
         } else {
             None
         };
@@ -183,10 +183,12 @@ pub async fn apply(
                 allow_replace: plan.options.allow_replace.clone(),
                 ..Default::default()
             })
-            .map_err(|e| Refusal::NotDerived {
-                detail: format!("its `options` do not parse ({e})"),
-            })?;
-            Some(
+            .map_err(|e| {
+                OpError::from(Refusal::NotDerived {
+                    detail: format!("its `options` do not parse ({e})"),
+                })
+            });
+            Some(options.and_then(|options| {
                 super::plan::derive(
                     session,
                     &planning,
@@ -195,10 +197,12 @@ pub async fn apply(
                     &options,
                     plan.created_at.clone(),
                 )
-                .map_err(|e| Refusal::NotDerived {
-                    detail: format!("the planner cannot plan this configuration now: {e}"),
-                })?,
-            )
+                .map_err(|e| {
+                    OpError::from(Refusal::NotDerived {
+                        detail: format!("the planner cannot plan this configuration now: {e}"),
+                    })
+                })
+            }))
         } else {
             None
         };
@@ -259,8 +263,11 @@ pub async fn apply(
         Err(refusal) => return Err(refusal.into()),
     };
     let mut verified = verified;
-    if let Some(derived) = &derived {
-        let drift = crate::apply::rederive::compare(&plan, derived, &live)
+    // After verification, so a plan stale on what it touches is refused as stale (naming the
+    // fields that moved) rather than as "not what the planner makes".
+    if let Some(derived) = derived {
+        let derived = derived?;
+        let drift = crate::apply::rederive::compare(&plan, &derived, &live)
             .map_err(|detail| Refusal::NotDerived { detail })?;
         verified.warnings.extend(drift);
     }

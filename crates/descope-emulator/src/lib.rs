@@ -116,6 +116,11 @@ impl Console {
         self.0.persist(&data);
         result
     }
+
+    /// As [`Emulator::set_faults`].
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.0.faults) = faults;
+    }
 }
 
 /// A running emulator. Dropping it, or `shutdown`, stops the server and closes its connections.
