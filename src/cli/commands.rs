@@ -48,8 +48,24 @@ pub(super) fn load_config(opts: &GlobalOptions) -> Result<LoadedConfig, OpError>
     )?)
 }
 
+/// Waits and retries are shown for every networked command, not only apply: a dead API must
+/// not look like a hung one. The printer stops when the guard is dropped. Call on a runtime.
+pub(super) fn notices(
+    g: &GlobalArgs,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<descope_mgmt::api::gateway::GatewayEvent>,
+    AbortOnDrop,
+) {
+    let (tx, rx) = unbounded_channel();
+    let printer = tokio::spawn(report_gateway_events(
+        rx,
+        Arc::new(ApplyProgress::notices_only(g.quiet)),
+    ));
+    (tx, AbortOnDrop(printer))
+}
+
 /// Stops a background task when the scope ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -159,18 +175,12 @@ where
         Err(e) => return fail(&e),
     };
     rt.block_on(async {
-        // Waits and retries are shown for every networked command, not only apply: a dead
-        // API must not look like a hung one.
-        let (tx, rx) = unbounded_channel();
+        let (tx, _notices) = notices(g);
         let (session, _emulator) =
             match open_session(g, global_options(g, g.env.clone()), Some(tx)).await {
                 Ok(s) => s,
                 Err(e) => return fail(&e),
             };
-        let _notices = AbortOnDrop(tokio::spawn(report_gateway_events(
-            rx,
-            Arc::new(ApplyProgress::notices_only(g.quiet)),
-        )));
         match body(&session).await {
             Ok(code) => code,
             Err(e) => fail(&e),
