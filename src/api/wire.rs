@@ -3,9 +3,10 @@
 //! Request structs serialize to exactly the documented keys (note the irregular ones:
 //! `enforceSSO`, `JITDisabled`). Response types are tolerant on purpose: unknown fields are
 //! ignored, and a missing field or a JSON `null` reads as its default, because the server and the
-//! SDKs disagree on whether default values are sent (GO sends `null` slices). Fingerprints are
-//! taken over the raw live objects, so `list_objects` and `tenant_object` hand those out as
-//! they came.
+//! SDKs disagree on whether default values are sent (GO sends `null` slices). The envelope is
+//! not: a list answer without its list, or an export without its document, is an error, never
+//! an empty project (issue 14 §2). Fingerprints are taken over the raw live objects, so
+//! `list_objects` and `tenant_object` hand those out as they came.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
