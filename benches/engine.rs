@@ -231,7 +231,16 @@ async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
     let mut out = Vec::new();
     let before = emulator.counters().requests;
     let t = Instant::now();
-    let planned = plan(&session, &PlanRequest::default()).await.expect("plan");
+    let plan_path = dir.join("bench.plan");
+    let planned = plan(
+        &session,
+        &PlanRequest {
+            out: Some(plan_path.clone()),
+            ..PlanRequest::default()
+        },
+    )
+    .await
+    .expect("plan");
     out.push((
         "plan (all creates)",
         t.elapsed(),
@@ -243,8 +252,7 @@ async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
     let report = apply(
         &session,
         ApplyRequest {
-            plan: planned.plan,
-            plan_path: "bench.plan".into(),
+            plan: descope_mgmt::plan::PlanFile::read_verified(&plan_path).expect("saved plan"),
             lock_timeout: Duration::ZERO,
         },
         std::sync::Arc::new(NoProgress),

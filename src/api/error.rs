@@ -19,6 +19,10 @@ pub enum ApiErrorKind {
     Timeout,
     /// The connection could not be made or broke before a full answer arrived.
     Connection(String),
+    /// The server cannot be reached in a way waiting does not heal: its name does not resolve,
+    /// or TLS fails (a bad certificate, a proxy in the way). Never retried; the request was
+    /// never sent.
+    Unreachable(String),
     /// A 2xx answer whose body is not what the API documents.
     Decode(String),
     /// Settings that make any call impossible (bad base URL, missing project id, ...).
@@ -147,6 +151,10 @@ impl fmt::Display for ApiError {
             )?,
             ApiErrorKind::Timeout => write!(f, "timed out")?,
             ApiErrorKind::Connection(e) => write!(f, "could not connect: {e}")?,
+            ApiErrorKind::Unreachable(e) => write!(
+                f,
+                "cannot reach Descope: {e} (not retried: check the base URL, DNS and any proxy)"
+            )?,
             ApiErrorKind::Decode(e) => write!(f, "returned an unexpected body: {e}")?,
             ApiErrorKind::Setup(e) => write!(f, "cannot be sent: {e}")?,
         }

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use super::error::{ApiError, ApiErrorKind};
 use super::request::ApiRequest;
-use super::transport::Transport;
+use super::transport::{retries_allowed, Transport};
 use super::wire;
 use crate::util::interrupt::Interrupt;
 
@@ -238,10 +238,24 @@ impl Drop for Queued<'_> {
 }
 
 /// Per call: how much of its allowances it has used.
-#[derive(Default)]
 struct Attempts {
     retries: u32,
+    /// Of `retries`, those after a timeout.
+    timeouts: u32,
     locked: Duration,
+    /// When the call started: its retries end at the transport's deadline.
+    started: Instant,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts {
+            retries: 0,
+            timeouts: 0,
+            locked: Duration::ZERO,
+            started: Instant::now(),
+        }
+    }
 }
 
 enum Next {
@@ -304,6 +318,13 @@ impl Gateway {
     pub async fn read_list(&self, req: ApiRequest, field: &str) -> Result<Vec<Value>, ApiError> {
         let body = self.read(req.clone()).await?;
         wire::list_objects(&body, field).map_err(|e| ApiError::decode(&req, e))
+    }
+
+    /// `read` of an exported document whose content sits under `key` (`flow`, `theme`).
+    pub async fn read_document(&self, req: ApiRequest, key: &str) -> Result<Value, ApiError> {
+        let body = self.read(req.clone()).await?;
+        wire::document(&body, key).map_err(|e| ApiError::decode(&req, e))?;
+        Ok(body)
     }
 
     /// `read`, then the answer decoded into `T` (e.g. `wire::TenantSettings`).
@@ -419,11 +440,26 @@ impl Gateway {
             // The wait itself happens in `send_once`, where every task honours the pause.
             return Next::Retry;
         }
-        if !err.is_ambiguous() || attempts.retries >= inner.opts.max_retries {
+        // Which failures heal, and how often to try, is the transport's policy.
+        let timed_out = err.kind == ApiErrorKind::Timeout;
+        let used = if timed_out {
+            attempts.timeouts
+        } else {
+            attempts.retries
+        };
+        if used >= retries_allowed(&err, inner.opts.max_retries)
+            || attempts.retries >= inner.opts.max_retries
+        {
             return Next::Fail(err);
         }
         attempts.retries += 1;
+        attempts.timeouts += u32::from(timed_out);
         let delay = self.backoff(attempts.retries);
+        let deadline = self.transport().options().deadline();
+        if attempts.started.elapsed() + delay > deadline {
+            tracing::info!("giving up: the operation's deadline of {deadline:?} has passed");
+            return Next::Fail(err);
+        }
         self.emit(GatewayEvent::Retrying {
             attempt: attempts.retries,
             delay,

@@ -7,7 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -20,8 +20,23 @@ use super::error::{ApiError, ApiErrorKind};
 use super::request::{ApiRequest, Effect, Method};
 use super::wire;
 
-/// When a 429 carries no usable `Retry-After`, wait this long (what TF-3p does).
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// When a 429 carries no usable `Retry-After`, the first wait; each further one in a row doubles,
+/// up to [`NO_RETRY_AFTER_CEILING`] (docs/reliability.md, Time bounds).
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The longest single wait for a 429 without `Retry-After`: a notice is printed at each wait,
+/// so the terminal hears from us at least this often.
+pub const NO_RETRY_AFTER_CEILING: Duration = Duration::from_secs(15);
+/// After this much waiting on 429s without `Retry-After` in a row, give up with an error.
+pub const NO_RETRY_AFTER_LIMIT: Duration = Duration::from_secs(5 * 60);
+/// Retries after timeouts (counted apart from other failures), fewer than the gateway allows
+/// for 5xx: each costs the whole timeout, and a server slower than the timeout rarely becomes
+/// faster. Four still leave ~0.1 % of calls failing when a fifth of all answers are slower
+/// than the timeout (docs/design.md §3's fault modes).
+pub const TIMEOUT_RETRIES: u32 = 4;
+/// One operation (a read, or a write with its outcome checks) gives up after this many times
+/// the per-request timeout (`--timeout`), retries and backoff included, but never sooner than
+/// [`TransportOptions::deadline_floor`].
+pub const DEADLINE_TIMEOUTS: u32 = 4;
 
 /// Identifies this tool the way the SDKs identify themselves (`x-descope-sdk-name: python`).
 pub const SDK_NAME: &str = "descope-mgmt";
@@ -35,6 +50,30 @@ pub struct TransportOptions {
     pub timeout: Duration,
     /// The license handshake's own timeout (PY uses 5 s).
     pub license_timeout: Duration,
+    /// The shortest overall deadline of one operation, however short the timeout: with a small
+    /// `--timeout`, backoff alone would otherwise use up the deadline.
+    pub deadline_floor: Duration,
+}
+
+impl TransportOptions {
+    /// How long one operation may take overall, retries included: 2 minutes by default (a
+    /// server slower than the timeout used to hold a call for 7 attempts, 239 s).
+    pub fn deadline(&self) -> Duration {
+        self.timeout
+            .saturating_mul(DEADLINE_TIMEOUTS)
+            .max(self.deadline_floor)
+    }
+}
+
+/// How many times the gateway may repeat a call after failures like `err`, given what it
+/// allows for a 5xx (`max_retries`): the transport knows which failures heal. Timeouts are
+/// counted apart from other failures.
+pub fn retries_allowed(err: &ApiError, max_retries: u32) -> u32 {
+    match err.kind {
+        ApiErrorKind::Timeout => max_retries.min(TIMEOUT_RETRIES),
+        _ if err.is_ambiguous() => max_retries,
+        _ => 0,
+    }
 }
 
 impl Default for TransportOptions {
@@ -42,8 +81,43 @@ impl Default for TransportOptions {
         TransportOptions {
             timeout: Duration::from_secs(30),
             license_timeout: Duration::from_secs(5),
+            deadline_floor: Duration::from_secs(60),
         }
     }
+}
+
+/// The wait after the `n`th (from 0) 429 in a row without `Retry-After`, having waited `waited`
+/// on such answers already; `None`: give up.
+pub fn bare_429_wait(n: u32, waited: Duration) -> Option<Duration> {
+    (waited < NO_RETRY_AFTER_LIMIT).then(|| {
+        DEFAULT_RETRY_AFTER
+            .saturating_mul(1u32 << n.min(16))
+            .min(NO_RETRY_AFTER_CEILING)
+    })
+}
+
+/// Failures of a connection that no retry heals: the name does not resolve (hyper's "dns error",
+/// getaddrinfo's messages), or TLS refuses the server (rustls' certificate and handshake
+/// errors). Matched on the error chain's text because hyper-util and rustls do not expose these
+/// as types through reqwest.
+fn cannot_heal(chain: &str) -> bool {
+    let c = chain.to_ascii_lowercase();
+    [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+        "nodename nor servname",
+        "no such host",
+        "certificate",
+        "handshake",
+        "tls",
+        // rustls, when the server does not speak TLS or breaks its rules.
+        "received corrupt message",
+        "peer misbehaved",
+        "received fatal alert",
+    ]
+    .iter()
+    .any(|needle| c.contains(needle))
 }
 
 /// Cheap to clone; clones share the connection pool and the license tier.
@@ -61,6 +135,10 @@ struct Inner {
     /// Any 2xx proves the key and project are right, so a later 401 means something else
     /// (docs/design.md §2: a 401 on a tenant-role call may mean the tenant is missing).
     credentials_proven: AtomicBool,
+    /// 429s without `Retry-After` in a row, and the milliseconds they made us wait; any other
+    /// answer resets both.
+    bare_429s: AtomicU32,
+    bare_429_wait_ms: AtomicU64,
 }
 
 impl fmt::Debug for Transport {
@@ -123,8 +201,14 @@ impl Transport {
                 opts,
                 tier: RwLock::new(None),
                 credentials_proven: AtomicBool::new(false),
+                bare_429s: AtomicU32::new(0),
+                bare_429_wait_ms: AtomicU64::new(0),
             }),
         })
+    }
+
+    pub fn options(&self) -> &TransportOptions {
+        &self.inner.opts
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -219,25 +303,71 @@ impl Transport {
 
         if status.is_success() {
             inner.credentials_proven.store(true, Ordering::Relaxed);
+            self.reset_bare_429s();
+            // Descope answers many writes with an empty body; a read that does is broken, and
+            // reading it as "nothing there" would plan to create what exists (issue 14 §2).
             if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Value::Object(Default::default()));
+                return if req.effect == Effect::Read {
+                    Err(fail(ApiErrorKind::Decode(format!(
+                        "HTTP {} with an empty body where a JSON object was expected",
+                        status.as_u16()
+                    ))))
+                } else {
+                    Ok(Value::Object(Default::default()))
+                };
             }
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 fail(ApiErrorKind::Decode(format!(
                     "HTTP {} with a body that is not JSON ({e}): {}",
                     status.as_u16(),
                     self.scrub(&String::from_utf8_lossy(&bytes))
                 )))
-            });
+            })?;
+            if req.effect == Effect::Read && !value.is_object() {
+                return Err(fail(ApiErrorKind::Decode(format!(
+                    "HTTP {} with {} where a JSON object was expected",
+                    status.as_u16(),
+                    match &value {
+                        Value::Null => "null",
+                        Value::Array(_) => "a list",
+                        _ => "a bare value",
+                    }
+                ))));
+            }
+            return Ok(value);
         }
 
         if status.as_u16() == 429 {
-            let retry_after = retry_after
+            let given = retry_after
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_RETRY_AFTER);
+                .map(Duration::from_secs);
+            if let Some(retry_after) = given {
+                self.reset_bare_429s();
+                return Err(fail(ApiErrorKind::RateLimited { retry_after }));
+            }
+            // No `Retry-After`: back off, doubling to a ceiling, and give up after a limit
+            // rather than stall for the gateway's whole lockout allowance.
+            let n = inner.bare_429s.fetch_add(1, Ordering::Relaxed);
+            let waited = Duration::from_millis(inner.bare_429_wait_ms.load(Ordering::Relaxed));
+            let Some(retry_after) = bare_429_wait(n, waited) else {
+                return Err(fail(ApiErrorKind::Status {
+                    status: 429,
+                    error_code: None,
+                    error_description: None,
+                    error_message: Some(format!(
+                        "Descope kept answering 429 Too Many Requests without Retry-After for {}s ({} answers in a row); giving up. \
+                         Wait, lower --rate-limit, and run the command again",
+                        waited.as_secs(),
+                        n + 1
+                    )),
+                }));
+            };
+            inner
+                .bare_429_wait_ms
+                .fetch_add(retry_after.as_millis() as u64, Ordering::Relaxed);
             return Err(fail(ApiErrorKind::RateLimited { retry_after }));
         }
+        self.reset_bare_429s();
 
         let (error_code, error_description, error_message) = self.error_fields(&bytes);
         // Before anything has succeeded, a 401 on a read can only mean wrong credentials: a
@@ -315,6 +445,11 @@ impl Transport {
         }
     }
 
+    fn reset_bare_429s(&self) {
+        self.inner.bare_429s.store(0, Ordering::Relaxed);
+        self.inner.bare_429_wait_ms.store(0, Ordering::Relaxed);
+    }
+
     fn network_kind(&self, e: &reqwest::Error) -> ApiErrorKind {
         if e.is_timeout() {
             return ApiErrorKind::Timeout;
@@ -328,8 +463,17 @@ impl Transport {
             innermost = Some(s.to_string());
             source = s.source();
         }
+        let mut chain = detail.clone();
         if let Some(cause) = innermost {
             detail = format!("{detail}: {cause}");
+        }
+        source = std::error::Error::source(e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s:?}"));
+            source = s.source();
+        }
+        if cannot_heal(&format!("{detail}: {chain}")) {
+            return ApiErrorKind::Unreachable(self.scrub(&detail));
         }
         ApiErrorKind::Connection(self.scrub(&detail))
     }
@@ -356,5 +500,77 @@ impl Transport {
             kind,
             credentials_hint,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_without_retry_after_backs_off_to_a_ceiling_then_gives_up() {
+        let mut waited = Duration::ZERO;
+        let mut waits = Vec::new();
+        let mut n = 0;
+        while let Some(w) = bare_429_wait(n, waited) {
+            waits.push(w.as_secs());
+            waited += w;
+            n += 1;
+        }
+        assert_eq!(waits[..6], [1, 2, 4, 8, 15, 15]);
+        assert!(waits.iter().all(|w| *w <= NO_RETRY_AFTER_CEILING.as_secs()));
+        // Gives up once five minutes of such waits have passed: 15 + (300 - 30) / 15 answers.
+        assert_eq!(waits.len(), 23);
+        assert!(
+            waited >= NO_RETRY_AFTER_LIMIT
+                && waited < NO_RETRY_AFTER_LIMIT + NO_RETRY_AFTER_CEILING
+        );
+    }
+
+    #[test]
+    fn name_resolution_and_tls_failures_cannot_heal() {
+        for chain in [
+            "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+            "error sending request: client error (Connect): received corrupt message of type InvalidContentType: Custom { kind: InvalidData, error: InvalidMessage(InvalidContentType) } tls",
+        ] {
+            assert!(cannot_heal(chain), "{chain}");
+        }
+        for chain in [
+            "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)",
+            "error sending request: connection closed before message completed",
+        ] {
+            assert!(!cannot_heal(chain), "{chain}");
+        }
+    }
+
+    #[test]
+    fn timeouts_are_retried_less_than_server_errors() {
+        let err = |kind| ApiError {
+            method: "GET",
+            path: "/v1/mgmt/tenant/all".into(),
+            address: None,
+            kind,
+            credentials_hint: false,
+        };
+        assert_eq!(
+            retries_allowed(&err(ApiErrorKind::Timeout), 6),
+            TIMEOUT_RETRIES
+        );
+        let e503 = ApiErrorKind::Status {
+            status: 503,
+            error_code: None,
+            error_description: None,
+            error_message: None,
+        };
+        assert_eq!(retries_allowed(&err(e503), 6), 6);
+        assert_eq!(
+            retries_allowed(&err(ApiErrorKind::Unreachable("dns".into())), 6),
+            0
+        );
+        assert_eq!(
+            retries_allowed(&err(ApiErrorKind::Decode("x".into())), 6),
+            0
+        );
     }
 }

@@ -3,9 +3,10 @@
 //! Request structs serialize to exactly the documented keys (note the irregular ones:
 //! `enforceSSO`, `JITDisabled`). Response types are tolerant on purpose: unknown fields are
 //! ignored, and a missing field or a JSON `null` reads as its default, because the server and the
-//! SDKs disagree on whether default values are sent (GO sends `null` slices). Fingerprints are
-//! taken over the raw live objects, so `list_objects` and `tenant_object` hand those out as
-//! they came.
+//! SDKs disagree on whether default values are sent (GO sends `null` slices). The envelope is
+//! not: a list answer without its list, or an export without its document, is an error, never
+//! an empty project (issue 14 §2). Fingerprints are taken over the raw live objects, so
+//! `list_objects` and `tenant_object` hand those out as they came.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -328,7 +329,14 @@ pub fn list_objects(body: &Value, field: &str) -> Result<Vec<Value>, String> {
         ));
     };
     match obj.get(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
+        // A body without the list is not an empty project: reading it as one would plan to
+        // create everything that exists (issue 14 §2).
+        None => Err(format!(
+            "expected a JSON object with a `{field}` list, got {}",
+            short(body)
+        )),
+        // Go servers write an empty slice as `null` (docs/descope-api.md: `null` means not set).
+        Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => {
             if let Some((i, bad)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
                 return Err(format!(
@@ -369,9 +377,28 @@ pub fn tenant_object(body: &Value) -> Result<Value, String> {
     let Some(obj) = body.as_object() else {
         return Err(format!("expected a tenant object, got {}", short(body)));
     };
-    match obj.get("tenant") {
-        Some(inner @ Value::Object(_)) if !obj.contains_key("id") => Ok(inner.clone()),
-        _ => Ok(body.clone()),
+    let tenant = match obj.get("tenant") {
+        Some(inner @ Value::Object(_)) if !obj.contains_key("id") => inner.clone(),
+        _ => body.clone(),
+    };
+    match tenant.get("id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => Ok(tenant),
+        _ => Err(format!(
+            "expected a tenant object with an `id`, got {}",
+            short(body)
+        )),
+    }
+}
+
+/// An exported document (`{"flow": {…}}`, `{"theme": {…}}`): the object under `key` must be
+/// there and not empty. `null`, `[]`, `{}` or a missing key are errors, not a blank document.
+pub fn document(body: &Value, key: &str) -> Result<(), String> {
+    match body.get(key) {
+        Some(Value::Object(o)) if !o.is_empty() => Ok(()),
+        _ => Err(format!(
+            "expected an exported document with a non-empty `{key}` object, got {}",
+            short(body)
+        )),
     }
 }
 
@@ -450,7 +477,13 @@ mod tests {
         assert!(list_objects(&json!([]), "roles").is_err());
         assert!(list_objects(&json!({"roles": 3}), "roles").is_err());
         assert!(list_objects(&json!({"roles": [1]}), "roles").is_err());
-        assert_eq!(list_objects(&json!({}), "roles").unwrap().len(), 0);
+        assert!(list_objects(&json!({}), "roles").is_err());
+        assert_eq!(
+            list_objects(&json!({"roles": null}), "roles")
+                .unwrap()
+                .len(),
+            0
+        );
         assert!(tenant_from_load(&json!("x")).is_err());
     }
 

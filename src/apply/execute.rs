@@ -20,7 +20,6 @@ use crate::api::{ApiError, ApiErrorKind, ApiRequest};
 use crate::model::Address;
 use crate::plan::{Action, Change, PlanFile};
 use crate::resource::desired::SecretField;
-use crate::resource::live::unmask;
 use crate::state::journal::{Journal, JournalEntry, JournalEvent};
 use crate::util::dependency_queue::{DependencyQueue, Outcome};
 use crate::util::interrupt::Interrupt;
@@ -92,8 +91,9 @@ impl Default for ExecOptions {
     }
 }
 
-/// Resolves `${secret:VAR}` variables for the bodies about to be sent.
-pub type SecretResolver = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Resolves secret stand-ins in the bodies about to be sent, only where the configuration
+/// declares them.
+pub type SecretResolver = Arc<super::secrets::SecretPolicy>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -341,11 +341,14 @@ fn failed(e: &ApiError) -> OpOutcome {
 }
 
 fn unmasked(shared: &Shared, c: &Change, v: &Value) -> Result<Value, OpOutcome> {
-    unmask(v, &|var| (shared.secrets)(var)).map_err(|message| OpOutcome::Failed {
-        message: format!("{}: {message}", c.address),
-        error_code: None,
-        status: None,
-    })
+    shared
+        .secrets
+        .unmask(&c.address, v)
+        .map_err(|refusal| OpOutcome::Failed {
+            message: refusal.to_string(),
+            error_code: None,
+            status: None,
+        })
 }
 
 /// The requests of one change, as planned, with secrets resolved: (request, checked, deletes).

@@ -2,4 +2,6 @@
 
 pub mod execute;
 pub mod readback;
+pub mod rederive;
+pub mod secrets;
 pub mod verify;

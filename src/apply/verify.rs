@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use super::secrets::{SecretPolicy, SecretRefusal};
 use crate::model::Address;
-use crate::plan::diff::{ABSENT, EXISTS};
 use crate::plan::effect::{changed_fields, has_taken_effect, matches_before};
-use crate::plan::PlanFile;
+use crate::plan::{Expected, PlanFile};
 use crate::resource::live::LiveGraph;
 use crate::secret::SecretRef;
 
@@ -35,6 +35,8 @@ pub struct VerifyInput<'a> {
     /// Recomputes a secret's stand-in from the variable's current value and the current key;
     /// `None` when the variable is not set.
     pub recompute_secret: &'a dyn Fn(&str) -> Option<SecretRef>,
+    /// Where stand-ins may resolve: the fields the configuration declares as `${secret:VAR}`.
+    pub secrets: &'a SecretPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,11 +49,34 @@ pub struct StaleResource {
 /// Why apply refuses the plan (exit 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    OtherProject { plan: String, configured: String },
-    OtherEnvironment { plan: String, configured: String },
-    AlreadyApplied { digest: String },
-    SecretChanged { var: String },
-    SecretMissing { var: String },
+    OtherProject {
+        plan: String,
+        configured: String,
+    },
+    OtherEnvironment {
+        plan: String,
+        configured: String,
+    },
+    AlreadyApplied {
+        digest: String,
+    },
+    /// The plan was made from another configuration than the one apply was given.
+    OtherConfig {
+        plan: String,
+        given: String,
+    },
+    /// The plan file is not what the planner makes now (an edit between review and apply).
+    NotDerived {
+        detail: String,
+    },
+    SecretChanged {
+        var: String,
+    },
+    SecretMissing {
+        var: String,
+    },
+    /// A stand-in in a request body that would not resolve (undeclared field, variable or HMAC).
+    Secret(SecretRefusal),
     Stale(Vec<StaleResource>),
 }
 
@@ -71,6 +96,16 @@ impl fmt::Display for Refusal {
                 f,
                 "this plan ({digest}) was already applied in full; plans are used once. Run plan again"
             ),
+            Refusal::OtherConfig { plan, given } => write!(
+                f,
+                "the plan was made from another configuration ({plan}) than the one given ({given}); \
+                 apply it with the configuration it was planned from (the reviewed commit), or plan again"
+            ),
+            Refusal::NotDerived { detail } => write!(
+                f,
+                "the plan file is not what the planner makes from this configuration and the live project: {detail}. \
+                 Nothing was written. Was the plan file edited after review? Run plan again"
+            ),
             Refusal::SecretChanged { var } => write!(
                 f,
                 "secret {var} changed or key rotated: plan again"
@@ -79,6 +114,7 @@ impl fmt::Display for Refusal {
                 f,
                 "secret variable {var} is not set; set it as when planning, or plan again"
             ),
+            Refusal::Secret(r) => write!(f, "secret stand-in refused: {r}. Nothing was written"),
             Refusal::Stale(list) => {
                 writeln!(
                     f,
@@ -122,7 +158,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
     }
     if input.already_applied {
         return Err(Refusal::AlreadyApplied {
-            digest: plan.digest.clone(),
+            digest: plan.digest.to_string(),
         });
     }
     for s in &plan.secrets {
@@ -140,6 +176,9 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
             Some(_) => {}
         }
     }
+    for c in &plan.changes {
+        input.secrets.check(c).map_err(Refusal::Secret)?;
+    }
 
     let mut stale = Vec::new();
     let mut verified = Verified::default();
@@ -148,8 +187,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         let fingerprint = plan
             .fingerprints
             .get(&c.address)
-            .map(String::as_str)
-            .unwrap_or(ABSENT);
+            .unwrap_or(&Expected::Absent);
         let progress = input
             .progress
             .get(&c.id)
@@ -195,7 +233,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         if !ok {
             stale.push(StaleResource {
                 address: c.address.clone(),
-                expected: if fingerprint == ABSENT {
+                expected: if *fingerprint == Expected::Absent {
                     "absent".into()
                 } else {
                     "unchanged since planning".into()
@@ -205,7 +243,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
         }
     }
     for (dep, want) in &plan.dependencies {
-        if want == EXISTS && !input.live.resources.contains_key(dep) {
+        if !want.matches(input.live.resources.get(dep)) {
             stale.push(StaleResource {
                 address: dep.clone(),
                 expected: "to exist (a planned change needs it)".into(),

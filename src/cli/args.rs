@@ -62,6 +62,11 @@ pub struct GlobalArgs {
     /// Requests in flight at once (overrides settings.parallelism; default 8).
     #[arg(long, global = true, value_name = "N")]
     pub parallelism: Option<u32>,
+
+    /// Per-request timeout (e.g. `30s`); one operation gives up after four times this (at least
+    /// a minute), retries included.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s")]
+    pub timeout: humantime::Duration,
     /// Talk to a local emulator persisted in the state directory instead of Descope.
     #[arg(long, global = true)]
     pub emulator: bool,

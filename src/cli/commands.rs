@@ -1,7 +1,7 @@
 //! `plan`, `show` and `apply`: parse → library operation → output and exit code.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::unbounded_channel;
@@ -10,10 +10,11 @@ use super::args::{ApplyArgs, Format, GlobalArgs, PlanArgs, ShowArgs};
 use super::exit;
 use super::output::{report_gateway_events, use_color, ApplyProgress};
 use descope_emulator::{Emulator, EmulatorOptions};
+use descope_mgmt::config::LoadedConfig;
 use descope_mgmt::ops::apply::{apply, ApplyReport, ApplyRequest};
 use descope_mgmt::ops::plan::{plan, PlanOutcome, PlanRequest};
 use descope_mgmt::ops::{EndpointOverride, GlobalOptions, OpError, Session};
-use descope_mgmt::plan::{render, Action, PlanFile};
+use descope_mgmt::plan::{render, Action, PlanFile, VerifiedPlan};
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, OpError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -31,7 +32,45 @@ pub(super) fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptio
     let mut o = GlobalOptions::new(&g.config, env.as_deref(), &g.state_dir);
     o.rate_limit = g.rate_limit.clone();
     o.parallelism = g.parallelism;
+    o.timeout = g.timeout.into();
     o
+}
+
+/// The configuration, loaded once per command: the emulator (with `--emulator`) and the
+/// session both use this one load.
+pub(super) fn load_config(opts: &GlobalOptions) -> Result<LoadedConfig, OpError> {
+    Ok(descope_mgmt::config::load(
+        &descope_mgmt::config::LoadOptions {
+            path: opts.config.clone(),
+            env: opts.env.clone(),
+            vars: opts.vars.clone(),
+        },
+    )?)
+}
+
+/// Waits and retries are shown for every networked command, not only apply: a dead API must
+/// not look like a hung one. The printer stops when the guard is dropped. Call on a runtime.
+pub(super) fn notices(
+    g: &GlobalArgs,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<descope_mgmt::api::gateway::GatewayEvent>,
+    AbortOnDrop,
+) {
+    let (tx, rx) = unbounded_channel();
+    let printer = tokio::spawn(report_gateway_events(
+        rx,
+        Arc::new(ApplyProgress::notices_only(g.quiet)),
+    ));
+    (tx, AbortOnDrop(printer))
+}
+
+/// Stops a background task when the scope ends.
+pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// With `--emulator`: a local emulator persisted in the state directory, accepting the
@@ -39,22 +78,18 @@ pub(super) fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptio
 pub(super) async fn start_emulator_if_asked(
     g: &GlobalArgs,
     opts: &mut GlobalOptions,
+    loaded: &LoadedConfig,
 ) -> Result<Option<Emulator>, OpError> {
     if !g.emulator {
         return Ok(None);
     }
-    let probe = descope_mgmt::config::load(&descope_mgmt::config::LoadOptions {
-        path: opts.config.clone(),
-        env: opts.env.clone(),
-        vars: opts.vars.clone(),
-    })?;
     let defaults = EmulatorOptions::default();
-    let project_id = probe
+    let project_id = loaded
         .env
         .as_ref()
         .and_then(|e| e.project_id.clone())
         .unwrap_or(defaults.project_id.clone());
-    let key = descope_mgmt::config::resolve_credentials(&probe, &opts.vars)
+    let key = descope_mgmt::config::resolve_credentials(loaded, &opts.vars)
         .map(|c| c.management_key.expose().to_string())
         .unwrap_or(defaults.management_key.clone());
     std::fs::create_dir_all(&opts.state_dir)
@@ -64,7 +99,7 @@ pub(super) async fn start_emulator_if_asked(
         management_key: key.clone(),
         state_file: Some(
             opts.state_dir
-                .join(format!("emulator-{}.json", probe.environment)),
+                .join(format!("emulator-{}.json", loaded.environment)),
         ),
         ..defaults
     })
@@ -83,12 +118,25 @@ pub(super) async fn start_emulator_if_asked(
     Ok(Some(emulator))
 }
 
+/// Loads the configuration once, starts the emulator if asked, and opens the session.
+pub(super) async fn open_session(
+    g: &GlobalArgs,
+    mut opts: GlobalOptions,
+    events: Option<tokio::sync::mpsc::UnboundedSender<descope_mgmt::api::gateway::GatewayEvent>>,
+) -> Result<(Session, Option<Emulator>), OpError> {
+    let loaded = load_config(&opts)?;
+    let emulator = start_emulator_if_asked(g, &mut opts, &loaded).await?;
+    let session = Session::from_loaded(&opts, loaded, events)?;
+    Ok((session, emulator))
+}
+
 pub fn plan_options(g: &GlobalArgs, p: &PlanArgs) -> PlanRequest {
     PlanRequest {
         out: p.out.as_deref().map(|o| g.place(o)),
         targets: p.targets.clone(),
         prune: p.prune.clone(),
         allow_replace: p.allow_replace.clone(),
+        keep_in_state: false,
     }
 }
 
@@ -138,15 +186,12 @@ where
         Err(e) => return fail(&e),
     };
     rt.block_on(async {
-        let mut opts = global_options(g, g.env.clone());
-        let _emulator = match start_emulator_if_asked(g, &mut opts).await {
-            Ok(e) => e,
-            Err(e) => return fail(&e),
-        };
-        let session = match Session::open(&opts, None) {
-            Ok(s) => s,
-            Err(e) => return fail(&e),
-        };
+        let (tx, _notices) = notices(g);
+        let (session, _emulator) =
+            match open_session(g, global_options(g, g.env.clone()), Some(tx)).await {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
         match body(&session).await {
             Ok(code) => code,
             Err(e) => fail(&e),
@@ -170,14 +215,7 @@ pub fn run_show(g: &GlobalArgs, s: &ShowArgs) -> u8 {
     // The same checks as apply: an edited plan is refused here too (exit 3), so what a
     // reviewer reads is what apply would run.
     let file = g.locate(&s.file);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
-            return exit::ERROR;
-        }
-    };
-    let plan = match PlanFile::parse_verified(&text, &file) {
+    let plan = match PlanFile::read_verified(&file) {
         Ok(p) => p,
         Err(e) => return fail(&OpError::from(e)),
     };
@@ -315,20 +353,15 @@ pub fn undo_hint(g: &GlobalArgs, environment: &str, report: &ApplyReport) -> Opt
     Some(text)
 }
 
-/// Runs `apply` for an already verified plan file, with progress output.
+/// Runs `apply` for a verified plan file, with progress output.
 pub async fn apply_with_progress(
     session: &Session,
-    plan: PlanFile,
-    plan_path: PathBuf,
+    plan: VerifiedPlan,
     lock_timeout: std::time::Duration,
     quiet: bool,
 ) -> Result<ApplyReport, OpError> {
     let progress = Arc::new(ApplyProgress::new(plan.changes.len(), quiet));
-    let req = ApplyRequest {
-        plan,
-        plan_path,
-        lock_timeout,
-    };
+    let req = ApplyRequest { plan, lock_timeout };
     let result = apply(session, req, progress.clone()).await;
     progress.finish();
     result
@@ -346,7 +379,7 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         // A saved plan is checked before anything else, network included.
         let saved = match a.file.as_deref().map(|f| g.locate(f)) {
             Some(path) => match PlanFile::read_verified(&path) {
-                Ok(p) => Some((p, path)),
+                Ok(p) => Some(p),
                 Err(e) => return fail(&OpError::from(e)),
             },
             None => None,
@@ -354,18 +387,13 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         let env = g
             .env
             .clone()
-            .or_else(|| saved.as_ref().map(|(p, _)| p.environment.clone()));
-        let mut opts = global_options(g, env);
-        let _emulator = match start_emulator_if_asked(g, &mut opts).await {
-            Ok(e) => e,
-            Err(e) => return fail(&e),
-        };
+            .or_else(|| saved.as_ref().map(|p| p.environment.clone()));
         let (tx, rx) = unbounded_channel();
-        let session = match Session::open(&opts, Some(tx)) {
+        let (session, _emulator) = match open_session(g, global_options(g, env), Some(tx)).await {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };
-        let (plan, path) = match saved {
+        let plan = match saved {
             Some(s) => s,
             None => match plan_then_confirm(&session, g, a).await {
                 Ok(Some(s)) => s,
@@ -382,9 +410,9 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
             session.interrupt.clone(),
             progress.clone(),
         ));
+        let path = plan.path().to_path_buf();
         let req = ApplyRequest {
             plan,
-            plan_path: path.clone(),
             lock_timeout: a.lock_timeout.into(),
         };
         let result = apply(&session, req, progress.clone()).await;
@@ -448,25 +476,26 @@ async fn stop_on_interrupt(
     }
 }
 
-/// `apply` without a file: plan now, save the plan under state/<env>/plans/ (so it can be
-/// resumed), show it, and ask for `yes` unless `--auto-approve`.
+/// `apply` without a file: plan now, keeping the plan under state/<env>/plans/ (so it can be
+/// resumed), show it, and ask for `yes` unless `--auto-approve`. What is applied is the file
+/// read back and verified, like any saved plan.
 async fn plan_then_confirm(
     session: &Session,
     g: &GlobalArgs,
     a: &ApplyArgs,
-) -> Result<Option<(PlanFile, PathBuf)>, OpError> {
+) -> Result<Option<VerifiedPlan>, OpError> {
     let mut req = plan_options(g, &a.plan);
     req.out = None;
-    let outcome = plan(session, &req).await?;
-    let dir = session.state.plans_dir();
-    let path = session.state.plan_file(&outcome.plan.digest)?;
-    descope_mgmt::util::atomic::create_private_dir_all(&dir)
-        .map_err(|e| OpError::Io(e.to_string()))?;
-    descope_mgmt::util::atomic::write_atomic(&path, outcome.plan.to_canonical_string().as_bytes())
-        .map_err(|e| OpError::Io(e.to_string()))?;
+    req.keep_in_state = true;
+    let mut outcome = plan(session, &req).await?;
+    let kept = outcome
+        .saved_to
+        .take()
+        .ok_or_else(|| OpError::Io("the plan was not kept in the state directory".into()))?;
     print_plan(&outcome, use_color(g.no_color), g.quiet);
+    let verified = PlanFile::read_verified(&kept)?;
     if !outcome.plan.has_changes() {
-        return Ok(Some((outcome.plan, path)));
+        return Ok(Some(verified));
     }
     if !a.auto_approve {
         if !std::io::stdin().is_terminal() {
@@ -496,5 +525,5 @@ async fn plan_then_confirm(
             return Ok(None);
         }
     }
-    Ok(Some((outcome.plan, path)))
+    Ok(Some(verified))
 }

@@ -128,14 +128,7 @@ async fn demo(g: &GlobalArgs, dir: &Path) -> Result<u8, OpError> {
         "apply: verify the plan's digest and the live state, then execute it rate-limited",
         "descope-mgmt apply plans/dev.plan",
     );
-    let report = apply_with_progress(
-        &session,
-        saved,
-        plan_path.clone(),
-        std::time::Duration::ZERO,
-        g.quiet,
-    )
-    .await?;
+    let report = apply_with_progress(&session, saved, std::time::Duration::ZERO, g.quiet).await?;
     print_report(&report, &plan_path);
     if !report.all_succeeded() {
         return Ok(exit::ERROR);

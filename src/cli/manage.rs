@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::args::{
     BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, ListArgs, ListFormat, StateCommand,
 };
-use super::commands::{fail, global_options, runtime, with_session};
+use super::commands::{fail, global_options, notices, runtime, with_session};
 use super::exit;
 use descope_mgmt::config::{self, LoadOptions, VarSource};
 use descope_mgmt::ops::backup::{self, RestoreRequest};
@@ -362,7 +362,8 @@ pub fn run_export(g: &GlobalArgs, a: &ExportArgs) -> u8 {
     rt.block_on(async {
         let opts = global_options(g, g.env.clone());
         let loaded = blank_config(&g.config, g.env.as_deref());
-        let session = match Session::from_loaded(&opts, loaded, None) {
+        let (tx, _notices) = notices(g);
+        let session = match Session::from_loaded(&opts, loaded, Some(tx)) {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };

@@ -34,6 +34,15 @@ pub struct ApplyProgress {
 }
 
 impl ApplyProgress {
+    /// Notices only, one line each on stderr (plan, drift, export: nothing to count).
+    pub fn notices_only(quiet: bool) -> ApplyProgress {
+        ApplyProgress {
+            bar: None,
+            quiet,
+            lines: Mutex::new(()),
+        }
+    }
+
     pub fn new(total: usize, quiet: bool) -> ApplyProgress {
         let bar = (!quiet && stderr_is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);

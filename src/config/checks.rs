@@ -1,6 +1,7 @@
 //! The rules a configuration must satisfy beyond its shape: ids, names, domains, references
 //! between resources, tenant nesting, referenced files. Every rule runs; nothing stops early.
 
+use crate::util::input::InputFile;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -480,16 +481,16 @@ fn flows_and_theme(c: &mut Ctx, d: &Decoded, base_dir: &Path) {
 
 fn json_file(c: &mut Ctx, pointer: String, base_dir: &Path, rel: &str, what: &str) {
     let path = base_dir.join(rel);
-    match std::fs::read(&path) {
+    let read = crate::util::input::inside(base_dir, rel, InputFile::Document)
+        .and_then(|p| crate::util::input::read(&p, InputFile::Document));
+    match read {
         Err(e) => c.at(
             pointer,
             K::MissingFile,
-            format!(
-                "{what} file `{}` cannot be read: {}",
-                path.display(),
-                io_reason(&e)
+            format!("{what} file {e}"),
+            Some(
+                "paths are relative to the configuration file and stay inside its directory".into(),
             ),
-            Some("paths are relative to the configuration file".into()),
         ),
         Ok(bytes) => {
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {

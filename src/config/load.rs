@@ -16,6 +16,7 @@ use super::source_map::SourceMap;
 use super::types::{Config, Environment};
 use super::vars::{exact_secret_reference, VarSource};
 use super::yaml::{self, Node, Pos, Value};
+use crate::util::input::{self, InputError, InputFile};
 
 /// The environment name when the configuration has no `environments:` section.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
@@ -79,17 +80,9 @@ impl LoadedConfig {
             line,
             column,
         };
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Diagnostic::new(
-                &at(1, 1),
-                K::MissingFile,
-                format!(
-                    "`{}` cannot be read: {}",
-                    path.display(),
-                    checks::io_reason(&e)
-                ),
-            )
-        })?;
+        let bytes = input::inside(&self.base_dir, rel, InputFile::Document)
+            .and_then(|p| input::read(&p, InputFile::Document))
+            .map_err(|e| Diagnostic::new(&at(1, 1), K::MissingFile, e.to_string()))?;
         let mut doc: Json = serde_json::from_slice(&bytes).map_err(|e| {
             Diagnostic::new(
                 &at(e.line().max(1), e.column().max(1)),
@@ -139,17 +132,23 @@ fn at_start(file: &Path) -> Location {
 }
 
 fn read_text(path: &Path, reported_at: Option<Location>) -> Result<(Vec<u8>, String), Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let what = if reported_at.is_some() {
+        InputFile::Overlay
+    } else {
+        InputFile::Config
+    };
+    let bytes = input::read(path, what).map_err(|e| {
         let at = reported_at.clone().unwrap_or_else(|| at_start(path));
-        Diagnostic::new(
-            &at,
-            K::Io,
-            format!(
+        let message = match e {
+            InputError::NotFound(_) => format!("cannot read `{}`: no such file", path.display()),
+            InputError::Io(_, e) => format!(
                 "cannot read `{}`: {}",
                 path.display(),
                 checks::io_reason(&e)
             ),
-        )
+            other => other.to_string(),
+        };
+        Diagnostic::new(&at, K::Io, message)
     })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok((text.as_bytes().to_vec(), text)),
@@ -319,7 +318,10 @@ fn load_from(
             line: pos.line,
             column: pos.column,
         };
-        match read_text(&overlay_path, Some(at.clone())) {
+        let read = input::inside(&base_dir, &rel, InputFile::Overlay)
+            .map_err(|e| Diagnostic::new(&at, K::Io, e.to_string()))
+            .and_then(|p| read_text(&p, Some(at.clone())));
+        match read {
             Err(mut d) => {
                 if d.kind == K::Io {
                     d.kind = K::MissingFile;

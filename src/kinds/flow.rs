@@ -233,9 +233,17 @@ async fn read_flows(
             continue;
         }
         let doc = match form {
-            DocForm::V1 => gateway.read(endpoints::flow_export_v1(&id)).await?,
+            DocForm::V1 => {
+                gateway
+                    .read_document(endpoints::flow_export_v1(&id), "flow")
+                    .await?
+            }
             // GO returns the inner `flow` of a v2 export; keep the document as the file has it.
-            DocForm::V2 => gateway.read(endpoints::flow_export_v2(&id)).await?,
+            DocForm::V2 => {
+                gateway
+                    .read_document(endpoints::flow_export_v2(&id), "flow")
+                    .await?
+            }
         };
         snapshot.put_document(doc_key(&id), doc);
     }

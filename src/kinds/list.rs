@@ -232,6 +232,10 @@ impl ResourceKind for ListKind {
         }
     }
 
+    fn read_when_named(&self) -> bool {
+        true
+    }
+
     fn list(&self) -> Option<ListCall> {
         Some(ListCall {
             request: endpoints::list_load_all,

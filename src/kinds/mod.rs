@@ -244,9 +244,9 @@ pub trait ResourceKind: Send + Sync {
         scope: &'a ReadScope,
         snapshot: &'a mut LiveSnapshot,
     ) -> ReadFuture<'a> {
-        let _ = scope;
         Box::pin(async move {
             match self.list() {
+                Some(_) if self.read_when_named() && !scope.names_kind(self.kind()) => Ok(()),
                 Some(list) => {
                     snapshot
                         .read_list(gateway, (list.request)(), list.key)
@@ -259,8 +259,14 @@ pub trait ResourceKind: Send + Sync {
 
     /// Requests [`ResourceKind::read`] sends for this scope (for apply-time estimates).
     fn read_count(&self, scope: &ReadScope) -> usize {
-        let _ = scope;
-        usize::from(self.list().is_some())
+        let skipped = self.read_when_named() && !scope.names_kind(self.kind());
+        usize::from(self.list().is_some() && !skipped)
+    }
+
+    /// Read only when the scope names this kind (its addresses, `--prune`, `export`): a kind
+    /// most projects do not use costs no request in their plans.
+    fn read_when_named(&self) -> bool {
+        false
     }
 
     /// Turn the snapshot into this kind's live resources.
@@ -397,6 +403,13 @@ pub trait ResourceKind: Send + Sync {
         form: crate::resource::DocForm,
     ) -> Option<crate::api::ApiRequest> {
         let _ = (address, form);
+        None
+    }
+
+    /// Where, in the bodies this kind sends, the value of its secret attribute `attribute` sits
+    /// (a JSON pointer); `None` for kinds that hold no secrets. Apply resolves a stand-in there
+    /// and nowhere else (apply/secrets.rs).
+    fn secret_body_pointer(&self, _attribute: &str) -> Option<String> {
         None
     }
 

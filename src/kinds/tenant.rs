@@ -351,6 +351,10 @@ impl ResourceKind for TenantKind {
         Value::Object(m)
     }
 
+    fn secret_body_pointer(&self, attribute: &str) -> Option<String> {
+        Some(format!("/customAttributes/{}", escape_pointer(attribute)))
+    }
+
     fn create_op(&self, _: &Address, body: &Value) -> Op {
         Op::single(endpoints::tenant_create(body.clone()))
     }

@@ -209,13 +209,23 @@ async fn read_theme(
     };
     if snapshot.document(DOC).is_none() {
         let doc = match form {
-            DocForm::V1 => gateway.read(endpoints::theme_export_v1()).await?,
-            DocForm::V2 => gateway.read(endpoints::theme_export_v2()).await?,
+            DocForm::V1 => {
+                gateway
+                    .read_document(endpoints::theme_export_v1(), "theme")
+                    .await?
+            }
+            DocForm::V2 => {
+                gateway
+                    .read_document(endpoints::theme_export_v2(), "theme")
+                    .await?
+            }
         };
         snapshot.put_document(DOC.to_string(), doc);
     }
     if form == DocForm::V2 && snapshot.document(DOC_V1).is_none() {
-        let v1 = gateway.read(endpoints::theme_export_v1()).await?;
+        let v1 = gateway
+            .read_document(endpoints::theme_export_v1(), "theme")
+            .await?;
         snapshot.put_document(DOC_V1.to_string(), v1);
     }
     Ok(())

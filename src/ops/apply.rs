@@ -21,7 +21,7 @@ use crate::apply::readback::secret_fields_of;
 use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
 use crate::kinds::ReadScope;
 use crate::model::Address;
-use crate::plan::{Action, PlanFile};
+use crate::plan::{Action, PlanFile, VerifiedPlan};
 use crate::resource::DocForm;
 use crate::state::{
     append_audit, write_backup, AuditChange, AuditRecord, BackedUpResource, Backup, ChangeResult,
@@ -30,9 +30,8 @@ use crate::state::{
 use crate::util::timestamp::Timestamp;
 
 pub struct ApplyRequest {
-    pub plan: PlanFile,
-    /// Where the plan came from, for messages ("re-run: descope-mgmt apply FILE").
-    pub plan_path: PathBuf,
+    /// Read from disk and checked (bytes, digest): only `PlanFile::read_verified` makes one.
+    pub plan: VerifiedPlan,
     pub lock_timeout: Duration,
 }
 
@@ -88,9 +87,14 @@ pub async fn apply(
 ) -> Result<ApplyReport, OpError> {
     let started = Instant::now();
     let plan = req.plan;
+    // Offline, before the lock and any request: who and what the plan was made for.
+    bind(session, &plan)?;
     let _lock = StateLock::acquire(&session.state, req.lock_timeout)?;
 
     let mut state = StateFile::load(&session.state)?;
+    // The configuration apply was given decides where secrets may go and what the plan must be.
+    let planning = super::plan::planning(session, &state)?;
+    let secret_policy = session.secret_resolver(&planning.desired.secret_fields);
     let journal_summary = if Journal::exists(&session.state, &plan.digest)? {
         Some(Journal::read(&session.state, &plan.digest)?)
     } else {
@@ -126,13 +130,72 @@ pub async fn apply(
             .chain(plan.config_addresses.iter()),
         &BTreeMap::new(),
     );
-    let live = read_graph(
-        &session.gateway,
-        &scope,
-        &secret_fields,
-        &session.credentials.management_key,
-    )
-    .await?;
+    // Read as the planner reads (its scope, its secret fields), so fingerprints compare.
+    let is_restore = plan.config_digest.starts_with(RESTORE_PREFIX);
+    let (live, derived) = if is_restore {
+        let live = read_graph(
+            &session.gateway,
+            &scope,
+            &secret_fields,
+            &session.credentials.management_key,
+        )
+        .await?;
+        let derived = if journal_summary.is_none() {
+            Some(super::backup::rederive(session, &plan).await)
+        } else {
+            None
+        };
+        (live, derived)
+    } else {
+        let read = ReadScope::for_addresses(
+            planning
+                .desired
+                .resources
+                .keys()
+                .chain(state.resources.keys())
+                .chain(plan.changes.iter().map(|c| &c.address)),
+            &super::plan::document_forms(&planning.desired),
+        );
+        let live = read_graph(
+            &session.gateway,
+            &read,
+            &planning.secret_fields,
+            &session.credentials.management_key,
+        )
+        .await?;
+        // A resume trusts the journal the verified first run wrote; a first run re-derives.
+        let derived = if journal_summary.is_none() {
+            let options = super::plan::parse_options(&super::plan::PlanRequest {
+                targets: plan.options.targets.clone(),
+                prune: plan.options.prune.clone(),
+                allow_replace: plan.options.allow_replace.clone(),
+                ..Default::default()
+            })
+            .map_err(|e| {
+                OpError::from(Refusal::NotDerived {
+                    detail: format!("its `options` do not parse ({e})"),
+                })
+            });
+            Some(options.and_then(|options| {
+                super::plan::derive(
+                    session,
+                    &planning,
+                    &live,
+                    &state,
+                    &options,
+                    plan.created_at.clone(),
+                )
+                .map_err(|e| {
+                    OpError::from(Refusal::NotDerived {
+                        detail: format!("the planner cannot plan this configuration now: {e}"),
+                    })
+                })
+            }))
+        } else {
+            None
+        };
+        (live, derived)
+    };
     let recorded: BTreeMap<Address, String> = state
         .resources
         .iter()
@@ -153,6 +216,7 @@ pub async fn apply(
         progress: &progress_by_op,
         recorded: &recorded,
         recompute_secret: &recompute,
+        secrets: &secret_policy,
     }) {
         Ok(v) => v,
         Err(refusal @ Refusal::AlreadyApplied { .. })
@@ -186,6 +250,15 @@ pub async fn apply(
         }
         Err(refusal) => return Err(refusal.into()),
     };
+    let mut verified = verified;
+    // After verification, so a plan stale on what it touches is refused as stale (naming the
+    // fields that moved) rather than as "not what the planner makes".
+    if let Some(derived) = derived {
+        let derived = derived?;
+        let drift = crate::apply::rederive::compare(&plan, &derived, &live)
+            .map_err(|detail| Refusal::NotDerived { detail })?;
+        verified.warnings.extend(drift);
+    }
     state.bind_project(&session.state, &session.credentials.project_id)?;
 
     // The backup holds what the plan will overwrite or remove, including the previous export
@@ -205,7 +278,12 @@ pub async fn apply(
             // A create has nothing to back up unless the object exists anyway (the theme).
             let exists = c.action != Action::Create || live.resources.contains_key(&c.address);
             let object = match crate::kinds::of(c.address.kind()).backup_read(&c.address, form) {
-                Some(req) if exists => Some(session.gateway.read(req).await?),
+                Some(req) if exists => Some(
+                    session
+                        .gateway
+                        .read_document(req, c.address.kind().as_str())
+                        .await?,
+                ),
                 Some(_) => None,
                 None => live.resources.get(&c.address).map(|l| l.raw.clone()),
             };
@@ -241,7 +319,7 @@ pub async fn apply(
         session.gateway.clone(),
         journal,
         &verified.already_done,
-        session.secret_resolver(),
+        secret_policy.clone(),
         progress,
         &ExecOptions {
             interrupt: Some(session.interrupt.clone()),
@@ -268,6 +346,38 @@ pub async fn apply(
     report.rate_limited = stats.rate_limited;
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// `config_digest` of a plan `backup restore` made: it names the backup, not a configuration.
+pub const RESTORE_PREFIX: &str = "backup:";
+
+/// The checks that need no network and no lock: the plan is for this project and environment,
+/// and was made from the configuration apply was given (or from a backup of this environment).
+fn bind(session: &Session, plan: &PlanFile) -> Result<(), OpError> {
+    if plan.project_id != session.credentials.project_id {
+        return Err(Refusal::OtherProject {
+            plan: plan.project_id.clone(),
+            configured: session.credentials.project_id.clone(),
+        }
+        .into());
+    }
+    if plan.environment != session.loaded.environment {
+        return Err(Refusal::OtherEnvironment {
+            plan: plan.environment.clone(),
+            configured: session.loaded.environment.clone(),
+        }
+        .into());
+    }
+    if !plan.config_digest.starts_with(RESTORE_PREFIX)
+        && plan.config_digest != session.loaded.source_digest
+    {
+        return Err(Refusal::OtherConfig {
+            plan: plan.config_digest.clone(),
+            given: session.loaded.source_digest.clone(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// state.json after an apply: deleted addresses forgotten, every configured address that

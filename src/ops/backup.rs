@@ -22,7 +22,7 @@ use crate::kinds;
 use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::plan::diff::{Ownership, PlanOptions};
-use crate::plan::{make_plan, Action, PlanContext, PlanFile};
+use crate::plan::{make_plan, Action, PlanContext, PlanDigest, PlanFile};
 use crate::resource::desired::{DesiredGraph, SecretField};
 use crate::resource::live::secret_refs;
 use crate::resource::{DesiredResource, DocForm, LiveResource};
@@ -69,6 +69,87 @@ pub fn resolve_backup_path(dir: &StateDir, given: &Path) -> PathBuf {
 pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreOutcome, OpError> {
     let path = resolve_backup_path(&session.state, &req.backup);
     let backup = load_backup(&path)?;
+    check_backup(session, &backup, &path)?;
+    let restored = restore_plan(
+        session,
+        &backup,
+        backup_id(&path)?,
+        Timestamp::now().to_string(),
+        &req.allow_replace,
+    )
+    .await?;
+    let plan = restored.plan;
+    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    write_atomic(&req.out, plan.to_canonical_string().as_bytes())
+        .map_err(|e| OpError::Io(e.to_string()))?;
+    Ok(RestoreOutcome {
+        plan,
+        saved_to: req.out.clone(),
+        unchanged: restored.unchanged,
+        unmanaged: restored.unmanaged,
+        warnings: restored.warnings,
+    })
+}
+
+/// What a restore plan's `config_digest` names: `backup:` and the sha256 of the backup file's
+/// bytes, so apply re-derives the plan from exactly that backup.
+fn backup_id(path: &Path) -> Result<String, OpError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| OpError::Io(format!("cannot read {}: {e}", path.display())))?;
+    Ok(format!(
+        "{}{}",
+        super::apply::RESTORE_PREFIX,
+        PlanDigest::of(&bytes)
+    ))
+}
+
+/// The restore plan made now from the backup `plan` names (apply's re-derivation of a restore
+/// plan): the backup is found in this environment's `backups/` by its digest.
+pub async fn rederive(session: &Session, plan: &PlanFile) -> Result<PlanFile, OpError> {
+    let refuse =
+        |detail: String| OpError::from(crate::apply::verify::Refusal::NotDerived { detail });
+    let mut found = None;
+    for b in list_backups(&session.state)? {
+        if backup_id(&b.path)? == plan.config_digest {
+            found = Some(b.path);
+            break;
+        }
+    }
+    let Some(path) = found else {
+        return Err(refuse(format!(
+            "it restores the backup {}, which is not in {}",
+            plan.config_digest,
+            session.state.backups_dir().display()
+        )));
+    };
+    let backup = load_backup(&path)?;
+    check_backup(session, &backup, &path)?;
+    let allow_replace = plan
+        .options
+        .allow_replace
+        .iter()
+        .map(|a| a.parse::<Address>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| refuse(format!("its allow_replace option: {e}")))?;
+    let restored = restore_plan(
+        session,
+        &backup,
+        plan.config_digest.clone(),
+        plan.created_at.clone(),
+        &allow_replace,
+    )
+    .await?;
+    Ok(restored.plan)
+}
+
+fn check_backup(
+    session: &Session,
+    backup: &crate::state::Backup,
+    path: &Path,
+) -> Result<(), OpError> {
     let environment = &session.loaded.environment;
     let project_id = &session.credentials.project_id;
     if &backup.environment != environment {
@@ -86,15 +167,41 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
             backup.project_id
         )));
     }
+    Ok(())
+}
 
-    let saved = saved_graph(&backup.resources, &session.credentials.management_key);
-    let mut warnings = Vec::new();
+struct Restored {
+    plan: PlanFile,
+    unchanged: Vec<Address>,
+    unmanaged: Vec<Address>,
+    warnings: Vec<String>,
+}
+
+/// The restore plan of `backup`: its saved objects as a desired graph, planned against the
+/// live project by `make_plan` (deterministic, so apply's re-derivation gets the same plan).
+async fn restore_plan(
+    session: &Session,
+    backup: &crate::state::Backup,
+    backup_id: String,
+    created_at: String,
+    allow_replace: &[Address],
+) -> Result<Restored, OpError> {
+    let environment = &session.loaded.environment;
+    let project_id = &session.credentials.project_id;
+    let mut secret_notes = Vec::new();
+    let resources: Vec<BackedUpResource> = backup
+        .resources
+        .iter()
+        .map(|r| rebase_secrets(session, r, &mut secret_notes))
+        .collect();
+    let saved = saved_graph(&resources, &session.credentials.management_key);
+    let mut warnings = secret_notes;
     let mut desired = DesiredGraph {
-        secret_fields: backed_up_secrets(&backup.resources),
+        secret_fields: backed_up_secrets(&resources),
         ..DesiredGraph::default()
     };
     let state = StateFile::load(&session.state)?;
-    for r in &backup.resources {
+    for r in &resources {
         match desired_from_saved(r, &saved, &state) {
             Some(d) => {
                 desired.resources.insert(d.address.clone(), d);
@@ -125,15 +232,16 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
     let ctx = PlanContext {
         project_id: project_id.clone(),
         environment: environment.clone(),
-        // Not made from a configuration: the digest of the backup it restores stands in.
-        config_digest: format!("backup:{}", backup.plan_digest),
-        created_at: Timestamp::now().to_string(),
+        // Not made from a configuration: the backup it restores stands in (apply re-derives
+        // the plan from exactly that file).
+        config_digest: backup_id,
+        created_at,
     };
     let options = PlanOptions {
         // Only the backed-up resources (and what they need): nothing else is deleted.
         targets: desired.resources.keys().cloned().collect(),
         prune: vec![],
-        allow_replace: req.allow_replace.clone(),
+        allow_replace: allow_replace.to_vec(),
     };
     let mut plan = make_plan(
         &ctx,
@@ -166,11 +274,8 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
     // stays on record for the reviewer.
     plan.options.targets.clear();
     // A resource that comes back whole also gets the saved fields no config manages.
-    let objects: BTreeMap<&Address, &Value> = backup
-        .resources
-        .iter()
-        .map(|r| (&r.address, &r.object))
-        .collect();
+    let objects: BTreeMap<&Address, &Value> =
+        resources.iter().map(|r| (&r.address, &r.object)).collect();
     plan.changes = std::mem::take(&mut plan.changes)
         .into_iter()
         .map(|c| match (c.action, &c.after, objects.get(&c.address)) {
@@ -193,19 +298,53 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
         .filter(|a| touched.contains(a))
         .collect();
 
-    if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    write_atomic(&req.out, plan.to_canonical_string().as_bytes())
-        .map_err(|e| OpError::Io(e.to_string()))?;
-    Ok(RestoreOutcome {
+    Ok(Restored {
         plan,
-        saved_to: req.out.clone(),
         unchanged,
         unmanaged,
         warnings,
     })
+}
+
+/// A backup holds a secret attribute as a stand-in of the value it had live. When that value
+/// was the variable's (the HMAC matches the variable's value now), restoring sends it again.
+/// When it was not — changed outside descope-mgmt before the backup — the value itself was
+/// never stored anywhere and cannot come back: the restore brings back the variable's value
+/// instead, and says so (issue 14 §5). An unset variable is left as it is: apply then refuses
+/// naming it.
+fn rebase_secrets(
+    session: &Session,
+    r: &BackedUpResource,
+    notes: &mut Vec<String>,
+) -> BackedUpResource {
+    let mut r = r.clone();
+    let Some(attrs) = r
+        .object
+        .get_mut("customAttributes")
+        .and_then(Value::as_object_mut)
+    else {
+        return r;
+    };
+    for (attribute, v) in attrs.iter_mut() {
+        let (Some(var), Some(hmac)) = (
+            v.get("secret").and_then(Value::as_str).map(str::to_string),
+            v.get("hmac").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let Some(now) = session.recompute_secret(&var) else {
+            continue;
+        };
+        if now.hmac != hmac {
+            notes.push(format!(
+                "{}: custom attribute `{attribute}` held a value other than {var}'s when it was backed up \
+                 (changed outside descope-mgmt); that value was never stored, so the restore sets {var}'s current value",
+                r.address
+            ));
+            *v = now.to_json();
+        }
+    }
+    r
 }
 
 /// Custom attributes the backup holds as secret stand-ins: the live values of the same

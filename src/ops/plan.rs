@@ -24,6 +24,9 @@ use crate::util::timestamp::Timestamp;
 #[derive(Debug, Clone, Default)]
 pub struct PlanRequest {
     pub out: Option<PathBuf>,
+    /// Also keep the plan under `state/<env>/plans/<digest>.json` (what `apply` without a plan
+    /// file applies, so an interrupted run can be resumed from there).
+    pub keep_in_state: bool,
     pub targets: Vec<String>,
     pub prune: Vec<String>,
     pub allow_replace: Vec<String>,
@@ -100,10 +103,17 @@ pub fn document_forms(desired: &DesiredGraph) -> BTreeMap<Address, DocForm> {
         .collect()
 }
 
-pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, OpError> {
-    let options = parse_options(req)?;
+/// What a plan is made from besides the live project: the desired graph, what to read, and
+/// which live fields hold secrets. `plan` and `apply` (re-deriving the plan it was given) use
+/// the same.
+pub struct Planning {
+    pub desired: DesiredGraph,
+    pub scope: ReadScope,
+    pub secret_fields: Vec<SecretField>,
+}
+
+pub fn planning(session: &Session, state: &StateFile) -> Result<Planning, OpError> {
     let desired = desired_graph(session)?;
-    let state = StateFile::load(&session.state)?;
     let forms = document_forms(&desired);
     let scope = ReadScope::for_addresses(
         desired.resources.keys().chain(state.resources.keys()),
@@ -128,46 +138,85 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
             }
         }
     }
+    Ok(Planning {
+        desired,
+        scope,
+        secret_fields,
+    })
+}
+
+/// The plan the planner makes from these inputs (deterministic: the same inputs give the same
+/// file, `created_at` included).
+pub fn derive(
+    session: &Session,
+    planning: &Planning,
+    live: &crate::resource::live::LiveGraph,
+    state: &StateFile,
+    options: &PlanOptions,
+    created_at: String,
+) -> Result<PlanFile, OpError> {
+    let ownership = Ownership::from_state(state);
+    let ctx = PlanContext {
+        project_id: session.credentials.project_id.clone(),
+        environment: session.loaded.environment.clone(),
+        config_digest: session.loaded.source_digest.clone(),
+        created_at,
+    };
+    make_plan(&ctx, &planning.desired, live, &ownership, options).map_err(OpError::Plan)
+}
+
+pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, OpError> {
+    let options = parse_options(req)?;
+    let state = StateFile::load(&session.state)?;
+    let mut planning = planning(session, &state)?;
+    // A kind read only when named is read for `--prune KIND` too.
+    planning.scope.kinds.extend(options.prune.iter().copied());
 
     // Without --prune a target or replace must be in the config or state.json, which is
     // known before any request; with it, a live resource may be a target too.
     let offline = options.prune.is_empty();
     if offline {
-        known_addresses(&options, &desired, None, &state)?;
+        known_addresses(&options, &planning.desired, None, &state)?;
     }
     session.handshake().await?;
     let live = read_graph(
         &session.gateway,
-        &scope,
-        &secret_fields,
+        &planning.scope,
+        &planning.secret_fields,
         &session.credentials.management_key,
     )
     .await?;
     if !offline {
-        known_addresses(&options, &desired, Some(&live), &state)?;
+        known_addresses(&options, &planning.desired, Some(&live), &state)?;
     }
-    let ownership = Ownership::from_state(&state);
-    let ctx = PlanContext {
-        project_id: session.credentials.project_id.clone(),
-        environment: session.loaded.environment.clone(),
-        config_digest: session.loaded.source_digest.clone(),
-        created_at: Timestamp::now().to_string(),
-    };
-    let plan = make_plan(&ctx, &desired, &live, &ownership, &options).map_err(OpError::Plan)?;
+    let plan = derive(
+        session,
+        &planning,
+        &live,
+        &state,
+        &options,
+        Timestamp::now().to_string(),
+    )?;
+    let scope = &planning.scope;
 
-    let saved_to = match &req.out {
-        Some(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
-            }
-            write_atomic(path, plan.to_canonical_string().as_bytes())
-                .map_err(|e| OpError::Io(e.to_string()))?;
-            Some(path.clone())
-        }
-        None => None,
+    // The one place a plan file is written (docs/plan-format.md).
+    let kept = if req.keep_in_state {
+        crate::util::atomic::create_private_dir_all(&session.state.plans_dir())
+            .map_err(|e| OpError::Io(e.to_string()))?;
+        Some(session.state.plan_file(&plan.digest)?)
+    } else {
+        None
     };
-    let apply_requests = estimate_requests(&plan, &scope);
+    for path in req.out.iter().chain(kept.iter()) {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        write_atomic(path, plan.to_canonical_string().as_bytes())
+            .map_err(|e| OpError::Io(e.to_string()))?;
+    }
+    let saved_to = req.out.clone().or(kept);
+    let apply_requests = estimate_requests(&plan, scope);
     Ok(PlanOutcome {
         apply_estimate: session.gateway.estimate(apply_requests),
         apply_requests,

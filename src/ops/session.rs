@@ -12,6 +12,7 @@ use crate::api::credentials::Credentials;
 use crate::api::gateway::{Gateway, GatewayEvent, GatewayOptions, RateBudget};
 use crate::api::transport::{Transport, TransportOptions};
 use crate::apply::execute::SecretResolver;
+use crate::apply::secrets::SecretPolicy;
 use crate::config::{self, LoadOptions, LoadedConfig, Settings, VarSource};
 use crate::secret::{Secret, SecretRef};
 use crate::state::StateDir;
@@ -162,11 +163,19 @@ impl Session {
         }
     }
 
-    /// Secrets come from the process environment only, never from `vars:` in the config file
-    /// (docs/config.md), exactly as the loader resolves them.
-    pub fn secret_resolver(&self) -> SecretResolver {
+    /// Resolves a plan's secret stand-ins only at the fields `declared` (the configuration's
+    /// `${secret:VAR}`), from the variables as the loader resolves them: the process
+    /// environment, never `vars:` in the config file (docs/config.md).
+    pub fn secret_resolver(
+        &self,
+        declared: &[crate::resource::desired::SecretField],
+    ) -> SecretResolver {
         let vars = self.vars.clone();
-        Arc::new(move |name: &str| vars.get(name))
+        Arc::new(SecretPolicy::new(
+            declared,
+            Arc::new(move |name: &str| vars.get(name)),
+            self.credentials.management_key.clone(),
+        ))
     }
 
     /// The stand-in a secret variable has now (for apply's "secret changed" check).

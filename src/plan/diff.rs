@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::action::{Action, Reason};
-use super::{Change, FieldChange};
+use super::{Change, Expected, FieldChange};
 use crate::kinds::{self, Claim, Reference};
 use crate::model::{Address, Kind};
 use crate::resource::desired::DesiredGraph;
@@ -59,10 +59,10 @@ pub struct PlanOptions {
 #[derive(Debug, Clone, Default)]
 pub struct Diff {
     pub changes: Vec<Change>,
-    /// Every address a change touches → live fingerprint, or "absent".
-    pub fingerprints: BTreeMap<Address, String>,
-    /// Every address a change depends on but does not touch → "exists".
-    pub dependencies: BTreeMap<Address, String>,
+    /// Every address a change touches → live fingerprint, or absent.
+    pub fingerprints: BTreeMap<Address, Expected>,
+    /// Every address a change depends on but does not touch → exists.
+    pub dependencies: BTreeMap<Address, Expected>,
     /// Live resources never managed (information only).
     pub unmanaged: Vec<Address>,
     /// Managed resources that no longer exist live and left no action (forgotten on apply).
@@ -78,8 +78,8 @@ pub struct Problem {
     pub message: String,
 }
 
-pub const ABSENT: &str = "absent";
-pub const EXISTS: &str = "exists";
+/// The text of [`Expected::Absent`] (drift reports use it for an object that is gone).
+pub const ABSENT: &str = Expected::ABSENT;
 
 pub fn diff(
     desired: &DesiredGraph,
@@ -191,12 +191,10 @@ pub fn diff(
     }
 
     for c in &out.changes {
-        let fp = live
-            .resources
-            .get(&c.address)
-            .map(LiveResource::fingerprint)
-            .unwrap_or_else(|| ABSENT.to_string());
-        out.fingerprints.insert(c.address.clone(), fp);
+        out.fingerprints.insert(
+            c.address.clone(),
+            Expected::of(live.resources.get(&c.address)),
+        );
     }
     for c in &out.changes {
         if c.action == Action::Delete {
@@ -212,7 +210,7 @@ pub fn diff(
                 continue;
             }
             if live.resources.contains_key(dep) {
-                out.dependencies.insert(dep.clone(), EXISTS.to_string());
+                out.dependencies.insert(dep.clone(), Expected::Exists);
             } else {
                 problems.push(Problem {
                     address: c.address.clone(),
@@ -225,6 +223,13 @@ pub fn diff(
     }
     if !problems.is_empty() {
         return Err(problems);
+    }
+    // Every address the config names, touched or not: apply re-derives the plan and tells a
+    // change the file lost from drift by these (docs/plan-format.md, Threat model).
+    for a in desired.resources.keys().filter(|a| scope.contains(a)) {
+        out.fingerprints
+            .entry(a.clone())
+            .or_insert_with(|| Expected::of(live.resources.get(a)));
     }
     Ok(out)
 }

@@ -37,11 +37,8 @@ pub fn has_taken_effect(change: &Change, live: Option<&LiveResource>) -> bool {
 }
 
 /// Is the live object still what the plan saw (its `before`)?
-pub fn matches_before(live: Option<&LiveResource>, fingerprint: &str) -> bool {
-    match live {
-        None => fingerprint == super::diff::ABSENT,
-        Some(l) => l.fingerprint() == fingerprint,
-    }
+pub fn matches_before(live: Option<&LiveResource>, expected: &super::Expected) -> bool {
+    expected.matches(live)
 }
 
 /// Top-level fields that differ between what the plan saw and what is live now, for messages.

@@ -4,12 +4,12 @@
 //! (`created_at` is inside). Format documented in docs/plan-format.md.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use super::digest::{Expected, PlanDigest};
 use super::{Action, Change};
 use crate::model::Address;
 use crate::secret::SecretRef;
@@ -30,10 +30,10 @@ pub struct PlanFile {
     pub config_digest: String,
     pub options: PlanOptionsRecord,
     pub changes: Vec<Change>,
-    /// Live fingerprint (or "absent") of every address a change touches.
-    pub fingerprints: BTreeMap<Address, String>,
+    /// Live fingerprint (or "absent") of every address a change touches or the config names.
+    pub fingerprints: BTreeMap<Address, Expected>,
     /// "exists" for every address the changes need but do not touch.
-    pub dependencies: BTreeMap<Address, String>,
+    pub dependencies: BTreeMap<Address, Expected>,
     /// Every secret stand-in in the bodies; apply re-resolves and checks each.
     pub secrets: Vec<SecretRef>,
     /// Live resources this tool does not manage (information only).
@@ -48,7 +48,34 @@ pub struct PlanFile {
     /// a later removal from the config still deletes with cascade).
     pub delete_cascade: Vec<Address>,
     pub summary: Summary,
-    pub digest: String,
+    pub digest: PlanDigest,
+}
+
+/// A plan file whose bytes were read from disk and found canonical, of a supported version and
+/// matching their digest. Only [`PlanFile::read_verified`] (and its text form,
+/// [`PlanFile::parse_verified`]) make one, and `ops::apply` takes nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedPlan {
+    plan: PlanFile,
+    path: PathBuf,
+}
+
+impl VerifiedPlan {
+    /// Where it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn into_inner(self) -> PlanFile {
+        self.plan
+    }
+}
+
+impl std::ops::Deref for VerifiedPlan {
+    type Target = PlanFile;
+    fn deref(&self) -> &PlanFile {
+        &self.plan
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -139,13 +166,13 @@ impl PlanFile {
 
     /// Fill in `digest` from the content.
     pub fn seal(mut self) -> PlanFile {
-        self.digest = String::new();
+        self.digest = PlanDigest::unsealed();
         self.digest = digest_of(&serde_json::to_value(&self).expect("plan files serialize"));
         self
     }
 
     /// Parse and verify form and digest (apply's first check, before any network).
-    pub fn parse_verified(text: &str, path: &Path) -> Result<PlanFile, PlanFileError> {
+    pub fn parse_verified(text: &str, path: &Path) -> Result<VerifiedPlan, PlanFileError> {
         let p = path.display().to_string();
         let value: Value = serde_json::from_str(text).map_err(|e| PlanFileError::NotAPlan {
             path: p.clone(),
@@ -177,20 +204,24 @@ impl PlanFile {
             .unwrap_or_default()
             .to_string();
         let computed = digest_of(&value);
-        if found != computed {
+        if found != computed.as_str() {
             return Err(PlanFileError::DigestMismatch {
                 path: p,
                 found,
-                computed,
+                computed: computed.to_string(),
             });
         }
-        serde_json::from_value(value).map_err(|e| PlanFileError::NotAPlan {
+        let plan = serde_json::from_value(value).map_err(|e| PlanFileError::NotAPlan {
             path: p,
             detail: e.to_string(),
+        })?;
+        Ok(VerifiedPlan {
+            plan,
+            path: path.to_path_buf(),
         })
     }
 
-    pub fn read_verified(path: &Path) -> Result<PlanFile, PlanFileError> {
+    pub fn read_verified(path: &Path) -> Result<VerifiedPlan, PlanFileError> {
         let bytes = std::fs::read(path).map_err(|source| PlanFileError::Read {
             path: path.display().to_string(),
             source,
@@ -213,13 +244,10 @@ fn canonical_text(v: &Value) -> String {
 }
 
 /// sha256 over the canonical bytes of the file without its `digest` field.
-fn digest_of(v: &Value) -> String {
+fn digest_of(v: &Value) -> PlanDigest {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
         o.remove("digest");
     }
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(canonical_text(&v).as_bytes()))
-    )
+    PlanDigest::of(canonical_text(&v).as_bytes())
 }

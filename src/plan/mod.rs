@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod diff;
+pub mod digest;
 pub mod effect;
 pub mod file;
 pub mod op;
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use action::{Action, Reason};
-pub use file::PlanFile;
+pub use digest::{Expected, Fingerprint, PlanDigest};
+pub use file::{PlanFile, VerifiedPlan};
 pub use op::Op;
 
 use crate::model::Address;
@@ -172,7 +174,7 @@ pub fn make_plan(
             .filter(|r| r.delete_cascade && crate::kinds::of(r.address.kind()).cascades())
             .map(|r| r.address.clone())
             .collect(),
-        digest: String::new(),
+        digest: digest::PlanDigest::unsealed(),
     }
     .seal())
 }

@@ -131,7 +131,7 @@ fn creates_run_in_dependency_order() {
     assert_eq!(
         p.dependencies
             .get(&"permission.User Admin".parse().unwrap())
-            .map(String::as_str),
+            .map(crate::plan::Expected::as_str),
         Some("exists")
     );
     assert_eq!(

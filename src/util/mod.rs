@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod dependency_queue;
+pub mod input;
 pub mod interrupt;
 pub mod json;
 pub mod jsonl;

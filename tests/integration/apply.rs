@@ -407,7 +407,7 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     assert!(journal.all_done(plan_file.changes.len()));
     let audit = std::fs::read_to_string(w.state(ENV).audit_file()).unwrap();
     assert_eq!(audit.lines().count(), 1);
-    assert!(audit.contains(&plan_file.digest));
+    assert!(audit.contains(plan_file.digest.as_str()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,14 +1039,8 @@ async fn a_partly_failed_apply_exits_1_and_the_same_plan_then_completes() {
     let desired = Desired::new(3, 1, 0);
     let w = world(EmulatorOptions::default(), &desired).await;
     let (p, path) = plan_to(&w, "partial").await;
-    // Someone takes t01's name between plan and apply (an address the plan does not touch).
-    w.emu().mutate(|d| {
-        d.tenants.push(descope_emulator::Tenant {
-            id: "squatter".into(),
-            name: "Tenant t01".into(),
-            ..Default::default()
-        })
-    });
+    // Someone takes t01's name while the apply runs (after its checks).
+    squat_at_first_write(&w, "Tenant t01");
     let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 1, "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1081,19 +1075,34 @@ async fn a_partly_failed_apply_exits_1_and_the_same_plan_then_completes() {
     assert!(!plan_has_changes(&w).await);
 }
 
+/// An unmanaged tenant named `name` appears as the first write arrives: after apply's checks
+/// (which would refuse a plan the live project no longer allows), before the writes.
+fn squat_at_first_write(w: &TestEnv, name: &'static str) {
+    let console = w.emu().console();
+    let done = Arc::new(AtomicBool::new(false));
+    w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
+        if ev.phase == HookPhase::BeforeHandling
+            && is_write_path(&ev.path)
+            && !done.swap(true, Ordering::SeqCst)
+        {
+            console.mutate(|d| {
+                d.tenants.push(descope_emulator::Tenant {
+                    id: "squatter".into(),
+                    name: name.into(),
+                    ..Default::default()
+                })
+            });
+        }
+    })));
+}
+
 /// The library's view of the same outcome: per-operation results, not an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_operation_is_a_failed_result_and_its_dependents_are_skipped() {
     let desired = Desired::new(2, 1, 0);
     let w = world(EmulatorOptions::default(), &desired).await;
     let (p, path) = plan_to(&w, "partial-lib").await;
-    w.emu().mutate(|d| {
-        d.tenants.push(descope_emulator::Tenant {
-            id: "squatter".into(),
-            name: "Tenant t00".into(),
-            ..Default::default()
-        })
-    });
+    squat_at_first_write(&w, "Tenant t00");
     let report = w.apply_in(&w.session(), &p, &path).await.unwrap();
     assert!(!report.all_succeeded());
     let by_addr: BTreeMap<String, &OpOutcome> = report

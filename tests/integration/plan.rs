@@ -52,6 +52,8 @@ async fn plan_ok(h: &TestEnv) -> PlanFile {
 
 /// Applies `p` and insists every operation succeeded.
 async fn apply_ok(h: &TestEnv, p: PlanFile) -> ApplyReport {
+    // Apply takes only a plan read back from disk: save it as `plan -out` would.
+    std::fs::write(h.path("plan.plan"), p.to_canonical_string()).unwrap();
     let report = h.apply(&p, &h.path("plan.plan")).await.expect("apply runs");
     let failed: Vec<String> = report
         .results
@@ -302,7 +304,7 @@ async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits()
                      "selfProvisioningDomains": [], "enforceSSO": false, "disabled": false})
         )
     );
-    assert!(first.fingerprints.values().all(|f| f == "absent"));
+    assert!(first.fingerprints.values().all(|f| f.as_str() == "absent"));
 
     // The whole plan applies against the strict emulator, in that order.
     apply_ok(&h, first).await;
@@ -332,13 +334,18 @@ async fn large_config_creates_in_dependency_order_then_plans_exactly_the_edits()
         "role.role-1",
     ] {
         assert_eq!(
-            second.dependencies.get(&addr(dep)).map(String::as_str),
+            second.dependencies.get(&addr(dep)).map(|e| e.as_str()),
             Some("exists"),
             "{dep}"
         );
     }
     for (a, _) in EDITS {
-        assert!(second.fingerprints[&addr(a)].starts_with("sha256:"), "{a}");
+        assert!(
+            second.fingerprints[&addr(a)]
+                .as_str()
+                .starts_with("sha256:"),
+            "{a}"
+        );
     }
     let o = h.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(code(&o), 2, "{}", stderr(&o));
@@ -594,11 +601,11 @@ tenants:
             .custom_attributes
             .insert("crm".into(), json!("sf-002"))
     });
+    std::fs::write(h.path("stale.plan"), p.to_canonical_string()).unwrap();
     let refused = apply(
         &h.session(),
         ApplyRequest {
-            plan: p.clone(),
-            plan_path: h.path("stale.plan"),
+            plan: PlanFile::read_verified(&h.path("stale.plan")).unwrap(),
             lock_timeout: std::time::Duration::ZERO,
         },
         Arc::new(NoProgress),
@@ -1600,7 +1607,9 @@ async fn every_action_plan(h: &TestEnv) -> PlanFile {
 
     let o = h.run(EVERY_ARGS).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    PlanFile::read_verified(&h.path("every.plan")).unwrap()
+    PlanFile::read_verified(&h.path("every.plan"))
+        .unwrap()
+        .into_inner()
 }
 
 /// Volatile values, masked the same way every run: the plan's own timestamp and digest, the
@@ -1608,7 +1617,7 @@ async fn every_action_plan(h: &TestEnv) -> PlanFile {
 fn mask(text: &str, plan: &PlanFile) -> String {
     let text = text
         .replace(&plan.created_at, "<created_at>")
-        .replace(&plan.digest, "sha256:<digest>")
+        .replace(plan.digest.as_str(), "sha256:<digest>")
         .replace(&plan.digest[..19], "sha256:<digest>")
         .replace(
             &format!("\"tool_version\": \"{}\"", plan.tool_version),
@@ -1709,7 +1718,7 @@ async fn every_action_renders_as_the_golden_files_and_applies() {
     );
 
     // The whole plan succeeds against the strict emulator, and then nothing is left to do.
-    apply_ok(&h, again).await;
+    apply_ok(&h, again.into_inner()).await;
     let d = h.emu().data();
     assert_eq!(d.tenant("mover").unwrap().parent, "beta");
     assert!(d.tenant("leaving").is_none() && d.role("legacy", "").is_none());
@@ -1859,7 +1868,7 @@ async fn json_rendering_is_a_documented_contract() {
     assert_eq!(json.environment, "default");
     assert_eq!(json.project_id, PROJECT);
     assert_eq!(json.created_at, plan.created_at);
-    assert_eq!(json.digest, plan.digest);
+    assert_eq!(json.digest, plan.digest.as_str());
     assert_eq!(
         json.summary,
         SummaryJson {

@@ -205,17 +205,20 @@ impl TestEnv {
             .await
     }
 
+    /// Applies the plan saved at `path` (read and verified as apply requires), which must be
+    /// `plan`.
     pub async fn apply_in(
         &self,
         session: &Session,
         plan: &PlanFile,
         path: &Path,
     ) -> Result<ApplyReport, OpError> {
+        let verified = PlanFile::read_verified(path)?;
+        assert_eq!(*verified, *plan, "{} holds another plan", path.display());
         apply(
             session,
             ApplyRequest {
-                plan: plan.clone(),
-                plan_path: path.to_path_buf(),
+                plan: verified,
                 lock_timeout: Duration::ZERO,
             },
             Arc::new(NoProgress),

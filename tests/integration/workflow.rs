@@ -149,8 +149,7 @@ async fn an_interrupt_leaves_operations_waiting_for_the_budget_not_started() {
     let report = apply(
         &session,
         ApplyRequest {
-            plan: planned.plan.clone(),
-            plan_path: path,
+            plan: descope_mgmt::plan::PlanFile::read_verified(&path).unwrap(),
             lock_timeout: std::time::Duration::ZERO,
         },
         Arc::new(NoProgress),

@@ -106,6 +106,25 @@ pub fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
     Ok((n, Duration::from_secs_f64(secs)))
 }
 
+/// See [`Emulator::console`].
+#[derive(Clone)]
+pub struct Console(Arc<Shared>);
+
+impl Console {
+    /// As [`Emulator::mutate`].
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut ProjectData) -> R) -> R {
+        let mut data = lock(&self.0.data);
+        let result = f(&mut data);
+        self.0.persist(&data);
+        result
+    }
+
+    /// As [`Emulator::set_faults`].
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.0.faults) = faults;
+    }
+}
+
 /// A running emulator. Dropping it, or `shutdown`, stops the server and closes its connections.
 pub struct Emulator {
     shared: Arc<Shared>,
@@ -193,6 +212,12 @@ impl Emulator {
         let result = f(&mut data);
         self.shared.persist(&data);
         result
+    }
+
+    /// A handle that changes the project from anywhere (a hook, another thread), as an admin in
+    /// the console would while a client is running.
+    pub fn console(&self) -> Console {
+        Console(self.shared.clone())
     }
 
     pub fn set_faults(&self, faults: Faults) {
