@@ -353,12 +353,10 @@ async fn plan_then_confirm(
     let mut req = plan_options(&a.plan);
     req.out = None;
     let outcome = plan(session, &req).await?;
-    let dir = session.state.plans_dir();
-    let path = session.state.plan_file(&outcome.plan.digest)?;
-    descope_mgmt::util::atomic::create_private_dir_all(&dir)
-        .map_err(|e| OpError::Io(e.to_string()))?;
-    descope_mgmt::util::atomic::write_atomic(&path, outcome.plan.to_canonical_string().as_bytes())
-        .map_err(|e| OpError::Io(e.to_string()))?;
+    let path = session.state.save_plan(
+        &outcome.plan.digest,
+        outcome.plan.to_canonical_string().as_bytes(),
+    )?;
     print_plan(&outcome, use_color(g.no_color), g.quiet);
     if !outcome.plan.has_changes() {
         return Ok(Some((outcome.plan, path)));

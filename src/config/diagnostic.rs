@@ -56,6 +56,7 @@ pub enum DiagnosticKind {
     InvalidJson,
     InvalidIgnoreChanges,
     InvalidRateLimit,
+    InvalidStateSettings,
 }
 
 impl DiagnosticKind {
@@ -97,6 +98,7 @@ impl DiagnosticKind {
             InvalidJson => "invalid_json",
             InvalidIgnoreChanges => "invalid_ignore_changes",
             InvalidRateLimit => "invalid_rate_limit",
+            InvalidStateSettings => "invalid_state_settings",
         }
     }
 }

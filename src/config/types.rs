@@ -42,6 +42,46 @@ pub struct Settings {
     /// Regular expression every tenant id must match.
     #[serde(default = "Settings::default_tenant_id_pattern")]
     pub tenant_id_pattern: String,
+    /// Where the state lives; absent: the local `--state-dir` directory (docs/remote-state.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateSettings>,
+}
+
+/// `settings.state`: state in object storage shared by a team. Credentials come only from the
+/// standard AWS / Google Cloud / Azure environment variables and files, never from this file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// `local` (the `--state-dir` directory), `s3` (and S3-compatible servers), `gcs` or `azure`.
+    pub backend: StateBackend,
+    /// The bucket (S3, GCS) or container (Azure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Prepended to `<env>/…` keys, e.g. `descope/`; empty or ending with `/`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    /// S3 region (else `AWS_REGION` / `AWS_DEFAULT_REGION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// An S3-compatible server (`http://127.0.0.1:9000`) or Azure endpoint instead of the cloud's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Azure storage account (else `AZURE_STORAGE_ACCOUNT_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// How long the apply lock's lease lasts without renewal, e.g. `60s` (the default). A
+    /// holder that died blocks others this long at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_lease: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    Local,
+    S3,
+    Gcs,
+    Azure,
 }
 
 impl Settings {
@@ -65,6 +105,7 @@ impl Default for Settings {
             rate_limit: Self::default_rate_limit(),
             parallelism: Self::default_parallelism(),
             tenant_id_pattern: Self::default_tenant_id_pattern(),
+            state: None,
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::resource::live::secret_refs;
 use crate::resource::{DesiredResource, DocForm, LiveResource};
 use crate::secret::SecretRef;
 use crate::state::{
-    list_backups, load_backup, BackedUpResource, BackupSummary, StateDir, StateFile,
+    list_backups, load_backup_at, BackedUpResource, BackupSummary, StateDir, StateFile,
 };
 use crate::util::atomic::write_atomic;
 use crate::util::timestamp::Timestamp;
@@ -70,7 +70,7 @@ pub fn resolve_backup_path(dir: &StateDir, given: &Path) -> PathBuf {
 
 pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreOutcome, OpError> {
     let path = resolve_backup_path(&session.state, &req.backup);
-    let backup = load_backup(&path)?;
+    let backup = load_backup_at(&session.state, &path)?;
     let environment = &session.loaded.environment;
     let project_id = &session.credentials.project_id;
     if &backup.environment != environment {

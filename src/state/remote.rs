@@ -1,0 +1,853 @@
+//! The state in a bucket shared by a team: S3 (and S3-compatible servers), Google Cloud
+//! Storage or Azure Blob Storage, through the `object_store` crate (docs/remote-state.md).
+//!
+//! Every file of the local directory lives under `<prefix><env>/` with the same name and
+//! bytes, with three differences that object storage forces:
+//!
+//! - appending is impossible, so an append-only log (`journal/<digest>.jsonl`,
+//!   `audit.jsonl`) is a folder of objects, one per append, named by a zero-padded sequence
+//!   number; readers concatenate them in order, giving the bytes the local file would hold;
+//! - the lock is the object `<env>/lock`, created only if absent (`If-None-Match: *`) and
+//!   holding a lease its holder renews; an expired lease (its holder died) may be taken over;
+//! - `state.json` is written compare-and-swap (`If-Match` on the e-tag this process read), so
+//!   a writer that slipped past the lock is refused instead of overwriting.
+//!
+//! The engine is synchronous around its state files; the requests run on a small runtime of
+//! their own, so they can be made from inside or outside the caller's async runtime.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion};
+use sha2::{Digest, Sha256};
+
+use super::lock::{LockError, LockHolder, POLL_INTERVAL};
+use super::store::{HeldLock, StateStore, WriteMode};
+use super::StateError;
+use crate::util::atomic::WriteOutcome;
+use crate::util::json::to_canonical_pretty;
+use crate::util::jsonl::TailRepair;
+use crate::util::timestamp::Timestamp;
+
+/// How long a lock lease lasts unless renewed, when the configuration does not say.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// Which object storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Backend {
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Backend::S3 => "s3",
+            Backend::Gcs => "gs",
+            Backend::Azure => "az",
+        }
+    }
+
+    /// The permission a refused action needs, for the 403 message.
+    fn permission(self, action: &str) -> &'static str {
+        match (self, action) {
+            (Backend::S3, "list") => "s3:ListBucket",
+            (Backend::S3, "delete") => "s3:DeleteObject",
+            (Backend::S3, "write") => "s3:PutObject",
+            (Backend::S3, _) => "s3:GetObject",
+            (Backend::Gcs, "list") => "storage.objects.list",
+            (Backend::Gcs, "delete") => "storage.objects.delete",
+            (Backend::Gcs, "write") => "storage.objects.create (and storage.objects.delete to replace)",
+            (Backend::Gcs, _) => "storage.objects.get",
+            (Backend::Azure, "list") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read (list)",
+            (Backend::Azure, "delete") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+            (Backend::Azure, "write") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+            (Backend::Azure, _) => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+        }
+    }
+}
+
+/// Where the state lives in object storage: `settings.state` or a `--to` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    pub backend: Backend,
+    /// The bucket (S3, GCS) or container (Azure).
+    pub bucket: String,
+    /// Empty, or ends with `/`.
+    pub prefix: String,
+    pub region: Option<String>,
+    /// An S3-compatible server or an Azure emulator instead of the public cloud.
+    pub endpoint: Option<String>,
+    /// The Azure storage account (else `AZURE_STORAGE_ACCOUNT_NAME`).
+    pub account: Option<String>,
+    pub lease: Duration,
+}
+
+impl RemoteSpec {
+    /// `s3://bucket/prefix/`, `gs://…`, `az://container/prefix/`; `None` if `url` is not one.
+    pub fn parse_url(url: &str) -> Option<RemoteSpec> {
+        let (scheme, rest) = url.split_once("://")?;
+        let backend = match scheme {
+            "s3" => Backend::S3,
+            "gs" | "gcs" => Backend::Gcs,
+            "az" | "azure" => Backend::Azure,
+            _ => return None,
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return None;
+        }
+        let prefix = match prefix.trim_matches('/') {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        Some(RemoteSpec {
+            backend,
+            bucket: bucket.to_string(),
+            prefix,
+            region: None,
+            endpoint: None,
+            account: None,
+            lease: DEFAULT_LEASE,
+        })
+    }
+
+    /// The configuration's `settings.state`, or `None` for the local directory. The loader
+    /// validated it, so a bad value here only falls back to a default.
+    pub fn from_settings(s: &crate::config::StateSettings) -> Option<RemoteSpec> {
+        use crate::config::StateBackend;
+        let backend = match s.backend {
+            StateBackend::Local => return None,
+            StateBackend::S3 => Backend::S3,
+            StateBackend::Gcs => Backend::Gcs,
+            StateBackend::Azure => Backend::Azure,
+        };
+        Some(RemoteSpec {
+            backend,
+            bucket: s.bucket.clone().unwrap_or_default(),
+            prefix: s.prefix.clone(),
+            region: s.region.clone(),
+            endpoint: s.endpoint.clone(),
+            account: s.account.clone(),
+            lease: s
+                .lock_lease
+                .as_deref()
+                .and_then(|l| humantime::parse_duration(l).ok())
+                .unwrap_or(DEFAULT_LEASE),
+        })
+    }
+
+    /// `s3://bucket/prefix/`
+    pub fn url(&self) -> String {
+        format!("{}://{}/{}", self.backend.scheme(), self.bucket, self.prefix)
+    }
+
+    fn build(&self) -> Result<Arc<dyn ObjectStore>, StateError> {
+        let retry = RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(30),
+            ..RetryConfig::default()
+        };
+        let insecure = self
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
+        let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match self.backend {
+            Backend::S3 => {
+                // Credentials, region and endpoint from the standard AWS variables; the
+                // configuration only adds what it names.
+                let mut b = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(&self.bucket)
+                    .with_retry(retry);
+                if let Some(r) = &self.region {
+                    b = b.with_region(r);
+                }
+                if let Some(e) = &self.endpoint {
+                    b = b.with_endpoint(e).with_allow_http(insecure);
+                }
+                b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            }
+            Backend::Gcs => object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(&self.bucket)
+                .with_retry(retry)
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+            Backend::Azure => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(&self.bucket)
+                    .with_retry(retry);
+                if let Some(a) = &self.account {
+                    b = b.with_account(a);
+                }
+                if let Some(e) = &self.endpoint {
+                    b = b.with_endpoint(e.clone()).with_allow_http(insecure);
+                }
+                b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            }
+        };
+        built.map_err(|e| StateError::Storage {
+            action: "open",
+            location: self.url(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// The runtime the storage requests run on, shared by every store of the process.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("descope-mgmt-state")
+            .enable_all()
+            .build()
+            .expect("cannot start the runtime for object storage requests")
+    })
+}
+
+/// Runs `fut` on the storage runtime and waits for it. Blocking is what a local write does
+/// too (fsync), and this works whether or not the caller is inside an async runtime.
+fn block_on<F>(fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .expect("the object storage runtime stopped while a request was running")
+}
+
+/// What this process last saw stored under a key, for compare-and-swap writes.
+#[derive(Debug, Clone)]
+enum Seen {
+    Absent,
+    Present {
+        version: UpdateVersion,
+        sha256: [u8; 32],
+    },
+}
+
+/// The state of every environment under `<prefix>` in one bucket.
+#[derive(Debug)]
+pub struct ObjectStateStore {
+    spec: RemoteSpec,
+    store: Arc<dyn ObjectStore>,
+    seen: Mutex<HashMap<String, Seen>>,
+    next_part: Mutex<HashMap<String, u64>>,
+    bucket_checked: AtomicBool,
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The name of one append of a log: sorts in append order as text.
+fn part_name(n: u64) -> String {
+    format!("{n:020}")
+}
+
+impl ObjectStateStore {
+    pub fn open(spec: RemoteSpec) -> Result<Self, StateError> {
+        let store = spec.build()?;
+        Ok(ObjectStateStore {
+            spec,
+            store,
+            seen: Mutex::new(HashMap::new()),
+            next_part: Mutex::new(HashMap::new()),
+            bucket_checked: AtomicBool::new(false),
+        })
+    }
+
+    pub fn spec(&self) -> &RemoteSpec {
+        &self.spec
+    }
+
+    fn object(&self, key: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}{key}", self.spec.prefix))
+    }
+
+    fn url_of(&self, key: &str) -> String {
+        format!("{}{key}", self.spec.url())
+    }
+
+    /// Turns the storage's answer into an error naming the bucket, the key and what to do.
+    fn error(&self, action: &'static str, key: &str, e: object_store::Error) -> StateError {
+        let location = self.url_of(key);
+        let detail = match &e {
+            object_store::Error::PermissionDenied { .. } => format!(
+                "403 access denied: the credentials need {} on bucket `{}` ({e})",
+                self.spec.backend.permission(action),
+                self.spec.bucket
+            ),
+            object_store::Error::Unauthenticated { .. } => format!(
+                "401 not authenticated: no valid credentials were found in the standard environment variables or files of {} ({e})",
+                match self.spec.backend {
+                    Backend::S3 => "AWS (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance role)",
+                    Backend::Gcs => "Google Cloud (GOOGLE_APPLICATION_CREDENTIALS, metadata server)",
+                    Backend::Azure => "Azure (AZURE_STORAGE_ACCOUNT_KEY, AZURE_CLIENT_ID/SECRET, managed identity)",
+                }
+            ),
+            object_store::Error::NotFound { .. } if action == "list" => format!(
+                "404: bucket `{}` does not exist or is not reachable with these settings ({e})",
+                self.spec.bucket
+            ),
+            _ => e.to_string(),
+        };
+        StateError::Storage {
+            action,
+            location,
+            detail,
+        }
+    }
+
+    /// One listing before the first request: a missing bucket must be an error, not an empty
+    /// state (a GET in a missing bucket answers 404 like a missing object).
+    fn check_bucket(&self) -> Result<(), StateError> {
+        if self.bucket_checked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let prefix = self.object("");
+        let result = block_on(async move {
+            store
+                .list_with_delimiter(Some(&prefix))
+                .await
+                .map(|_| ())
+        });
+        result.map_err(|e| self.error("list", "", e))?;
+        self.bucket_checked.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>, StateError> {
+        self.check_bucket()?;
+        let store = self.store.clone();
+        let path = self.object(key);
+        let result = block_on(async move {
+            match store.get(&path).await {
+                Ok(r) => {
+                    let version = UpdateVersion {
+                        e_tag: r.meta.e_tag.clone(),
+                        version: r.meta.version.clone(),
+                    };
+                    r.bytes().await.map(|b| Some((b.to_vec(), version)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        result.map_err(|e| self.error("read", key, e))
+    }
+
+    fn put(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        mode: PutMode,
+    ) -> Result<object_store::PutResult, object_store::Error> {
+        let store = self.store.clone();
+        let path = self.object(key);
+        let payload = PutPayload::from(Bytes::copy_from_slice(bytes));
+        block_on(async move {
+            store
+                .put_opts(
+                    &path,
+                    payload,
+                    PutOptions {
+                        mode,
+                        ..PutOptions::default()
+                    },
+                )
+                .await
+        })
+    }
+
+    fn remember(&self, key: &str, seen: Seen) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), seen);
+    }
+
+    /// The parts of a log, in order.
+    fn parts(&self, key: &str) -> Result<Vec<ObjectPath>, StateError> {
+        self.check_bucket()?;
+        let store = self.store.clone();
+        let prefix = self.object(&format!("{key}/"));
+        let result = block_on(async move {
+            use futures_util::TryStreamExt;
+            store.list(Some(&prefix)).try_collect::<Vec<_>>().await
+        });
+        let mut parts: Vec<ObjectPath> = result
+            .map_err(|e| self.error("list", key, e))?
+            .into_iter()
+            .map(|m| m.location)
+            .filter(|p| p.filename().is_some_and(|f| !f.starts_with('.')))
+            .collect();
+        parts.sort();
+        let next = parts
+            .last()
+            .and_then(|p| p.filename())
+            .and_then(|f| f.parse::<u64>().ok())
+            .map_or(1, |n| n + 1);
+        self.next_part
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), next);
+        Ok(parts)
+    }
+
+    fn read_holder(&self, env: &str) -> Result<Option<(LockHolder, UpdateVersion)>, StateError> {
+        let key = format!("{env}/lock");
+        Ok(self
+            .get(&key)?
+            .and_then(|(bytes, v)| serde_json::from_slice(&bytes).ok().map(|h| (h, v))))
+    }
+
+    fn holder_bytes(&self, holder: &LockHolder) -> Vec<u8> {
+        to_canonical_pretty(holder)
+            .map(String::into_bytes)
+            .unwrap_or_default()
+    }
+}
+
+impl StateStore for ObjectStateStore {
+    fn location(&self, key: &str) -> PathBuf {
+        PathBuf::from(self.url_of(key))
+    }
+
+    fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let got = self.get(key)?;
+        match &got {
+            Some((bytes, version)) => self.remember(
+                key,
+                Seen::Present {
+                    version: version.clone(),
+                    sha256: sha(bytes),
+                },
+            ),
+            None => self.remember(key, Seen::Absent),
+        }
+        Ok(got.map(|(b, _)| b))
+    }
+
+    fn write(&self, key: &str, bytes: &[u8], mode: WriteMode) -> Result<WriteOutcome, StateError> {
+        self.check_bucket()?;
+        let put_mode = match mode {
+            WriteMode::Overwrite => PutMode::Overwrite,
+            WriteMode::Create => PutMode::Create,
+            WriteMode::Swap => {
+                let seen = self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(key)
+                    .cloned();
+                let seen = match seen {
+                    Some(s) => s,
+                    None => {
+                        // Nothing read before: swap against what is there now.
+                        self.read(key)?;
+                        self.seen
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(key)
+                            .cloned()
+                            .unwrap_or(Seen::Absent)
+                    }
+                };
+                match seen {
+                    Seen::Absent => PutMode::Create,
+                    Seen::Present { sha256, .. } if sha256 == sha(bytes) => {
+                        return Ok(WriteOutcome::Unchanged)
+                    }
+                    Seen::Present { version, .. } => PutMode::Update(version),
+                }
+            }
+        };
+        let swap = mode == WriteMode::Swap;
+        match self.put(key, bytes, put_mode) {
+            Ok(r) => {
+                self.remember(
+                    key,
+                    Seen::Present {
+                        version: UpdateVersion {
+                            e_tag: r.e_tag,
+                            version: r.version,
+                        },
+                        sha256: sha(bytes),
+                    },
+                );
+                Ok(WriteOutcome::Written)
+            }
+            Err(e @ object_store::Error::Precondition { .. })
+            | Err(e @ object_store::Error::AlreadyExists { .. })
+                if swap =>
+            {
+                Err(StateError::Conflict {
+                    location: self.url_of(key),
+                    detail: format!("412 Precondition Failed: {e}"),
+                })
+            }
+            Err(object_store::Error::AlreadyExists { .. }) => Err(StateError::AlreadyExists {
+                location: self.url_of(key),
+            }),
+            Err(e) => Err(self.error("write", key, e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StateError> {
+        self.check_bucket()?;
+        let store = self.store.clone();
+        let path = self.object(key);
+        let result = block_on(async move {
+            match store.delete(&path).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                r => r,
+            }
+        });
+        result.map_err(|e| self.error("delete", key, e))
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>, StateError> {
+        self.check_bucket()?;
+        let store = self.store.clone();
+        let prefix = self.object(&format!("{dir}/"));
+        let result = block_on(async move { store.list_with_delimiter(Some(&prefix)).await });
+        let listed = result.map_err(|e| self.error("list", dir, e))?;
+        let mut out: Vec<String> = listed
+            .objects
+            .iter()
+            .map(|m| &m.location)
+            .chain(listed.common_prefixes.iter())
+            .filter_map(|p| p.filename().map(str::to_string))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn append(&self, key: &str, bytes: &[u8]) -> Result<(), StateError> {
+        if bytes.is_empty() {
+            // A log exists once it has a line; an empty object would only cost a request.
+            return Ok(());
+        }
+        let known = self
+            .next_part
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied();
+        let mut next = match known {
+            Some(n) => n,
+            None => {
+                self.parts(key)?;
+                self.next_part
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(key)
+                    .copied()
+                    .unwrap_or(1)
+            }
+        };
+        // Parts are created only if absent, so an append never replaces another: two writers
+        // (only possible behind the lock's back) both land, in some order.
+        for _ in 0..5 {
+            let part = format!("{key}/{}", part_name(next));
+            match self.put(&part, bytes, PutMode::Create) {
+                Ok(_) => {
+                    self.next_part
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key.to_string(), next + 1);
+                    return Ok(());
+                }
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    self.parts(key)?;
+                    next = self
+                        .next_part
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(key)
+                        .copied()
+                        .unwrap_or(next + 1);
+                }
+                Err(e) => return Err(self.error("write", &part, e)),
+            }
+        }
+        Err(StateError::Conflict {
+            location: self.url_of(key),
+            detail: "another writer keeps appending to it at the same time".into(),
+        })
+    }
+
+    fn read_log(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let parts = self.parts(key)?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        let store = self.store.clone();
+        let result = block_on(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, p) in parts.into_iter().enumerate() {
+                let store = store.clone();
+                set.spawn(async move {
+                    let bytes = store.get(&p).await?.bytes().await?;
+                    Ok::<_, object_store::Error>((i, bytes))
+                });
+            }
+            let mut got = Vec::new();
+            while let Some(joined) = set.join_next().await {
+                match joined {
+                    Ok(r) => got.push(r?),
+                    Err(e) => return Err(object_store::Error::JoinError { source: e }),
+                }
+            }
+            got.sort_by_key(|(i, _)| *i);
+            Ok(got
+                .into_iter()
+                .flat_map(|(_, b)| b.to_vec())
+                .collect::<Vec<u8>>())
+        });
+        result.map(Some).map_err(|e| self.error("read", key, e))
+    }
+
+    fn repair_log(
+        &self,
+        _key: &str,
+        _is_valid: &dyn Fn(&str) -> bool,
+    ) -> Result<TailRepair, StateError> {
+        // Each append is one object, written whole or not at all: nothing is ever torn.
+        Ok(TailRepair::Intact)
+    }
+
+    fn lock(
+        &self,
+        env: &str,
+        timeout: Duration,
+        on_warning: &dyn Fn(String),
+    ) -> Result<Box<dyn HeldLock>, LockError> {
+        let key = format!("{env}/lock");
+        let started = Instant::now();
+        let id = format!("{:016x}", rand::random::<u64>());
+        let lease = self.spec.lease;
+        let fresh = |id: &str| {
+            let mut h = LockHolder::current();
+            h.id = Some(id.to_string());
+            h.lease_expires_at = Some(lease_end(lease));
+            h
+        };
+        self.check_bucket()?;
+        loop {
+            let holder = fresh(&id);
+            match self.put(&key, &self.holder_bytes(&holder), PutMode::Create) {
+                Ok(r) => return Ok(Box::new(self.start_lease(env, holder, r))),
+                Err(object_store::Error::AlreadyExists { .. }) => {}
+                Err(e) => return Err(self.error("write", &key, e).into()),
+            }
+            let current = self.read_holder(env)?;
+            if let Some((old, version)) = &current {
+                let expired = old
+                    .lease_expires_at
+                    .is_none_or(|t| t.as_datetime() < time::OffsetDateTime::now_utc());
+                if expired {
+                    let holder = fresh(&id);
+                    match self.put(
+                        &key,
+                        &self.holder_bytes(&holder),
+                        PutMode::Update(version.clone()),
+                    ) {
+                        Ok(r) => {
+                            on_warning(format!(
+                                "took over the lock of environment `{env}` ({}) from {}, whose lease expired{}: that run probably died. \
+                                 Its unfinished work is in the journal; an apply of the same plan resumes it",
+                                self.url_of(&key),
+                                old.describe(),
+                                old.lease_expires_at
+                                    .map(|t| format!(" at {t}"))
+                                    .unwrap_or_default()
+                            ));
+                            return Ok(Box::new(self.start_lease(env, holder, r)));
+                        }
+                        // Someone else took it over (or renewed it) first: look again.
+                        Err(object_store::Error::Precondition { .. })
+                        | Err(object_store::Error::AlreadyExists { .. })
+                        | Err(object_store::Error::NotFound { .. }) => continue,
+                        Err(e) => return Err(self.error("write", &key, e).into()),
+                    }
+                }
+            } else {
+                // Released between our create and our read: try again at once.
+                continue;
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(LockError::Held {
+                    env: env.to_string(),
+                    lock_path: self.location(&key),
+                    holder: current.map(|(h, _)| Box::new(h)),
+                    waited: if timeout.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        waited
+                    },
+                });
+            }
+            std::thread::sleep((POLL_INTERVAL * 2).min(timeout - waited));
+        }
+    }
+
+    fn lock_holder(&self, env: &str) -> Option<LockHolder> {
+        self.read_holder(env).ok().flatten().map(|(h, _)| h)
+    }
+
+    fn force_unlock(&self, env: &str, id: &str) -> Result<LockHolder, LockError> {
+        let key = format!("{env}/lock");
+        let (holder, _) = self.read_holder(env)?.ok_or_else(|| LockError::NotLocked {
+            env: env.to_string(),
+        })?;
+        if holder.id.as_deref() != Some(id) {
+            return Err(LockError::WrongId {
+                env: env.to_string(),
+                id: id.to_string(),
+                found: holder.id.clone().unwrap_or_else(|| "(none)".into()),
+                holder: Box::new(holder),
+            });
+        }
+        self.delete(&key)?;
+        Ok(holder)
+    }
+
+    fn prepare(&self, _env: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn is_local(&self) -> bool {
+        false
+    }
+}
+
+fn lease_end(lease: Duration) -> Timestamp {
+    Timestamp::from_datetime(time::OffsetDateTime::now_utc() + lease)
+}
+
+impl ObjectStateStore {
+    /// Starts renewing the lease every third of its length, until the lock is dropped.
+    fn start_lease(
+        &self,
+        env: &str,
+        holder: LockHolder,
+        created: object_store::PutResult,
+    ) -> RemoteLock {
+        let key = format!("{env}/lock");
+        let path = self.object(&key);
+        let store = self.store.clone();
+        let lease = self.spec.lease;
+        let location = self.url_of(&key);
+        let lost = Arc::new(AtomicBool::new(false));
+        let mut renewed = holder.clone();
+        let mut version = UpdateVersion {
+            e_tag: created.e_tag,
+            version: created.version,
+        };
+        let lost_flag = lost.clone();
+        let task = runtime().spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                renewed.lease_expires_at = Some(lease_end(lease));
+                let Ok(text) = to_canonical_pretty(&renewed) else {
+                    return;
+                };
+                let put = store
+                    .put_opts(
+                        &path,
+                        PutPayload::from(Bytes::from(text.into_bytes())),
+                        PutOptions {
+                            mode: PutMode::Update(version.clone()),
+                            ..PutOptions::default()
+                        },
+                    )
+                    .await;
+                match put {
+                    Ok(r) => {
+                        version = UpdateVersion {
+                            e_tag: r.e_tag,
+                            version: r.version,
+                        }
+                    }
+                    Err(
+                        object_store::Error::Precondition { .. }
+                        | object_store::Error::NotFound { .. }
+                        | object_store::Error::AlreadyExists { .. },
+                    ) => {
+                        lost_flag.store(true, Ordering::SeqCst);
+                        tracing::error!(
+                            "lost the lock {location}: it was removed or taken over (force-unlock, or this run's lease expired). \
+                             state.json is written compare-and-swap, so no other run's state is overwritten"
+                        );
+                        return;
+                    }
+                    // A passing failure: the lease still has two thirds of its length left.
+                    Err(e) => tracing::warn!("could not renew the lock {location}: {e}"),
+                }
+            }
+        });
+        RemoteLock {
+            holder,
+            store: self.store.clone(),
+            path: self.object(&key),
+            task,
+            lost,
+        }
+    }
+}
+
+/// A held lease on `<env>/lock`; dropping it stops the renewal and removes the lock if it is
+/// still ours.
+#[derive(Debug)]
+struct RemoteLock {
+    holder: LockHolder,
+    store: Arc<dyn ObjectStore>,
+    path: ObjectPath,
+    task: tokio::task::JoinHandle<()>,
+    lost: Arc<AtomicBool>,
+}
+
+impl HeldLock for RemoteLock {
+    fn holder(&self) -> &LockHolder {
+        &self.holder
+    }
+}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        self.task.abort();
+        if self.lost.load(Ordering::SeqCst) {
+            return;
+        }
+        let store = self.store.clone();
+        let path = self.path.clone();
+        let id = self.holder.id.clone();
+        // Only our own lock is removed: after a takeover the object names someone else.
+        let _ = block_on(async move {
+            let bytes = store.get(&path).await?.bytes().await?;
+            let holder: Option<LockHolder> = serde_json::from_slice(&bytes).ok();
+            if holder.and_then(|h| h.id) == id {
+                store.delete(&path).await?;
+            }
+            Ok::<_, object_store::Error>(())
+        });
+    }
+}
