@@ -253,7 +253,9 @@ pub enum StateCommand {
         force: bool,
     },
     /// Remove the lock of an apply that is not running any more (object storage only).
-    #[command(after_help = "Example:\n  descope-mgmt state force-unlock --env prod 3f2c1e0d9b8a7f6e")]
+    #[command(
+        after_help = "Example:\n  descope-mgmt state force-unlock --env prod 3f2c1e0d9b8a7f6e"
+    )]
     ForceUnlock {
         /// The lock id printed by the error of whoever was refused.
         id: String,

@@ -30,6 +30,7 @@ fn state_dir(g: &GlobalArgs) -> Result<StateDir, OpError> {
         &g.state_dir,
         &loaded.environment,
         loaded.config.settings.state.as_ref(),
+        &VarSource::Process,
     )?)
 }
 
@@ -517,7 +518,11 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
             match result {
                 Ok(dir) => {
                     if !g.quiet {
-                        println!("Pushed {} to {}.", file.display(), dir.state_file().display());
+                        println!(
+                            "Pushed {} to {}.",
+                            file.display(),
+                            dir.state_file().display()
+                        );
                     }
                     exit::OK
                 }
@@ -525,9 +530,8 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
             }
         }
         StateCommand::ForceUnlock { id } => {
-            let result = state_dir(g).and_then(|d| {
-                Ok(descope_mgmt::state::StateLock::force_unlock(&d, id)?)
-            });
+            let result = state_dir(g)
+                .and_then(|d| Ok(descope_mgmt::state::StateLock::force_unlock(&d, id)?));
             match result {
                 Ok(holder) => {
                     if !g.quiet {
@@ -589,7 +593,7 @@ fn migrate_target(
             spec.region = region.clone();
             spec.endpoint = endpoint.clone();
             Ok(StateDir::with_store(
-                std::sync::Arc::new(ObjectStateStore::open(spec)?),
+                std::sync::Arc::new(ObjectStateStore::open(spec, &VarSource::Process)?),
                 from.env(),
             )?)
         }

@@ -115,7 +115,12 @@ fn state_settings(c: &mut Ctx, s: &crate::config::StateSettings) {
     let remote = s.backend != StateBackend::Local;
     let at = |field: &str| format!("/settings/state/{field}");
     let mut bad = |field: &str, message: String, hint: &str| {
-        c.at(at(field), K::InvalidStateSettings, message, Some(hint.to_string()))
+        c.at(
+            at(field),
+            K::InvalidStateSettings,
+            message,
+            Some(hint.to_string()),
+        )
     };
     match (&s.bucket, remote) {
         (None, true) => bad(
@@ -139,7 +144,10 @@ fn state_settings(c: &mut Ctx, s: &crate::config::StateSettings) {
     {
         bad(
             "prefix",
-            format!("prefix `{}` must end with `/` and not start with one", s.prefix),
+            format!(
+                "prefix `{}` must end with `/` and not start with one",
+                s.prefix
+            ),
             "e.g. `prefix: descope/`",
         );
     }
@@ -174,7 +182,9 @@ fn state_settings(c: &mut Ctx, s: &crate::config::StateSettings) {
     }
     if let Some(l) = &s.lock_lease {
         match humantime::parse_duration(l) {
-            Ok(d) if d >= std::time::Duration::from_secs(1) && d <= std::time::Duration::from_secs(3600) => {}
+            Ok(d)
+                if d >= std::time::Duration::from_secs(1)
+                    && d <= std::time::Duration::from_secs(3600) => {}
             _ => bad(
                 "lock_lease",
                 format!("`{l}` is not a lease between 1s and 1h"),
@@ -183,7 +193,10 @@ fn state_settings(c: &mut Ctx, s: &crate::config::StateSettings) {
         }
     }
     if !remote
-        && (s.bucket.is_some() || s.endpoint.is_some() || !s.prefix.is_empty() || s.lock_lease.is_some())
+        && (s.bucket.is_some()
+            || s.endpoint.is_some()
+            || !s.prefix.is_empty()
+            || s.lock_lease.is_some())
     {
         bad(
             "backend",

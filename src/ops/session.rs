@@ -140,6 +140,7 @@ impl Session {
             &opts.state_dir,
             &loaded.environment,
             settings.state.as_ref(),
+            &opts.vars,
         )?;
         Ok(Session {
             loaded,

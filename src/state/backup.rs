@@ -112,14 +112,11 @@ pub fn load_backup_at(dir: &StateDir, path: &Path) -> Result<Backup, StateError>
     if !dir.store().is_local() {
         if let Ok(name) = path.strip_prefix(dir.backups_dir()) {
             let key = dir.key(&format!("{BACKUPS_DIR}/{}", name.display()));
-            let bytes = dir
-                .store()
-                .read(&key)?
-                .ok_or_else(|| StateError::Storage {
-                    action: "read",
-                    location: path.display().to_string(),
-                    detail: "there is no such backup (see `descope-mgmt backup list`)".into(),
-                })?;
+            let bytes = dir.store().read(&key)?.ok_or_else(|| StateError::Storage {
+                action: "read",
+                location: path.display().to_string(),
+                detail: "there is no such backup (see `descope-mgmt backup list`)".into(),
+            })?;
             return parse_backup(path, &bytes);
         }
     }
@@ -133,7 +130,8 @@ pub fn load_backup(path: &Path) -> Result<Backup, StateError> {
 }
 
 fn parse_backup(path: &Path, bytes: &[u8]) -> Result<Backup, StateError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| StateError::corrupt(path, "backup", e, HINT))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| StateError::corrupt(path, "backup", e, HINT))?;
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| StateError::corrupt(path, "backup", e, HINT))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(BACKUP_FORMAT) {

@@ -38,11 +38,13 @@ impl StateDir {
         root: impl Into<PathBuf>,
         env: &str,
         settings: Option<&crate::config::StateSettings>,
+        vars: &crate::config::VarSource,
     ) -> Result<Self, StateError> {
         match settings.and_then(super::remote::RemoteSpec::from_settings) {
             Some(spec) => {
                 Self::new(".", env)?; // the name checks, before any request
-                Self::with_store(Arc::new(super::remote::ObjectStateStore::open(spec)?), env)
+                let store = super::remote::ObjectStateStore::open(spec, vars)?;
+                Self::with_store(Arc::new(store), env)
             }
             None => Self::new(root, env),
         }

@@ -29,8 +29,8 @@ pub use audit::{
     append_audit, read_audit, AuditChange, AuditRecord, AuditTotals, ChangeResult, Identity,
 };
 pub use backup::{
-    list_backups, load_backup, load_backup_at, write_backup, BackedUpResource, Backup, BackupSummary,
-    BACKUP_FORMAT, BACKUP_FORMAT_VERSION,
+    list_backups, load_backup, load_backup_at, write_backup, BackedUpResource, Backup,
+    BackupSummary, BACKUP_FORMAT, BACKUP_FORMAT_VERSION,
 };
 pub use dir::StateDir;
 pub use error::StateError;

@@ -27,6 +27,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion};
 use sha2::{Digest, Sha256};
 
+use crate::config::VarSource;
+
 use super::lock::{LockError, LockHolder, POLL_INTERVAL};
 use super::store::{HeldLock, StateStore, WriteMode};
 use super::StateError;
@@ -64,12 +66,22 @@ impl Backend {
             (Backend::S3, _) => "s3:GetObject",
             (Backend::Gcs, "list") => "storage.objects.list",
             (Backend::Gcs, "delete") => "storage.objects.delete",
-            (Backend::Gcs, "write") => "storage.objects.create (and storage.objects.delete to replace)",
+            (Backend::Gcs, "write") => {
+                "storage.objects.create (and storage.objects.delete to replace)"
+            }
             (Backend::Gcs, _) => "storage.objects.get",
-            (Backend::Azure, "list") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read (list)",
-            (Backend::Azure, "delete") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
-            (Backend::Azure, "write") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
-            (Backend::Azure, _) => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            (Backend::Azure, "list") => {
+                "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read (list)"
+            }
+            (Backend::Azure, "delete") => {
+                "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"
+            }
+            (Backend::Azure, "write") => {
+                "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+            }
+            (Backend::Azure, _) => {
+                "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+            }
         }
     }
 }
@@ -146,10 +158,35 @@ impl RemoteSpec {
 
     /// `s3://bucket/prefix/`
     pub fn url(&self) -> String {
-        format!("{}://{}/{}", self.backend.scheme(), self.bucket, self.prefix)
+        format!(
+            "{}://{}/{}",
+            self.backend.scheme(),
+            self.bucket,
+            self.prefix
+        )
     }
 
-    fn build(&self) -> Result<Arc<dyn ObjectStore>, StateError> {
+    /// The standard variables of the backend (`AWS_*`, `GOOGLE_*`, `AZURE_*`) from `vars`:
+    /// the process environment, or the map tests use in its place.
+    fn standard_vars(&self, vars: &VarSource) -> Vec<(String, String)> {
+        let prefix = match self.backend {
+            Backend::S3 => "AWS_",
+            Backend::Gcs => "GOOGLE_",
+            Backend::Azure => "AZURE_",
+        };
+        let all: Vec<(String, String)> = match vars {
+            VarSource::Process => std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+            VarSource::Map(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        all.into_iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .collect()
+    }
+
+    fn build(&self, vars: &VarSource) -> Result<Arc<dyn ObjectStore>, StateError> {
+        let standard = self.standard_vars(vars);
         let retry = RetryConfig {
             max_retries: 3,
             retry_timeout: Duration::from_secs(30),
@@ -163,9 +200,13 @@ impl RemoteSpec {
             Backend::S3 => {
                 // Credentials, region and endpoint from the standard AWS variables; the
                 // configuration only adds what it names.
-                let mut b = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(&self.bucket)
-                    .with_retry(retry);
+                let mut b = object_store::aws::AmazonS3Builder::new();
+                for (k, v) in &standard {
+                    if let Ok(key) = k.to_ascii_lowercase().parse() {
+                        b = b.with_config(key, v);
+                    }
+                }
+                let mut b = b.with_bucket_name(&self.bucket).with_retry(retry);
                 if let Some(r) = &self.region {
                     b = b.with_region(r);
                 }
@@ -174,15 +215,26 @@ impl RemoteSpec {
                 }
                 b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
             }
-            Backend::Gcs => object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                .with_bucket_name(&self.bucket)
-                .with_retry(retry)
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+            Backend::Gcs => {
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::new();
+                for (k, v) in &standard {
+                    if let Ok(key) = k.to_ascii_lowercase().parse() {
+                        b = b.with_config(key, v);
+                    }
+                }
+                b.with_bucket_name(&self.bucket)
+                    .with_retry(retry)
+                    .build()
+                    .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            }
             Backend::Azure => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_container_name(&self.bucket)
-                    .with_retry(retry);
+                let mut b = object_store::azure::MicrosoftAzureBuilder::new();
+                for (k, v) in &standard {
+                    if let Ok(key) = k.to_ascii_lowercase().parse() {
+                        b = b.with_config(key, v);
+                    }
+                }
+                let mut b = b.with_container_name(&self.bucket).with_retry(retry);
                 if let Some(a) = &self.account {
                     b = b.with_account(a);
                 }
@@ -258,15 +310,23 @@ fn part_name(n: u64) -> String {
 }
 
 impl ObjectStateStore {
-    pub fn open(spec: RemoteSpec) -> Result<Self, StateError> {
-        let store = spec.build()?;
-        Ok(ObjectStateStore {
+    /// Credentials and the rest of the backend's standard settings come from `vars` (the
+    /// process environment), never from the configuration file.
+    pub fn open(spec: RemoteSpec, vars: &VarSource) -> Result<Self, StateError> {
+        let store = spec.build(vars)?;
+        Ok(Self::with_object_store(spec, store))
+    }
+
+    /// Over an object store built by the caller (tests pass credentials explicitly instead of
+    /// through the process environment).
+    pub fn with_object_store(spec: RemoteSpec, store: Arc<dyn ObjectStore>) -> Self {
+        ObjectStateStore {
             spec,
             store,
             seen: Mutex::new(HashMap::new()),
             next_part: Mutex::new(HashMap::new()),
             bucket_checked: AtomicBool::new(false),
-        })
+        }
     }
 
     pub fn spec(&self) -> &RemoteSpec {
@@ -319,12 +379,8 @@ impl ObjectStateStore {
         }
         let store = self.store.clone();
         let prefix = self.object("");
-        let result = block_on(async move {
-            store
-                .list_with_delimiter(Some(&prefix))
-                .await
-                .map(|_| ())
-        });
+        let result =
+            block_on(async move { store.list_with_delimiter(Some(&prefix)).await.map(|_| ()) });
         result.map_err(|e| self.error("list", "", e))?;
         self.bucket_checked.store(true, Ordering::Relaxed);
         Ok(())

@@ -64,8 +64,11 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 
     /// Makes a log that a crash left with a torn last line whole again before appending (see
     /// `util::jsonl`). Stores whose appends are atomic never have one.
-    fn repair_log(&self, key: &str, is_valid: &dyn Fn(&str) -> bool)
-        -> Result<TailRepair, StateError>;
+    fn repair_log(
+        &self,
+        key: &str,
+        is_valid: &dyn Fn(&str) -> bool,
+    ) -> Result<TailRepair, StateError>;
 
     /// Takes the apply lock of environment `env`, waiting up to `timeout`. `on_warning`
     /// receives what the person running the tool must hear (a taken-over lease).

@@ -137,11 +137,7 @@ pub fn push(
     lock_timeout: Duration,
 ) -> Result<(), TransferError> {
     let _lock = StateLock::acquire(dir, lock_timeout)?;
-    let pushed = StateFile::from_bytes(
-        std::path::Path::new("the pushed file"),
-        dir.env(),
-        bytes,
-    )?;
+    let pushed = StateFile::from_bytes(std::path::Path::new("the pushed file"), dir.env(), bytes)?;
     let current = StateFile::load(dir)?;
     if !force {
         if let (Some(now), Some(new)) = (&current.project_id, &pushed.project_id) {

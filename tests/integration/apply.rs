@@ -24,17 +24,17 @@ use descope_mgmt::state::{Journal, OpStatus, StateFile};
 
 use crate::util::{output, TestEnv};
 
-const ENV: &str = "dev";
-const KEY_VAR: &str = "EMU_MANAGEMENT_KEY";
-const FAST: &str = "6000/60";
+pub(crate) const ENV: &str = "dev";
+pub(crate) const KEY_VAR: &str = "EMU_MANAGEMENT_KEY";
+pub(crate) const FAST: &str = "6000/60";
 
 // ---------------------------------------------------------------------------------------------
 // The desired project, as data (to write the YAML and to check the emulator against).
 
 #[derive(Debug, Clone)]
-struct TenantSpec {
+pub(crate) struct TenantSpec {
     id: String,
-    name: String,
+    pub(crate) name: String,
     parent: Option<String>,
     domains: Vec<String>,
     default_roles: Vec<String>,
@@ -48,17 +48,17 @@ struct RoleSpec {
 }
 
 #[derive(Debug, Clone)]
-struct Desired {
+pub(crate) struct Desired {
     permissions: Vec<(String, String)>,
     roles: Vec<RoleSpec>,
-    tenants: Vec<TenantSpec>,
+    pub(crate) tenants: Vec<TenantSpec>,
 }
 
 impl Desired {
     /// `roots` root tenants, each with `children` children, each with `grand` grandchildren:
     /// three levels. Project roles over a few permissions, one tenant role per root, default
     /// roles on roots and children.
-    fn new(roots: usize, children: usize, grand: usize) -> Desired {
+    pub(crate) fn new(roots: usize, children: usize, grand: usize) -> Desired {
         let permissions: Vec<(String, String)> = (0..6)
             .map(|i| (format!("perm-{i}"), format!("Permission number {i}")))
             .collect();
@@ -220,11 +220,15 @@ impl Desired {
 // One test's world: a `TestEnv` whose config names the project and takes the key from a
 // secret variable (not the SDKs' variables), environment `dev`.
 
-async fn world(opts: EmulatorOptions, desired: &Desired) -> TestEnv {
+pub(crate) async fn world(opts: EmulatorOptions, desired: &Desired) -> TestEnv {
     world_with_rate(opts, desired, FAST).await
 }
 
-async fn world_with_rate(opts: EmulatorOptions, desired: &Desired, rate: &str) -> TestEnv {
+pub(crate) async fn world_with_rate(
+    opts: EmulatorOptions,
+    desired: &Desired,
+    rate: &str,
+) -> TestEnv {
     let mut w = TestEnv::start(opts).await;
     w.vars = BTreeMap::from([
         (KEY_VAR.to_string(), w.emu().management_key().to_string()),
@@ -235,12 +239,18 @@ async fn world_with_rate(opts: EmulatorOptions, desired: &Desired, rate: &str) -
     w
 }
 
-fn write_config(w: &TestEnv, desired: &Desired, rate: &str) {
-    w.write_config(&desired.yaml(w.emu().project_id(), rate));
+pub(crate) fn write_config(w: &TestEnv, desired: &Desired, rate: &str) {
+    let yaml = desired.yaml(w.emu().project_id(), rate);
+    // On object storage when the world is set up for it (`TestEnv::use_s3`).
+    let yaml = match w.state_settings() {
+        Some(state) => yaml.replacen("settings:\n", &format!("settings:\n  state: {state}\n"), 1),
+        None => yaml,
+    };
+    w.write_config(&yaml);
 }
 
 /// Plans and saves to `<dir>/<name>.plan`.
-async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
+pub(crate) async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
     let path = w.path(format!("{name}.plan"));
     let outcome = w
         .plan(PlanRequest {
@@ -252,7 +262,7 @@ async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
     (outcome.plan, path)
 }
 
-async fn plan_has_changes(w: &TestEnv) -> bool {
+pub(crate) async fn plan_has_changes(w: &TestEnv) -> bool {
     let p = w.plan(PlanRequest::default()).await.expect("plan");
     if p.plan.has_changes() {
         eprintln!(
@@ -268,11 +278,11 @@ async fn plan_has_changes(w: &TestEnv) -> bool {
 }
 
 /// The `descope-mgmt` binary against this world, as a user or CI would run it.
-fn cli(w: &TestEnv, args: &[&str]) -> Command {
+pub(crate) fn cli(w: &TestEnv, args: &[&str]) -> Command {
     cli_env(w, ENV, args)
 }
 
-fn cli_env(w: &TestEnv, env: &str, args: &[&str]) -> Command {
+pub(crate) fn cli_env(w: &TestEnv, env: &str, args: &[&str]) -> Command {
     let mut cmd = w.cmd(&["--config"]);
     cmd.arg(w.config_path())
         .arg("--env")
@@ -293,11 +303,11 @@ async fn apply_cli(w: &TestEnv, plan: &Path) -> Output {
     run(w, &["apply", plan.to_str().unwrap()]).await
 }
 
-fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "--- stdout\n{}\n--- stderr\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -306,7 +316,7 @@ fn text(out: &Output) -> String {
 }
 
 /// Paths that change data (descope-api.md §4-7). Everything else is a read.
-fn is_write_path(path: &str) -> bool {
+pub(crate) fn is_write_path(path: &str) -> bool {
     [
         "/create",
         "/update",
@@ -341,7 +351,7 @@ fn assert_success(report: &ApplyReport) {
 /// committed count must equal the planned count exactly. Roles and permissions may go in batch
 /// requests, so for them: they all exist, no delete was ever committed, and the emulator refuses
 /// a duplicate name, so none can have been created twice.
-fn assert_created_once(emu: &Emulator, desired: &Desired) {
+pub(crate) fn assert_created_once(emu: &Emulator, desired: &Desired) {
     let c = emu.counters();
     assert_eq!(
         c.writes("/v1/mgmt/tenant/create"),
@@ -622,15 +632,15 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
 
 /// Where to kill the apply: the `nth` request to `path` reaching `phase` in the emulator.
 #[derive(Debug, Clone, Copy)]
-struct KillPoint {
-    phase: HookPhase,
-    path: &'static str,
-    nth: u64,
+pub(crate) struct KillPoint {
+    pub(crate) phase: HookPhase,
+    pub(crate) path: &'static str,
+    pub(crate) nth: u64,
 }
 
 /// Runs `descope-mgmt apply PLAN` as a child process and sends it `signal` (`-KILL`, `-INT`)
 /// from the emulator's hook at `point`, so the signal lands exactly there.
-async fn apply_signalled_at(
+pub(crate) async fn apply_signalled_at(
     w: &TestEnv,
     plan: &Path,
     point: KillPoint,

@@ -17,6 +17,7 @@
 //! Tests bind port 0 and never sleep waiting for time. Hand-written expectations live in
 //! `tests/golden/` and `tests/fixtures/`. The emulator's own tests are `tests/emulator.rs`.
 
+mod moto;
 mod util;
 
 mod api;
@@ -24,4 +25,5 @@ mod apply;
 mod config;
 mod manage;
 mod plan;
+mod remote;
 mod state;

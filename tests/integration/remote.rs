@@ -1,0 +1,326 @@
+//! The state in object storage, against a real S3-compatible server (`moto_server`, see
+//! `moto.rs`): the lock across machines, a dead holder's lease taken over and its journal
+//! resumed, a lost race on state.json refused, and `state migrate` there and back.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+
+use descope_emulator::{EmulatorOptions, HookEvent, HookPhase};
+use descope_mgmt::state::{Journal, StateError, StateFile};
+
+use crate::apply::{
+    apply_signalled_at, assert_created_once, cli, code, is_write_path, plan_has_changes, plan_to,
+    text, world, write_config, Desired, KillPoint, ENV,
+};
+use crate::util::{output, TestEnv};
+
+/// A world whose state is in a fresh bucket; `None` when moto is not installed.
+async fn s3_world(desired: &Desired, lease: &str) -> Option<TestEnv> {
+    let mut w = world(EmulatorOptions::default(), desired).await;
+    if !w.use_s3(lease) {
+        return None;
+    }
+    write_config(&w, desired, crate::apply::FAST);
+    Some(w)
+}
+
+/// `cli` with a state directory of its own: another machine sharing the bucket.
+fn cli_at(w: &TestEnv, state_root: &Path, args: &[&str]) -> Command {
+    let mut cmd = w.cmd(&["--config"]);
+    cmd.arg(w.config_path())
+        .arg("--env")
+        .arg(ENV)
+        .arg("--state-dir")
+        .arg(state_root)
+        .arg("--no-color")
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Two applies on two state roots sharing one bucket: while A holds the lock, B fails at once
+/// naming A, and C, with --lock-timeout, waits for A and then gets the lock (and is refused on
+/// freshness, as a plan made before A's apply must be — never on the lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_machines_sharing_a_bucket_one_applies_the_other_fails_naming_it_or_waits() {
+    let desired = Desired::new(2, 1, 0);
+    let Some(w) = s3_world(&desired, "10s").await else {
+        return;
+    };
+    let (p, path) = plan_to(&w, "race").await;
+    let (root_a, root_b) = (w.path("machine-a"), w.path("machine-b"));
+
+    let (reached_tx, reached_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(Some((reached_tx, release_rx))));
+    w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
+        if ev.phase == HookPhase::BeforeHandling && is_write_path(&ev.path) {
+            if let Some((reached, release)) = gate.lock().unwrap().take() {
+                reached.send(()).unwrap();
+                release.recv().unwrap();
+            }
+        }
+    })));
+    let a = cli_at(&w, &root_a, &["apply", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let a_pid = a.id();
+    let a_done = tokio::task::spawn_blocking(move || a.wait_with_output().unwrap());
+    tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
+        .await
+        .unwrap();
+
+    let b = output(cli_at(&w, &root_b, &["apply", path.to_str().unwrap()])).await;
+    let c = cli_at(
+        &w,
+        &root_b,
+        &["apply", "--lock-timeout", "60s", path.to_str().unwrap()],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let c_done = tokio::task::spawn_blocking(move || c.wait_with_output().unwrap());
+    release_tx.send(()).unwrap();
+    let a = a_done.await.unwrap();
+    let c = c_done.await.unwrap();
+    w.emu().set_hook(None);
+
+    assert_eq!(code(&b), 1, "{}", text(&b));
+    let b_err = stderr(&b);
+    assert!(
+        b_err.contains(&format!("locked by process {a_pid}")),
+        "names the holder: {b_err}"
+    );
+    assert!(
+        b_err.contains(&w.s3.as_ref().unwrap().url()),
+        "names the bucket: {b_err}"
+    );
+    assert!(b_err.contains("force-unlock"), "{b_err}");
+    assert_eq!(code(&a), 0, "{}", text(&a));
+    assert_created_once(w.emu(), &desired);
+
+    assert_eq!(
+        code(&c),
+        3,
+        "waited, then refused the used plan: {}",
+        text(&c)
+    );
+    assert!(!stderr(&c).contains("locked by"), "{}", text(&c));
+
+    let state = w.state(ENV);
+    assert!(StateFile::load(&state).unwrap().was_applied(&p.digest));
+    assert!(Journal::read(&state, &p.digest)
+        .unwrap()
+        .all_done(p.changes.len()));
+    // Nothing of the state on either machine, and the lock is gone.
+    for root in [&root_a, &root_b] {
+        assert!(!root.join(ENV).join("state.json").exists());
+        assert!(!root.join(ENV).join("journal").exists());
+    }
+    assert!(state.store().read(&state.key("lock")).unwrap().is_none());
+}
+
+/// A holder killed with SIGKILL leaves its lease behind; the next apply waits for it to run
+/// out, takes the lock over with a warning naming the dead holder, resumes the journal and
+/// finishes with every create done once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_holder_lease_expires_and_the_next_apply_takes_over_and_resumes() {
+    let desired = Desired::new(3, 1, 0);
+    let Some(w) = s3_world(&desired, "2s").await else {
+        return;
+    };
+    let (p, path) = plan_to(&w, "kill").await;
+    let killed = apply_signalled_at(
+        &w,
+        &path,
+        KillPoint {
+            phase: HookPhase::AfterCommit,
+            path: "/v1/mgmt/tenant/create",
+            nth: 2,
+        },
+        "-KILL",
+    )
+    .await;
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(killed.status.signal(), Some(9), "{}", text(&killed));
+    let state = w.state(ENV);
+    let dead = descope_mgmt::state::lock::read_holder(&state).expect("the dead holder's lease");
+    let j = Journal::read(&state, &p.digest).unwrap();
+    assert!(j.is_unfinished(p.changes.len()), "{j:?}");
+
+    let out = output(cli(
+        &w,
+        &["apply", "--lock-timeout", "30s", path.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("took over the lock"), "{err}");
+    assert!(
+        err.contains(&format!("process {}", dead.pid)),
+        "names the old holder: {err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Resumed an interrupted apply"),
+        "{}",
+        text(&out)
+    );
+    assert_created_once(w.emu(), &desired);
+    assert!(!plan_has_changes(&w).await);
+    assert!(Journal::read(&state, &p.digest)
+        .unwrap()
+        .all_done(p.changes.len()));
+}
+
+/// A write of state.json behind the lock's back: the slower writer is refused, naming the
+/// object, and what the faster one wrote stays.
+#[test]
+fn a_lost_race_on_state_json_is_refused_not_overwritten() {
+    let Some(bucket) = crate::moto::Bucket::new("10s") else {
+        return;
+    };
+    let (mine, theirs) = (bucket.state(ENV), bucket.other_view().state(ENV));
+    let mut first = StateFile::load(&mine).unwrap();
+    first.project_id = Some("P1".into());
+    first.save(&mine).unwrap();
+
+    let mut slow = StateFile::load(&mine).unwrap();
+    let mut fast = StateFile::load(&theirs).unwrap();
+    fast.set_managed("tenant.fast".parse().unwrap(), "f".repeat(64), false);
+    fast.save(&theirs).unwrap();
+
+    slow.set_managed("tenant.slow".parse().unwrap(), "s".repeat(64), false);
+    let err = slow.save(&mine).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("{}{ENV}/state.json", bucket.url())),
+        "{msg}"
+    );
+    assert!(msg.contains("412"), "{msg}");
+    let stored = StateFile::load(&bucket.other_view().state(ENV)).unwrap();
+    assert!(stored.is_managed(&"tenant.fast".parse().unwrap()));
+    assert!(!stored.is_managed(&"tenant.slow".parse().unwrap()));
+
+    // A creator racing a creator: the second `Create` of a fresh state.json loses too.
+    let (a, b) = (bucket.state("other"), bucket.other_view().state("other"));
+    let (sa, sb) = (StateFile::load(&a).unwrap(), StateFile::load(&b).unwrap());
+    let mut sa2 = sa.clone();
+    sa2.project_id = Some("PA".into());
+    sa2.save(&a).unwrap();
+    let mut sb2 = sb.clone();
+    sb2.project_id = Some("PB".into());
+    assert!(matches!(
+        sb2.save(&b).unwrap_err(),
+        StateError::Conflict { .. }
+    ));
+}
+
+fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                // The local lock's own files are per machine, never migrated.
+                if rel != "lock" && rel != "lock.holder" {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A local state (state.json, a backup, a journal, the audit log) migrated to the bucket and
+/// back is byte for byte what it was, and in between the bucket is a working state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn state_migrate_to_a_bucket_and_back_leaves_identical_files() {
+    let mut desired = Desired::new(2, 1, 0);
+    let mut w = world(EmulatorOptions::default(), &desired).await;
+    let (_, path) = plan_to(&w, "first").await;
+    let out = output(cli(&w, &["apply", path.to_str().unwrap()])).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // A second apply, with a backup (an update) and a second audit line.
+    desired.tenants[0].name = "Renamed".into();
+    write_config(&w, &desired, crate::apply::FAST);
+    let (_, path) = plan_to(&w, "second").await;
+    let out = output(cli(&w, &["apply", path.to_str().unwrap()])).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let local = w.state_path().join(ENV);
+    let before = files_under(&local);
+    for f in ["state.json", "audit.jsonl", ".gitignore"] {
+        assert!(before.contains_key(f), "{f} in {:?}", before.keys());
+    }
+    assert!(before.keys().any(|k| k.starts_with("backups/")));
+    assert!(before.keys().any(|k| k.starts_with("journal/")));
+
+    if !w.use_s3("10s") {
+        return;
+    }
+    let bucket = w.s3.clone().unwrap();
+    let out = output(cli(
+        &w,
+        &[
+            "state",
+            "migrate",
+            "--to",
+            &bucket.url(),
+            "--endpoint",
+            &bucket.endpoint,
+            "--region",
+            "us-east-1",
+        ],
+    ))
+    .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // Into a non-empty place: refused, nothing overwritten.
+    let again = output(cli(
+        &w,
+        &[
+            "state",
+            "migrate",
+            "--to",
+            &bucket.url(),
+            "--endpoint",
+            &bucket.endpoint,
+        ],
+    ))
+    .await;
+    assert_eq!(code(&again), 1, "{}", text(&again));
+    assert!(
+        stderr(&again).contains("already holds state"),
+        "{}",
+        text(&again)
+    );
+
+    // The configuration now points at the bucket: the state is there and in use.
+    write_config(&w, &desired, crate::apply::FAST);
+    assert!(!plan_has_changes(&w).await);
+    let out = output(cli(&w, &["state", "pull"])).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(out.stdout, before["state.json"]);
+
+    let back = w.path("back");
+    let out = output(cli(
+        &w,
+        &["state", "migrate", "--to", back.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(files_under(&back.join(ENV)), before);
+    w.s3 = None;
+}
