@@ -266,18 +266,22 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         Err(e) => return fail(&e),
     };
     rt.block_on(async {
-        // A saved plan is checked before anything else, network included.
+        // A saved plan is checked before anything else, network included. One that `apply`
+        // saved in object storage (`s3://…/<env>/plans/<digest>.json`) is read through the
+        // state store once the session knows it, still before the lock and any Descope request.
+        let stored = a.file.as_ref().filter(|p| is_state_url(p));
         let saved = match &a.file {
-            Some(path) => match PlanFile::read_verified(path) {
+            Some(path) if stored.is_none() => match PlanFile::read_verified(path) {
                 Ok(p) => Some((p, path.clone())),
                 Err(e) => return fail(&OpError::from(e)),
             },
-            None => None,
+            _ => None,
         };
         let env = g
             .env
             .clone()
-            .or_else(|| saved.as_ref().map(|(p, _)| p.environment.clone()));
+            .or_else(|| saved.as_ref().map(|(p, _)| p.environment.clone()))
+            .or_else(|| stored.and_then(|p| env_of_saved_plan(p)));
         let mut opts = global_options(g, env);
         let _emulator = match start_emulator_if_asked(g, &mut opts).await {
             Ok(e) => e,
@@ -287,6 +291,24 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         let session = match Session::open(&opts, Some(tx)) {
             Ok(s) => s,
             Err(e) => return fail(&e),
+        };
+        let saved = match (saved, stored) {
+            (None, Some(url)) => match session
+                .state
+                .read_saved_plan(url)
+                .map_err(OpError::from)
+                .and_then(|bytes| {
+                    let text = String::from_utf8(bytes).map_err(|_| {
+                        OpError::from(descope_mgmt::plan::file::PlanFileError::NotCanonical {
+                            path: url.display().to_string(),
+                        })
+                    })?;
+                    Ok(PlanFile::parse_verified(&text, url)?)
+                }) {
+                Ok(p) => Some((p, url.clone())),
+                Err(e) => return fail(&e),
+            },
+            (s, _) => s,
         };
         let (plan, path) = match saved {
             Some(s) => s,
@@ -326,6 +348,21 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
             Err(e) => fail(&e),
         }
     })
+}
+
+fn is_state_url(path: &Path) -> bool {
+    let p = path.to_string_lossy();
+    ["s3://", "gs://", "gcs://", "az://", "azure://"]
+        .iter()
+        .any(|s| p.starts_with(s))
+}
+
+/// `<env>` of `…/<env>/plans/<digest>.json`.
+fn env_of_saved_plan(path: &Path) -> Option<String> {
+    let plans = path.parent()?;
+    (plans.file_name()? == "plans")
+        .then(|| plans.parent()?.file_name()?.to_str().map(str::to_string))
+        .flatten()
 }
 
 /// First Ctrl-C: start nothing new, let operations in flight finish and be journaled, then

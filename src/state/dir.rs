@@ -92,6 +92,22 @@ impl StateDir {
         Ok(self.key(&format!("plans/{}.json", digest_file_stem(plan_digest)?)))
     }
 
+    /// The bytes of a plan `apply` saved under `plans/`, given the location it printed (a
+    /// file on this machine is read as a file).
+    pub fn read_saved_plan(&self, path: &Path) -> Result<Vec<u8>, StateError> {
+        if !self.store.is_local() {
+            if let Ok(name) = path.strip_prefix(self.plans_dir()) {
+                let key = self.key(&format!("plans/{}", name.display()));
+                return self.store.read(&key)?.ok_or_else(|| StateError::Storage {
+                    action: "read",
+                    location: path.display().to_string(),
+                    detail: "there is no such plan".into(),
+                });
+            }
+        }
+        std::fs::read(path).map_err(|e| crate::util::atomic::FileError::new("read", path, e).into())
+    }
+
     /// Writes a plan that `apply` made itself under `plans/` and says where it is.
     pub fn save_plan(&self, plan_digest: &str, bytes: &[u8]) -> Result<PathBuf, StateError> {
         let key = self.plan_key(plan_digest)?;

@@ -680,6 +680,22 @@ impl StateStore for ObjectStateStore {
         result.map(Some).map_err(|e| self.error("read", key, e))
     }
 
+    fn delete_log(&self, key: &str) -> Result<(), StateError> {
+        for part in self.parts(key)? {
+            let rel = part
+                .as_ref()
+                .strip_prefix(self.spec.prefix.as_str())
+                .unwrap_or(part.as_ref())
+                .to_string();
+            self.delete(&rel)?;
+        }
+        self.next_part
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
     fn repair_log(
         &self,
         _key: &str,

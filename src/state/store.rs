@@ -62,6 +62,9 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     /// The whole content of an append-only log, in the order it was appended, or `None`.
     fn read_log(&self, key: &str) -> Result<Option<Vec<u8>>, StateError>;
 
+    /// Removes an append-only log whole (a missing one is fine).
+    fn delete_log(&self, key: &str) -> Result<(), StateError>;
+
     /// Makes a log that a crash left with a torn last line whole again before appending (see
     /// `util::jsonl`). Stores whose appends are atomic never have one.
     fn repair_log(
@@ -200,6 +203,10 @@ impl StateStore for LocalStore {
 
     fn read_log(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         self.read(key)
+    }
+
+    fn delete_log(&self, key: &str) -> Result<(), StateError> {
+        self.delete(key)
     }
 
     fn repair_log(

@@ -235,6 +235,10 @@ pub(crate) async fn world_with_rate(
         ("DESCOPE_BASE_URI".to_string(), w.emu().base_url()),
     ]);
     w.env = Some(ENV.to_string());
+    // The whole suite runs once more with the state in a bucket (`.ci/run`).
+    if crate::moto::suite_on_s3() {
+        assert!(w.use_s3("10s"), "DESCOPE_TEST_STATE=s3 needs moto_server");
+    }
     write_config(&w, desired, rate);
     w
 }
@@ -396,8 +400,7 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     assert!(!report.resumed);
     // Only creates: nothing live is changed, so a backup (if written) holds nothing.
     if let Some(b) = &report.backup {
-        let backup: descope_mgmt::state::Backup =
-            serde_json::from_str(&std::fs::read_to_string(b).unwrap()).unwrap();
+        let backup = descope_mgmt::state::load_backup_at(&w.state(ENV), b).unwrap();
         assert!(backup.resources.is_empty(), "{:?}", backup.resources);
     }
     assert_eq!(report.rate_limited, 0);
@@ -415,9 +418,9 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     // The journal ends with every operation done; one audit record.
     let journal = Journal::read(&w.state(ENV), &plan_file.digest).unwrap();
     assert!(journal.all_done(plan_file.changes.len()));
-    let audit = std::fs::read_to_string(w.state(ENV).audit_file()).unwrap();
-    assert_eq!(audit.lines().count(), 1);
-    assert!(audit.contains(&plan_file.digest));
+    let audit = descope_mgmt::state::read_audit(&w.state(ENV)).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].plan_digest, plan_file.digest);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,7 +610,8 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
     // state.json lost (a fresh clone without it, or a run that died after its last operation
     // but before saving state): the journal still shows the plan used. Refused, and state.json
     // is put right on the way (managed addresses, the plan marked used).
-    std::fs::remove_file(w.state(ENV).state_file()).unwrap();
+    let state = w.state(ENV);
+    state.store().delete(&state.key("state.json")).unwrap();
     let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already applied"));
@@ -619,8 +623,14 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
     }
     // And with state.json and the journal both gone, the fingerprint check refuses: its
     // targets now match `after`, not `before`.
-    std::fs::remove_file(w.state(ENV).state_file()).unwrap();
-    std::fs::remove_dir_all(w.state(ENV).journal_dir()).unwrap();
+    let state = w.state(ENV);
+    state.store().delete(&state.key("state.json")).unwrap();
+    for digest in Journal::list(&state).unwrap() {
+        state
+            .store()
+            .delete_log(&state.journal_key(&digest).unwrap())
+            .unwrap();
+    }
     let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenant.t00"));
@@ -697,6 +707,7 @@ async fn apply_killed_at(w: &TestEnv, plan: &Path, point: KillPoint) {
     let out = apply_signalled_at(w, plan, point, "-KILL").await;
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    w.release_dead_lock(ENV);
 }
 
 /// The journal after a kill: started, not finished, at least one operation in flight.
@@ -1350,8 +1361,8 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
     assert!(!plan_has_changes(&w).await);
 
     // The backup holds what the plan changed or deleted, as it was before.
-    let backup: descope_mgmt::state::Backup =
-        serde_json::from_str(&std::fs::read_to_string(report.backup.unwrap()).unwrap()).unwrap();
+    let backup =
+        descope_mgmt::state::load_backup_at(&w.state(ENV), &report.backup.unwrap()).unwrap();
     let backed_up = |a: &str| {
         backup
             .resources
@@ -1524,13 +1535,22 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
     w.emu().set_hook(None);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    w.release_dead_lock(ENV);
 
-    let plans: Vec<PathBuf> = std::fs::read_dir(w.state(ENV).plans_dir())
+    let state = w.state(ENV);
+    let plans: Vec<PathBuf> = state
+        .store()
+        .list(&state.key("plans"))
         .unwrap()
-        .map(|e| e.unwrap().path())
+        .iter()
+        .map(|name| state.plans_dir().join(name))
         .collect();
     assert_eq!(plans.len(), 1, "{plans:?}");
-    let saved = PlanFile::read_verified(&plans[0]).unwrap();
+    let saved = PlanFile::parse_verified(
+        &String::from_utf8(state.read_saved_plan(&plans[0]).unwrap()).unwrap(),
+        &plans[0],
+    )
+    .unwrap();
     assert_partial_journal(&w, &saved);
 
     let out = apply_cli(&w, &plans[0]).await;

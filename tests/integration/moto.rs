@@ -229,3 +229,9 @@ fn create_bucket(endpoint: &str, name: &str) {
         "creating bucket {name}: {answer}"
     );
 }
+
+/// `DESCOPE_TEST_STATE=s3`: the apply, resume, backup and restore suites keep their state in a
+/// bucket instead of `state/` (CI runs them both ways).
+pub fn suite_on_s3() -> bool {
+    std::env::var("DESCOPE_TEST_STATE").as_deref() == Ok("s3")
+}

@@ -97,6 +97,19 @@ impl TestEnv {
         true
     }
 
+    /// After a SIGKILL: a dead holder's lease in a bucket would make the next run wait out its
+    /// length (the takeover is tested in `remote.rs`); the suites test the resume, so the
+    /// lock goes the way an operator removes it, `force-unlock`. Locally the OS already
+    /// released it.
+    pub fn release_dead_lock(&self, env: &str) {
+        if self.s3.is_some() {
+            let dir = self.state(env);
+            if let Some(id) = descope_mgmt::state::lock::read_holder(&dir).and_then(|h| h.id) {
+                descope_mgmt::state::StateLock::force_unlock(&dir, &id).unwrap();
+            }
+        }
+    }
+
     /// `settings.state` (YAML flow mapping) when the state is in a bucket.
     pub fn state_settings(&self) -> Option<String> {
         self.s3.as_ref().map(|b| b.settings())
