@@ -324,3 +324,124 @@ async fn state_migrate_to_a_bucket_and_back_leaves_identical_files() {
     assert_eq!(files_under(&back.join(ENV)), before);
     w.s3 = None;
 }
+
+/// A configuration of environment `dev` whose state is in `w`'s bucket.
+fn minimal_s3_config(w: &TestEnv) {
+    w.write_config(&format!(
+        "version: 1\nsettings:\n  state: {}\nenvironments:\n  {ENV}:\n    project_id: P2abc\n",
+        w.state_settings().unwrap()
+    ));
+}
+
+fn run_in(w: &TestEnv, args: &[&str]) -> Output {
+    let mut cmd = w.cmd(&["--env", ENV]);
+    cmd.args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// `state force-unlock` removes only the lock whose id it is given, and a holder whose lock
+/// was removed and taken by someone else does not delete the new holder's lock when it ends.
+#[test]
+fn force_unlock_takes_the_lock_id_and_a_dropped_old_holder_leaves_the_new_lock_alone() {
+    let mut w = TestEnv::new();
+    if !w.use_s3("10s") {
+        return;
+    }
+    minimal_s3_config(&w);
+    let bucket = w.s3.clone().unwrap();
+    let held =
+        descope_mgmt::state::StateLock::acquire(&bucket.state(ENV), Default::default()).unwrap();
+    let id = held.holder().id.clone().unwrap();
+
+    let out = run_in(&w, &["state", "force-unlock", "0123456789abcdef"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("has id {id}")),
+        "{}",
+        text(&out)
+    );
+
+    let out = run_in(&w, &["state", "force-unlock", &id]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("process {}", std::process::id())),
+        "{}",
+        text(&out)
+    );
+    let other = bucket.other_view().state(ENV);
+    let new = descope_mgmt::state::StateLock::acquire(&other, Default::default()).unwrap();
+    drop(held);
+    let now = descope_mgmt::state::lock::read_holder(&other).unwrap();
+    assert_eq!(now.id, new.holder().id);
+    drop(new);
+    assert!(descope_mgmt::state::lock::read_holder(&other).is_none());
+    let out = run_in(&w, &["state", "force-unlock", &id]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("not locked"), "{}", text(&out));
+}
+
+/// A bucket that does not exist is an error naming it and the storage's 404, never an empty
+/// state.
+#[test]
+fn a_missing_bucket_is_a_404_naming_it_not_an_empty_state() {
+    let mut w = TestEnv::new();
+    if !w.use_s3("10s") {
+        return;
+    }
+    let settings = w.state_settings().unwrap();
+    let bucket = w.s3.clone().unwrap();
+    w.write_config(&format!(
+        "version: 1\nsettings:\n  state: {}\nenvironments:\n  {ENV}:\n    project_id: P2abc\n",
+        settings.replace(&bucket.name, "no-such-bucket")
+    ));
+    let out = run_in(&w, &["state", "list"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("s3://no-such-bucket/team/"), "{err}");
+    assert!(
+        err.contains("404") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+/// `state pull` prints state.json as stored; `state push` of an older file (one that lacks a
+/// plan the stored file records as applied) is refused unless --force.
+#[test]
+fn state_push_of_an_older_file_is_refused_unless_forced() {
+    let mut w = TestEnv::new();
+    if !w.use_s3("10s") {
+        return;
+    }
+    minimal_s3_config(&w);
+    let dir = w.state(ENV);
+    let mut old = StateFile::empty(ENV);
+    old.project_id = Some("P2abc".into());
+    old.save(&dir).unwrap();
+    let old_bytes = run_in(&w, &["state", "pull"]).stdout;
+    let mut newer = StateFile::load(&dir).unwrap();
+    newer.mark_applied(
+        &format!("sha256:{}", "ab".repeat(32)),
+        "2026-01-31T12:00:00Z".parse().unwrap(),
+    );
+    newer.save(&dir).unwrap();
+
+    w.write("old.json", &String::from_utf8(old_bytes.clone()).unwrap());
+    let out = run_in(&w, &["state", "push", "old.json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("older"), "{}", text(&out));
+    assert!(StateFile::load(&w.state(ENV)).unwrap().applied_plans.len() == 1);
+
+    let out = run_in(&w, &["state", "push", "--force", "old.json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(run_in(&w, &["state", "pull"]).stdout, old_bytes);
+
+    // A file of another environment is refused even with --force.
+    w.write(
+        "other.json",
+        &String::from_utf8(old_bytes)
+            .unwrap()
+            .replace("\"dev\"", "\"prod\""),
+    );
+    let out = run_in(&w, &["state", "push", "--force", "other.json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("`prod`"), "{}", text(&out));
+}
