@@ -167,7 +167,8 @@ impl RemoteSpec {
     }
 
     /// The standard variables of the backend (`AWS_*`, `GOOGLE_*`, `AZURE_*`) from `vars`:
-    /// the process environment, or the map tests use in its place.
+    /// the process environment (which the builders' `from_env` also reads, with the few
+    /// variables outside those prefixes they know), or the map tests use in its place.
     fn standard_vars(&self, vars: &VarSource) -> Vec<(String, String)> {
         let prefix = match self.backend {
             Backend::S3 => "AWS_",
@@ -200,7 +201,10 @@ impl RemoteSpec {
             Backend::S3 => {
                 // Credentials, region and endpoint from the standard AWS variables; the
                 // configuration only adds what it names.
-                let mut b = object_store::aws::AmazonS3Builder::new();
+                let mut b = match vars {
+                    VarSource::Process => object_store::aws::AmazonS3Builder::from_env(),
+                    VarSource::Map(_) => object_store::aws::AmazonS3Builder::new(),
+                };
                 for (k, v) in &standard {
                     if let Ok(key) = k.to_ascii_lowercase().parse() {
                         b = b.with_config(key, v);
@@ -216,7 +220,10 @@ impl RemoteSpec {
                 b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
             }
             Backend::Gcs => {
-                let mut b = object_store::gcp::GoogleCloudStorageBuilder::new();
+                let mut b = match vars {
+                    VarSource::Process => object_store::gcp::GoogleCloudStorageBuilder::from_env(),
+                    VarSource::Map(_) => object_store::gcp::GoogleCloudStorageBuilder::new(),
+                };
                 for (k, v) in &standard {
                     if let Ok(key) = k.to_ascii_lowercase().parse() {
                         b = b.with_config(key, v);
@@ -228,7 +235,10 @@ impl RemoteSpec {
                     .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
             }
             Backend::Azure => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::new();
+                let mut b = match vars {
+                    VarSource::Process => object_store::azure::MicrosoftAzureBuilder::from_env(),
+                    VarSource::Map(_) => object_store::azure::MicrosoftAzureBuilder::new(),
+                };
                 for (k, v) in &standard {
                     if let Ok(key) = k.to_ascii_lowercase().parse() {
                         b = b.with_config(key, v);
