@@ -257,7 +257,7 @@ impl RemoteSpec {
         built.map_err(|e| StateError::Storage {
             action: "open",
             location: self.url(),
-            detail: e.to_string(),
+            detail: redact(&e.to_string()),
         })
     }
 }
@@ -308,6 +308,16 @@ pub struct ObjectStateStore {
     seen: Mutex<HashMap<String, Seen>>,
     next_part: Mutex<HashMap<String, u64>>,
     bucket_checked: AtomicBool,
+}
+
+/// The storage's error text without the query strings of the URLs in it: an Azure SAS token
+/// travels in the query string, and error messages are printed and logged.
+fn redact(text: &str) -> String {
+    static URL_QUERY: OnceLock<regex::Regex> = OnceLock::new();
+    URL_QUERY
+        .get_or_init(|| regex::Regex::new(r"(https?://[^\s?]+)\?[^\s]*").expect("valid regex"))
+        .replace_all(text, "$1?…")
+        .into_owned()
 }
 
 fn sha(bytes: &[u8]) -> [u8; 32] {
@@ -374,6 +384,7 @@ impl ObjectStateStore {
             ),
             _ => e.to_string(),
         };
+        let detail = redact(&detail);
         StateError::Storage {
             action,
             location,
@@ -563,7 +574,7 @@ impl StateStore for ObjectStateStore {
             {
                 Err(StateError::Conflict {
                     location: self.url_of(key),
-                    detail: format!("412 Precondition Failed: {e}"),
+                    detail: redact(&format!("412 Precondition Failed: {e}")),
                 })
             }
             Err(object_store::Error::AlreadyExists { .. }) => Err(StateError::AlreadyExists {
@@ -821,8 +832,16 @@ impl StateStore for ObjectStateStore {
     }
 }
 
+/// Rounded up to the whole second timestamps are written in, so a lease is never shorter
+/// than its length.
 fn lease_end(lease: Duration) -> Timestamp {
-    Timestamp::from_datetime(time::OffsetDateTime::now_utc() + lease)
+    let end = time::OffsetDateTime::now_utc() + lease;
+    let round_up = if end.nanosecond() > 0 {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    };
+    Timestamp::from_datetime(end + round_up)
 }
 
 impl ObjectStateStore {
@@ -882,7 +901,10 @@ impl ObjectStateStore {
                         return;
                     }
                     // A passing failure: the lease still has two thirds of its length left.
-                    Err(e) => tracing::warn!("could not renew the lock {location}: {e}"),
+                    Err(e) => tracing::warn!(
+                        "could not renew the lock {location}: {}",
+                        redact(&e.to_string())
+                    ),
                 }
             }
         });
@@ -931,5 +953,40 @@ impl Drop for RemoteLock {
             }
             Ok::<_, object_store::Error>(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_errors_lose_their_query_strings() {
+        assert_eq!(
+            redact("Error performing GET https://acct.blob.core.windows.net/c/k?sv=2022&sig=SECRET in 3ms"),
+            "Error performing GET https://acct.blob.core.windows.net/c/k?… in 3ms"
+        );
+        assert_eq!(redact("no url here"), "no url here");
+    }
+
+    #[test]
+    fn urls_name_backend_bucket_and_prefix() {
+        let s = RemoteSpec::parse_url("s3://acme-state/descope").unwrap();
+        assert_eq!(
+            (s.backend, s.bucket.as_str(), s.prefix.as_str()),
+            (Backend::S3, "acme-state", "descope/")
+        );
+        assert_eq!(s.url(), "s3://acme-state/descope/");
+        assert_eq!(RemoteSpec::parse_url("gs://b").unwrap().prefix, "");
+        assert_eq!(RemoteSpec::parse_url("az://c/a/b/").unwrap().prefix, "a/b/");
+        for bad in ["./state", "s3://", "ftp://x/y", "state"] {
+            assert!(RemoteSpec::parse_url(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn log_parts_sort_in_append_order_as_text() {
+        assert!(part_name(9) < part_name(10));
+        assert!(part_name(99_999) < part_name(100_000));
     }
 }
