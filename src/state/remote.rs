@@ -308,6 +308,34 @@ pub struct ObjectStateStore {
     seen: Mutex<HashMap<String, Seen>>,
     next_part: Mutex<HashMap<String, u64>>,
     bucket_checked: AtomicBool,
+    /// The leases this process holds, by environment, while it holds them.
+    leases: Mutex<HashMap<String, std::sync::Weak<Lease>>>,
+}
+
+/// What this process knows of a lease it holds.
+#[derive(Debug)]
+struct Lease {
+    /// Renewal found the lock taken over or removed.
+    lost: AtomicBool,
+    /// The expiry of the last renewal that landed: past it, others may take the lock over.
+    valid_until: Mutex<time::OffsetDateTime>,
+}
+
+impl Lease {
+    /// Err when writing now could race whoever took the lock over.
+    fn check(&self) -> Result<(), String> {
+        let until = *self.valid_until.lock().unwrap_or_else(|e| e.into_inner());
+        if self.lost.load(Ordering::SeqCst) {
+            Err("it was taken over or force-unlocked".into())
+        } else if time::OffsetDateTime::now_utc() > until {
+            Err(format!(
+                "its lease ran out at {} without a renewal landing",
+                Timestamp::from_datetime(until)
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// The storage's error text without the query strings of the URLs in it: an Azure SAS token
@@ -346,6 +374,31 @@ impl ObjectStateStore {
             seen: Mutex::new(HashMap::new()),
             next_part: Mutex::new(HashMap::new()),
             bucket_checked: AtomicBool::new(false),
+            leases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Writes of an environment whose lock this process held and lost stop here: after a
+    /// takeover, a journal line or backup from the old holder could interleave with the new
+    /// holder's work (state.json is protected by compare-and-swap anyway).
+    fn check_lease(&self, key: &str) -> Result<(), StateError> {
+        let env = key.split('/').next().unwrap_or_default();
+        let lease = self
+            .leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(env)
+            .and_then(std::sync::Weak::upgrade);
+        match lease.map(|l| l.check()) {
+            Some(Err(why)) => Err(StateError::Storage {
+                action: "write",
+                location: self.url_of(key),
+                detail: format!(
+                    "this run no longer holds the lock of environment `{env}` ({why}), so it writes nothing more. \
+                     Run the same plan again: it resumes from the journal"
+                ),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -521,6 +574,7 @@ impl StateStore for ObjectStateStore {
 
     fn write(&self, key: &str, bytes: &[u8], mode: WriteMode) -> Result<WriteOutcome, StateError> {
         self.check_bucket()?;
+        self.check_lease(key)?;
         let put_mode = match mode {
             WriteMode::Overwrite => PutMode::Overwrite,
             WriteMode::Create => PutMode::Create,
@@ -621,6 +675,7 @@ impl StateStore for ObjectStateStore {
             // A log exists once it has a line; an empty object would only cost a request.
             return Ok(());
         }
+        self.check_lease(key)?;
         let known = self
             .next_part
             .lock()
@@ -857,17 +912,29 @@ impl ObjectStateStore {
         let store = self.store.clone();
         let lease = self.spec.lease;
         let location = self.url_of(&key);
-        let lost = Arc::new(AtomicBool::new(false));
+        let lease_state = Arc::new(Lease {
+            lost: AtomicBool::new(false),
+            valid_until: Mutex::new(
+                holder
+                    .lease_expires_at
+                    .map_or_else(time::OffsetDateTime::now_utc, |t| t.as_datetime()),
+            ),
+        });
+        self.leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(env.to_string(), Arc::downgrade(&lease_state));
         let mut renewed = holder.clone();
         let mut version = UpdateVersion {
             e_tag: created.e_tag,
             version: created.version,
         };
-        let lost_flag = lost.clone();
+        let shared = lease_state.clone();
         let task = runtime().spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
-                renewed.lease_expires_at = Some(lease_end(lease));
+                let until = lease_end(lease);
+                renewed.lease_expires_at = Some(until);
                 let Ok(text) = to_canonical_pretty(&renewed) else {
                     return;
                 };
@@ -886,17 +953,21 @@ impl ObjectStateStore {
                         version = UpdateVersion {
                             e_tag: r.e_tag,
                             version: r.version,
-                        }
+                        };
+                        *shared
+                            .valid_until
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = until.as_datetime();
                     }
                     Err(
                         object_store::Error::Precondition { .. }
                         | object_store::Error::NotFound { .. }
                         | object_store::Error::AlreadyExists { .. },
                     ) => {
-                        lost_flag.store(true, Ordering::SeqCst);
+                        shared.lost.store(true, Ordering::SeqCst);
                         tracing::error!(
                             "lost the lock {location}: it was removed or taken over (force-unlock, or this run's lease expired). \
-                             state.json is written compare-and-swap, so no other run's state is overwritten"
+                             This run writes nothing more to the state; run the same plan again to resume"
                         );
                         return;
                     }
@@ -913,7 +984,7 @@ impl ObjectStateStore {
             store: self.store.clone(),
             path: self.object(&key),
             task,
-            lost,
+            lease: lease_state,
         }
     }
 }
@@ -926,7 +997,7 @@ struct RemoteLock {
     store: Arc<dyn ObjectStore>,
     path: ObjectPath,
     task: tokio::task::JoinHandle<()>,
-    lost: Arc<AtomicBool>,
+    lease: Arc<Lease>,
 }
 
 impl HeldLock for RemoteLock {
@@ -938,7 +1009,7 @@ impl HeldLock for RemoteLock {
 impl Drop for RemoteLock {
     fn drop(&mut self) {
         self.task.abort();
-        if self.lost.load(Ordering::SeqCst) {
+        if self.lease.lost.load(Ordering::SeqCst) {
             return;
         }
         let store = self.store.clone();

@@ -445,3 +445,43 @@ fn state_push_of_an_older_file_is_refused_unless_forced() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(stderr(&out).contains("`prod`"), "{}", text(&out));
 }
+
+/// A holder whose lock was removed (force-unlock) and taken by another run notices at its next
+/// renewal and writes nothing more: no journal line of the old run lands among the new run's.
+#[test]
+fn a_holder_that_lost_its_lock_writes_nothing_more() {
+    let Some(bucket) = crate::moto::Bucket::new("1s") else {
+        return;
+    };
+    let mine = bucket.state(ENV);
+    let held = descope_mgmt::state::StateLock::acquire(&mine, Default::default()).unwrap();
+    let digest = format!("sha256:{}", "cd".repeat(32));
+    let mut journal = Journal::open(&mine, &digest).unwrap();
+    let line = |op| descope_mgmt::state::JournalEntry {
+        op,
+        address: "tenant.acme".parse().unwrap(),
+        event: descope_mgmt::state::JournalEvent::Started,
+        at: "2026-01-31T12:00:00Z".parse().unwrap(),
+    };
+    journal.record(&line(0)).unwrap();
+
+    let theirs = bucket.other_view().state(ENV);
+    descope_mgmt::state::StateLock::force_unlock(&theirs, held.holder().id.as_deref().unwrap())
+        .unwrap();
+    let _new = descope_mgmt::state::StateLock::acquire(&theirs, Default::default()).unwrap();
+    // The next renewal (a third of the 1s lease) finds the lock gone; give it two seconds.
+    let started = std::time::Instant::now();
+    let err = loop {
+        match journal.record(&line(0)) {
+            Err(e) => break e.to_string(),
+            Ok(()) if started.elapsed() < std::time::Duration::from_secs(2) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Ok(()) => panic!("the old holder kept writing after losing its lock"),
+        }
+    };
+    assert!(err.contains("no longer holds the lock"), "{err}");
+    drop(held);
+    // The new holder's lock is untouched by the old holder's end.
+    assert!(descope_mgmt::state::lock::read_holder(&theirs).is_some());
+}
