@@ -139,7 +139,7 @@ fn held_message(
             lease_expires_at: Some(until),
             ..
         }) => format!(
-            " The lock is shared through object storage and its holder renews a lease until {until}; if that process died, the lease runs out and the next apply takes it over. \
+            " (The storage refused to create the lock object: 412 Precondition Failed.) The lock is shared through object storage and its holder renews a lease until {until}; if that process died, the lease runs out and the next apply takes it over. \
              If you are sure no apply is running, `descope-mgmt state force-unlock {id}` removes it now."
         ),
         Some(h) => format!(

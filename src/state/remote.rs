@@ -1056,6 +1056,45 @@ mod tests {
     }
 
     #[test]
+    fn refusals_name_the_bucket_the_key_and_the_missing_permission() {
+        let mut spec = RemoteSpec::parse_url("s3://acme-state/descope/").unwrap();
+        spec.endpoint = Some("http://127.0.0.1:9".into());
+        let vars =
+            VarSource::from_pairs([("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y")]);
+        let store = ObjectStateStore::open(spec, &vars).unwrap();
+        let denied = |path: &str| object_store::Error::PermissionDenied {
+            path: path.into(),
+            source: "Access Denied".into(),
+        };
+        let msg = store
+            .error(
+                "write",
+                "prod/state.json",
+                denied("descope/prod/state.json"),
+            )
+            .to_string();
+        assert!(
+            msg.starts_with("could not write s3://acme-state/descope/prod/state.json: 403"),
+            "{msg}"
+        );
+        assert!(msg.contains("s3:PutObject on bucket `acme-state`"), "{msg}");
+        assert!(msg.contains("Access Denied"), "{msg}");
+        let msg = store
+            .error("list", "prod", denied("descope/prod"))
+            .to_string();
+        assert!(msg.contains("s3:ListBucket"), "{msg}");
+        let missing = object_store::Error::NotFound {
+            path: "descope/".into(),
+            source: "NoSuchBucket".into(),
+        };
+        let msg = store.error("list", "", missing).to_string();
+        assert!(
+            msg.contains("404: bucket `acme-state` does not exist"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn log_parts_sort_in_append_order_as_text() {
         assert!(part_name(9) < part_name(10));
         assert!(part_name(99_999) < part_name(100_000));
