@@ -41,11 +41,11 @@ impl StateDir {
         vars: &crate::config::VarSource,
     ) -> Result<Self, StateError> {
         match settings.and_then(super::remote::RemoteSpec::from_settings) {
-            Some(spec) => {
-                Self::new(".", env)?; // the name checks, before any request
-                let store = super::remote::ObjectStateStore::open(spec, vars)?;
-                Self::with_store(Arc::new(store), env)
-            }
+            // Opening sends no request: a missing bucket or credential shows on first use.
+            Some(spec) => Self::with_store(
+                Arc::new(super::remote::ObjectStateStore::open(spec, vars)?),
+                env,
+            ),
             None => Self::new(root, env),
         }
     }
