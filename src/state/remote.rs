@@ -37,6 +37,9 @@ use crate::util::json::to_canonical_pretty;
 use crate::util::jsonl::TailRepair;
 use crate::util::timestamp::Timestamp;
 
+/// Parts of a log fetched at once when reading it.
+const LOG_READS_IN_FLIGHT: usize = 16;
+
 /// How long a lock lease lasts unless renewed, when the configuration does not say.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
@@ -732,26 +735,17 @@ impl StateStore for ObjectStateStore {
         }
         let store = self.store.clone();
         let result = block_on(async move {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, p) in parts.into_iter().enumerate() {
-                let store = store.clone();
-                set.spawn(async move {
-                    let bytes = store.get(&p).await?.bytes().await?;
-                    Ok::<_, object_store::Error>((i, bytes))
-                });
-            }
-            let mut got = Vec::new();
-            while let Some(joined) = set.join_next().await {
-                match joined {
-                    Ok(r) => got.push(r?),
-                    Err(e) => return Err(object_store::Error::JoinError { source: e }),
-                }
-            }
-            got.sort_by_key(|(i, _)| *i);
-            Ok(got
-                .into_iter()
-                .flat_map(|(_, b)| b.to_vec())
-                .collect::<Vec<u8>>())
+            use futures_util::{StreamExt, TryStreamExt};
+            // In order, a few at a time: a long journal is many small objects.
+            let chunks: Vec<Bytes> = futures_util::stream::iter(parts)
+                .map(|p| {
+                    let store = store.clone();
+                    async move { store.get(&p).await?.bytes().await }
+                })
+                .buffered(LOG_READS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            Ok::<_, object_store::Error>(chunks.iter().flat_map(|b| b.iter().copied()).collect())
         });
         result.map(Some).map_err(|e| self.error("read", key, e))
     }

@@ -485,3 +485,73 @@ fn a_holder_that_lost_its_lock_writes_nothing_more() {
     // The new holder's lock is untouched by the old holder's end.
     assert!(descope_mgmt::state::lock::read_holder(&theirs).is_some());
 }
+
+/// In a bucket, each append is an object of its own under the log's name, read back as the
+/// bytes the local file would hold; backups keep their never-overwrite naming.
+#[test]
+fn logs_are_one_object_per_append_and_read_back_as_the_local_bytes() {
+    let Some(bucket) = crate::moto::Bucket::new("10s") else {
+        return;
+    };
+    let (dir, local) = (bucket.state(ENV), TestEnv::new());
+    let local = local.state(ENV);
+    let digest = format!("sha256:{}", "ef".repeat(32));
+    let line = |op, event| descope_mgmt::state::JournalEntry {
+        op,
+        address: "tenant.acme".parse().unwrap(),
+        event,
+        at: "2026-01-31T12:00:00Z".parse().unwrap(),
+    };
+    use descope_mgmt::state::JournalEvent::{Started, Succeeded};
+    for d in [&dir, &local] {
+        let mut j = Journal::open(d, &digest).unwrap();
+        j.record(&line(0, Started)).unwrap();
+        j.record(&line(0, Succeeded)).unwrap();
+        drop(j);
+        // A resumed run appends after what is there.
+        Journal::open(d, &digest)
+            .unwrap()
+            .record(&line(1, Started))
+            .unwrap();
+    }
+    let key = dir.journal_key(&digest).unwrap();
+    assert_eq!(
+        dir.store().read_log(&key).unwrap(),
+        local.store().read_log(&key).unwrap()
+    );
+    let parts = dir.store().list(&key).unwrap();
+    assert_eq!(
+        parts,
+        [
+            "00000000000000000001",
+            "00000000000000000002",
+            "00000000000000000003"
+        ]
+    );
+    assert_eq!(
+        Journal::list(&dir).unwrap(),
+        [digest.trim_start_matches("sha256:")]
+    );
+    let s = Journal::read(&dir, &digest).unwrap();
+    assert_eq!(s.entries, 3);
+    assert!(s.status(0).is_done());
+
+    let backup = descope_mgmt::state::Backup::new(ENV, "P2abc", &digest, vec![]);
+    let first = descope_mgmt::state::write_backup(&dir, &backup).unwrap();
+    let second = descope_mgmt::state::write_backup(&dir, &backup).unwrap();
+    assert!(first.starts_with(dir.backups_dir()), "{}", first.display());
+    assert!(
+        second.to_string_lossy().ends_with("-efefefef-2.json"),
+        "{}",
+        second.display()
+    );
+    let listed = descope_mgmt::state::list_backups(&dir).unwrap();
+    assert_eq!(
+        listed.iter().map(|b| b.path.clone()).collect::<Vec<_>>(),
+        [first.clone(), second]
+    );
+    assert_eq!(
+        descope_mgmt::state::load_backup_at(&dir, &first).unwrap(),
+        backup
+    );
+}
