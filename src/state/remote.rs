@@ -541,11 +541,17 @@ impl ObjectStateStore {
         Ok(parts)
     }
 
-    fn read_holder(&self, env: &str) -> Result<Option<(LockHolder, UpdateVersion)>, StateError> {
+    /// The lock object of `env`, if any: its holder (`None` when the object is not one this
+    /// tool wrote) and its version.
+    #[allow(clippy::type_complexity)]
+    fn read_lock(
+        &self,
+        env: &str,
+    ) -> Result<Option<(Option<LockHolder>, UpdateVersion)>, StateError> {
         let key = format!("{env}/lock");
         Ok(self
             .get(&key)?
-            .and_then(|(bytes, v)| serde_json::from_slice(&bytes).ok().map(|h| (h, v))))
+            .map(|(bytes, v)| (serde_json::from_slice(&bytes).ok(), v)))
     }
 
     fn holder_bytes(&self, holder: &LockHolder) -> Vec<u8> {
@@ -799,8 +805,12 @@ impl StateStore for ObjectStateStore {
                 Err(object_store::Error::AlreadyExists { .. }) => {}
                 Err(e) => return Err(self.error("write", &key, e).into()),
             }
-            let current = self.read_holder(env)?;
-            if let Some((old, version)) = &current {
+            let Some((current, version)) = self.read_lock(env)? else {
+                // Released between our create and our read: try again at once.
+                continue;
+            };
+            // An object this tool did not write is never taken over: it waits for a person.
+            if let Some(old) = &current {
                 let expired = old
                     .lease_expires_at
                     .is_none_or(|t| t.as_datetime() < time::OffsetDateTime::now_utc());
@@ -830,16 +840,13 @@ impl StateStore for ObjectStateStore {
                         Err(e) => return Err(self.error("write", &key, e).into()),
                     }
                 }
-            } else {
-                // Released between our create and our read: try again at once.
-                continue;
             }
             let waited = started.elapsed();
             if waited >= timeout {
                 return Err(LockError::Held {
                     env: env.to_string(),
                     lock_path: self.location(&key),
-                    holder: current.map(|(h, _)| Box::new(h)),
+                    holder: current.map(Box::new),
                     waited: if timeout.is_zero() {
                         Duration::ZERO
                     } else {
@@ -852,13 +859,21 @@ impl StateStore for ObjectStateStore {
     }
 
     fn lock_holder(&self, env: &str) -> Option<LockHolder> {
-        self.read_holder(env).ok().flatten().map(|(h, _)| h)
+        self.read_lock(env).ok().flatten().and_then(|(h, _)| h)
     }
 
     fn force_unlock(&self, env: &str, id: &str) -> Result<LockHolder, LockError> {
         let key = format!("{env}/lock");
-        let (holder, _) = self.read_holder(env)?.ok_or_else(|| LockError::NotLocked {
+        let (holder, _) = self.read_lock(env)?.ok_or_else(|| LockError::NotLocked {
             env: env.to_string(),
+        })?;
+        let holder = holder.ok_or_else(|| {
+            StateError::corrupt(
+                self.location(&key),
+                "descope-mgmt lock",
+                "its content is not a lock this tool wrote",
+                "Nothing here put it there: find out who did, then delete it with the storage's own tools",
+            )
         })?;
         if holder.id.as_deref() != Some(id) {
             return Err(LockError::WrongId {

@@ -555,3 +555,32 @@ fn logs_are_one_object_per_append_and_read_back_as_the_local_bytes() {
         backup
     );
 }
+
+/// A lock object this tool did not write is never taken over or force-unlocked: it blocks, and
+/// the errors say so.
+#[test]
+fn a_foreign_lock_object_blocks_and_is_left_to_a_person() {
+    let Some(bucket) = crate::moto::Bucket::new("1s") else {
+        return;
+    };
+    let dir = bucket.state(ENV);
+    dir.store()
+        .write(
+            &dir.key("lock"),
+            b"not json",
+            descope_mgmt::state::WriteMode::Create,
+        )
+        .unwrap();
+    let err = descope_mgmt::state::StateLock::acquire(&dir, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is locked by another process"), "{err}");
+    let err = descope_mgmt::state::StateLock::force_unlock(&dir, "0123456789abcdef")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a lock this tool wrote"), "{err}");
+    assert_eq!(
+        dir.store().read(&dir.key("lock")).unwrap().unwrap(),
+        b"not json"
+    );
+}
