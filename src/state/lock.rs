@@ -279,7 +279,7 @@ pub(crate) fn read_holder_file(env_dir: &Path) -> Option<LockHolder> {
     serde_json::from_str(&text).ok()
 }
 
-pub(crate) fn hostname() -> Option<String> {
+fn hostname() -> Option<String> {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|p| fs::read_to_string(p).ok())

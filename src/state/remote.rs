@@ -266,31 +266,45 @@ impl RemoteSpec {
 }
 
 /// The runtime the storage requests run on, shared by every store of the process.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+fn runtime() -> Result<&'static tokio::runtime::Runtime, object_store::Error> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("descope-mgmt-state")
             .enable_all()
             .build()
-            .expect("cannot start the runtime for object storage requests")
+            .map_err(|e| e.to_string())
     })
+    .as_ref()
+    .map_err(|e| {
+        local_error(format!(
+            "cannot start the runtime for object storage requests: {e}"
+        ))
+    })
+}
+
+/// A failure on this side of the wire, in the storage error's shape.
+fn local_error(message: String) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "descope-mgmt",
+        source: message.into(),
+    }
 }
 
 /// Runs `fut` on the storage runtime and waits for it. Blocking is what a local write does
 /// too (fsync), and this works whether or not the caller is inside an async runtime.
-fn block_on<F>(fut: F) -> F::Output
+fn block_on<F, T>(fut: F) -> Result<T, object_store::Error>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future<Output = Result<T, object_store::Error>> + Send + 'static,
+    T: Send + 'static,
 {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    runtime().spawn(async move {
+    runtime()?.spawn(async move {
         let _ = tx.send(fut.await);
     });
     rx.recv()
-        .expect("the object storage runtime stopped while a request was running")
+        .map_err(|_| local_error("a storage request ended without an answer".into()))?
 }
 
 /// What this process last saw stored under a key, for compare-and-swap writes.
@@ -939,7 +953,8 @@ impl ObjectStateStore {
             version: created.version,
         };
         let shared = lease_state.clone();
-        let task = runtime().spawn(async move {
+        // Without the runtime there were no requests either: acquiring already failed.
+        let task = runtime().ok().map(|rt| rt.spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
                 let until = lease_end(lease);
@@ -987,7 +1002,7 @@ impl ObjectStateStore {
                     ),
                 }
             }
-        });
+        }));
         RemoteLock {
             holder,
             store: self.store.clone(),
@@ -1005,7 +1020,7 @@ struct RemoteLock {
     holder: LockHolder,
     store: Arc<dyn ObjectStore>,
     path: ObjectPath,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
     lease: Arc<Lease>,
 }
 
@@ -1017,7 +1032,9 @@ impl HeldLock for RemoteLock {
 
 impl Drop for RemoteLock {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
         if self.lease.lost.load(Ordering::SeqCst) {
             return;
         }
