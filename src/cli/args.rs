@@ -228,7 +228,8 @@ pub enum StateCommand {
         after_help = "Examples:\n  descope-mgmt state migrate --env prod --to s3://acme-descope-state/descope/ --region eu-west-1\n  descope-mgmt state migrate --env prod --to ./state   (back to a local directory)\n\nThen point settings.state at the new place (or remove it for a local directory)."
     )]
     Migrate {
-        /// `s3://BUCKET/PREFIX/`, `gs://BUCKET/PREFIX/`, `az://CONTAINER/PREFIX/`, or a directory.
+        /// `s3://BUCKET/PREFIX/`, `gs://BUCKET/PREFIX/`, `az://CONTAINER/PREFIX/`, a directory,
+        /// or `local` (the --state-dir directory).
         #[arg(long, value_name = "URL|DIR")]
         to: String,
         /// S3 region of the destination (else AWS_REGION).

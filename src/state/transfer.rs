@@ -118,6 +118,26 @@ pub fn migrate(
             report.copied.push(rel);
         }
     }
+    // Read back before the source is declared movable: what lands must be what was there
+    // (for a log, up to its last complete line, as copied).
+    for rel in &report.copied {
+        let same = if rel.starts_with("journal/") || rel == AUDIT_FILE {
+            let copied = src.read_log(&from.key(rel))?.map(|mut b| {
+                b.truncate(b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1));
+                b
+            });
+            copied == dst.read_log(&to.key(rel))?
+        } else {
+            src.read(&from.key(rel))? == dst.read(&to.key(rel))?
+        };
+        if !same {
+            return Err(TransferError::Refused(format!(
+                "{} does not read back as {} after copying; the source was left as it was",
+                dst.location(&to.key(rel)).display(),
+                src.location(&from.key(rel)).display()
+            )));
+        }
+    }
     Ok(report)
 }
 
