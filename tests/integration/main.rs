@@ -22,6 +22,7 @@
 //! Tests bind port 0 and never sleep waiting for time. Hand-written expectations live in
 //! `tests/golden/` and `tests/fixtures/`. The emulator's own tests are `tests/emulator.rs`.
 
+mod azurite;
 mod moto;
 mod util;
 

@@ -584,3 +584,59 @@ fn a_foreign_lock_object_blocks_and_is_left_to_a_person() {
         b"not json"
     );
 }
+
+/// The azure backend against Azurite: the lock (refusal naming the holder, release), the
+/// compare-and-swap of state.json and the one-object-per-append logs, as on S3.
+#[test]
+fn on_azure_blob_the_lock_compare_and_swap_and_logs_hold_too() {
+    let Some(container) = crate::azurite::Container::new() else {
+        return;
+    };
+    let (a, b) = (container.state(ENV), container.state(ENV));
+    let held = descope_mgmt::state::StateLock::acquire(&a, Default::default()).unwrap();
+    let err = descope_mgmt::state::StateLock::acquire(&b, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("locked by process {}", std::process::id())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("az://{}/team/{ENV}/lock", container.name)),
+        "{err}"
+    );
+    drop(held);
+    let held = descope_mgmt::state::StateLock::acquire(&b, Default::default()).unwrap();
+
+    let mut mine = StateFile::load(&a).unwrap();
+    let mut theirs = StateFile::load(&b).unwrap();
+    theirs.project_id = Some("P2first".into());
+    theirs.save(&b).unwrap();
+    mine.project_id = Some("P2second".into());
+    assert!(matches!(
+        mine.save(&a).unwrap_err(),
+        StateError::Conflict { .. }
+    ));
+
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let entry = |op| descope_mgmt::state::JournalEntry {
+        op,
+        address: "tenant.acme".parse().unwrap(),
+        event: descope_mgmt::state::JournalEvent::Started,
+        at: "2026-01-31T12:00:00Z".parse().unwrap(),
+    };
+    let mut j = Journal::open(&b, &digest).unwrap();
+    j.record(&entry(0)).unwrap();
+    j.record(&entry(1)).unwrap();
+    let s = Journal::read(&a, &digest).unwrap();
+    assert_eq!(s.entries, 2);
+    assert_eq!(
+        b.store()
+            .list(&b.journal_key(&digest).unwrap())
+            .unwrap()
+            .len(),
+        2
+    );
+    drop(held);
+    assert!(descope_mgmt::state::lock::read_holder(&a).is_none());
+}
