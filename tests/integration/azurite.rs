@@ -106,7 +106,7 @@ impl Container {
             region: None,
             endpoint: Some(server.endpoint.clone()),
             account: Some(ACCOUNT.into()),
-            lease: Duration::from_secs(1),
+            lease: Duration::from_secs(10),
         };
         Some(Container { name, spec })
     }
