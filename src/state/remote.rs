@@ -452,6 +452,15 @@ impl ObjectStateStore {
                 "404: bucket `{}` does not exist or is not reachable with these settings ({e})",
                 self.spec.bucket
             ),
+            // The credential chains end at the cloud's metadata service, which answers only on
+            // that cloud's machines: elsewhere, failing there means no credentials were set.
+            _ if e.to_string().contains("169.254.169.254")
+                || e.to_string().contains("metadata.google.internal") =>
+            {
+                format!(
+                    "no credentials: none were set in the environment, and the cloud's instance metadata service (the last place they are looked for) did not provide any. See docs/remote-state.md for the variables to set ({e})"
+                )
+            }
             _ => e.to_string(),
         };
         let detail = redact(&detail);
