@@ -441,7 +441,7 @@ impl ObjectStateStore {
                 self.spec.bucket
             ),
             object_store::Error::Unauthenticated { .. } => format!(
-                "401 not authenticated: no valid credentials were found in the standard environment variables or files of {} ({e})",
+                "401 not authenticated: the storage refused the credentials found in the standard variables of {} ({e})",
                 match self.spec.backend {
                     Backend::S3 => "AWS (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance role)",
                     Backend::Gcs => "Google Cloud (GOOGLE_APPLICATION_CREDENTIALS, metadata server)",
