@@ -364,6 +364,45 @@ pub enum StateCommand {
     /// Start managing a resource that exists in the live project.
     #[command(after_help = "Example:\n  descope-mgmt state import tenant.acme-corp --env dev")]
     Import { address: String },
+    /// Copy the environment's whole state (state.json, backups, journals, plans, audit log)
+    /// to object storage or a local directory, under the lock.
+    #[command(
+        after_help = "Examples:\n  descope-mgmt state migrate --env prod --to s3://acme-descope-state/descope/ --region eu-west-1\n  descope-mgmt state migrate --env prod --to ./state   (back to a local directory)\n\nThen point settings.state at the new place (or remove it for a local directory)."
+    )]
+    Migrate {
+        /// `s3://BUCKET/PREFIX/`, `gs://BUCKET/PREFIX/`, `az://CONTAINER/PREFIX/`, a directory,
+        /// or `local` (the --state-dir directory).
+        #[arg(long, value_name = "URL|DIR")]
+        to: String,
+        /// S3 region of the destination (else AWS_REGION).
+        #[arg(long)]
+        region: Option<String>,
+        /// An S3-compatible server (or Azure endpoint) for the destination.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Wait this long for either lock, e.g. 30s.
+        #[arg(long, default_value = "0s", value_name = "DURATION")]
+        lock_timeout: humantime::Duration,
+    },
+    /// Print state.json exactly as stored.
+    #[command(after_help = "Example:\n  descope-mgmt state pull --env prod > state.json")]
+    Pull,
+    /// Replace state.json with FILE (refused for an older file or another project unless --force).
+    #[command(after_help = "Example:\n  descope-mgmt state push --env prod state.json")]
+    Push {
+        file: PathBuf,
+        /// Push even a file that lacks plans the stored one records, or of another project.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the lock of an apply that is not running any more (object storage only).
+    #[command(
+        after_help = "Example:\n  descope-mgmt state force-unlock --env prod 3f2c1e0d9b8a7f6e"
+    )]
+    ForceUnlock {
+        /// The lock id printed by the error of whoever was refused.
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -376,22 +376,44 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         return fail(&e);
     }
     rt.block_on(async {
-        // A saved plan is checked before anything else, network included.
+        // A saved plan is checked before anything else, network included. One that `apply`
+        // saved in object storage (`s3://…/<env>/plans/<digest>.json`) is read through the
+        // state store once the session knows it, still before the lock and any Descope request.
+        let stored = a.file.as_ref().filter(|p| is_state_url(p));
         let saved = match a.file.as_deref().map(|f| g.locate(f)) {
-            Some(path) => match PlanFile::read_verified(&path) {
+            Some(path) if stored.is_none() => match PlanFile::read_verified(&path) {
                 Ok(p) => Some(p),
                 Err(e) => return fail(&OpError::from(e)),
             },
-            None => None,
+            _ => None,
         };
         let env = g
             .env
             .clone()
-            .or_else(|| saved.as_ref().map(|p| p.environment.clone()));
+            .or_else(|| saved.as_ref().map(|p| p.environment.clone()))
+            .or_else(|| stored.and_then(|p| env_of_saved_plan(p)));
         let (tx, rx) = unbounded_channel();
         let (session, _emulator) = match open_session(g, global_options(g, env), Some(tx)).await {
             Ok(s) => s,
             Err(e) => return fail(&e),
+        };
+        let saved = match (saved, stored) {
+            (None, Some(url)) => match session
+                .state
+                .read_saved_plan(url)
+                .map_err(OpError::from)
+                .and_then(|bytes| {
+                    let text = String::from_utf8(bytes).map_err(|_| {
+                        OpError::from(descope_mgmt::plan::file::PlanFileError::NotCanonical {
+                            path: url.display().to_string(),
+                        })
+                    })?;
+                    Ok(PlanFile::parse_verified(&text, url)?)
+                }) {
+                Ok(p) => Some(p),
+                Err(e) => return fail(&e),
+            },
+            (s, _) => s,
         };
         let plan = match saved {
             Some(s) => s,
@@ -458,6 +480,21 @@ fn planning_flags_with_a_plan_file(a: &ApplyArgs) -> Option<OpError> {
     )))
 }
 
+fn is_state_url(path: &Path) -> bool {
+    let p = path.to_string_lossy();
+    ["s3://", "gs://", "gcs://", "az://", "azure://"]
+        .iter()
+        .any(|s| p.starts_with(s))
+}
+
+/// `<env>` of `…/<env>/plans/<digest>.json`.
+fn env_of_saved_plan(path: &Path) -> Option<String> {
+    let plans = path.parent()?;
+    (plans.file_name()? == "plans")
+        .then(|| plans.parent()?.file_name()?.to_str().map(str::to_string))
+        .flatten()
+}
+
 /// First Ctrl-C: send nothing new (operations still waiting for the request budget are not
 /// started), let requests already sent finish and be journaled, then report (exit 1). Second Ctrl-C: stop at once — the journal is fsynced line by line, so a
 /// re-run still resumes correctly.
@@ -493,7 +530,8 @@ async fn plan_then_confirm(
         .take()
         .ok_or_else(|| OpError::Io("the plan was not kept in the state directory".into()))?;
     print_plan(&outcome, use_color(g.no_color), g.quiet);
-    let verified = PlanFile::read_verified(&kept)?;
+    // The kept file may be in object storage: verify the bytes that were written there.
+    let verified = PlanFile::parse_verified(&outcome.plan.to_canonical_string(), &kept)?;
     if !outcome.plan.has_changes() {
         return Ok(Some(verified));
     }

@@ -28,7 +28,12 @@ fn state_dir(g: &GlobalArgs) -> Result<StateDir, OpError> {
         env: g.env.clone(),
         vars: VarSource::Process.offline(),
     })?;
-    Ok(StateDir::new(&g.state_dir, &loaded.environment)?)
+    Ok(StateDir::open(
+        &g.state_dir,
+        &loaded.environment,
+        loaded.config.settings.state.as_ref(),
+        &VarSource::Process,
+    )?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -543,6 +548,94 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
                 Err(e) => fail(&e),
             }
         }
+        StateCommand::Migrate {
+            to,
+            region,
+            endpoint,
+            lock_timeout,
+        } => {
+            let result = state_dir(g).and_then(|from| {
+                let dest = migrate_target(g, &from, to, region, endpoint)?;
+                let warn = |w: String| eprintln!("warning: {w}");
+                let report = descope_mgmt::state::transfer::migrate(
+                    &from,
+                    &dest,
+                    (*lock_timeout).into(),
+                    &warn,
+                )
+                .map_err(transfer_error)?;
+                Ok((report, from, dest))
+            });
+            match result {
+                Ok((report, from, dest)) => {
+                    for w in &report.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    if !g.quiet {
+                        println!(
+                            "Copied {} file(s) of environment `{}` from {} to {}.\nNext: point settings.state at {} (remove it for a local directory); {} was left as it was.",
+                            report.copied.len(),
+                            from.env(),
+                            from.path().display(),
+                            dest.path().display(),
+                            dest.root().display(),
+                            from.path().display()
+                        );
+                    }
+                    exit::OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        StateCommand::Pull => {
+            match state_dir(g).and_then(|d| Ok(descope_mgmt::state::transfer::pull(&d)?)) {
+                Ok(Some(bytes)) => super::write_stdout(&bytes),
+                Ok(None) => {
+                    eprintln!("No state.json yet: nothing was applied to this environment.");
+                    exit::OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        StateCommand::Push { file, force } => {
+            let result = std::fs::read(file)
+                .map_err(|e| OpError::Io(format!("cannot read {}: {e}", file.display())))
+                .and_then(|bytes| {
+                    let dir = state_dir(g)?;
+                    descope_mgmt::state::transfer::push(&dir, &bytes, *force, LOCK_TIMEOUT)
+                        .map_err(transfer_error)?;
+                    Ok(dir)
+                });
+            match result {
+                Ok(dir) => {
+                    if !g.quiet {
+                        println!(
+                            "Pushed {} to {}.",
+                            file.display(),
+                            dir.state_file().display()
+                        );
+                    }
+                    exit::OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        StateCommand::ForceUnlock { id } => {
+            let result = state_dir(g)
+                .and_then(|d| Ok(descope_mgmt::state::StateLock::force_unlock(&d, id)?));
+            match result {
+                Ok(holder) => {
+                    if !g.quiet {
+                        println!(
+                            "Removed the lock held by {}. If that apply is in fact still running, its next state write is refused.",
+                            holder.describe()
+                        );
+                    }
+                    exit::OK
+                }
+                Err(e) => fail(&e),
+            }
+        }
         StateCommand::Import { address } => {
             let a = match addr(address) {
                 Ok(a) => a,
@@ -565,5 +658,40 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
                 Ok(exit::OK)
             })
         }
+    }
+}
+
+fn transfer_error(e: descope_mgmt::state::transfer::TransferError) -> OpError {
+    use descope_mgmt::state::transfer::TransferError;
+    match e {
+        TransferError::State(e) => e.into(),
+        TransferError::Lock(e) => e.into(),
+        TransferError::Refused(m) => OpError::Usage(m),
+    }
+}
+
+/// `--to`: a bucket URL, or a directory on this machine.
+fn migrate_target(
+    g: &GlobalArgs,
+    from: &StateDir,
+    to: &str,
+    region: &Option<String>,
+    endpoint: &Option<String>,
+) -> Result<StateDir, OpError> {
+    use descope_mgmt::state::{ObjectStateStore, RemoteSpec};
+    match RemoteSpec::parse_url(to) {
+        Some(mut spec) => {
+            spec.region = region.clone();
+            spec.endpoint = endpoint.clone();
+            Ok(StateDir::with_store(
+                std::sync::Arc::new(ObjectStateStore::open(spec, &VarSource::Process)?),
+                from.env(),
+            )?)
+        }
+        None if to.contains("://") => Err(OpError::Usage(format!(
+            "`{to}` is neither s3://, gs:// or az:// nor a directory"
+        ))),
+        None if to == "local" => Ok(StateDir::new(&g.state_dir, from.env())?),
+        None => Ok(StateDir::new(to, from.env())?),
     }
 }

@@ -83,6 +83,9 @@ pub fn check(d: &Decoded, json: &Json, map: &SourceMap, base_dir: &Path) -> Vec<
             );
         }
     }
+    if let Some(state) = &cfg.settings.state {
+        state_settings(&mut c, state);
+    }
     let pattern = match Regex::new(&cfg.settings.tenant_id_pattern) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -156,6 +159,104 @@ impl ConfigCheck<'_> {
     /// Decode a section into the kind's own type; a mismatch is reported with its position.
     pub fn decode<T: serde::de::DeserializeOwned>(&mut self, v: &super::SectionValue) -> Option<T> {
         super::decode::one(&v.value, &v.pointer, self.map, self.out)
+    }
+}
+
+/// `settings.state`: what each backend needs, checked here so a typo fails `validate` with
+/// its position rather than the first apply with a storage error.
+fn state_settings(c: &mut Ctx, s: &crate::config::StateSettings) {
+    use crate::config::StateBackend;
+    let remote = s.backend != StateBackend::Local;
+    let at = |field: &str| format!("/settings/state/{field}");
+    let mut bad = |field: &str, message: String, hint: &str| {
+        c.at(
+            at(field),
+            K::InvalidStateSettings,
+            message,
+            Some(hint.to_string()),
+        )
+    };
+    match (&s.bucket, remote) {
+        (None, true) => bad(
+            "backend",
+            format!("backend `{:?}` needs a bucket", s.backend).to_lowercase(),
+            "add `bucket: NAME` (the container name for azure)",
+        ),
+        (Some(b), true)
+            if b.is_empty() || b.contains('/') || b.chars().any(char::is_whitespace) =>
+        {
+            bad(
+                "bucket",
+                format!("`{b}` is not a bucket name"),
+                "write the bare bucket name, without `s3://` or slashes",
+            )
+        }
+        _ => {}
+    }
+    if !s.prefix.is_empty()
+        && (!s.prefix.ends_with('/') || s.prefix.starts_with('/') || s.prefix.contains("//"))
+    {
+        bad(
+            "prefix",
+            format!(
+                "prefix `{}` must end with `/` and not start with one",
+                s.prefix
+            ),
+            "e.g. `prefix: descope/`",
+        );
+    }
+    if let Some(e) = &s.endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 10 {
+            bad(
+                "endpoint",
+                format!("`{e}` is not an http(s) URL"),
+                "e.g. `endpoint: http://127.0.0.1:9000` for an S3-compatible server",
+            );
+        } else if s.backend == StateBackend::Gcs {
+            bad(
+                "endpoint",
+                "the gcs backend takes no endpoint".into(),
+                "remove `endpoint`",
+            );
+        }
+    }
+    if s.region.is_some() && s.backend != StateBackend::S3 {
+        bad(
+            "region",
+            "only the s3 backend takes a region".into(),
+            "remove `region`",
+        );
+    }
+    if s.account.is_some() && s.backend != StateBackend::Azure {
+        bad(
+            "account",
+            "only the azure backend takes an account".into(),
+            "remove `account`",
+        );
+    }
+    if let Some(l) = &s.lock_lease {
+        match humantime::parse_duration(l) {
+            Ok(d)
+                if d >= std::time::Duration::from_secs(1)
+                    && d <= std::time::Duration::from_secs(3600) => {}
+            _ => bad(
+                "lock_lease",
+                format!("`{l}` is not a lease between 1s and 1h"),
+                "e.g. `lock_lease: 60s`",
+            ),
+        }
+    }
+    if !remote
+        && (s.bucket.is_some()
+            || s.endpoint.is_some()
+            || !s.prefix.is_empty()
+            || s.lock_lease.is_some())
+    {
+        bad(
+            "backend",
+            "the local backend takes no bucket, prefix, endpoint or lock_lease".into(),
+            "set `backend: s3` (or gcs, azure), or remove the other fields",
+        );
     }
 }
 

@@ -58,6 +58,7 @@ pub enum DiagnosticKind {
     InvalidRateLimit,
     /// A value of the right type outside what the field accepts (a duration, a URL).
     InvalidValue,
+    InvalidStateSettings,
 }
 
 impl DiagnosticKind {
@@ -100,6 +101,7 @@ impl DiagnosticKind {
             InvalidIgnoreChanges => "invalid_ignore_changes",
             InvalidRateLimit => "invalid_rate_limit",
             InvalidValue => "invalid_value",
+            InvalidStateSettings => "invalid_state_settings",
         }
     }
 }

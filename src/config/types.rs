@@ -51,6 +51,9 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "branch_map")]
     #[schemars(with = "BTreeMap<String, String>")]
     pub branch_environments: Vec<(String, String)>,
+    /// Where the state lives; absent: the local `--state-dir` directory (docs/remote-state.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateSettings>,
 }
 
 /// A YAML mapping kept in file order: the first matching pattern wins.
@@ -144,6 +147,43 @@ mod branch_tests {
     }
 }
 
+/// `settings.state`: state in object storage shared by a team. Credentials come only from the
+/// standard AWS / Google Cloud / Azure environment variables and files, never from this file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// `local` (the `--state-dir` directory), `s3` (and S3-compatible servers), `gcs` or `azure`.
+    pub backend: StateBackend,
+    /// The bucket (S3, GCS) or container (Azure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Prepended to `<env>/…` keys, e.g. `descope/`; empty or ending with `/`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    /// S3 region (else `AWS_REGION` / `AWS_DEFAULT_REGION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// An S3-compatible server (`http://127.0.0.1:9000`) or Azure endpoint instead of the cloud's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Azure storage account (else `AZURE_STORAGE_ACCOUNT_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// How long the apply lock's lease lasts without renewal, e.g. `60s` (the default). A
+    /// holder that died blocks others this long at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_lease: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    Local,
+    S3,
+    Gcs,
+    Azure,
+}
+
 impl Settings {
     pub const DEFAULT_RATE_LIMIT: &'static str = "90/60";
     pub const DEFAULT_PARALLELISM: u32 = 8;
@@ -166,6 +206,7 @@ impl Default for Settings {
             parallelism: Self::default_parallelism(),
             tenant_id_pattern: Self::default_tenant_id_pattern(),
             branch_environments: Vec::new(),
+            state: None,
         }
     }
 }

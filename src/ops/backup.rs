@@ -27,7 +27,8 @@ use crate::resource::desired::{DesiredGraph, SecretField};
 use crate::resource::live::secret_refs;
 use crate::resource::{DesiredResource, DocForm, LiveResource};
 use crate::state::{
-    list_backups, load_backup, BackedUpResource, BackupSummary, StateDir, StateFile,
+    list_backups, load_backup_at, read_backup_bytes, BackedUpResource, BackupSummary, StateDir,
+    StateFile,
 };
 use crate::util::atomic::write_atomic;
 use crate::util::timestamp::Timestamp;
@@ -68,12 +69,12 @@ pub fn resolve_backup_path(dir: &StateDir, given: &Path) -> PathBuf {
 
 pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreOutcome, OpError> {
     let path = resolve_backup_path(&session.state, &req.backup);
-    let backup = load_backup(&path)?;
+    let backup = load_backup_at(&session.state, &path)?;
     check_backup(session, &backup, &path)?;
     let restored = restore_plan(
         session,
         &backup,
-        backup_id(&path)?,
+        backup_id(&session.state, &path)?,
         Timestamp::now().to_string(),
         &req.allow_replace,
     )
@@ -96,9 +97,8 @@ pub async fn restore(session: &Session, req: &RestoreRequest) -> Result<RestoreO
 
 /// What a restore plan's `config_digest` names: `backup:` and the sha256 of the backup file's
 /// bytes, so apply re-derives the plan from exactly that backup.
-fn backup_id(path: &Path) -> Result<String, OpError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| OpError::Io(format!("cannot read {}: {e}", path.display())))?;
+fn backup_id(dir: &StateDir, path: &Path) -> Result<String, OpError> {
+    let bytes = read_backup_bytes(dir, path)?;
     Ok(format!(
         "{}{}",
         super::apply::RESTORE_PREFIX,
@@ -113,7 +113,7 @@ pub async fn rederive(session: &Session, plan: &PlanFile) -> Result<PlanFile, Op
         |detail: String| OpError::from(crate::apply::verify::Refusal::NotDerived { detail });
     let mut found = None;
     for b in list_backups(&session.state)? {
-        if backup_id(&b.path)? == plan.config_digest {
+        if backup_id(&session.state, &b.path)? == plan.config_digest {
             found = Some(b.path);
             break;
         }
@@ -125,7 +125,7 @@ pub async fn rederive(session: &Session, plan: &PlanFile) -> Result<PlanFile, Op
             session.state.backups_dir().display()
         )));
     };
-    let backup = load_backup(&path)?;
+    let backup = load_backup_at(&session.state, &path)?;
     check_backup(session, &backup, &path)?;
     let allow_replace = plan
         .options

@@ -199,22 +199,21 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     )?;
     let scope = &planning.scope;
 
-    // The one place a plan file is written (docs/plan-format.md).
-    let kept = if req.keep_in_state {
-        crate::util::atomic::create_private_dir_all(&session.state.plans_dir())
-            .map_err(|e| OpError::Io(e.to_string()))?;
-        Some(session.state.plan_file(&plan.digest)?)
-    } else {
-        None
-    };
-    for path in req.out.iter().chain(kept.iter()) {
+    // The one place a plan file is written (docs/plan-format.md): `-out FILE` on this machine,
+    // and the copy apply keeps (to resume) wherever the state lives.
+    let text = plan.to_canonical_string();
+    if let Some(path) = &req.out {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| OpError::Io(format!("cannot create {}: {e}", dir.display())))?;
         }
-        write_atomic(path, plan.to_canonical_string().as_bytes())
-            .map_err(|e| OpError::Io(e.to_string()))?;
+        write_atomic(path, text.as_bytes()).map_err(|e| OpError::Io(e.to_string()))?;
     }
+    let kept = if req.keep_in_state {
+        Some(session.state.save_plan(&plan.digest, text.as_bytes())?)
+    } else {
+        None
+    };
     let saved_to = req.out.clone().or(kept);
     let apply_requests = estimate_requests(&plan, scope);
     Ok(PlanOutcome {

@@ -137,7 +137,12 @@ impl Session {
                 ..GatewayOptions::default()
             },
         );
-        let state = StateDir::new(&opts.state_dir, &loaded.environment)?;
+        let state = StateDir::open(
+            &opts.state_dir,
+            &loaded.environment,
+            settings.state.as_ref(),
+            &opts.vars,
+        )?;
         Ok(Session {
             loaded,
             vars: opts.vars.clone(),

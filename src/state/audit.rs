@@ -1,10 +1,8 @@
 //! `audit.jsonl`: one JSON line per apply — who ran it, from which git commit, against which
-//! environment and project, which plan, and what happened to each change. Appended and
-//! fsynced; never rewritten. Error texts are whatever the caller passes, which never contain
+//! environment and project, which plan, and what happened to each change. Appended durably
+//! (a line fsynced on a local disk, an object of its own on object storage); never rewritten. Error texts are whatever the caller passes, which never contain
 //! secret values (they carry stand-ins only).
 
-use std::fs;
-use std::io::{self, Write};
 use std::path::Path;
 use std::process::Command;
 
@@ -12,10 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{StateDir, StateError};
 use crate::model::Address;
-use crate::util::atomic::{open_private_append, FileError};
 use crate::util::json::to_canonical_line;
-use crate::util::jsonl::repair_tail;
 use crate::util::timestamp::Timestamp;
+
+/// The log's name in the environment's folder.
+pub const AUDIT_FILE: &str = "audit.jsonl";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
@@ -138,30 +137,25 @@ impl Identity {
 
 /// Appends `record` as one line to `audit.jsonl` and fsyncs it.
 pub fn append_audit(dir: &StateDir, record: &AuditRecord) -> Result<(), StateError> {
-    dir.create()?;
+    dir.prepare()?;
     let path = dir.audit_file();
-    repair_tail(&path, |line| {
-        serde_json::from_str::<AuditRecord>(line).is_ok()
-    })?;
+    let key = dir.key(AUDIT_FILE);
+    let valid = |line: &str| serde_json::from_str::<AuditRecord>(line).is_ok();
+    dir.store().repair_log(&key, &valid)?;
     let mut line = to_canonical_line(record).map_err(|e| {
         StateError::corrupt(&path, "audit record", e, "this is a bug; please report it")
     })?;
     line.push('\n');
-    let mut file = open_private_append(&path)?;
-    file.write_all(line.as_bytes())
-        .and_then(|()| file.sync_data())
-        .map_err(|e| FileError::new("append to", &path, e))?;
-    Ok(())
+    dir.store().append(&key, line.as_bytes())
 }
 
 /// Every record of `audit.jsonl`, oldest first. A torn last line (a crash mid-append) is
 /// skipped; a damaged line before it is an error naming the line.
 pub fn read_audit(dir: &StateDir) -> Result<Vec<AuditRecord>, StateError> {
     let path = dir.audit_file();
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(FileError::new("read", &path, e).into()),
+    let text = match dir.store().read_log(&dir.key(AUDIT_FILE))? {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => return Ok(Vec::new()),
     };
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();

@@ -5,20 +5,23 @@
 //! caller (a backup never holds a secret value).
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::dir::digest_file_stem;
+use super::store::WriteMode;
 use super::{StateDir, StateError};
 use crate::model::Address;
-use crate::util::atomic::{create_private_dir_all, write_atomic, FileError};
+use crate::util::atomic::FileError;
 use crate::util::json::to_canonical_pretty;
 use crate::util::timestamp::Timestamp;
 
 pub const BACKUP_FORMAT: &str = "descope-mgmt-backup";
 pub const BACKUP_FORMAT_VERSION: u32 = 1;
+
+/// The folder of backups in the environment's folder.
+pub const BACKUPS_DIR: &str = "backups";
 
 const HINT: &str = "Move it out of the backups folder if it is not a descope-mgmt backup; \
     otherwise restore it from wherever it was copied";
@@ -77,28 +80,65 @@ impl Backup {
 /// Writes `backup` into `dir`'s `backups/` and returns its path. Never overwrites an earlier
 /// backup: a second one in the same second for the same plan gets a `-2`, `-3`… suffix.
 pub fn write_backup(dir: &StateDir, backup: &Backup) -> Result<PathBuf, StateError> {
-    let backups = dir.backups_dir();
-    dir.create()?;
-    create_private_dir_all(&backups)?;
+    dir.prepare()?;
     let stem = digest_file_stem(&backup.plan_digest)?;
     let base = format!("{}-{}", backup.created_at.compact(), &stem[..8]);
-    let mut path = backups.join(format!("{base}.json"));
-    let mut n = 2;
-    while path.exists() {
-        path = backups.join(format!("{base}-{n}.json"));
-        n += 1;
+    let text = to_canonical_pretty(backup).map_err(|e| {
+        StateError::corrupt(
+            dir.backups_dir(),
+            "backup",
+            e,
+            "this is a bug; please report it",
+        )
+    })?;
+    let mut n = 1;
+    loop {
+        let name = match n {
+            1 => format!("{base}.json"),
+            n => format!("{base}-{n}.json"),
+        };
+        let key = dir.key(&format!("{BACKUPS_DIR}/{name}"));
+        match dir.store().write(&key, text.as_bytes(), WriteMode::Create) {
+            Ok(_) => return Ok(dir.store().location(&key)),
+            Err(StateError::AlreadyExists { .. }) => n += 1,
+            Err(e) => return Err(e),
+        }
     }
-    let text = to_canonical_pretty(backup)
-        .map_err(|e| StateError::corrupt(&path, "backup", e, "this is a bug; please report it"))?;
-    write_atomic(&path, text.as_bytes())?;
-    Ok(path)
+}
+
+/// Reads one backup: `path` is a file on this machine, or a backup's location in `dir`'s
+/// store (what `backup list` and `write_backup` show).
+pub fn load_backup_at(dir: &StateDir, path: &Path) -> Result<Backup, StateError> {
+    parse_backup(path, &read_backup_bytes(dir, path)?)
+}
+
+/// The bytes of one backup, from this machine or `dir`'s store (a restore plan names its
+/// backup by their digest).
+pub fn read_backup_bytes(dir: &StateDir, path: &Path) -> Result<Vec<u8>, StateError> {
+    if !dir.store().is_local() {
+        if let Ok(name) = path.strip_prefix(dir.backups_dir()) {
+            let key = dir.key(&format!("{BACKUPS_DIR}/{}", name.display()));
+            return dir.store().read(&key)?.ok_or_else(|| StateError::Storage {
+                action: "read",
+                location: path.display().to_string(),
+                detail: "there is no such backup (see `descope-mgmt backup list`)".into(),
+            });
+        }
+    }
+    Ok(fs::read(path).map_err(|e| FileError::new("read", path, e))?)
 }
 
 /// Reads and checks one backup file.
 pub fn load_backup(path: &Path) -> Result<Backup, StateError> {
-    let text = fs::read_to_string(path).map_err(|e| FileError::new("read", path, e))?;
+    let bytes = fs::read(path).map_err(|e| FileError::new("read", path, e))?;
+    parse_backup(path, &bytes)
+}
+
+fn parse_backup(path: &Path, bytes: &[u8]) -> Result<Backup, StateError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| StateError::corrupt(path, "backup", e, HINT))?;
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| StateError::corrupt(path, "backup", e, HINT))?;
+        serde_json::from_str(text).map_err(|e| StateError::corrupt(path, "backup", e, HINT))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(BACKUP_FORMAT) {
         return Err(StateError::corrupt(
             path,
@@ -132,21 +172,17 @@ pub fn load_backup(path: &Path) -> Result<Backup, StateError> {
 /// (interrupted writes) and non-JSON files are ignored; a damaged backup is an error naming it.
 pub fn list_backups(dir: &StateDir) -> Result<Vec<BackupSummary>, StateError> {
     let backups = dir.backups_dir();
-    let entries = match fs::read_dir(&backups) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(FileError::new("list", &backups, e).into()),
-    };
     let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| FileError::new("list", &backups, e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || !name.ends_with(".json") {
+    for name in dir.store().list(&dir.key(BACKUPS_DIR))? {
+        if !name.ends_with(".json") {
             continue;
         }
-        let path = entry.path();
-        let b = load_backup(&path)?;
+        let key = dir.key(&format!("{BACKUPS_DIR}/{name}"));
+        let path = backups.join(&name);
+        let Some(bytes) = dir.store().read(&key)? else {
+            continue;
+        };
+        let b = parse_backup(&path, &bytes)?;
         out.push(BackupSummary {
             path,
             created_at: b.created_at,

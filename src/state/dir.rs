@@ -1,23 +1,57 @@
-//! Where each file of one environment's state lives: `<state-dir>/<env>/…`.
+//! Where each file of one environment's state lives: `<env>/…` in its store (the local
+//! `<state-dir>/` or a bucket's `<prefix>`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::store::{LocalStore, StateStore};
 use super::StateError;
-use crate::util::atomic::{create_private_dir_all, write_atomic, FileError};
 
 /// One environment's state directory. Building it checks that the environment name and plan
-/// digests are safe to use in paths (they come from the command line and from plan files).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// digests are safe to use in paths and keys (they come from the command line and from plan
+/// files).
+#[derive(Debug, Clone)]
 pub struct StateDir {
     root: PathBuf,
     env: String,
+    store: Arc<dyn StateStore>,
 }
 
-/// Kept out of git: the lock is per machine, and temp files are debris of an interrupted write.
-const GITIGNORE: &str = "# Written by descope-mgmt: per-machine files that must not be committed.\nlock\nlock.holder\n.*.tmp\n";
+impl PartialEq for StateDir {
+    fn eq(&self, other: &Self) -> bool {
+        self.env == other.env && self.root == other.root
+    }
+}
+
+impl Eq for StateDir {}
 
 impl StateDir {
+    /// The environment's directory under `root` on this machine.
     pub fn new(root: impl Into<PathBuf>, env: &str) -> Result<Self, StateError> {
+        let root = root.into();
+        Self::with_store(Arc::new(LocalStore::new(root)), env)
+    }
+
+    /// The environment's state where the configuration says: `settings.state` when it names
+    /// object storage, else the directory `root` on this machine.
+    pub fn open(
+        root: impl Into<PathBuf>,
+        env: &str,
+        settings: Option<&crate::config::StateSettings>,
+        vars: &crate::config::VarSource,
+    ) -> Result<Self, StateError> {
+        match settings.and_then(super::remote::RemoteSpec::from_settings) {
+            // Opening sends no request: a missing bucket or credential shows on first use.
+            Some(spec) => Self::with_store(
+                Arc::new(super::remote::ObjectStateStore::open(spec, vars)?),
+                env,
+            ),
+            None => Self::new(root, env),
+        }
+    }
+
+    /// The environment's state in `store` (local directory or object storage).
+    pub fn with_store(store: Arc<dyn StateStore>, env: &str) -> Result<Self, StateError> {
         let ok = !env.is_empty()
             && !env.starts_with('.')
             && env
@@ -29,73 +63,116 @@ impl StateDir {
             )));
         }
         Ok(StateDir {
-            root: root.into(),
+            root: store.location(""),
             env: env.to_string(),
+            store,
         })
     }
 
+    /// Where the store keeps every environment: a directory, or `s3://bucket/prefix`.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// The store's key of `name` (a path inside the environment's folder).
+    pub fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.env)
+    }
+
+    /// The digest part of journal and implicit plan names (checked: hex only).
+    pub fn journal_key(&self, plan_digest: &str) -> Result<String, StateError> {
+        Ok(self.key(&format!("journal/{}.jsonl", digest_file_stem(plan_digest)?)))
+    }
+
+    pub fn plan_key(&self, plan_digest: &str) -> Result<String, StateError> {
+        Ok(self.key(&format!("plans/{}.json", digest_file_stem(plan_digest)?)))
+    }
+
+    /// The bytes of a plan `apply` saved under `plans/`, given the location it printed (a
+    /// file on this machine is read as a file).
+    pub fn read_saved_plan(&self, path: &Path) -> Result<Vec<u8>, StateError> {
+        if !self.store.is_local() {
+            if let Ok(name) = path.strip_prefix(self.plans_dir()) {
+                let key = self.key(&format!("plans/{}", name.display()));
+                return self.store.read(&key)?.ok_or_else(|| StateError::Storage {
+                    action: "read",
+                    location: path.display().to_string(),
+                    detail: "there is no such plan".into(),
+                });
+            }
+        }
+        std::fs::read(path).map_err(|e| crate::util::atomic::FileError::new("read", path, e).into())
+    }
+
+    /// Writes a plan that `apply` made itself under `plans/` and says where it is.
+    pub fn save_plan(&self, plan_digest: &str, bytes: &[u8]) -> Result<PathBuf, StateError> {
+        let key = self.plan_key(plan_digest)?;
+        self.prepare()?;
+        self.store
+            .write(&key, bytes, super::store::WriteMode::Overwrite)?;
+        Ok(self.store.location(&key))
     }
 
     pub fn env(&self) -> &str {
         &self.env
     }
 
-    /// `<root>/<env>`
+    /// `<root>/<env>`, as shown to people.
     pub fn path(&self) -> PathBuf {
-        self.root.join(&self.env)
+        self.store.location(&self.env)
+    }
+
+    fn at(&self, name: &str) -> PathBuf {
+        self.store.location(&self.key(name))
     }
 
     pub fn state_file(&self) -> PathBuf {
-        self.path().join("state.json")
+        self.at("state.json")
     }
 
     pub fn backups_dir(&self) -> PathBuf {
-        self.path().join("backups")
+        self.at("backups")
     }
 
     pub fn journal_dir(&self) -> PathBuf {
-        self.path().join("journal")
+        self.at("journal")
     }
 
     pub fn journal_file(&self, plan_digest: &str) -> Result<PathBuf, StateError> {
-        Ok(self
-            .journal_dir()
-            .join(format!("{}.jsonl", digest_file_stem(plan_digest)?)))
+        Ok(self.store.location(&self.journal_key(plan_digest)?))
     }
 
     /// Plans made implicitly by `apply` without a plan file, kept so they can be resumed.
     pub fn plans_dir(&self) -> PathBuf {
-        self.path().join("plans")
+        self.at("plans")
     }
 
     /// `plans/<digest-hex>.json`, where `apply` without a plan file keeps the plan it made.
     pub fn plan_file(&self, plan_digest: &str) -> Result<PathBuf, StateError> {
-        Ok(self
-            .plans_dir()
-            .join(format!("{}.json", digest_file_stem(plan_digest)?)))
+        Ok(self.store.location(&self.plan_key(plan_digest)?))
     }
 
     pub fn audit_file(&self) -> PathBuf {
-        self.path().join("audit.jsonl")
+        self.at("audit.jsonl")
     }
 
     pub fn lock_file(&self) -> PathBuf {
-        self.path().join("lock")
+        self.at("lock")
     }
 
-    /// Who holds the lock, for the error message of whoever is refused.
+    /// Who holds the lock, for the error message of whoever is refused (local directories).
     pub fn lock_holder_file(&self) -> PathBuf {
-        self.path().join("lock.holder")
+        self.at("lock.holder")
     }
 
-    /// Creates `<root>/<env>` and its `.gitignore` (owner-only). Subdirectories are created
-    /// by whichever writer first needs them.
-    pub fn create(&self) -> Result<(), FileError> {
-        create_private_dir_all(&self.path())?;
-        write_atomic(&self.path().join(".gitignore"), GITIGNORE.as_bytes())?;
-        Ok(())
+    /// Creates `<root>/<env>` and its `.gitignore` (owner-only) on a local disk; nothing on
+    /// object storage. Subdirectories are created by whichever writer first needs them.
+    pub fn prepare(&self) -> Result<(), StateError> {
+        self.store.prepare(&self.env)
     }
 }
 

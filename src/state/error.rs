@@ -55,6 +55,28 @@ pub enum StateError {
     /// A name that would become part of a path is not safe to use as one.
     #[error("{0}")]
     InvalidName(String),
+
+    /// A `WriteMode::Create` found something already stored under the key.
+    #[error("{location} already exists")]
+    AlreadyExists { location: String },
+
+    /// A compare-and-swap write found the object changed since it was read: another writer
+    /// got past the lock (or the lock was taken over after this process's lease expired).
+    #[error(
+        "{location} was changed by someone else since this run read it ({detail}); nothing was \
+         overwritten. Another descope-mgmt run wrote it behind the lock's back, or this run's \
+         lock lease expired and was taken over. Run the command again: it starts from what is stored now"
+    )]
+    Conflict { location: String, detail: String },
+
+    /// The object storage refused or failed a request; names the bucket, the key and the
+    /// storage's own answer.
+    #[error("could not {action} {location}: {detail}")]
+    Storage {
+        action: &'static str,
+        location: String,
+        detail: String,
+    },
 }
 
 impl StateError {

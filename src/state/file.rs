@@ -5,19 +5,22 @@
 //! secrets were already replaced by their stand-ins.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::store::WriteMode;
 use super::{StateDir, StateError};
 use crate::model::Address;
-use crate::util::atomic::{write_atomic, FileError, WriteOutcome};
+use crate::util::atomic::WriteOutcome;
 use crate::util::json::to_canonical_pretty;
 use crate::util::timestamp::Timestamp;
 
 /// Bumped on any change to the layout; see `docs/state-format.md` for the policy.
 pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The file's name in the environment's folder.
+pub const STATE_FILE: &str = "state.json";
 
 const HINT: &str = "Restore it from git (`git checkout -- <file>`) or fix the JSON by hand; \
     deleting it makes every resource unmanaged until re-imported";
@@ -82,14 +85,22 @@ impl StateFile {
     /// Reads `state.json`; a missing file is an empty state (a fresh clone before any apply).
     pub fn load(dir: &StateDir) -> Result<Self, StateError> {
         let path = dir.state_file();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::empty(dir.env())),
-            Err(e) => return Err(FileError::new("read", &path, e).into()),
+        let bytes = match dir.store().read(&dir.key(STATE_FILE))? {
+            Some(b) => b,
+            None => return Ok(Self::empty(dir.env())),
         };
+        Self::from_bytes(&path, dir.env(), &bytes)
+    }
+
+    /// Parses the bytes of a `state.json` of environment `env` (read from `path`, for
+    /// messages), with the checks `load` makes.
+    pub fn from_bytes(path: &Path, env: &str, bytes: &[u8]) -> Result<Self, StateError> {
+        let path = path.to_path_buf();
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
         // Look at the version before the strict parse, so a file from a newer tool says
         // "upgrade" instead of complaining about fields it does not know.
-        let value: serde_json::Value = serde_json::from_str(&text)
+        let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
         let found = value.get("format_version").and_then(|v| v.as_u64());
         match found {
@@ -112,26 +123,29 @@ impl StateFile {
         }
         let state: StateFile = serde_json::from_value(value)
             .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
-        if state.environment != dir.env() {
+        if state.environment != env {
             return Err(StateError::WrongEnvironment {
                 path,
                 found: state.environment,
-                expected: dir.env().to_string(),
+                expected: env.to_string(),
             });
         }
         Ok(state)
     }
 
-    /// Writes `state.json` atomically, only if its content changed.
+    /// Writes `state.json` atomically, only if its content changed. On object storage the
+    /// write is compare-and-swap against the version this process loaded, so a writer that
+    /// got past the lock is refused ([`StateError::Conflict`]) instead of overwritten.
     pub fn save(&self, dir: &StateDir) -> Result<WriteOutcome, StateError> {
-        dir.create()?;
+        dir.prepare()?;
         let path = dir.state_file();
         let mut to_write = self.clone();
         to_write.format_version = STATE_FORMAT_VERSION;
         let text = to_canonical_pretty(&to_write).map_err(|e| {
             StateError::corrupt(&path, "state file", e, "this is a bug; please report it")
         })?;
-        Ok(write_atomic(&path, text.as_bytes())?)
+        dir.store()
+            .write(&dir.key(STATE_FILE), text.as_bytes(), WriteMode::Swap)
     }
 
     /// Ties the state to the project it describes on first use, and refuses a different one

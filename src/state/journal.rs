@@ -2,13 +2,12 @@
 //! ends, so an interrupted apply can be resumed knowing exactly which operations were done,
 //! which were in flight, and which were never touched (docs/design.md §2 "Resume and one use").
 //!
-//! It is the one state file appended to instead of replaced: each line is written with a
-//! single `write` and fsynced before the operation proceeds. A crash can therefore leave at
-//! most a torn *last* line, which reading tolerates (and reports) and opening trims.
+//! It is appended to instead of replaced: on a local disk each line is written with a single
+//! `write` and fsynced before the operation proceeds, so a crash can leave at most a torn
+//! *last* line, which reading tolerates (and reports) and opening trims. On object storage
+//! each line is an object of its own, which the store reads back in order.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,9 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::dir::digest_file_stem;
 use super::{StateDir, StateError};
 use crate::model::Address;
-use crate::util::atomic::{create_private_dir_all, open_private_append, sync_dir, FileError};
 use crate::util::json::to_canonical_line;
-use crate::util::jsonl::{repair_tail, TailRepair};
+use crate::util::jsonl::TailRepair;
 use crate::util::timestamp::Timestamp;
 
 const HINT: &str = "Only the last line can be torn by a crash; a damaged line before it means \
@@ -146,7 +144,8 @@ impl JournalSummary {
 /// An open journal, appended to line by line.
 #[derive(Debug)]
 pub struct Journal {
-    file: File,
+    dir: StateDir,
+    key: String,
     path: PathBuf,
     trimmed_torn_line: bool,
 }
@@ -156,33 +155,32 @@ impl Journal {
     /// crash is trimmed first, so new lines never get glued onto it.
     pub fn open(dir: &StateDir, plan_digest: &str) -> Result<Journal, StateError> {
         let path = dir.journal_file(plan_digest)?;
-        let journal_dir = dir.journal_dir();
-        dir.create()?;
-        create_private_dir_all(&journal_dir)?;
-        let existed = path.exists();
-        let trimmed_torn_line = if existed {
-            // Damage before the last line is refused here, before anything is appended.
-            let bytes = fs::read(&path).map_err(|e| FileError::new("read", &path, e))?;
-            parse(&path, &bytes)?;
-            let valid = |line: &str| serde_json::from_str::<JournalEntry>(line).is_ok();
-            repair_tail(&path, valid)? == TailRepair::Trimmed
-        } else {
-            false
+        let key = dir.journal_key(plan_digest)?;
+        dir.prepare()?;
+        let trimmed_torn_line = match dir.store().read_log(&key)? {
+            Some(bytes) => {
+                // Damage before the last line is refused here, before anything is appended.
+                parse(&path, &bytes)?;
+                let valid = |line: &str| serde_json::from_str::<JournalEntry>(line).is_ok();
+                dir.store().repair_log(&key, &valid)? == TailRepair::Trimmed
+            }
+            None => {
+                // On a local disk the file exists from now on (fsynced into its directory), so
+                // a crash before the first line still shows the apply began.
+                dir.store().append(&key, b"")?;
+                false
+            }
         };
-        let file = open_private_append(&path)?;
-        if !existed {
-            // The file's existence must survive a power loss, or a resume would not see it.
-            sync_dir(&journal_dir)?;
-        }
         Ok(Journal {
-            file,
+            dir: dir.clone(),
+            key,
             path,
             trimmed_torn_line,
         })
     }
 
-    /// Appends one line and fsyncs it before returning: once `record(Started)` returns, a
-    /// crash cannot lose the fact that the operation may have been sent.
+    /// Appends one line durably before returning: once `record(Started)` returns, a crash
+    /// cannot lose the fact that the operation may have been sent.
     pub fn record(&mut self, entry: &JournalEntry) -> Result<(), StateError> {
         let mut line = to_canonical_line(entry).map_err(|e| {
             StateError::corrupt(
@@ -193,11 +191,7 @@ impl Journal {
             )
         })?;
         line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| FileError::new("append to", &self.path, e))?;
-        Ok(())
+        self.dir.store().append(&self.key, line.as_bytes())
     }
 
     pub fn path(&self) -> &Path {
@@ -212,16 +206,8 @@ impl Journal {
     /// The digests (hex, as in the file names) of every journal in `dir`, sorted, so `apply`
     /// can point out plans whose apply never finished.
     pub fn list(dir: &StateDir) -> Result<Vec<String>, StateError> {
-        let journal_dir = dir.journal_dir();
-        let entries = match fs::read_dir(&journal_dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(FileError::new("list", &journal_dir, e).into()),
-        };
         let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| FileError::new("list", &journal_dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in dir.store().list(&dir.key("journal"))? {
             if let Some(stem) = name.strip_suffix(".jsonl") {
                 if digest_file_stem(stem).is_ok() {
                     out.push(stem.to_string());
@@ -233,22 +219,24 @@ impl Journal {
     }
 
     pub fn exists(dir: &StateDir, plan_digest: &str) -> Result<bool, StateError> {
-        Ok(dir.journal_file(plan_digest)?.exists())
+        Ok(dir
+            .store()
+            .read_log(&dir.journal_key(plan_digest)?)?
+            .is_some())
     }
 
     /// Reads the journal of `plan_digest`; a missing journal is an empty summary (the plan was
     /// never started).
     pub fn read(dir: &StateDir, plan_digest: &str) -> Result<JournalSummary, StateError> {
         let path = dir.journal_file(plan_digest)?;
-        let text = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        let text = match dir.store().read_log(&dir.journal_key(plan_digest)?)? {
+            Some(bytes) => bytes,
+            None => {
                 return Ok(JournalSummary {
                     path,
                     ..Default::default()
                 })
             }
-            Err(e) => return Err(FileError::new("read", &path, e).into()),
         };
         let parsed = parse(&path, &text)?;
         let mut summary = JournalSummary {

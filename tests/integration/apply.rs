@@ -24,17 +24,17 @@ use descope_mgmt::state::{Journal, OpStatus, StateFile};
 
 use crate::util::{output, TestEnv};
 
-const ENV: &str = "dev";
-const KEY_VAR: &str = "EMU_MANAGEMENT_KEY";
-const FAST: &str = "6000/60";
+pub(crate) const ENV: &str = "dev";
+pub(crate) const KEY_VAR: &str = "EMU_MANAGEMENT_KEY";
+pub(crate) const FAST: &str = "6000/60";
 
 // ---------------------------------------------------------------------------------------------
 // The desired project, as data (to write the YAML and to check the emulator against).
 
 #[derive(Debug, Clone)]
-struct TenantSpec {
+pub(crate) struct TenantSpec {
     id: String,
-    name: String,
+    pub(crate) name: String,
     parent: Option<String>,
     domains: Vec<String>,
     default_roles: Vec<String>,
@@ -48,17 +48,17 @@ struct RoleSpec {
 }
 
 #[derive(Debug, Clone)]
-struct Desired {
+pub(crate) struct Desired {
     permissions: Vec<(String, String)>,
     roles: Vec<RoleSpec>,
-    tenants: Vec<TenantSpec>,
+    pub(crate) tenants: Vec<TenantSpec>,
 }
 
 impl Desired {
     /// `roots` root tenants, each with `children` children, each with `grand` grandchildren:
     /// three levels. Project roles over a few permissions, one tenant role per root, default
     /// roles on roots and children.
-    fn new(roots: usize, children: usize, grand: usize) -> Desired {
+    pub(crate) fn new(roots: usize, children: usize, grand: usize) -> Desired {
         let permissions: Vec<(String, String)> = (0..6)
             .map(|i| (format!("perm-{i}"), format!("Permission number {i}")))
             .collect();
@@ -220,27 +220,41 @@ impl Desired {
 // One test's world: a `TestEnv` whose config names the project and takes the key from a
 // secret variable (not the SDKs' variables), environment `dev`.
 
-async fn world(opts: EmulatorOptions, desired: &Desired) -> TestEnv {
+pub(crate) async fn world(opts: EmulatorOptions, desired: &Desired) -> TestEnv {
     world_with_rate(opts, desired, FAST).await
 }
 
-async fn world_with_rate(opts: EmulatorOptions, desired: &Desired, rate: &str) -> TestEnv {
+pub(crate) async fn world_with_rate(
+    opts: EmulatorOptions,
+    desired: &Desired,
+    rate: &str,
+) -> TestEnv {
     let mut w = TestEnv::start(opts).await;
     w.vars = BTreeMap::from([
         (KEY_VAR.to_string(), w.emu().management_key().to_string()),
         ("DESCOPE_BASE_URI".to_string(), w.emu().base_url()),
     ]);
     w.env = Some(ENV.to_string());
+    // The whole suite runs once more with the state in a bucket (`.ci/run`).
+    if crate::moto::suite_on_s3() {
+        assert!(w.use_s3("10s"), "DESCOPE_TEST_STATE=s3 needs moto_server");
+    }
     write_config(&w, desired, rate);
     w
 }
 
-fn write_config(w: &TestEnv, desired: &Desired, rate: &str) {
-    w.write_config(&desired.yaml(w.emu().project_id(), rate));
+pub(crate) fn write_config(w: &TestEnv, desired: &Desired, rate: &str) {
+    let yaml = desired.yaml(w.emu().project_id(), rate);
+    // On object storage when the world is set up for it (`TestEnv::use_s3`).
+    let yaml = match w.state_settings() {
+        Some(state) => yaml.replacen("settings:\n", &format!("settings:\n  state: {state}\n"), 1),
+        None => yaml,
+    };
+    w.write_config(&yaml);
 }
 
 /// Plans and saves to `<dir>/<name>.plan`.
-async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
+pub(crate) async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
     let path = w.path(format!("{name}.plan"));
     let outcome = w
         .plan(PlanRequest {
@@ -252,7 +266,7 @@ async fn plan_to(w: &TestEnv, name: &str) -> (PlanFile, PathBuf) {
     (outcome.plan, path)
 }
 
-async fn plan_has_changes(w: &TestEnv) -> bool {
+pub(crate) async fn plan_has_changes(w: &TestEnv) -> bool {
     let p = w.plan(PlanRequest::default()).await.expect("plan");
     if p.plan.has_changes() {
         eprintln!(
@@ -268,11 +282,11 @@ async fn plan_has_changes(w: &TestEnv) -> bool {
 }
 
 /// The `descope-mgmt` binary against this world, as a user or CI would run it.
-fn cli(w: &TestEnv, args: &[&str]) -> Command {
+pub(crate) fn cli(w: &TestEnv, args: &[&str]) -> Command {
     cli_env(w, ENV, args)
 }
 
-fn cli_env(w: &TestEnv, env: &str, args: &[&str]) -> Command {
+pub(crate) fn cli_env(w: &TestEnv, env: &str, args: &[&str]) -> Command {
     let mut cmd = w.cmd(&["--config"]);
     cmd.arg(w.config_path())
         .arg("--env")
@@ -293,11 +307,11 @@ async fn apply_cli(w: &TestEnv, plan: &Path) -> Output {
     run(w, &["apply", plan.to_str().unwrap()]).await
 }
 
-fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "--- stdout\n{}\n--- stderr\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -306,7 +320,7 @@ fn text(out: &Output) -> String {
 }
 
 /// Paths that change data (descope-api.md §4-7). Everything else is a read.
-fn is_write_path(path: &str) -> bool {
+pub(crate) fn is_write_path(path: &str) -> bool {
     [
         "/create",
         "/update",
@@ -341,7 +355,7 @@ fn assert_success(report: &ApplyReport) {
 /// committed count must equal the planned count exactly. Roles and permissions may go in batch
 /// requests, so for them: they all exist, no delete was ever committed, and the emulator refuses
 /// a duplicate name, so none can have been created twice.
-fn assert_created_once(emu: &Emulator, desired: &Desired) {
+pub(crate) fn assert_created_once(emu: &Emulator, desired: &Desired) {
     let c = emu.counters();
     assert_eq!(
         c.writes("/v1/mgmt/tenant/create"),
@@ -386,8 +400,7 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     assert!(!report.resumed);
     // Only creates: nothing live is changed, so a backup (if written) holds nothing.
     if let Some(b) = &report.backup {
-        let backup: descope_mgmt::state::Backup =
-            serde_json::from_str(&std::fs::read_to_string(b).unwrap()).unwrap();
+        let backup = descope_mgmt::state::load_backup_at(&w.state(ENV), b).unwrap();
         assert!(backup.resources.is_empty(), "{:?}", backup.resources);
     }
     assert_eq!(report.rate_limited, 0);
@@ -405,9 +418,9 @@ async fn hundred_tenants_in_three_levels_apply_and_plan_again_is_empty() {
     // The journal ends with every operation done; one audit record.
     let journal = Journal::read(&w.state(ENV), &plan_file.digest).unwrap();
     assert!(journal.all_done(plan_file.changes.len()));
-    let audit = std::fs::read_to_string(w.state(ENV).audit_file()).unwrap();
-    assert_eq!(audit.lines().count(), 1);
-    assert!(audit.contains(plan_file.digest.as_str()));
+    let audit = descope_mgmt::state::read_audit(&w.state(ENV)).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].plan_digest, plan_file.digest.as_str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,7 +610,8 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
     // state.json lost (a fresh clone without it, or a run that died after its last operation
     // but before saving state): the journal still shows the plan used. Refused, and state.json
     // is put right on the way (managed addresses, the plan marked used).
-    std::fs::remove_file(w.state(ENV).state_file()).unwrap();
+    let state = w.state(ENV);
+    state.store().delete(&state.key("state.json")).unwrap();
     let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already applied"));
@@ -609,8 +623,14 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
     }
     // And with state.json and the journal both gone, the fingerprint check refuses: its
     // targets now match `after`, not `before`.
-    std::fs::remove_file(w.state(ENV).state_file()).unwrap();
-    std::fs::remove_dir_all(w.state(ENV).journal_dir()).unwrap();
+    let state = w.state(ENV);
+    state.store().delete(&state.key("state.json")).unwrap();
+    for digest in Journal::list(&state).unwrap() {
+        state
+            .store()
+            .delete_log(&state.journal_key(&digest).unwrap())
+            .unwrap();
+    }
     let out = apply_cli(&w, &path).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenant.t00"));
@@ -622,15 +642,15 @@ async fn an_untouched_tenant_changed_only_warns_and_the_same_plan_twice_is_refus
 
 /// Where to kill the apply: the `nth` request to `path` reaching `phase` in the emulator.
 #[derive(Debug, Clone, Copy)]
-struct KillPoint {
-    phase: HookPhase,
-    path: &'static str,
-    nth: u64,
+pub(crate) struct KillPoint {
+    pub(crate) phase: HookPhase,
+    pub(crate) path: &'static str,
+    pub(crate) nth: u64,
 }
 
 /// Runs `descope-mgmt apply PLAN` as a child process and sends it `signal` (`-KILL`, `-INT`)
 /// from the emulator's hook at `point`, so the signal lands exactly there.
-async fn apply_signalled_at(
+pub(crate) async fn apply_signalled_at(
     w: &TestEnv,
     plan: &Path,
     point: KillPoint,
@@ -687,6 +707,7 @@ async fn apply_killed_at(w: &TestEnv, plan: &Path, point: KillPoint) {
     let out = apply_signalled_at(w, plan, point, "-KILL").await;
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    w.release_dead_lock(ENV);
 }
 
 /// The journal after a kill: started, not finished, at least one operation in flight.
@@ -1349,8 +1370,8 @@ async fn updates_and_deletes_under_faults_take_effect_exactly_once() {
     assert!(!plan_has_changes(&w).await);
 
     // The backup holds what the plan changed or deleted, as it was before.
-    let backup: descope_mgmt::state::Backup =
-        serde_json::from_str(&std::fs::read_to_string(report.backup.unwrap()).unwrap()).unwrap();
+    let backup =
+        descope_mgmt::state::load_backup_at(&w.state(ENV), &report.backup.unwrap()).unwrap();
     let backed_up = |a: &str| {
         backup
             .resources
@@ -1523,13 +1544,22 @@ async fn an_implicit_plan_killed_mid_apply_is_resumed_from_the_state_directory()
     w.emu().set_hook(None);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
+    w.release_dead_lock(ENV);
 
-    let plans: Vec<PathBuf> = std::fs::read_dir(w.state(ENV).plans_dir())
+    let state = w.state(ENV);
+    let plans: Vec<PathBuf> = state
+        .store()
+        .list(&state.key("plans"))
         .unwrap()
-        .map(|e| e.unwrap().path())
+        .iter()
+        .map(|name| state.plans_dir().join(name))
         .collect();
     assert_eq!(plans.len(), 1, "{plans:?}");
-    let saved = PlanFile::read_verified(&plans[0]).unwrap();
+    let saved = PlanFile::parse_verified(
+        &String::from_utf8(state.read_saved_plan(&plans[0]).unwrap()).unwrap(),
+        &plans[0],
+    )
+    .unwrap();
     assert_partial_journal(&w, &saved);
 
     let out = apply_cli(&w, &plans[0]).await;

@@ -820,3 +820,52 @@ proptest! {
         load_bytes(s.as_bytes());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// settings.state
+
+#[test]
+fn state_settings_mistakes_are_diagnosed_with_their_positions() {
+    let t = tree(&[(
+        "descope.yaml",
+        "version: 1\nsettings:\n  state:\n    backend: s3\n    prefix: descope\n    endpoint: ftp://x\n    account: acme\n    lock_lease: forever\nenvironments:\n  dev: {}\n",
+    )]);
+    let ds = validate_all(&t.path("descope.yaml"), &vars(&[])).unwrap_err();
+    let mut got = triples(&ds, t.root());
+    got.sort();
+    let mut want: Vec<(String, String, String)> = [
+        "descope.yaml:4:14", // backend: s3 without a bucket
+        "descope.yaml:5:13", // prefix without a trailing `/`
+        "descope.yaml:6:15", // not an http(s) URL
+        "descope.yaml:7:14", // account is for azure
+        "descope.yaml:8:17", // not a duration
+    ]
+    .iter()
+    .map(|l| {
+        (
+            l.to_string(),
+            "settings".to_string(),
+            "invalid_state_settings".to_string(),
+        )
+    })
+    .collect();
+    want.sort();
+    assert_eq!(got, want);
+
+    // An unknown backend or key is a type error at its position, like any other setting.
+    let t = tree(&[(
+        "descope.yaml",
+        "version: 1\nsettings:\n  state: {backend: dropbox, bucket: b}\nenvironments:\n  dev: {}\n",
+    )]);
+    let ds = validate_all(&t.path("descope.yaml"), &vars(&[])).unwrap_err();
+    let got = triples(&ds, t.root());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].0.starts_with("descope.yaml:3:"), "{got:?}");
+
+    // A valid one loads, and the local backend stays the default.
+    let t = tree(&[(
+        "descope.yaml",
+        "version: 1\nsettings:\n  state: {backend: s3, bucket: acme-state, prefix: descope/, region: eu-west-1}\nenvironments:\n  dev: {}\n",
+    )]);
+    validate_all(&t.path("descope.yaml"), &vars(&[])).unwrap();
+}

@@ -13,10 +13,17 @@
 //! - `session`, `plan`, `apply`: the library against that config, state dir and `vars`.
 //! - `cmd`/`bin`/`run`: the executable in the temp dir with `vars` set and nothing from the
 //!   developer's shell that would change its behaviour.
+//! - `use_s3(lease)`: the state in a fresh bucket of a local S3 server (`moto.rs`) instead of
+//!   `state/`; `state(env)` then reads the bucket. With `DESCOPE_TEST_STATE=s3` the `apply` and
+//!   `manage` suites do this for every world they build, so the same tests cover both stores
+//!   (CI runs them both ways); `remote` holds what only object storage has (leases, takeover,
+//!   compare-and-swap, migrate).
 //!
 //! Tests bind port 0 and never sleep waiting for time. Hand-written expectations live in
 //! `tests/golden/` and `tests/fixtures/`. The emulator's own tests are `tests/emulator.rs`.
 
+mod azurite;
+mod moto;
 mod util;
 
 mod api;
@@ -28,6 +35,7 @@ mod live;
 mod manage;
 mod password_policy;
 mod plan;
+mod remote;
 mod state;
 mod tenant_settings;
 mod trust;

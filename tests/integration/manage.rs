@@ -197,6 +197,44 @@ fn write_config(dir: &Path, c: &Config) {
     std::fs::write(dir.join(CFG), serde_yaml_ng::to_string(&yaml).unwrap()).unwrap();
 }
 
+/// With `DESCOPE_TEST_STATE=s3` (the suite's second run in CI): the adopted state moves to a
+/// bucket with `state migrate` and the configuration points there from now on.
+fn state_on_s3_if_asked(dir: &Path, p: &mut TestEnv) {
+    if !crate::moto::suite_on_s3() {
+        return;
+    }
+    assert!(p.use_s3("10s"), "DESCOPE_TEST_STATE=s3 needs moto_server");
+    let b = p.s3.clone().unwrap();
+    ok(
+        dir,
+        p,
+        &[
+            "state",
+            "migrate",
+            "--config",
+            CFG,
+            "--env",
+            "dev",
+            "--to",
+            &b.url(),
+            "--endpoint",
+            &b.endpoint,
+        ],
+        0,
+    );
+    let mut cfg = read_config(dir);
+    cfg.settings.state = Some(descope_mgmt::config::StateSettings {
+        backend: descope_mgmt::config::StateBackend::S3,
+        bucket: Some(b.name.clone()),
+        prefix: b.prefix.clone(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(b.endpoint.clone()),
+        account: None,
+        lock_lease: Some(b.lease.clone()),
+    });
+    write_config(dir, &cfg);
+}
+
 fn plan_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["plan", "--config", CFG, "--env", "dev"];
     v.extend_from_slice(extra);
@@ -287,8 +325,9 @@ fn export_validates_plans_to_nothing_and_rebuilds_the_project_elsewhere() {
 
 #[test]
 fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
-    let p = TestEnv::start_blocking(EmulatorOptions::default());
-    let dir = p.root();
+    let mut p = TestEnv::start_blocking(EmulatorOptions::default());
+    let root = p.root().to_path_buf();
+    let dir = root.as_path();
     seed(&p);
     ok(
         dir,
@@ -296,6 +335,7 @@ fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
         &["export", "--env", "dev", "--out", "exp", "--adopt"],
         0,
     );
+    state_on_s3_if_asked(dir, &mut p);
     let original = flow_doc(&p, "sign-up-or-in");
 
     let file = dir.join("exp/flows/sign-up-or-in.json");
@@ -380,8 +420,9 @@ fn a_flow_screen_edit_plans_one_import_and_a_backup_restore_brings_it_back() {
 
 #[test]
 fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
-    let p = TestEnv::start_blocking(EmulatorOptions::default());
-    let dir = p.root();
+    let mut p = TestEnv::start_blocking(EmulatorOptions::default());
+    let root = p.root().to_path_buf();
+    let dir = root.as_path();
     seed(&p);
     ok(
         dir,
@@ -389,6 +430,7 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
         &["export", "--env", "dev", "--out", "exp", "--adopt"],
         0,
     );
+    state_on_s3_if_asked(dir, &mut p);
     let before = managed_view(&p.emu().data());
 
     // Remove a tenant role and a leaf tenant, and rename a tenant, through the config.
@@ -439,8 +481,13 @@ fn backup_restore_recreates_deleted_resources_and_reverts_updates() {
     assert_eq!(managed_view(&p.emu().data()), before);
 
     // A backup of another environment is refused before anything is read or written.
-    let path = dir.join("state/dev/backups").join(&backup);
-    let mut other: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let state = p.state("dev");
+    let saved = state
+        .store()
+        .read(&state.key(&format!("backups/{backup}")))
+        .unwrap()
+        .unwrap();
+    let mut other: Value = serde_json::from_slice(&saved).unwrap();
     other["environment"] = json!("prod");
     let foreign = dir.join("foreign.json");
     std::fs::write(&foreign, serde_json::to_string(&other).unwrap()).unwrap();

@@ -143,7 +143,7 @@ fn state_is_bound_to_one_project() {
 fn corrupt_state_file_is_a_clear_error() {
     let tmp = TestEnv::new();
     let dir = tmp.state("prod");
-    dir.create().unwrap();
+    dir.prepare().unwrap();
 
     fs::write(dir.state_file(), "{ not json").unwrap();
     let err = StateFile::load(&dir).unwrap_err().to_string();
@@ -264,7 +264,7 @@ fn foreign_holder(lock_path: &Path) -> Child {
 fn lock_held_by_another_process_is_released_when_it_is_killed() {
     let tmp = TestEnv::new();
     let dir = tmp.state("prod");
-    dir.create().unwrap();
+    dir.prepare().unwrap();
     let mut child = foreign_holder(&dir.lock_file());
 
     let err = StateLock::acquire(&dir, Duration::ZERO).unwrap_err();
@@ -284,7 +284,7 @@ fn lock_held_by_another_process_is_released_when_it_is_killed() {
 fn waiting_acquire_gets_the_lock_when_the_holder_exits() {
     let tmp = TestEnv::new();
     let dir = tmp.state("prod");
-    dir.create().unwrap();
+    dir.prepare().unwrap();
     let mut child = foreign_holder(&dir.lock_file());
     assert!(StateLock::acquire(&dir, Duration::ZERO).is_err());
 

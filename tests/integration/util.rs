@@ -24,7 +24,7 @@ pub const CONFIG: &str = "descope.yaml";
 pub const STATE: &str = "state";
 
 /// Variables a developer's shell may hold that would change what the executable does.
-const SCRUBBED: [&str; 9] = [
+const SCRUBBED: [&str; 15] = [
     "DESCOPE_CONFIG",
     "DESCOPE_ENV",
     "GITHUB_HEAD_REF",
@@ -34,6 +34,12 @@ const SCRUBBED: [&str; 9] = [
     "NO_COLOR",
     "CLICOLOR_FORCE",
     "RUST_LOG",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
 ];
 
 /// The real `descope-mgmt` executable, nothing from the developer's shell that could change its
@@ -63,6 +69,8 @@ pub struct TestEnv {
     pub vars: BTreeMap<String, String>,
     /// `--env` for library sessions.
     pub env: Option<String>,
+    /// The state in a bucket of a local S3 server instead of `state/` (`use_s3`).
+    pub s3: Option<crate::moto::Bucket>,
 }
 
 impl TestEnv {
@@ -74,7 +82,39 @@ impl TestEnv {
             dir: tempfile::tempdir().expect("temp dir"),
             vars: BTreeMap::new(),
             env: None,
+            s3: None,
         }
+    }
+
+    /// Keeps the state in a fresh bucket of a local S3 server (moto) from now on: the
+    /// executable gets its credentials, configs written by the suites get `settings.state`,
+    /// and `state(env)` reads the bucket. False (with a visible "skipped" line) where moto is
+    /// not installed; CI installs it (`.ci/install-moto.sh`).
+    pub fn use_s3(&mut self, lease: &str) -> bool {
+        let Some(bucket) = crate::moto::Bucket::new(lease) else {
+            return false;
+        };
+        self.vars.extend(bucket.credentials());
+        self.s3 = Some(bucket);
+        true
+    }
+
+    /// After a SIGKILL: a dead holder's lease in a bucket would make the next run wait out its
+    /// length (the takeover is tested in `remote.rs`); the suites test the resume, so the
+    /// lock goes the way an operator removes it, `force-unlock`. Locally the OS already
+    /// released it.
+    pub fn release_dead_lock(&self, env: &str) {
+        if self.s3.is_some() {
+            let dir = self.state(env);
+            if let Some(id) = descope_mgmt::state::lock::read_holder(&dir).and_then(|h| h.id) {
+                descope_mgmt::state::StateLock::force_unlock(&dir, &id).unwrap();
+            }
+        }
+    }
+
+    /// `settings.state` (YAML flow mapping) when the state is in a bucket.
+    pub fn state_settings(&self) -> Option<String> {
+        self.s3.as_ref().map(|b| b.settings())
     }
 
     /// An emulator on the calling test's runtime (`#[tokio::test]`).
@@ -165,9 +205,12 @@ impl TestEnv {
         self.path(STATE)
     }
 
-    /// One environment's state directory under `state/`.
+    /// One environment's state directory under `state/` (or in the bucket, with `use_s3`).
     pub fn state(&self, env: &str) -> StateDir {
-        StateDir::new(self.state_path(), env).unwrap()
+        match &self.s3 {
+            Some(b) => b.state(env),
+            None => StateDir::new(self.state_path(), env).unwrap(),
+        }
     }
 
     // ------------------------------------------------------------------------- the library
