@@ -181,10 +181,6 @@ impl ResourceKind for DefaultRolesKind {
         ))
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        self.create_op(address, body)
-    }
-
     fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         self.create_op(address, &json!({"defaultRoles": []}))
     }

@@ -160,10 +160,6 @@ impl ResourceKind for FlowKind {
         Op::from_result(req).unchecked()
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        self.create_op(address, body)
-    }
-
     fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
         Op::from_result(endpoints::flow_delete(&[id_of(address).to_string()])).unchecked()
     }

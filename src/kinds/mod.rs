@@ -370,10 +370,19 @@ pub trait ResourceKind: Send + Sync {
     }
 
     fn create_op(&self, address: &Address, body: &Value) -> Op;
-    fn update_op(&self, address: &Address, body: &Value) -> Op;
+
+    /// Defaults to the create's request (imports, settings: one call does both).
+    fn update_op(&self, address: &Address, body: &Value) -> Op {
+        self.create_op(address, body)
+    }
+
     /// `live` is the object as read (a kind whose delete names a server-generated id takes
-    /// it from there).
-    fn delete_op(&self, address: &Address, live: &Value, cascade: bool) -> Op;
+    /// it from there). A kind that is not `deletable` is never asked: the default sends
+    /// nothing, which apply would refuse ("plan again") if it ever were.
+    fn delete_op(&self, address: &Address, live: &Value, cascade: bool) -> Op {
+        let _ = (address, live, cascade);
+        Op::default()
+    }
 
     /// A temporary update that frees `frees` (a swap of unique values); `None` when the kind
     /// has nothing to release.

@@ -351,15 +351,6 @@ impl ResourceKind for PasswordPolicyKind {
         Op::single(endpoints::password_settings_update(body.clone()))
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        self.create_op(address, body)
-    }
-
-    fn delete_op(&self, _: &Address, _: &Value, _: bool) -> Op {
-        // Never planned (not deletable); an empty operation sends nothing.
-        Op::default()
-    }
-
     fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
         Some(live_resource(address.clone(), object))
     }

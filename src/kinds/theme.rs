@@ -166,16 +166,6 @@ impl ResourceKind for ThemeKind {
         Op::from_result(req).unchecked()
     }
 
-    fn update_op(&self, address: &Address, body: &Value) -> Op {
-        self.create_op(address, body)
-    }
-
-    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
-        // Never planned (not deletable); an empty operation sends nothing.
-        let _ = address;
-        Op::default()
-    }
-
     fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
         Some(LiveResource::new(
             address.clone(),

@@ -6,8 +6,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 /// A registered resource kind, by its name (the address prefix, also what users type in
 /// `--prune KIND`). Kinds compare by name, so ordering by kind is ordering by text.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,18 +62,7 @@ impl FromStr for Kind {
     }
 }
 
-impl Serialize for Kind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::util::text_serde::serde_as_text!(Kind, str::parse::<Kind>);
 
 /// The address of one managed object: its kind and its key within the kind (empty for a
 /// singleton). The key's inner syntax (`tenant/name` for tenant roles) belongs to the kind.
@@ -162,18 +149,7 @@ impl FromStr for Address {
     }
 }
 
-impl Serialize for Address {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Address {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::util::text_serde::serde_as_text!(Address, str::parse::<Address>);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "sha256:";
@@ -86,18 +85,7 @@ impl PartialEq<&str> for PlanDigest {
     }
 }
 
-impl Serialize for PlanDigest {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for PlanDigest {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        PlanDigest::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+crate::util::text_serde::serde_as_text!(PlanDigest, PlanDigest::parse);
 
 /// The fingerprint of a live object as its kind computes it (a hash of its normalized JSON, or
 /// a document's version): compared, never interpreted.
@@ -175,18 +163,7 @@ impl fmt::Display for Expected {
     }
 }
 
-impl Serialize for Expected {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Expected {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Expected::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+crate::util::text_serde::serde_as_text!(Expected, Expected::parse);
 
 #[cfg(test)]
 mod tests {

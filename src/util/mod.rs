@@ -7,4 +7,5 @@ pub mod input;
 pub mod interrupt;
 pub mod json;
 pub mod jsonl;
+pub mod text_serde;
 pub mod timestamp;
