@@ -7,7 +7,10 @@
 //! config declares (`export`: the project's and every tenant's). A tenant without a policy of
 //! its own answers with the project's; `export` writes a tenant's block only where it differs.
 //! The update is sent whole (the live object with the managed fields replaced), so it means
-//! the same whether Descope treats it as a full override or as a merge.
+//! the same whether Descope treats it as a full override or as a merge. A tenant's policy
+//! follows the project's when the config sets both (a new tenant policy inherits the new
+//! project values); an existing tenant policy keeps, in the fields its block leaves out, the
+//! values it had when planned.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -221,6 +224,10 @@ impl ResourceKind for PasswordPolicyKind {
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
+        // A tenant's policy starts from the project's (a new one inherits it): when the config
+        // also sets the project's, that goes first, so what the tenant inherits does not
+        // depend on which request happens to run first.
+        let project_declared = input.config.sections.of(&PROJECT).next().is_some();
         for section in [PROJECT, PER_TENANT] {
             for v in input.config.sections.of(&section) {
                 let tenant = match section.within {
@@ -233,10 +240,13 @@ impl ResourceKind for PasswordPolicyKind {
                 let Ok(c) = serde_json::from_value::<PasswordPolicyConfig>(v.value.clone()) else {
                     continue;
                 };
-                let deps = match tenant.is_empty() {
-                    true => vec![],
-                    false => vec![Address::tenant(&tenant)],
-                };
+                let mut deps = Vec::new();
+                if !tenant.is_empty() {
+                    deps.push(Address::tenant(&tenant));
+                    if project_declared {
+                        deps.push(Address::password_policy(""));
+                    }
+                }
                 out.insert(DesiredResource::new(
                     Address::password_policy(&tenant),
                     PasswordPolicySpec {
