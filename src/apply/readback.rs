@@ -30,7 +30,7 @@ async fn read_around(
 ) -> Result<live::LiveGraph, ApiError> {
     let mut snapshot = LiveSnapshot::default();
     crate::kinds::of(address.kind())
-        .read_one(gateway, address, &mut snapshot)
+        .read_one(crate::kinds::LiveRead::new(gateway, &mut snapshot), address)
         .await?;
     let key = &gateway.transport().credentials().management_key;
     Ok(live::build(&snapshot, secret_fields, key))

@@ -8,9 +8,10 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use super::tenant::LIST as TENANTS;
-use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use super::{
+    Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, Reference, ResourceKind, Spec,
+};
 use crate::api::endpoints;
-use crate::api::gateway::Gateway;
 use crate::config::exported::{escape, Exported};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
@@ -88,32 +89,21 @@ impl ResourceKind for DefaultRolesKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        _: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
+    fn read<'a>(&'a self, io: LiveRead<'a>, _: &'a ReadScope) -> ReadFuture<'a> {
         // Shared with the tenants' read: no request when tenants were read already.
-        Box::pin(snapshot.read_list(gateway, endpoints::tenant_load_all(), TENANTS))
+        Box::pin(
+            io.snapshot
+                .read_list(io.gateway, endpoints::tenant_load_all(), TENANTS),
+        )
     }
 
     fn read_count(&self, _: &ReadScope) -> usize {
         0
     }
 
-    fn read_one<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        address: &'a Address,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
+    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
         let tenant = Address::tenant(tenant_of(address));
-        Box::pin(async move {
-            super::of(super::tenant::KIND)
-                .read_one(gateway, &tenant, snapshot)
-                .await
-        })
+        Box::pin(async move { super::of(super::tenant::KIND).read_one(io, &tenant).await })
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {

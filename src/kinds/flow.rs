@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::document::{compare_view, flow_import_body, DocumentSpec};
-use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
@@ -83,13 +83,8 @@ impl ResourceKind for FlowKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        scope: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(read_flows(gateway, scope, snapshot))
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        Box::pin(read_flows(io.gateway, scope, io.snapshot))
     }
 
     fn read_count(&self, scope: &ReadScope) -> usize {

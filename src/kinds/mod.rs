@@ -18,6 +18,7 @@ pub mod document;
 pub mod flow;
 pub mod list;
 pub mod password_policy;
+pub mod per_tenant;
 pub mod permission;
 pub mod role;
 pub mod tenant;
@@ -133,6 +134,18 @@ impl ReadScope {
     }
 }
 
+/// What a kind's live read works with: the gateway to Descope and the snapshot it fills.
+pub struct LiveRead<'a> {
+    pub gateway: &'a Gateway,
+    pub snapshot: &'a mut LiveSnapshot,
+}
+
+impl<'a> LiveRead<'a> {
+    pub fn new(gateway: &'a Gateway, snapshot: &'a mut LiveSnapshot) -> Self {
+        LiveRead { gateway, snapshot }
+    }
+}
+
 /// Boxed future of a kind's live read (the trait stays object-safe).
 pub type ReadFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 'a>>;
@@ -238,18 +251,13 @@ pub trait ResourceKind: Send + Sync {
 
     /// Read what this kind needs from the live project into the snapshot (list calls are
     /// shared: a kind reading what another kind already read reads nothing).
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        scope: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
         Box::pin(async move {
             match self.list() {
                 Some(_) if self.read_when_named() && !scope.names_kind(self.kind()) => Ok(()),
                 Some(list) => {
-                    snapshot
-                        .read_list(gateway, (list.request)(), list.key)
+                    io.snapshot
+                        .read_list(io.gateway, (list.request)(), list.key)
                         .await
                 }
                 None => Ok(()),
@@ -274,19 +282,13 @@ pub trait ResourceKind: Send + Sync {
 
     /// The read that shows one address again (after an ambiguous write, on resume, for the
     /// state snapshot after apply). Defaults to the kind's whole read.
-    fn read_one<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        address: &'a Address,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        let _ = address;
+    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
         Box::pin(async move {
             let scope = ReadScope {
                 addresses: vec![address.clone()],
                 ..ReadScope::default()
             };
-            self.read(gateway, &scope, snapshot).await
+            self.read(io, &scope).await
         })
     }
 
@@ -559,7 +561,14 @@ mod tests {
         }
         // Types of the trait's own vocabulary, not of one kind.
         names.retain(|n| {
-            !["Reference", "ReadScope", "Release", "LiveContext"].contains(&n.as_str())
+            ![
+                "Reference",
+                "ReadScope",
+                "Release",
+                "LiveContext",
+                "LiveRead",
+            ]
+            .contains(&n.as_str())
         });
         assert!(names.iter().any(|n| n == "TenantSpec"), "{names:?}");
         let mut offenders = Vec::new();

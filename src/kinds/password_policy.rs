@@ -16,10 +16,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{KindInfo, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use super::per_tenant::PerTenantDocuments;
+use super::{
+    KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, Reference, ResourceKind, Spec,
+};
 use crate::api::endpoints;
-use crate::api::gateway::Gateway;
-use crate::api::ApiError;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
@@ -36,6 +37,13 @@ pub struct PasswordPolicyKind;
 pub const KIND: Kind = Kind::named("password_policy");
 
 const INFO: KindInfo = KindInfo::new(KIND, "Password policies", FIELD_NAMES).singleton();
+
+const DOCS: PerTenantDocuments = PerTenantDocuments {
+    kind: KIND,
+    prefix: "password_policy/",
+    load: endpoints::password_settings_load,
+    project: true,
+};
 
 const PROJECT: ConfigSection = ConfigSection {
     within: None,
@@ -128,10 +136,6 @@ impl Address {
     pub fn password_policy(tenant: impl Into<String>) -> Self {
         Address::new(KIND, tenant)
     }
-}
-
-fn doc_key(tenant: &str) -> String {
-    format!("password_policy/{tenant}")
 }
 
 /// The managed fields of a config block (as JSON values, under their config names).
@@ -262,58 +266,21 @@ impl ResourceKind for PasswordPolicyKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        scope: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(async move {
-            let mut wanted: Vec<String> = scope
-                .addresses
-                .iter()
-                .filter(|a| a.kind() == KIND)
-                .map(|a| a.key().to_string())
-                .collect();
-            if scope.everything {
-                snapshot
-                    .read_list(gateway, endpoints::tenant_load_all(), super::tenant::LIST)
-                    .await?;
-                wanted.push(String::new());
-                wanted.extend(
-                    snapshot
-                        .list(super::tenant::LIST)
-                        .iter()
-                        .filter_map(|t| t.get("id")?.as_str().map(str::to_string)),
-                );
-            }
-            wanted.sort();
-            wanted.dedup();
-            for t in wanted {
-                if snapshot.document(&doc_key(&t)).is_none() {
-                    read_policy(gateway, &t, snapshot).await?;
-                }
-            }
-            Ok(())
-        })
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        Box::pin(DOCS.read(io, scope))
     }
 
     fn read_count(&self, scope: &ReadScope) -> usize {
-        scope.addresses.iter().filter(|a| a.kind() == KIND).count()
+        DOCS.count(scope)
     }
 
-    fn read_one<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        address: &'a Address,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(read_policy(gateway, address.key(), snapshot))
+    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
+        Box::pin(DOCS.read_one(io, address.key()))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
-        for (tenant, doc) in snapshot.documents_under("password_policy/") {
-            out.insert(live_resource(Address::password_policy(tenant), doc));
+        for (address, doc) in DOCS.documents(snapshot) {
+            out.insert(live_resource(address, doc));
         }
     }
 
@@ -403,30 +370,6 @@ fn live_resource(address: Address, v: &Value) -> LiveResource {
         v.clone(),
         false,
     )
-}
-
-/// One policy into the snapshot; a tenant that does not exist has none.
-async fn read_policy(
-    gateway: &Gateway,
-    tenant: &str,
-    snapshot: &mut LiveSnapshot,
-) -> Result<(), ApiError> {
-    let req = endpoints::password_settings_load(tenant);
-    match gateway.read(req.clone()).await {
-        Ok(v) if v.is_object() => {
-            snapshot.put_document(doc_key(tenant), v);
-            Ok(())
-        }
-        Ok(_) => Err(ApiError::decode(
-            &req,
-            "the password settings are not a JSON object",
-        )),
-        Err(e) if e.is_not_found() => {
-            snapshot.remove_document(&doc_key(tenant));
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

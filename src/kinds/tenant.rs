@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    Claim, Fields, KindInfo, ListCall, LiveContext, ReadFuture, Reference, Release, ResourceKind,
-    Spec,
+    Claim, Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, Reference, Release,
+    ResourceKind, Spec,
 };
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
@@ -186,13 +186,8 @@ impl ResourceKind for TenantKind {
     }
 
     /// One tenant load instead of the whole list.
-    fn read_one<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        address: &'a Address,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(read_tenant(gateway, id_of(address), snapshot))
+    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
+        Box::pin(read_tenant(io.gateway, id_of(address), io.snapshot))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph) {

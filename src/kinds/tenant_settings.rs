@@ -20,10 +20,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, Reference, ResourceKind, Spec};
+use super::per_tenant::PerTenantDocuments;
+use super::{
+    Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, Reference, ResourceKind, Spec,
+};
 use crate::api::endpoints;
-use crate::api::gateway::Gateway;
-use crate::api::ApiError;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
@@ -50,6 +51,13 @@ const INFO: KindInfo = KindInfo::new(
         "jit_provisioning",
     ],
 );
+
+const DOCS: PerTenantDocuments = PerTenantDocuments {
+    kind: KIND,
+    prefix: "tenant_settings/",
+    load: endpoints::tenant_load_settings,
+    project: false,
+};
 
 const SECTION: ConfigSection = ConfigSection {
     within: Some("tenants"),
@@ -179,10 +187,6 @@ fn config_duration(text: &str) -> Option<String> {
 
 fn tenant_of(address: &Address) -> &str {
     address.key()
-}
-
-fn doc_key(tenant: &str) -> String {
-    format!("tenant_settings/{tenant}")
 }
 
 impl Address {
@@ -317,58 +321,21 @@ impl ResourceKind for TenantSettingsKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        scope: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(async move {
-            let mut tenants: Vec<String> = scope
-                .addresses
-                .iter()
-                .filter(|a| a.kind() == KIND)
-                .map(|a| tenant_of(a).to_string())
-                .collect();
-            if scope.everything {
-                snapshot
-                    .read_list(gateway, endpoints::tenant_load_all(), super::tenant::LIST)
-                    .await?;
-                tenants.extend(
-                    snapshot
-                        .list(super::tenant::LIST)
-                        .iter()
-                        .map(|t| string_field(t, "id"))
-                        .filter(|id| !id.is_empty()),
-                );
-            }
-            tenants.sort();
-            tenants.dedup();
-            for t in tenants {
-                if snapshot.document(&doc_key(&t)).is_none() {
-                    read_settings(gateway, &t, snapshot).await?;
-                }
-            }
-            Ok(())
-        })
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        Box::pin(DOCS.read(io, scope))
     }
 
     fn read_count(&self, scope: &ReadScope) -> usize {
-        scope.addresses.iter().filter(|a| a.kind() == KIND).count()
+        DOCS.count(scope)
     }
 
-    fn read_one<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        address: &'a Address,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(read_settings(gateway, tenant_of(address), snapshot))
+    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
+        Box::pin(DOCS.read_one(io, address.key()))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
-        for (tenant, doc) in snapshot.documents_under("tenant_settings/") {
-            out.insert(live_resource(Address::tenant_settings(tenant), doc));
+        for (address, doc) in DOCS.documents(snapshot) {
+            out.insert(live_resource(address, doc));
         }
     }
 
@@ -534,29 +501,6 @@ fn live_resource(address: Address, v: &Value) -> LiveResource {
         v.clone(),
         false,
     )
-}
-
-/// One tenant's settings into the snapshot; a tenant that does not exist has none.
-async fn read_settings(
-    gateway: &Gateway,
-    tenant: &str,
-    snapshot: &mut LiveSnapshot,
-) -> Result<(), ApiError> {
-    match gateway.read(endpoints::tenant_load_settings(tenant)).await {
-        Ok(v) if v.is_object() => {
-            snapshot.put_document(doc_key(tenant), v);
-            Ok(())
-        }
-        Ok(_) => Err(ApiError::decode(
-            &endpoints::tenant_load_settings(tenant),
-            "the settings are not a JSON object".to_string(),
-        )),
-        Err(e) if e.is_not_found() => {
-            snapshot.remove_document(&doc_key(tenant));
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::document::{compare_view, theme_import_body, DocumentSpec};
-use super::{Fields, KindInfo, LiveContext, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
@@ -81,13 +81,8 @@ impl ResourceKind for ThemeKind {
         }
     }
 
-    fn read<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        scope: &'a ReadScope,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(read_theme(gateway, form_in(scope), snapshot))
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        Box::pin(read_theme(io.gateway, form_in(scope), io.snapshot))
     }
 
     fn read_count(&self, scope: &ReadScope) -> usize {
@@ -98,13 +93,8 @@ impl ResourceKind for ThemeKind {
         }
     }
 
-    fn read_one<'a>(
-        &'a self,
-        gateway: &'a Gateway,
-        _: &'a Address,
-        snapshot: &'a mut LiveSnapshot,
-    ) -> ReadFuture<'a> {
-        Box::pin(read_theme(gateway, Some(DocForm::V1), snapshot))
+    fn read_one<'a>(&'a self, io: LiveRead<'a>, _: &'a Address) -> ReadFuture<'a> {
+        Box::pin(read_theme(io.gateway, Some(DocForm::V1), io.snapshot))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {

@@ -4,7 +4,7 @@
 
 use crate::api::gateway::Gateway;
 use crate::api::ApiError;
-use crate::kinds::{self, ReadScope};
+use crate::kinds::{self, LiveRead, ReadScope};
 use crate::resource::desired::SecretField;
 use crate::resource::live::{self, LiveGraph, LiveSnapshot};
 use crate::secret::Secret;
@@ -19,7 +19,8 @@ pub async fn read_snapshot(gateway: &Gateway, scope: &ReadScope) -> Result<LiveS
     // or project is wrong).
     let mut snapshot = LiveSnapshot::default();
     for kind in kinds::all() {
-        kind.read(gateway, scope, &mut snapshot).await?;
+        kind.read(LiveRead::new(gateway, &mut snapshot), scope)
+            .await?;
     }
     Ok(snapshot)
 }

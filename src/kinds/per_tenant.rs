@@ -1,0 +1,100 @@
+//! Kinds whose objects are one document per tenant, behind a load call with no list endpoint
+//! (tenant settings, password policies): read only for the tenants the scope names, or for
+//! every tenant when it reads everything (`export`), each kept in the snapshot under
+//! `<prefix><tenant>`. A tenant that does not exist has no document.
+
+use serde_json::Value;
+
+use super::{LiveRead, ReadScope};
+use crate::api::{ApiError, ApiRequest};
+use crate::model::{Address, Kind};
+use crate::resource::live::LiveSnapshot;
+
+pub struct PerTenantDocuments {
+    pub kind: Kind,
+    /// Snapshot key prefix, `<kind>/`.
+    pub prefix: &'static str,
+    /// The load call for one key (a tenant id; "" for the project where the kind has one).
+    pub load: fn(&str) -> ApiRequest,
+    /// Whether reading everything includes the project's own document (key "").
+    pub project: bool,
+}
+
+impl PerTenantDocuments {
+    pub fn key(&self, tenant: &str) -> String {
+        format!("{}{tenant}", self.prefix)
+    }
+
+    /// Requests a read of this scope sends (not counting the tenant list `export` shares).
+    pub fn count(&self, scope: &ReadScope) -> usize {
+        scope
+            .addresses
+            .iter()
+            .filter(|a| a.kind() == self.kind)
+            .count()
+    }
+
+    pub async fn read(&self, io: LiveRead<'_>, scope: &ReadScope) -> Result<(), ApiError> {
+        let mut keys: Vec<String> = scope
+            .addresses
+            .iter()
+            .filter(|a| a.kind() == self.kind)
+            .map(|a| a.key().to_string())
+            .collect();
+        if scope.everything {
+            let tenants = super::tenant::LIST;
+            io.snapshot
+                .read_list(
+                    io.gateway,
+                    crate::api::endpoints::tenant_load_all(),
+                    tenants,
+                )
+                .await?;
+            if self.project {
+                keys.push(String::new());
+            }
+            keys.extend(
+                io.snapshot
+                    .list(tenants)
+                    .iter()
+                    .filter_map(|t| t.get("id")?.as_str().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            if io.snapshot.document(&self.key(&k)).is_none() {
+                self.read_one(LiveRead::new(io.gateway, &mut *io.snapshot), &k)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One document into the snapshot (again, after a write).
+    pub async fn read_one(&self, io: LiveRead<'_>, key: &str) -> Result<(), ApiError> {
+        let req = (self.load)(key);
+        match io.gateway.read(req.clone()).await {
+            Ok(v) if v.is_object() => {
+                io.snapshot.put_document(self.key(key), v);
+                Ok(())
+            }
+            Ok(_) => Err(ApiError::decode(&req, "the answer is not a JSON object")),
+            Err(e) if e.is_not_found() => {
+                io.snapshot.remove_document(&self.key(key));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The documents read, by address.
+    pub fn documents<'s>(
+        &'s self,
+        snapshot: &'s LiveSnapshot,
+    ) -> impl Iterator<Item = (Address, &'s Value)> + 's {
+        snapshot
+            .documents_under(self.prefix)
+            .map(|(key, doc)| (Address::new(self.kind, key), doc))
+    }
+}
