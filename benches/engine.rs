@@ -198,7 +198,7 @@ async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench dir");
     let mut cfg = config(tenants);
-    cfg.settings.rate_limit = "6000/60".into();
+    cfg.settings.rate_limit = "6000/60".parse().expect("rate");
     cfg.environments.insert(
         "bench".into(),
         descope_mgmt::config::Environment {
@@ -281,7 +281,7 @@ async fn rate_compliance() -> (Duration, u64, u64) {
     use descope_mgmt::api::transport::{Transport, TransportOptions};
 
     let emulator = Emulator::start(EmulatorOptions {
-        rate: Some((20, Duration::from_secs(1))),
+        rate: Some(RateBudget::new(20, Duration::from_secs(1))),
         ..EmulatorOptions::default()
     })
     .await
@@ -294,7 +294,7 @@ async fn rate_compliance() -> (Duration, u64, u64) {
     let gw = Gateway::new(
         Transport::new(creds, TransportOptions::default()).expect("transport"),
         GatewayOptions {
-            rate: RateBudget::parse("20/1").expect("rate"),
+            rate: "20/1".parse().expect("rate"),
             ..GatewayOptions::default()
         },
     );

@@ -129,14 +129,18 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         }
     }
 
-    session.handshake().await?;
-    let live = read_graph(
-        &session.gateway,
-        &scope,
-        &secret_fields,
-        &session.credentials.management_key,
-    )
-    .await?;
+    // The license call and the reads go together: neither needs the other's answer.
+    let (handshake, live) = tokio::join!(
+        session.handshake(),
+        read_graph(
+            &session.gateway,
+            &scope,
+            &secret_fields,
+            &session.credentials.management_key,
+        )
+    );
+    handshake?;
+    let live = live?;
 
     let ownership = Ownership::from_state(&state);
     let ctx = PlanContext {

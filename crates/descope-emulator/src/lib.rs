@@ -16,6 +16,7 @@ mod observe;
 mod ops;
 mod persist;
 mod pipeline;
+mod rate;
 mod seed;
 mod server;
 
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 pub use data::{Flow, Permission, ProjectData, Role, Tenant, TenantSettings, Theme};
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
+pub use rate::RateBudget;
 pub use seed::{BUILTIN_ROLES, SYSTEM_PERMISSIONS};
 
 use observe::{lock, Observer};
@@ -53,7 +55,7 @@ pub struct EmulatorOptions {
     /// Load the project from here at start (seed it when absent) and save after every write.
     pub state_file: Option<PathBuf>,
     /// N requests in any sliding window of the given length, then a lockout of one window.
-    pub rate: Option<(u32, Duration)>,
+    pub rate: Option<RateBudget>,
     /// Added before every answer.
     pub latency: Duration,
     pub faults: Faults,
@@ -83,25 +85,6 @@ impl Default for EmulatorOptions {
             seed: 0,
         }
     }
-}
-
-/// Parses the CLI's `N/SECONDS` (e.g. `100/60`).
-pub fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
-    let (n, secs) = s
-        .split_once('/')
-        .ok_or_else(|| format!("rate `{s}` must look like N/SECONDS, e.g. 100/60"))?;
-    let n: u32 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("rate `{s}`: `{n}` is not a whole number"))?;
-    let secs: f64 = secs
-        .trim()
-        .parse()
-        .map_err(|_| format!("rate `{s}`: `{secs}` is not a number of seconds"))?;
-    if n == 0 || !(secs > 0.0 && secs.is_finite()) {
-        return Err(format!("rate `{s}`: both N and SECONDS must be positive"));
-    }
-    Ok((n, Duration::from_secs_f64(secs)))
 }
 
 /// A running emulator. Dropping it, or `shutdown`, stops the server and closes its connections.
@@ -222,15 +205,6 @@ impl Drop for Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_parses() {
-        assert_eq!(parse_rate("100/60"), Ok((100, Duration::from_secs(60))));
-        assert_eq!(parse_rate("3/1.5"), Ok((3, Duration::from_millis(1500))));
-        for bad in ["", "5", "0/1", "5/0", "x/1", "5/-1", "5/inf"] {
-            assert!(parse_rate(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn default_project_id_uses_the_default_host() {

@@ -36,7 +36,7 @@ pub struct Shared {
     pub omit_defaults: bool,
     pub strict: bool,
     pub state_file: Option<PathBuf>,
-    pub rate: Option<(u32, Duration)>,
+    pub rate: Option<crate::RateBudget>,
     pub data: Mutex<ProjectData>,
     /// Ids come from their own RNG so creating resources does not shift the fault sequence.
     pub ids: Mutex<StdRng>,
@@ -135,13 +135,13 @@ enum Handled {
 /// The gate in front of every endpoint: the limiter (per client IP, like Descope's edge) counts
 /// requests whether or not they would authenticate.
 fn admit(shared: &Shared, conn: Option<&Conn>) -> Result<(), Handled> {
-    let Some((limit, window)) = shared.rate else {
+    let Some(rate) = shared.rate else {
         return Ok(());
     };
     let ip = conn.map_or(IpAddr::from([127, 0, 0, 1]), |c| c.peer.ip());
     let verdict = lock(&shared.limiters)
         .entry(ip)
-        .or_insert_with(|| Limiter::new(limit, window))
+        .or_insert_with(|| Limiter::new(rate.requests, rate.window))
         .admit(Instant::now());
     verdict.map_err(|secs| {
         let mut a = Answer::error(&ApiError::rate_limited(), "rate-limited");

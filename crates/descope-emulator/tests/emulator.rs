@@ -1094,7 +1094,7 @@ async fn flows_and_theme_import_and_export() {
 #[tokio::test]
 async fn rate_limit_window_lockout_and_retry_after() {
     let (emu, api) = start(EmulatorOptions {
-        rate: Some((3, Duration::from_secs(2))),
+        rate: Some(descope_emulator::RateBudget::new(3, Duration::from_secs(2))),
         ..Default::default()
     })
     .await;
@@ -1605,7 +1605,10 @@ async fn python_sdk_conformance() {
     }
     let (emu, _) = strict().await;
     let (limited, _) = start(EmulatorOptions {
-        rate: Some((2, Duration::from_secs(60))),
+        rate: Some(descope_emulator::RateBudget::new(
+            2,
+            Duration::from_secs(60),
+        )),
         ..Default::default()
     })
     .await;
