@@ -52,7 +52,8 @@ pub struct EmulatorOptions {
     pub management_key: String,
     /// 0 picks a free port.
     pub port: u16,
-    /// Load the project from here at start (seed it when absent) and save after every write.
+    /// Load the project from here at start (seed it when absent) and record every write
+    /// (`FILE.log`, folded into FILE at start and when it grows as big).
     pub state_file: Option<PathBuf>,
     /// N requests in any sliding window of the given length, then a lockout of one window.
     pub rate: Option<RateBudget>,
@@ -106,15 +107,19 @@ impl Emulator {
             Some(path) => persist::load(path)?,
             None => None,
         };
-        let fresh = loaded.is_none();
         let data = loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, pipeline::now_seconds()));
+        // Seeds a new file, or folds the last run's write log into the existing one.
+        let store = match &opts.state_file {
+            Some(path) => Some(persist::Store::create(path, &data)?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             project_id: opts.project_id,
             management_key: opts.management_key,
             latency: opts.latency,
             omit_defaults: opts.omit_defaults,
             strict: !opts.lenient,
-            state_file: opts.state_file,
+            store: Mutex::new(store),
             rate: opts.rate,
             data: Mutex::new(data),
             ids: Mutex::new(ids),
@@ -123,11 +128,6 @@ impl Emulator {
             limiters: Mutex::new(HashMap::new()),
             obs: Observer::new(opts.log_file.as_deref())?,
         });
-        if fresh {
-            if let Some(path) = &shared.state_file {
-                persist::save(path, &lock(&shared.data))?;
-            }
-        }
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));
         Ok(Emulator {
@@ -172,7 +172,7 @@ impl Emulator {
     pub fn mutate<R>(&self, f: impl FnOnce(&mut ProjectData) -> R) -> R {
         let mut data = lock(&self.shared.data);
         let result = f(&mut data);
-        self.shared.persist(&data);
+        self.shared.persist_all(&data);
         result
     }
 
