@@ -157,6 +157,8 @@ struct Inner {
     /// Requests between taking their place in flight and their answer.
     in_flight: AtomicUsize,
     flight_freed: tokio::sync::Notify,
+    /// An answer came back (or a reservation was given back): the window may have room.
+    answered: tokio::sync::Notify,
     /// Smoothed round trip in nanoseconds as f64 bits; 0 until the first answer.
     latency: AtomicU64,
     /// A wait for the window has been reported and no request has gone without waiting since.
@@ -202,6 +204,7 @@ impl Drop for Reserved<'_> {
     fn drop(&mut self) {
         if self.armed {
             lock(&self.inner.window).release(self.ticket);
+            self.inner.answered.notify_waiters();
         }
     }
 }
@@ -235,6 +238,7 @@ impl Gateway {
                 paused_until: Mutex::new(None),
                 in_flight: AtomicUsize::new(0),
                 flight_freed: tokio::sync::Notify::new(),
+                answered: tokio::sync::Notify::new(),
                 latency: AtomicU64::new(0),
                 wait_reported: AtomicBool::new(false),
                 requests: AtomicU64::new(0),
@@ -270,10 +274,11 @@ impl Gateway {
     /// The license handshake (`Transport::handshake`), paced like every other call.
     pub async fn handshake(&self) -> Result<Option<String>, ApiError> {
         let _slot = self.take_flight_slot().await;
-        self.wait_for_turn().await;
-        self.note_sent();
+        let ticket = self.wait_for_turn().await;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = self.inner.transport.handshake().await;
+        self.note_answered(ticket);
         self.observe(started, result.as_ref().err());
         result
     }
@@ -423,9 +428,10 @@ impl Gateway {
     async fn send_once(&self, req: &ApiRequest) -> Result<Value, ApiError> {
         let _slot = self.take_flight_slot().await;
         let sent_at = self.wait_for_turn().await;
-        self.note_sent();
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = self.inner.transport.send(req).await;
+        self.note_answered(sent_at);
         if let Err(ApiError {
             kind: ApiErrorKind::RateLimited { retry_after },
             ..
@@ -437,11 +443,13 @@ impl Gateway {
         result
     }
 
-    fn note_sent(&self) {
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+    /// The request is answered: it leaves the window W from now (the next command's too).
+    fn note_answered(&self, ticket: Ticket) {
+        lock(&self.inner.window).answered(ticket, Instant::now());
         if let Some(m) = lock(&self.inner.memory).as_mut() {
             m.record(SystemTime::now());
         }
+        self.inner.answered.notify_waiters();
     }
 
     /// Descope refused the request sent at `sent_at`: what it accepted in the window before
@@ -533,8 +541,17 @@ impl Gateway {
         let inner = &*self.inner;
         loop {
             self.wait_out_pause().await;
+            // Registered before looking, so an answer in between still wakes this task.
+            let answered = inner.answered.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
             let now = Instant::now();
-            let ticket = lock(&inner.window).reserve(now);
+            let Some(ticket) = lock(&inner.window).reserve(now) else {
+                // The window is full of requests still on their way: the first answer frees
+                // a place W seconds later.
+                answered.await;
+                continue;
+            };
             let at = ticket.at;
             let mut reserved = Reserved {
                 inner,
@@ -638,6 +655,13 @@ mod tests {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
+    /// A turn answered at once (the transport is never called).
+    async fn turn(g: &Gateway) -> Ticket {
+        let t = g.wait_for_turn().await;
+        g.note_answered(t);
+        t
+    }
+
     /// When each of `n` tasks, started together, gets its turn.
     async fn turns(g: &Gateway, n: usize) -> Vec<Duration> {
         let start = Instant::now();
@@ -645,7 +669,8 @@ mod tests {
             .map(|_| {
                 let g = g.clone();
                 tokio::spawn(async move {
-                    g.wait_for_turn().await;
+                    let t = g.wait_for_turn().await;
+                    g.note_answered(t);
                     start.elapsed()
                 })
             })
@@ -705,7 +730,7 @@ mod tests {
         let sent: Vec<Ticket> = {
             let mut v = Vec::new();
             for _ in 0..9 {
-                v.push(g.wait_for_turn().await);
+                v.push(turn(&g).await);
             }
             v
         };
@@ -789,8 +814,7 @@ mod tests {
             ..rate("4/60")
         });
         for _ in 0..3 {
-            first.note_sent();
-            first.wait_for_turn().await;
+            turn(&first).await;
         }
         drop(first);
         let (second, mut rx) = offline(GatewayOptions {
@@ -814,7 +838,7 @@ mod tests {
     async fn a_429_pauses_every_task_even_one_already_queued() {
         let (g, mut rx) = offline(rate("1/1"));
         let start = Instant::now();
-        g.wait_for_turn().await;
+        turn(&g).await;
         let queued = tokio::spawn({
             let g = g.clone();
             async move {

@@ -23,5 +23,6 @@ mod api;
 mod apply;
 mod config;
 mod manage;
+mod pace;
 mod plan;
 mod state;
