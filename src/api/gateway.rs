@@ -443,11 +443,13 @@ impl Gateway {
         result
     }
 
-    /// The request is answered: it leaves the window W from now (the next command's too).
+    /// The request is answered: it counts for the window (the next command's too) from its
+    /// answer less the fastest round trip.
     fn note_answered(&self, ticket: Ticket) {
-        lock(&self.inner.window).answered(ticket, Instant::now());
+        let now = Instant::now();
+        let counts_from = lock(&self.inner.window).answered(ticket, now);
         if let Some(m) = lock(&self.inner.memory).as_mut() {
-            m.record(SystemTime::now());
+            m.record(SystemTime::now() - (now - counts_from));
         }
         self.inner.answered.notify_waiters();
     }

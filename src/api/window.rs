@@ -3,11 +3,13 @@
 //! An empty window is spent at once (a burst); once it is full, each request waits for an
 //! earlier one to leave it, which paces at exactly the window's rate.
 //!
-//! A request leaves the window W seconds after its *answer*, not after it was sent: Descope
-//! counts it somewhere between the two, and the first requests of a burst wait longer on the
-//! way (new connections) than later ones, so counting from the send lets a later request
-//! arrive before an earlier one has left Descope's window (3 429s in every 300-create run at
-//! 100/2 before this). A request still unanswered is in the window.
+//! Descope counts a request somewhere between its send and its answer, and the first requests
+//! of a burst take longer on the way (new connections) than later ones: counting from the send
+//! let a later request arrive before an earlier one had left Descope's window (3 429s in every
+//! 300-create run at 100/2). So a request leaves the window W after its send plus whatever its
+//! round trip took beyond the fastest one seen (its answer less the fastest round trip): the
+//! delay that varies is what is uncertain, not the part every request shares. A request still
+//! unanswered is in the window.
 //!
 //! Why not `governor` or `leaky-bucket`: both are token buckets. A bucket of capacity N that
 //! refills at N/W lets through up to 2N − 1 requests in some W-second window (a full bucket,
@@ -49,13 +51,15 @@ struct Sent {
 }
 
 impl Sent {
-    /// When it leaves a window this long; `None` while unanswered.
-    fn leaves(&self, window: Duration) -> Option<Instant> {
-        self.answered.map(|a| a + window)
+    /// When it leaves a window this long (`fastest`: the fastest round trip seen); `None`
+    /// while unanswered.
+    fn leaves(&self, window: Duration, fastest: Duration) -> Option<Instant> {
+        self.answered
+            .map(|a| a.checked_sub(fastest).unwrap_or(a).max(self.ticket.at) + window)
     }
 
-    fn in_window(&self, window: Duration, at: Instant) -> bool {
-        self.leaves(window).is_none_or(|end| end > at)
+    fn in_window(&self, window: Duration, fastest: Duration, at: Instant) -> bool {
+        self.leaves(window, fastest).is_none_or(|end| end > at)
     }
 }
 
@@ -77,6 +81,8 @@ pub struct Window {
     learned: Option<RateBudget>,
     sent: VecDeque<Sent>,
     next_id: u64,
+    /// The fastest round trip seen (none yet: zero, every request counts until its answer).
+    fastest: Option<Duration>,
 }
 
 impl Window {
@@ -86,6 +92,7 @@ impl Window {
             learned: None,
             sent: VecDeque::new(),
             next_id: 0,
+            fastest: None,
         }
     }
 
@@ -116,17 +123,21 @@ impl Window {
     fn forget_before(&mut self, now: Instant) {
         // The configured window is the longest: a learned one is never longer.
         let window = self.configured.window;
-        self.sent.retain(|s| s.in_window(window, now));
+        let fastest = self.fastest();
+        self.sent.retain(|s| s.in_window(window, fastest, now));
     }
 
     /// Requests the window takes right now without waiting (unanswered requests and
     /// reservations ahead of now are spoken for).
     pub fn room(&mut self, now: Instant) -> usize {
         self.forget_before(now);
-        let sent = &self.sent;
+        let (sent, fastest) = (&self.sent, self.fastest());
         self.rules()
             .map(|(limit, window)| {
-                let used = sent.iter().filter(|s| s.in_window(window, now)).count();
+                let used = sent
+                    .iter()
+                    .filter(|s| s.in_window(window, fastest, now))
+                    .count();
                 limit.saturating_sub(used)
             })
             .min()
@@ -136,12 +147,17 @@ impl Window {
     /// The earliest moment at or after `now` at which one more request keeps every window at
     /// its limit or under; `None` when that depends on answers still to come.
     fn earliest(&self, now: Instant) -> Option<Instant> {
+        let fastest = self.fastest();
         let mut at = now;
         for (limit, window) in self.rules() {
             let mut ends: Vec<Instant> = Vec::new();
             let mut pending = 0;
-            for s in self.sent.iter().filter(|s| s.in_window(window, now)) {
-                match s.leaves(window) {
+            for s in self
+                .sent
+                .iter()
+                .filter(|s| s.in_window(window, fastest, now))
+            {
+                match s.leaves(window, fastest) {
                     Some(end) => ends.push(end),
                     None => pending += 1,
                 }
@@ -174,11 +190,19 @@ impl Window {
         Some(ticket)
     }
 
-    /// The request went out and came back (with whatever answer) at `at`.
-    pub fn answered(&mut self, ticket: Ticket, at: Instant) {
+    /// The request went out and came back (with whatever answer) at `at`. Returns when it
+    /// counts as sent for the window: `at` less the fastest round trip seen.
+    pub fn answered(&mut self, ticket: Ticket, at: Instant) -> Instant {
+        let trip = at.saturating_duration_since(ticket.at);
+        self.fastest = Some(self.fastest.map_or(trip, |f| f.min(trip)));
         if let Some(i) = self.position(ticket) {
             self.sent[i].answered = Some(at);
         }
+        at.checked_sub(self.fastest()).unwrap_or(at).max(ticket.at)
+    }
+
+    fn fastest(&self) -> Duration {
+        self.fastest.unwrap_or_default()
     }
 
     fn ticket(&mut self, at: Instant) -> Ticket {
@@ -206,11 +230,12 @@ impl Window {
     pub fn learn(&mut self, ticket: Ticket, retry_after: Duration) -> Option<RateBudget> {
         let i = self.position(ticket)?;
         let at = ticket.at;
+        let fastest = self.fastest();
         let window = retry_after.clamp(Duration::from_secs(1), self.configured.window);
         let accepted = self
             .sent
             .range(..i)
-            .filter(|s| s.in_window(window, at))
+            .filter(|s| s.in_window(window, fastest, at))
             .filter(|s| !s.refused)
             .count();
         let accepted = u32::try_from(accepted).unwrap_or(u32::MAX);
@@ -389,11 +414,10 @@ mod tests {
         );
         assert_eq!(w.room(t0), 0);
 
-        // Later requests pace at the window's rate: each the moment an earlier one leaves it,
-        // a window after its answer.
+        // Later requests pace at the window's rate: each the moment an earlier one leaves it.
         let t1 = t0 + Duration::from_millis(300);
         let later: Vec<Instant> = (0..4).map(|_| send(&mut w, t1, 100).at).collect();
-        assert_eq!(offsets(t0, &later), [1100, 1100, 1100, 2200]);
+        assert_eq!(offsets(t0, &later), [1000, 1000, 1000, 2000]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -401,10 +425,14 @@ mod tests {
         let mut w = Window::new(budget(3, 1));
         let t0 = Instant::now();
         let a = w.reserve(t0).unwrap();
-        let _b = w.reserve(t0).unwrap();
+        let b = w.reserve(t0).unwrap();
         assert_eq!(w.reserve(t0), None, "two on their way: wait for an answer");
         w.answered(a, t0 + Duration::from_millis(700));
-        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1700));
+        // The only round trip seen is the fastest: `a` counts from its send.
+        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1000));
+        // A slower answer counts from its send plus what it took beyond the fastest.
+        w.answered(b, t0 + Duration::from_millis(900));
+        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1200));
     }
 
     #[tokio::test(start_paused = true)]
@@ -464,7 +492,7 @@ mod tests {
         }
         // A 429 with none of ours in the window is not about our budget.
         let refused = w.reserve(t0 + Duration::from_millis(1)).unwrap();
-        assert_eq!(refused.at, t0 + Duration::from_millis(1010));
+        assert_eq!(refused.at, t0 + Duration::from_millis(1000));
         w.mark_refused(refused);
         assert_eq!(w.learn(refused, ra), None);
     }
