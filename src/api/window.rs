@@ -16,9 +16,10 @@
 //! then the refill), and a smaller bucket wastes the empty window; neither can load the send
 //! times of the previous command, which `plan` → `apply` → `plan` needs (docs/dependencies.md).
 //!
-//! Sends are remembered in a small file per endpoint (`Memory`), one line of Unix
-//! milliseconds per request, appended as they go and trimmed to the last window when the next
-//! command loads it, so commands run back to back share one window.
+//! Requests are remembered in a small file per endpoint (`Memory`), one line of Unix
+//! milliseconds per request (the moment it counts from), appended as answers come and trimmed
+//! to the last window when the next command loads it, so commands run back to back share one
+//! window.
 
 use std::collections::VecDeque;
 use std::io::Write;
