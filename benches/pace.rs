@@ -3,6 +3,8 @@
 //!
 //!   cargo bench --bench pace            # everything (about 6 minutes on 2 cores)
 //!   cargo bench --bench pace -- quick   # 300 creates only, one run per cell
+//!   cargo bench --bench pace -- only back-to-back   # one part, printed (small,
+//!                                                   # back-to-back, wrong-budget, scale)
 //!
 //! Every run starts an emulator with Descope's limiter semantics (N requests in any W s, then a
 //! W s lockout) and a fixed latency on every answer, then plans and applies with the library,
@@ -563,6 +565,22 @@ fn main() {
          Reproduce with `cargo bench --bench pace` (rewrites this section; `-- quick` for the 300-create table only). \
          Machine: {machine}, shared with other builds while measured. Emulator in-process unless said otherwise.\n"
     );
+    // `-- only NAME` runs one part and prints its table without touching the docs.
+    let only = std::env::args().skip_while(|a| a != "only").nth(1);
+    if let Some(part) = only {
+        let mut md = String::new();
+        rt.block_on(async {
+            match part.as_str() {
+                "small" => small_apply(&mut md).await,
+                "back-to-back" => back_to_back(&mut md).await,
+                "wrong-budget" => wrong_budget(&mut md).await,
+                "scale" => scaling(&mut md, &[1_000, 10_000]).await,
+                other => panic!("no part {other}: small, back-to-back, wrong-budget, scale"),
+            }
+        });
+        println!("{md}");
+        return;
+    }
     rt.block_on(async {
         if quick {
             throughput(&mut md, &[300], 1).await;

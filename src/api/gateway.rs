@@ -691,13 +691,14 @@ mod tests {
         // 4 less the margin of one: three at once, the rest as the first ones leave the window.
         let at = turns(&g, 7).await;
         for (i, at) in at.into_iter().enumerate() {
-            assert_at(at, 1000 * (i as u64 / 3));
+            // A window, plus the window's 5 ms of slack, per three.
+            assert_at(at, 1005 * (i as u64 / 3));
         }
         // Four tasks waited, one notice.
         assert_eq!(
             events(&mut rx),
             vec![GatewayEvent::RateWait {
-                wait: Duration::from_secs(1)
+                wait: Duration::from_millis(1005)
             }]
         );
 
@@ -711,18 +712,18 @@ mod tests {
     async fn the_wait_is_reported_once_per_stretch_of_waiting() {
         let (g, mut rx) = offline(rate("2/1"));
         let at = turns(&g, 15).await;
-        assert_at(at[14], 14_000);
+        assert_at(at[14], 14_070);
         assert_eq!(
             events(&mut rx),
             vec![GatewayEvent::RateWait {
-                wait: Duration::from_secs(1)
+                wait: Duration::from_millis(1005)
             }],
             "fourteen waits, one notice"
         );
         // After a turn without waiting, the next stretch is reported again.
         tokio::time::advance(Duration::from_secs(2)).await;
         let at = turns(&g, 2).await;
-        assert_at(at[1], 1000);
+        assert_at(at[1], 1005);
         assert_eq!(events(&mut rx).len(), 1);
     }
 
@@ -748,10 +749,10 @@ mod tests {
             }]
         );
         // Three (four less the margin) per window from now on.
-        tokio::time::advance(Duration::from_secs(1)).await;
+        tokio::time::advance(Duration::from_millis(1005)).await;
         let at = turns(&g, 4).await;
         assert_eq!(&at[..3], &[Duration::ZERO; 3]);
-        assert_at(at[3], 1000);
+        assert_at(at[3], 1005);
     }
 
     #[tokio::test(start_paused = true)]

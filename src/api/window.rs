@@ -51,12 +51,16 @@ struct Sent {
     refused: bool,
 }
 
+/// Added to every stay in the window: the timer wakes a sender up to a millisecond late and the
+/// memory keeps whole milliseconds, and a burst released even 1 ms early arrives all at once.
+const SLACK: Duration = Duration::from_millis(5);
+
 impl Sent {
     /// When it leaves a window this long (`fastest`: the fastest round trip seen); `None`
     /// while unanswered.
     fn leaves(&self, window: Duration, fastest: Duration) -> Option<Instant> {
         self.answered
-            .map(|a| a.checked_sub(fastest).unwrap_or(a).max(self.ticket.at) + window)
+            .map(|a| a.checked_sub(fastest).unwrap_or(a).max(self.ticket.at) + window + SLACK)
     }
 
     fn in_window(&self, window: Duration, fastest: Duration, at: Instant) -> bool {
@@ -363,6 +367,8 @@ impl Memory {
     /// Record one send (one short append; losing it only weakens the next command's view).
     pub fn record(&mut self, at: SystemTime) {
         if let Some(f) = &mut self.file {
+            // Rounded up: a record read back as older than it is would leave the window early.
+            let at = at + Duration::from_micros(999);
             let _ = f.write_all(format!("{}\n", unix_millis(at)).as_bytes());
         }
     }
@@ -418,7 +424,11 @@ mod tests {
         // Later requests pace at the window's rate: each the moment an earlier one leaves it.
         let t1 = t0 + Duration::from_millis(300);
         let later: Vec<Instant> = (0..4).map(|_| send(&mut w, t1, 100).at).collect();
-        assert_eq!(offsets(t0, &later), [1000, 1000, 1000, 2000]);
+        assert_eq!(
+            offsets(t0, &later),
+            [1005, 1005, 1005, 2010],
+            "+ SLACK each"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -430,10 +440,10 @@ mod tests {
         assert_eq!(w.reserve(t0), None, "two on their way: wait for an answer");
         w.answered(a, t0 + Duration::from_millis(700));
         // The only round trip seen is the fastest: `a` counts from its send.
-        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1000));
+        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1005));
         // A slower answer counts from its send plus what it took beyond the fastest.
         w.answered(b, t0 + Duration::from_millis(900));
-        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1200));
+        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_millis(1205));
     }
 
     #[tokio::test(start_paused = true)]
@@ -468,7 +478,7 @@ mod tests {
         w.preload(now, [9, 2, 1, 20].map(Duration::from_secs));
         assert_eq!(w.room(now), 0);
         let next = w.reserve(now).unwrap().at;
-        assert_eq!(next.duration_since(now), Duration::from_secs(1));
+        assert_eq!(next.duration_since(now), Duration::from_millis(1005));
         assert_eq!(w.estimate(now, 3), Duration::from_secs(10));
     }
 
@@ -493,7 +503,7 @@ mod tests {
         }
         // A 429 with none of ours in the window is not about our budget.
         let refused = w.reserve(t0 + Duration::from_millis(1)).unwrap();
-        assert_eq!(refused.at, t0 + Duration::from_millis(1000));
+        assert_eq!(refused.at, t0 + Duration::from_millis(1005));
         w.mark_refused(refused);
         assert_eq!(w.learn(refused, ra), None);
     }
@@ -539,10 +549,11 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(send(&mut w, t0, 0).at, t0);
         let second = w.reserve(t0).unwrap();
-        assert_eq!(second.at, t0 + Duration::from_secs(1));
+        let later = t0 + Duration::from_millis(1005);
+        assert_eq!(second.at, later);
         w.release(second);
-        assert_eq!(w.reserve(t0).unwrap().at, t0 + Duration::from_secs(1));
-        assert_eq!(w.room(t0 + Duration::from_secs(1)), 0);
+        assert_eq!(w.reserve(t0).unwrap().at, later);
+        assert_eq!(w.room(later), 0);
     }
 
     #[test]
