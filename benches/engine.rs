@@ -138,7 +138,7 @@ fn bench_plan(tenants: usize) -> (Duration, usize, usize, usize) {
 }
 
 fn main() {
-    let mut md = String::from("# Benchmarks\n\nReproduce with `cargo bench --bench engine` (this file is rewritten by it). Machine: 2 cores, as CI.\n\n");
+    let mut md = String::from("# Benchmarks\n\nReproduce with `cargo bench --bench engine` (this part of the file is rewritten by it; `cargo bench --bench pace` rewrites its own section below). Machine: 2 cores, as CI.\n\n");
     md.push_str("## Planning (library: desired + live graphs, diff, seal, text rendering)\n\n| tenants | changes | wall time | peak heap | plan file |\n| --- | --- | --- | --- | --- |\n");
     for n in [1_000, 10_000] {
         let (t, peak, changes, bytes) = bench_plan(n);
@@ -183,7 +183,16 @@ fn main() {
     println!("rate: {sent} requests, {limited} 429s in {elapsed:?}");
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
-    std::fs::write(path, md).expect("write docs/benchmarks.md");
+    // `--bench pace` owns the section from its marker on.
+    let kept = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|old| {
+            old.find("<!-- pace:begin -->")
+                .map(|i| old[i..].to_string())
+        })
+        .map(|pace| format!("\n{pace}"))
+        .unwrap_or_default();
+    std::fs::write(path, md + &kept).expect("write docs/benchmarks.md");
     println!("wrote {path}");
 }
 
@@ -198,7 +207,7 @@ async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench dir");
     let mut cfg = config(tenants);
-    cfg.settings.rate_limit = "6000/60".into();
+    cfg.settings.rate_limit = "6000/60".parse().expect("rate");
     cfg.environments.insert(
         "bench".into(),
         descope_mgmt::config::Environment {
@@ -289,7 +298,7 @@ async fn rate_compliance() -> (Duration, u64, u64) {
     use descope_mgmt::api::transport::{Transport, TransportOptions};
 
     let emulator = Emulator::start(EmulatorOptions {
-        rate: Some((20, Duration::from_secs(1))),
+        rate: Some(RateBudget::new(20, Duration::from_secs(1))),
         ..EmulatorOptions::default()
     })
     .await
@@ -302,7 +311,7 @@ async fn rate_compliance() -> (Duration, u64, u64) {
     let gw = Gateway::new(
         Transport::new(creds, TransportOptions::default()).expect("transport"),
         GatewayOptions {
-            rate: RateBudget::parse("20/1").expect("rate"),
+            rate: "20/1".parse().expect("rate"),
             ..GatewayOptions::default()
         },
     );

@@ -8,13 +8,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
-use leaky_bucket::RateLimiter;
 use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -24,92 +23,33 @@ use tokio::time::Instant;
 use super::error::{ApiError, ApiErrorKind};
 use super::request::ApiRequest;
 use super::transport::{retries_allowed, Transport};
+use super::window::{Memory, Ticket, Window};
 use super::wire;
 use crate::util::interrupt::Interrupt;
+
+/// The budget type, shared with the emulator, which models Descope's limit with it.
+pub use descope_emulator::RateBudget;
 
 /// A wait for the budget shorter than this is normal pacing, not worth telling the user about.
 const RATE_WAIT_NOTICE: Duration = Duration::from_secs(1);
 
-/// Requests per window, spread evenly: one every `per / requests`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateBudget {
-    pub requests: u32,
-    pub per: Duration,
-}
+/// 90/60 stays under Descope's plain-API limit of 100/60 per IP (docs/design.md §2).
+pub const DEFAULT_RATE: RateBudget = RateBudget {
+    requests: 90,
+    window: Duration::from_secs(60),
+};
 
-impl RateBudget {
-    /// Descope's plain-API limit is 100/60 s per IP; 90/60 keeps a margin (docs/design.md §2).
-    pub const DEFAULT: RateBudget = RateBudget {
-        requests: 90,
-        per: Duration::from_secs(60),
-    };
-
-    /// `N/SECONDS`, e.g. `90/60`. A trailing `s` on the seconds is accepted.
-    pub fn parse(text: &str) -> Result<RateBudget, String> {
-        let bad = |why: &str| {
-            format!(
-                "invalid rate limit `{text}`: {why}; expected N/SECONDS, e.g. `90/60` for 90 requests every 60 seconds"
-            )
-        };
-        let (n, secs) = text
-            .trim()
-            .split_once('/')
-            .ok_or_else(|| bad("missing `/`"))?;
-        let requests: u32 = n
-            .trim()
-            .parse()
-            .map_err(|_| bad("the request count is not a whole number"))?;
-        let secs = secs.trim();
-        let secs = secs.strip_suffix('s').unwrap_or(secs);
-        let secs: f64 = secs
-            .trim()
-            .parse()
-            .map_err(|_| bad("the window is not a number of seconds"))?;
-        if requests == 0 {
-            return Err(bad("the request count must be at least 1"));
-        }
-        if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
-            return Err(bad(
-                "the window must be more than 0 and at most 86400 seconds",
-            ));
-        }
-        Ok(RateBudget {
-            requests,
-            per: Duration::from_secs_f64(secs),
-        })
-    }
-
-    /// Time between two requests; never zero, which the bucket cannot express.
-    pub fn interval(&self) -> Duration {
-        // leaky-bucket panics on an interval under a millisecond (it counts in whole ms).
-        (self.per / self.requests.max(1)).max(Duration::from_millis(1))
-    }
-}
-
-impl Default for RateBudget {
-    fn default() -> Self {
-        RateBudget::DEFAULT
-    }
-}
-
-impl FromStr for RateBudget {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RateBudget::parse(s)
-    }
-}
-
-impl fmt::Display for RateBudget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.requests, self.per.as_secs_f64())
-    }
-}
+/// Most requests in flight when `parallelism` is not set: enough for 50 requests a second at
+/// over a second of latency, few enough not to look like an attack.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// Progress the gateway reports while it waits, for the CLI to show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GatewayEvent {
-    /// A request waits for the rate budget (estimated wait).
+    /// Requests wait for the rate window (this one's wait); said once per stretch of waiting.
     RateWait { wait: Duration },
+    /// A 429 showed that Descope allows fewer requests than the budget: from now on this one.
+    BudgetLearned { budget: RateBudget },
     /// Descope answered 429: every task pauses this long.
     LockedOut { retry_after: Duration },
     /// A failed call is repeated after `delay`.
@@ -123,6 +63,12 @@ pub enum GatewayEvent {
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {
     pub rate: RateBudget,
+    /// Most requests in flight (bursts included); `None` sizes it from the measured latency
+    /// (rate × latency, Little's law), up to `MAX_IN_FLIGHT`.
+    pub parallelism: Option<usize>,
+    /// The file that remembers this machine's sends to this endpoint across commands
+    /// (`window::Memory`); `None` remembers nothing beyond this gateway.
+    pub memory: Option<PathBuf>,
     /// Repeats after a 5xx, timeout or broken connection (429s do not count: they are waited out).
     pub max_retries: u32,
     pub backoff_base: Duration,
@@ -135,7 +81,9 @@ pub struct GatewayOptions {
 impl Default for GatewayOptions {
     fn default() -> Self {
         GatewayOptions {
-            rate: RateBudget::DEFAULT,
+            rate: DEFAULT_RATE,
+            parallelism: None,
+            memory: None,
             // Not the SDKs' 3: with 20 % of answers failing (docs/design.md §3's fault modes) 3
             // retries leave ~0.2 % of calls failing, with the modes combined (~36 % of attempts)
             // ~1.7 % — too many for a 100-operation apply, whose outcome checks are reads too.
@@ -197,8 +145,10 @@ impl OutcomeCheck for NoCheck {
 /// One place on the request budget, waited for by `Gateway::reserve` and spent by
 /// `Gateway::write_reserved`.
 #[must_use = "a reserved turn is a spent token; send the write with it"]
-#[derive(Debug)]
-pub struct Turn(());
+pub struct Turn {
+    ticket: Ticket,
+    _slot: FlightSlot,
+}
 
 /// Cheap to clone; all clones share one budget, one pause and one set of counters.
 #[derive(Clone)]
@@ -208,12 +158,20 @@ pub struct Gateway {
 
 struct Inner {
     transport: Transport,
-    limiter: RateLimiter,
+    window: Mutex<Window>,
+    memory: Mutex<Option<Memory>>,
     opts: GatewayOptions,
     /// Until when every task holds back after a 429.
     paused_until: Mutex<Option<Instant>>,
-    /// Tasks currently queued on the budget, for the wait estimate.
-    waiting: AtomicUsize,
+    /// Requests between taking their place in flight and their answer.
+    in_flight: AtomicUsize,
+    flight_freed: tokio::sync::Notify,
+    /// An answer came back (or a reservation was given back): the window may have room.
+    answered: tokio::sync::Notify,
+    /// Smoothed round trip in nanoseconds as f64 bits; 0 until the first answer.
+    latency: AtomicU64,
+    /// A wait for the window has been reported and no request has gone without waiting since.
+    wait_reported: AtomicBool,
     requests: AtomicU64,
     rate_limited: AtomicU64,
     retries: AtomicU64,
@@ -229,11 +187,36 @@ impl fmt::Debug for Gateway {
     }
 }
 
-struct Queued<'a>(&'a AtomicUsize);
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
-impl Drop for Queued<'_> {
+/// A place among the requests in flight, given back when dropped.
+/// A place among the requests in flight, freed when dropped (owned, so a reserved turn can
+/// wait in the executor while it journals the start).
+struct FlightSlot(Arc<Inner>);
+
+impl Drop for FlightSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.flight_freed.notify_waiters();
+    }
+}
+
+/// A reserved moment in the window, given back if its request is never sent (the caller gave
+/// up while waiting for it).
+struct Reserved<'a> {
+    inner: &'a Inner,
+    ticket: Ticket,
+    armed: bool,
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.inner.window).release(self.ticket);
+            self.inner.answered.notify_waiters();
+        }
     }
 }
 
@@ -265,22 +248,24 @@ enum Next {
 
 impl Gateway {
     pub fn new(transport: Transport, opts: GatewayOptions) -> Gateway {
-        // Capacity 1 and one token to start with: the first call goes at once, every further
-        // one waits its turn, and an idle period never saves up a burst.
-        let limiter = RateLimiter::builder()
-            .max(1)
-            .initial(1)
-            .refill(1)
-            .interval(opts.rate.interval())
-            .fair(true)
-            .build();
+        let mut window = Window::new(opts.rate);
+        let memory = opts.memory.clone().map(|path| {
+            let (memory, ages) = Memory::open(path, opts.rate.window);
+            window.preload(Instant::now(), ages);
+            memory
+        });
         Gateway {
             inner: Arc::new(Inner {
                 transport,
-                limiter,
+                window: Mutex::new(window),
+                memory: Mutex::new(memory),
                 opts,
                 paused_until: Mutex::new(None),
-                waiting: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                flight_freed: tokio::sync::Notify::new(),
+                answered: tokio::sync::Notify::new(),
+                latency: AtomicU64::new(0),
+                wait_reported: AtomicBool::new(false),
                 requests: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
@@ -300,18 +285,27 @@ impl Gateway {
         }
     }
 
-    /// Time the budget alone needs for `requests` calls (no latency, no 429s): a lower bound
-    /// for plan's "apply will take about ..." line.
+    /// Time the window alone needs for `requests` more calls from now (no latency, no 429s):
+    /// a lower bound for plan's "apply will take about ..." line.
     pub fn estimate(&self, requests: usize) -> Duration {
-        let n = u32::try_from(requests).unwrap_or(u32::MAX);
-        self.inner.opts.rate.interval().saturating_mul(n)
+        lock(&self.inner.window).estimate(Instant::now(), requests)
+    }
+
+    /// The budget in force: the configured one, or what a 429 showed Descope allows.
+    pub fn budget(&self) -> RateBudget {
+        lock(&self.inner.window).budget()
     }
 
     /// The license handshake (`Transport::handshake`), paced like every other call.
     pub async fn handshake(&self) -> Result<Option<String>, ApiError> {
-        self.wait_for_turn().await;
+        let _slot = self.take_flight_slot().await;
+        let ticket = self.wait_for_turn().await;
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        self.inner.transport.handshake().await
+        let started = Instant::now();
+        let result = self.inner.transport.handshake().await;
+        self.note_answered(ticket);
+        self.observe(started, result.as_ref().err());
+        result
     }
 
     /// `read`, then the raw objects of the list in `field` (`"tenants"`, `"roles"`, ...).
@@ -365,7 +359,11 @@ impl Gateway {
         tokio::select! {
             biased;
             () = stop.triggered() => None,
-            () = self.wait_for_turn() => Some(Turn(())),
+            turn = async {
+                let slot = self.take_flight_slot().await;
+                let ticket = self.wait_for_turn().await;
+                Turn { ticket, _slot: slot }
+            } => Some(turn),
         }
     }
 
@@ -388,7 +386,7 @@ impl Gateway {
         let mut attempts = Attempts::default();
         loop {
             let sent = match turn.take() {
-                Some(Turn(())) => self.send_now(&req).await,
+                Some(turn) => self.send_now(&req, turn).await,
                 None => self.send_once(&req).await,
             };
             let err = match sent {
@@ -430,12 +428,14 @@ impl Gateway {
                 return Next::Fail(err);
             }
             attempts.locked += retry_after;
-            self.pause_all(retry_after);
-            self.emit(GatewayEvent::LockedOut { retry_after });
-            tracing::info!(
-                "rate limited by Descope; pausing all requests for {}s",
-                retry_after.as_secs()
-            );
+            // The requests in flight when the lockout began all come back 429: one notice.
+            if self.pause_all(retry_after) {
+                self.emit(GatewayEvent::LockedOut { retry_after });
+                tracing::info!(
+                    "rate limited by Descope; pausing all requests for {}s",
+                    retry_after.as_secs()
+                );
+            }
             inner.retries.fetch_add(1, Ordering::Relaxed);
             // The wait itself happens in `send_once`, where every task honours the pause.
             return Next::Retry;
@@ -485,13 +485,16 @@ impl Gateway {
         capped.mul_f64(rand::rng().random_range(0.5..=1.0))
     }
 
-    fn pause_all(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        if let Ok(mut p) = self.inner.paused_until.lock() {
-            if p.is_none_or(|current| current < until) {
-                *p = Some(until);
-            }
+    /// Pauses every task until `wait` from now; true when no pause was running already.
+    fn pause_all(&self, wait: Duration) -> bool {
+        let now = Instant::now();
+        let until = now + wait;
+        let mut p = lock(&self.inner.paused_until);
+        let new = p.is_none_or(|current| current <= now);
+        if p.is_none_or(|current| current < until) {
+            *p = Some(until);
         }
+        new
     }
 
     fn paused_until(&self) -> Option<Instant> {
@@ -505,46 +508,172 @@ impl Gateway {
         }
     }
 
-    /// Waits for any pause and for the budget, then sends once.
+    /// Waits for a place in flight, any pause and the window, then sends once.
     async fn send_once(&self, req: &ApiRequest) -> Result<Value, ApiError> {
-        self.wait_for_turn().await;
-        self.send_now(req).await
+        let slot = self.take_flight_slot().await;
+        let ticket = self.wait_for_turn().await;
+        self.send_now(
+            req,
+            Turn {
+                ticket,
+                _slot: slot,
+            },
+        )
+        .await
     }
 
-    async fn send_now(&self, req: &ApiRequest) -> Result<Value, ApiError> {
+    /// Sends on a turn already waited for; the place in flight is held until the answer.
+    async fn send_now(&self, req: &ApiRequest, turn: Turn) -> Result<Value, ApiError> {
+        let sent_at = turn.ticket;
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        self.inner.transport.send(req).await
+        let started = Instant::now();
+        let result = self.inner.transport.send(req).await;
+        self.note_answered(sent_at);
+        if let Err(ApiError {
+            kind: ApiErrorKind::RateLimited { retry_after },
+            ..
+        }) = &result
+        {
+            self.refused(sent_at, *retry_after);
+        }
+        self.observe(started, result.as_ref().err());
+        result
     }
 
-    async fn wait_for_turn(&self) {
-        loop {
-            self.wait_out_pause().await;
-            self.acquire().await;
-            // A 429 seen by another task while this one queued: its token is spent, but
-            // sending now would only prolong the lockout.
-            if self.paused_until().is_none() {
-                break;
-            }
+    /// The request is answered: it counts for the window (the next command's too) from its
+    /// answer less the fastest round trip.
+    fn note_answered(&self, ticket: Ticket) {
+        let now = Instant::now();
+        let counts_from = lock(&self.inner.window).answered(ticket, now);
+        if let Some(m) = lock(&self.inner.memory).as_mut() {
+            m.record(SystemTime::now() - (now - counts_from));
+        }
+        self.inner.answered.notify_waiters();
+    }
+
+    /// Descope refused the request sent at `sent_at`: what it accepted in the window before
+    /// that is the budget from now on (said once, when it goes down).
+    fn refused(&self, sent_at: Ticket, retry_after: Duration) {
+        let learned = {
+            let mut w = lock(&self.inner.window);
+            w.mark_refused(sent_at);
+            w.learn(sent_at, retry_after)
+        };
+        if let Some(budget) = learned {
+            tracing::warn!(
+                "Descope allowed only {} requests per {}s: continuing at that budget (--rate-limit {})",
+                budget.requests,
+                budget.window.as_secs_f64(),
+                budget
+            );
+            self.emit(GatewayEvent::BudgetLearned { budget });
         }
     }
 
-    async fn acquire(&self) {
-        let inner = &self.inner;
-        if inner.limiter.try_acquire(1) {
+    /// Feeds the round-trip estimate behind the in-flight target; a request without an answer
+    /// (timeout, broken connection) says nothing about latency.
+    fn observe(&self, started: Instant, err: Option<&ApiError>) {
+        if err
+            .is_some_and(|e| matches!(e.kind, ApiErrorKind::Timeout | ApiErrorKind::Connection(_)))
+        {
             return;
         }
-        let ahead = inner.waiting.fetch_add(1, Ordering::Relaxed);
-        // Decremented even when the caller gives up (its future is dropped) mid-wait.
-        let _queued = Queued(&inner.waiting);
-        let estimate = inner
-            .opts
-            .rate
-            .interval()
-            .saturating_mul(u32::try_from(ahead + 1).unwrap_or(u32::MAX));
-        if estimate >= RATE_WAIT_NOTICE {
-            self.emit(GatewayEvent::RateWait { wait: estimate });
+        let sample = started.elapsed().as_secs_f64();
+        let _ = self
+            .inner
+            .latency
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                let old = f64::from_bits(bits);
+                let new = if bits == 0 {
+                    sample
+                } else {
+                    0.8 * old + 0.2 * sample
+                };
+                Some(new.max(f64::MIN_POSITIVE).to_bits())
+            });
+    }
+
+    /// The smoothed round trip, once one answer has come back.
+    pub fn latency(&self) -> Option<Duration> {
+        let bits = self.inner.latency.load(Ordering::Relaxed);
+        (bits != 0).then(|| Duration::from_secs_f64(f64::from_bits(bits)))
+    }
+
+    /// How many requests may be in flight now. Keeping the window busy takes its rate times the
+    /// round trip in flight (Little's law), with a quarter more for jitter; while the window
+    /// has room, as many as it takes at once. Capped by `parallelism`, else `MAX_IN_FLIGHT`.
+    pub fn in_flight_target(&self) -> usize {
+        let cap = self.inner.opts.parallelism.unwrap_or(MAX_IN_FLIGHT).max(1);
+        let (rate, room) = {
+            let mut w = lock(&self.inner.window);
+            (w.rate(), w.room(Instant::now()))
+        };
+        let Some(latency) = self.latency() else {
+            return cap;
+        };
+        let little = (rate * latency.as_secs_f64() * 1.25).ceil() as usize + 1;
+        little.max(room).clamp(1, cap)
+    }
+
+    async fn take_flight_slot(&self) -> FlightSlot {
+        let inner = &*self.inner;
+        loop {
+            // Registered before the check, so a slot freed in between still wakes this task.
+            let freed = inner.flight_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let target = self.in_flight_target();
+            let taken = inner
+                .in_flight
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < target).then_some(n + 1)
+                });
+            if taken.is_ok() {
+                return FlightSlot(self.inner.clone());
+            }
+            freed.await;
         }
-        inner.limiter.acquire_one().await;
+    }
+
+    /// Waits out any 429 pause and takes the earliest moment the window allows; returns it.
+    async fn wait_for_turn(&self) -> Ticket {
+        let inner = &*self.inner;
+        loop {
+            self.wait_out_pause().await;
+            // Registered before looking, so an answer in between still wakes this task.
+            let answered = inner.answered.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
+            let now = Instant::now();
+            let Some(ticket) = lock(&inner.window).reserve(now) else {
+                // The window is full of requests still on their way: the first answer frees
+                // a place W seconds later.
+                answered.await;
+                continue;
+            };
+            let at = ticket.at;
+            let mut reserved = Reserved {
+                inner,
+                ticket,
+                armed: true,
+            };
+            if at > now {
+                let wait = at - now;
+                // One notice per stretch of waiting, not one per waiting request.
+                if wait >= RATE_WAIT_NOTICE && !inner.wait_reported.swap(true, Ordering::Relaxed) {
+                    self.emit(GatewayEvent::RateWait { wait });
+                }
+                tokio::time::sleep_until(at).await;
+            } else {
+                inner.wait_reported.store(false, Ordering::Relaxed);
+            }
+            // A 429 seen by another task while this one waited: sending now would only
+            // prolong the lockout, so the place goes back and the pause is waited out.
+            if self.paused_until().is_none() {
+                reserved.armed = false;
+                return ticket;
+            }
+        }
     }
 
     fn emit(&self, event: GatewayEvent) {
@@ -582,7 +711,7 @@ mod tests {
 
     fn rate(budget: &str) -> GatewayOptions {
         GatewayOptions {
-            rate: RateBudget::parse(budget).unwrap(),
+            rate: budget.parse().unwrap(),
             ..GatewayOptions::default()
         }
     }
@@ -625,6 +754,13 @@ mod tests {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
+    /// A turn answered at once (the transport is never called).
+    async fn turn(g: &Gateway) -> Ticket {
+        let t = g.wait_for_turn().await;
+        g.note_answered(t);
+        t
+    }
+
     /// When each of `n` tasks, started together, gets its turn.
     async fn turns(g: &Gateway, n: usize) -> Vec<Duration> {
         let start = Instant::now();
@@ -632,7 +768,8 @@ mod tests {
             .map(|_| {
                 let g = g.clone();
                 tokio::spawn(async move {
-                    g.wait_for_turn().await;
+                    let t = g.wait_for_turn().await;
+                    g.note_answered(t);
                     start.elapsed()
                 })
             })
@@ -646,46 +783,162 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_budget_spaces_turns_one_interval_apart_without_a_burst() {
+    async fn an_empty_window_bursts_then_turns_follow_the_window() {
         let (g, mut rx) = offline(rate("4/1"));
-        let at = turns(&g, 5).await;
+        // 4 less the margin of one: three at once, the rest as the first ones leave the window.
+        let at = turns(&g, 7).await;
         for (i, at) in at.into_iter().enumerate() {
-            assert_at(at, 250 * i as u64);
+            // A window, plus the window's 5 ms of slack, per three.
+            assert_at(at, 1005 * (i as u64 / 3));
         }
-        // Only the fifth, with three ahead of it, expects to wait a full second.
+        // Four tasks waited, one notice.
         assert_eq!(
             events(&mut rx),
             vec![GatewayEvent::RateWait {
-                wait: Duration::from_secs(1)
+                wait: Duration::from_millis(1005)
             }]
         );
 
-        // An idle second saves up no burst: one turn at once, the next an interval later.
-        tokio::time::advance(Duration::from_secs(1)).await;
-        let at = turns(&g, 2).await;
-        assert_at(at[0], 0);
-        assert_at(at[1], 250);
+        // An idle window is a fresh burst.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let at = turns(&g, 3).await;
+        assert_eq!(at, vec![Duration::ZERO; 3]);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_wait_of_a_second_or_more_for_the_budget_is_reported() {
-        let (g, mut rx) = offline(rate("1/1"));
-        let at = turns(&g, 2).await;
-        assert_at(at[0], 0);
-        assert_at(at[1], 1000);
+    async fn the_wait_is_reported_once_per_stretch_of_waiting() {
+        let (g, mut rx) = offline(rate("2/1"));
+        let at = turns(&g, 15).await;
+        assert_at(at[14], 14_070);
         assert_eq!(
             events(&mut rx),
             vec![GatewayEvent::RateWait {
-                wait: Duration::from_secs(1)
+                wait: Duration::from_millis(1005)
+            }],
+            "fourteen waits, one notice"
+        );
+        // After a turn without waiting, the next stretch is reported again.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let at = turns(&g, 2).await;
+        assert_at(at[1], 1005);
+        assert_eq!(events(&mut rx).len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_teaches_the_budget_once_and_the_window_follows_it() {
+        let (g, mut rx) = offline(rate("10/1"));
+        let sent: Vec<Ticket> = {
+            let mut v = Vec::new();
+            for _ in 0..9 {
+                v.push(turn(&g).await);
+            }
+            v
+        };
+        // Descope took four; the fifth and everything after it came back 429.
+        for at in &sent[4..] {
+            g.refused(*at, Duration::from_secs(1));
+        }
+        assert_eq!(g.budget(), RateBudget::new(4, Duration::from_secs(1)));
+        assert_eq!(
+            events(&mut rx),
+            vec![GatewayEvent::BudgetLearned {
+                budget: RateBudget::new(4, Duration::from_secs(1))
             }]
         );
+        // Three (four less the margin) per window from now on.
+        tokio::time::advance(Duration::from_millis(1005)).await;
+        let at = turns(&g, 4).await;
+        assert_eq!(&at[..3], &[Duration::ZERO; 3]);
+        assert_at(at[3], 1005);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_flight_follows_littles_law_within_the_cap() {
+        let (g, _rx) = offline(rate("100/2"));
+        assert_eq!(
+            g.in_flight_target(),
+            MAX_IN_FLIGHT,
+            "no latency measured yet"
+        );
+        // 99 per 2 s at 500 ms: ~25 in flight keep the window busy (+25 %, +1).
+        g.observe(Instant::now() - Duration::from_millis(500), None);
+        for _ in 0..99 {
+            g.wait_for_turn().await;
+        }
+        assert_eq!(g.in_flight_target(), 32);
+        let (capped, _rx) = offline(GatewayOptions {
+            parallelism: Some(16),
+            ..rate("100/2")
+        });
+        capped.observe(Instant::now() - Duration::from_millis(500), None);
+        assert_eq!(capped.in_flight_target(), 16);
+        // A window with room takes a burst of as many as it has room for, up to the cap.
+        assert_eq!(g.latency(), Some(Duration::from_millis(500)));
+        let (fresh, _rx) = offline(rate("100/2"));
+        fresh.observe(Instant::now() - Duration::from_millis(50), None);
+        assert_eq!(fresh.in_flight_target(), MAX_IN_FLIGHT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_flight_never_exceed_the_target() {
+        let (g, _rx) = offline(GatewayOptions {
+            parallelism: Some(3),
+            ..rate("1000/1")
+        });
+        let peak = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (g, peak) = (g.clone(), peak.clone());
+                tokio::spawn(async move {
+                    let _slot = g.take_flight_slot().await;
+                    let now = g.inner.in_flight.load(Ordering::SeqCst);
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        assert_at(start.elapsed(), 400);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_previous_commands_sends_count_against_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Some(dir.path().join("window.log"));
+        let (first, _rx) = offline(GatewayOptions {
+            memory: memory.clone(),
+            ..rate("4/60")
+        });
+        for _ in 0..3 {
+            turn(&first).await;
+        }
+        drop(first);
+        let (second, mut rx) = offline(GatewayOptions {
+            memory,
+            ..rate("4/60")
+        });
+        assert_eq!(second.estimate(1), Duration::from_secs(60));
+        // The paused clock does not move the wall clock the memory is kept in: the wait is
+        // the window, give or take the test's own run time.
+        let start = Instant::now();
+        second.wait_for_turn().await;
+        let waited = start.elapsed();
+        assert!(waited > Duration::from_secs(58), "{waited:?}");
+        assert!(matches!(
+            events(&mut rx)[..],
+            [GatewayEvent::RateWait { .. }]
+        ));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_429_pauses_every_task_even_one_already_queued() {
         let (g, mut rx) = offline(rate("1/1"));
         let start = Instant::now();
-        g.wait_for_turn().await;
+        turn(&g).await;
         let queued = tokio::spawn({
             let g = g.clone();
             async move {
@@ -780,28 +1033,5 @@ mod tests {
         ));
         assert_at(start.elapsed(), 0);
         assert_eq!(g.stats().retries, 5);
-    }
-
-    #[test]
-    fn rate_budget_parses_and_explains() {
-        assert_eq!(
-            RateBudget::parse("90/60").unwrap(),
-            RateBudget {
-                requests: 90,
-                per: Duration::from_secs(60)
-            }
-        );
-        assert_eq!(
-            RateBudget::parse(" 4 / 1s ").unwrap().per,
-            Duration::from_secs(1)
-        );
-        for bad in ["", "90", "0/60", "90/0", "x/60", "90/x", "-1/60", "90/-5"] {
-            let e = RateBudget::parse(bad).unwrap_err();
-            assert!(e.contains("N/SECONDS"), "{bad}: {e}");
-        }
-        assert_eq!(
-            RateBudget::parse("4/1").unwrap().interval(),
-            Duration::from_millis(250)
-        );
     }
 }

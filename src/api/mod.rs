@@ -7,6 +7,7 @@ pub mod error;
 pub mod gateway;
 pub mod request;
 pub mod transport;
+pub mod window;
 pub mod wire;
 
 pub use error::{ApiError, ApiErrorKind};

@@ -56,11 +56,11 @@ pub struct GlobalArgs {
     /// directory when it was found in a parent, else the working directory.
     #[arg(skip)]
     pub base_dir: PathBuf,
-    /// Request budget N/SECONDS, spread evenly (overrides settings.rate_limit; default 90/60).
+    /// Request budget: at most N requests in any SECONDS (overrides settings.rate_limit; default 90/60).
     #[arg(long, global = true, value_name = "N/SECONDS")]
-    pub rate_limit: Option<String>,
-    /// Requests in flight at once (overrides settings.parallelism; default 8).
-    #[arg(long, global = true, value_name = "N")]
+    pub rate_limit: Option<descope_mgmt::api::gateway::RateBudget>,
+    /// Most requests in flight at once (overrides settings.parallelism; default: sized from the latency).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub parallelism: Option<u32>,
 
     /// Per-request timeout (e.g. `30s`); one operation gives up after four times this (at least

@@ -30,9 +30,10 @@ pub fn fail(e: &OpError) -> u8 {
 
 pub(super) fn global_options(g: &GlobalArgs, env: Option<String>) -> GlobalOptions {
     let mut o = GlobalOptions::new(&g.config, env.as_deref(), &g.state_dir);
-    o.rate_limit = g.rate_limit.clone();
+    o.rate_limit = g.rate_limit;
     o.parallelism = g.parallelism;
     o.timeout = g.timeout.into();
+    o.cache_dir = descope_mgmt::api::window::Memory::default_dir();
     o
 }
 

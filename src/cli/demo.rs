@@ -91,8 +91,10 @@ async fn demo(g: &GlobalArgs, dir: &Path) -> Result<u8, OpError> {
     // emulator has no such limit, so the demo spends less time waiting.
     opts.rate_limit = Some(
         g.rate_limit
-            .clone()
-            .unwrap_or_else(|| "1200/60".to_string()),
+            .unwrap_or(descope_mgmt::api::gateway::RateBudget::new(
+                1200,
+                std::time::Duration::from_secs(60),
+            )),
     );
     let session = Session::open(&opts, None)?;
     let plan_path = dir.join("plans").join("dev.plan");

@@ -139,6 +139,9 @@ pub async fn report_gateway_events(
                 "  … waiting {:.0}s for the request budget (--rate-limit)",
                 wait.as_secs_f64()
             )),
+            GatewayEvent::BudgetLearned { budget } => progress.note(&format!(
+                "  … Descope allows fewer requests than the budget: continuing at {budget} (set --rate-limit {budget} to start there)"
+            )),
             GatewayEvent::LockedOut { retry_after } => progress.note(&format!(
                 "  … Descope rate limit reached (429): pausing all requests for {}s, then continuing",
                 retry_after.as_secs()

@@ -63,7 +63,9 @@ pub fn decode(json: &mut Json, map: &SourceMap, problems: &mut Vec<Problem>) -> 
         )),
     }
     if let Some(v) = top.get("settings").filter(|v| !v.is_null()) {
-        if let Some(s) = one::<Settings>(v, "/settings", map, problems) {
+        let mut v = v.clone();
+        settings_rate_limit(&mut v, map, problems);
+        if let Some(s) = one::<Settings>(&v, "/settings", map, problems) {
             d.config.settings = s;
         }
     }
@@ -169,6 +171,33 @@ pub(crate) fn one<T: DeserializeOwned>(
             problems.push(problem(map, &p, kind, message, None));
             None
         }
+    }
+}
+
+/// A rate limit that does not parse is reported as one (with `RateBudget`'s own explanation)
+/// and dropped, so the other settings still decode.
+fn settings_rate_limit(settings: &mut Json, map: &SourceMap, problems: &mut Vec<Problem>) {
+    let Some(obj) = settings.as_object_mut() else {
+        return;
+    };
+    let Some(value) = obj.get("rate_limit") else {
+        return;
+    };
+    let parsed = match value {
+        Json::String(text) => text.parse::<crate::api::gateway::RateBudget>().map(|_| ()),
+        other => Err(format!(
+            "`{other}` is not a rate limit; expected N/SECONDS, e.g. `90/60`"
+        )),
+    };
+    if let Err(message) = parsed {
+        problems.push(problem(
+            map,
+            "/settings/rate_limit",
+            DiagnosticKind::InvalidRateLimit,
+            message,
+            Some("write N/SECONDS with both numbers above zero, e.g. 90/60".into()),
+        ));
+        obj.remove("rate_limit");
     }
 }
 

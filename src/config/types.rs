@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::api::gateway::RateBudget;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,12 +39,15 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Request budget `N/SECONDS`, spread evenly. Descope allows 100/60 per IP for plain API traffic.
+    /// Request budget `N/SECONDS` (or `N/SECONDSs`): at most N requests in any window of that
+    /// many seconds. Descope allows 100/60 per IP for plain API traffic.
     #[serde(default = "Settings::default_rate_limit")]
-    pub rate_limit: String,
-    /// Requests in flight at once during apply.
-    #[serde(default = "Settings::default_parallelism")]
-    pub parallelism: u32,
+    #[schemars(with = "String")]
+    pub rate_limit: RateBudget,
+    /// Most requests in flight at once (at least 1); unset sizes it from the measured latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub parallelism: Option<u32>,
     /// Regular expression every tenant id must match.
     #[serde(default = "Settings::default_tenant_id_pattern")]
     pub tenant_id_pattern: String,
@@ -185,14 +190,10 @@ pub enum StateBackend {
 }
 
 impl Settings {
-    pub const DEFAULT_RATE_LIMIT: &'static str = "90/60";
-    pub const DEFAULT_PARALLELISM: u32 = 8;
+    pub const DEFAULT_RATE_LIMIT: RateBudget = crate::api::gateway::DEFAULT_RATE;
     pub const DEFAULT_TENANT_ID_PATTERN: &'static str = "^[a-z0-9-]{3,50}$";
-    fn default_rate_limit() -> String {
-        Self::DEFAULT_RATE_LIMIT.to_string()
-    }
-    fn default_parallelism() -> u32 {
-        Self::DEFAULT_PARALLELISM
+    fn default_rate_limit() -> RateBudget {
+        Self::DEFAULT_RATE_LIMIT
     }
     fn default_tenant_id_pattern() -> String {
         Self::DEFAULT_TENANT_ID_PATTERN.to_string()
@@ -203,7 +204,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             rate_limit: Self::default_rate_limit(),
-            parallelism: Self::default_parallelism(),
+            parallelism: None,
             tenant_id_pattern: Self::default_tenant_id_pattern(),
             branch_environments: Vec::new(),
             state: None,

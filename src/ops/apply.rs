@@ -14,14 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::read_graph;
+use super::live::{read_graph, read_kinds};
 use super::{OpError, Session};
 use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
 use crate::apply::readback::secret_fields_of;
 use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
-use crate::kinds::ReadScope;
+use crate::kinds::{self, ReadScope, ResourceKind};
 use crate::model::Address;
-use crate::plan::{Action, PlanFile, VerifiedPlan};
+use crate::plan::{Action, Change, PlanFile, VerifiedPlan};
+use crate::resource::live::{self, LiveGraph};
 use crate::resource::DocForm;
 use crate::state::{
     append_audit, write_backup, AuditChange, AuditRecord, BackedUpResource, Backup, ChangeResult,
@@ -245,7 +246,16 @@ pub async fn apply(
                 requests: 0,
                 rate_limited: 0,
             };
-            record_state(session, &plan, &mut state, &report, &scope, &secret_fields).await?;
+            record_state(
+                session,
+                &plan,
+                &mut state,
+                &report,
+                &live,
+                &scope,
+                &secret_fields,
+            )
+            .await?;
             return Err(refusal.into());
         }
         Err(refusal) => return Err(refusal.into()),
@@ -339,7 +349,16 @@ pub async fn apply(
         requests: 0,
         rate_limited: 0,
     };
-    record_state(session, &plan, &mut state, &report, &scope, &secret_fields).await?;
+    record_state(
+        session,
+        &plan,
+        &mut state,
+        &report,
+        &live,
+        &scope,
+        &secret_fields,
+    )
+    .await?;
     audit(session, &plan, &report)?;
     let stats = session.gateway.stats();
     report.requests = stats.requests;
@@ -382,11 +401,18 @@ fn bind(session: &Session, plan: &PlanFile) -> Result<(), OpError> {
 
 /// state.json after an apply: deleted addresses forgotten, every configured address that
 /// exists live is managed with its fresh fingerprint, protect flags as the config says.
+///
+/// Fingerprints come from the read before the apply (`before`) for every kind the apply did
+/// not write, and from one read of each written kind after it. Creating an object changes no
+/// object of another kind; an update or delete may (a deleted permission leaves its roles, a
+/// deleted role the tenants' default roles), so a plan with either reads every kind again.
+#[allow(clippy::too_many_arguments)]
 async fn record_state(
     session: &Session,
     plan: &PlanFile,
     state: &mut StateFile,
     report: &ApplyReport,
+    before: &LiveGraph,
     scope: &ReadScope,
     secret_fields: &[crate::resource::desired::SecretField],
 ) -> Result<(), OpError> {
@@ -404,21 +430,37 @@ async fn record_state(
     for a in &plan.forget {
         state.forget(a);
     }
-    // One fresh read of the lists gives every fingerprint; a failure here leaves the journal
-    // and the previous state, which the next plan reconciles.
-    match read_graph(
-        &session.gateway,
-        scope,
-        secret_fields,
-        &session.credentials.management_key,
-    )
-    .await
-    {
-        Ok(live) => {
+    let written: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| succeeded.contains(&c.address))
+        .collect();
+    let only_creates = written.iter().all(|c| c.action == Action::Create);
+    let reread: Vec<&'static dyn ResourceKind> = kinds::all()
+        .iter()
+        .copied()
+        .filter(|k| !only_creates || written.iter().any(|c| c.address.kind() == k.kind()))
+        .collect();
+    // A failure here leaves the journal and the previous state, which the next plan
+    // reconciles.
+    let fresh = if reread.is_empty() {
+        Ok(LiveGraph::default())
+    } else {
+        read_kinds(&session.gateway, scope, &reread)
+            .await
+            .map(|s| live::build(&s, secret_fields, &session.credentials.management_key))
+    };
+    match fresh {
+        Ok(fresh) => {
             let protected: BTreeSet<&Address> = plan.protected.iter().collect();
             let cascade: BTreeSet<&Address> = plan.delete_cascade.iter().collect();
             for a in &plan.config_addresses {
-                if let Some(l) = live.resources.get(a) {
+                let now = match fresh.resources.get(a) {
+                    Some(l) => Some(l),
+                    None if reread.iter().any(|k| k.kind() == a.kind()) => None,
+                    None => before.resources.get(a),
+                };
+                if let Some(l) = now {
                     state.set_managed(a.clone(), l.fingerprint(), protected.contains(a));
                     state.set_attributes(a, crate::kinds::of(a.kind()).recorded_attributes(l));
                     state.set_delete_cascade(a, cascade.contains(a));
@@ -426,8 +468,8 @@ async fn record_state(
             }
             // Which attributes now hold secrets: what the last successful write of each
             // address sent (a swap's temporary release comes before the real update).
-            for c in &plan.changes {
-                if c.action != Action::Delete && succeeded.contains(&c.address) {
+            for c in &written {
+                if c.action != Action::Delete {
                     if let Some(after) = &c.after {
                         state.set_secrets(
                             &c.address,

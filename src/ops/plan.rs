@@ -178,14 +178,18 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     if offline {
         known_addresses(&options, &planning.desired, None, &state)?;
     }
-    session.handshake().await?;
-    let live = read_graph(
-        &session.gateway,
-        &planning.scope,
-        &planning.secret_fields,
-        &session.credentials.management_key,
-    )
-    .await?;
+    // The license call and the reads go together: neither needs the other's answer.
+    let (handshake, live) = tokio::join!(
+        session.handshake(),
+        read_graph(
+            &session.gateway,
+            &planning.scope,
+            &planning.secret_fields,
+            &session.credentials.management_key,
+        )
+    );
+    handshake?;
+    let live = live?;
     if !offline {
         known_addresses(&options, &planning.desired, Some(&live), &state)?;
     }

@@ -9,8 +9,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::OpError;
 use crate::api::credentials::Credentials;
-use crate::api::gateway::{Gateway, GatewayEvent, GatewayOptions, RateBudget};
+use crate::api::gateway::{Gateway, GatewayEvent, GatewayOptions, RateBudget, MAX_IN_FLIGHT};
 use crate::api::transport::{Transport, TransportOptions};
+use crate::api::window::Memory;
 use crate::apply::execute::SecretResolver;
 use crate::apply::secrets::SecretPolicy;
 use crate::config::{self, LoadOptions, LoadedConfig, Settings, VarSource};
@@ -24,8 +25,12 @@ pub struct GlobalOptions {
     pub config: PathBuf,
     pub env: Option<String>,
     pub state_dir: PathBuf,
-    pub rate_limit: Option<String>,
+    pub rate_limit: Option<RateBudget>,
+    /// Most requests in flight; `None`: settings.parallelism, else sized automatically.
     pub parallelism: Option<u32>,
+    /// Where this machine's recent requests per endpoint are remembered across commands
+    /// (`window::Memory::default_dir()` for the CLI); `None` remembers nothing.
+    pub cache_dir: Option<PathBuf>,
     pub vars: VarSource,
     /// Talk to this base URL instead of the configured one (the local emulator).
     pub endpoint_override: Option<EndpointOverride>,
@@ -45,6 +50,7 @@ impl GlobalOptions {
             state_dir: state_dir.into(),
             rate_limit: None,
             parallelism: None,
+            cache_dir: None,
             vars: VarSource::Process,
             endpoint_override: None,
             timeout: Duration::from_secs(30),
@@ -67,6 +73,8 @@ pub struct Session {
     pub credentials: Credentials,
     pub gateway: Gateway,
     pub state: StateDir,
+    /// Operations the executor runs at once: the in-flight cap (the gateway sizes the requests
+    /// in flight below it).
     pub parallelism: usize,
     pub rate: RateBudget,
     /// Triggered by the CLI's Ctrl-C handler: apply sends nothing new and stops cleanly.
@@ -112,16 +120,14 @@ impl Session {
             }
         };
         let settings: &Settings = &loaded.config.settings;
-        let rate_text = opts
-            .rate_limit
-            .clone()
-            .unwrap_or_else(|| settings.rate_limit.clone());
-        let rate = RateBudget::parse(&rate_text).map_err(|e| {
-            OpError::Usage(format!(
-                "--rate-limit / settings.rate_limit `{rate_text}`: {e}"
-            ))
-        })?;
-        let parallelism = opts.parallelism.unwrap_or(settings.parallelism).max(1) as usize;
+        let rate = opts.rate_limit.unwrap_or(settings.rate_limit);
+        let cap = opts.parallelism.or(settings.parallelism);
+        if cap == Some(0) {
+            return Err(OpError::Usage(
+                "parallelism must be at least 1 (leave it unset to size it automatically)".into(),
+            ));
+        }
+        let cap = cap.map(|n| n as usize);
         let transport = Transport::new(
             credentials.clone(),
             TransportOptions {
@@ -133,6 +139,11 @@ impl Session {
             transport,
             GatewayOptions {
                 rate,
+                parallelism: cap,
+                memory: opts
+                    .cache_dir
+                    .as_deref()
+                    .map(|dir| Memory::path_for(dir, &credentials.base_url)),
                 events,
                 ..GatewayOptions::default()
             },
@@ -149,7 +160,7 @@ impl Session {
             credentials,
             gateway,
             state,
-            parallelism,
+            parallelism: cap.unwrap_or(MAX_IN_FLIGHT),
             rate,
             interrupt: Interrupt::new(),
         })

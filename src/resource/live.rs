@@ -1,7 +1,8 @@
 //! The live side of a plan: objects as Descope returned them (from the fewest list calls),
 //! normalized into the same resource model as the config.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -15,14 +16,54 @@ use crate::secret::{Secret, SecretRef};
 /// `theme`). A kind reading what another kind already read sends nothing.
 #[derive(Debug, Clone, Default)]
 pub struct LiveSnapshot {
-    lists: BTreeMap<String, Vec<Value>>,
+    /// Shared, not copied: two kinds reading one list (tenants and their default roles) hold
+    /// the same objects.
+    lists: BTreeMap<String, Arc<Vec<Value>>>,
     documents: BTreeMap<String, Value>,
+    shared: Option<Arc<SharedLists>>,
+}
+
+/// List reads shared by snapshots filled at the same time: the first reader of a list sends
+/// the request, the others wait for its answer, so reading concurrently still reads each list
+/// once.
+#[derive(Debug, Default)]
+pub struct SharedLists(Mutex<HashMap<String, Arc<ListCell>>>);
+
+/// One list's answer, filled by whichever reader gets there first.
+type ListCell = tokio::sync::OnceCell<Arc<Vec<Value>>>;
+
+impl SharedLists {
+    fn cell(&self, key: &str) -> Arc<ListCell> {
+        let mut cells = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cells.entry(key.to_string()).or_default().clone()
+    }
 }
 
 impl LiveSnapshot {
+    /// An empty snapshot whose list reads are shared with every other one given `shared`.
+    pub fn sharing(shared: Arc<SharedLists>) -> Self {
+        LiveSnapshot {
+            shared: Some(shared),
+            ..LiveSnapshot::default()
+        }
+    }
+
+    /// Adds what `other` read (a list or document both read is the same answer).
+    pub fn merge(&mut self, other: LiveSnapshot) {
+        for (k, v) in other.lists {
+            self.lists.entry(k).or_insert(v);
+        }
+        for (k, v) in other.documents {
+            self.documents.entry(k).or_insert(v);
+        }
+    }
+
     /// The objects of a list read (empty when it was not read).
     pub fn list(&self, key: &str) -> &[Value] {
-        self.lists.get(key).map(Vec::as_slice).unwrap_or_default()
+        self.lists
+            .get(key)
+            .map(|l| l.as_slice())
+            .unwrap_or_default()
     }
 
     pub fn has_list(&self, key: &str) -> bool {
@@ -30,7 +71,7 @@ impl LiveSnapshot {
     }
 
     pub fn put_list(&mut self, key: &str, objects: Vec<Value>) {
-        self.lists.insert(key.to_string(), objects);
+        self.lists.insert(key.to_string(), Arc::new(objects));
     }
 
     /// The snapshot with the list `key` set (tests and benchmarks build snapshots this way).
@@ -70,10 +111,18 @@ impl LiveSnapshot {
         request: crate::api::ApiRequest,
         key: &str,
     ) -> Result<(), crate::api::ApiError> {
-        if !self.has_list(key) {
-            let objects = gateway.read_list(request, key).await?;
-            self.put_list(key, objects);
+        if self.has_list(key) {
+            return Ok(());
         }
+        let objects = match &self.shared {
+            None => Arc::new(gateway.read_list(request, key).await?),
+            Some(shared) => shared
+                .cell(key)
+                .get_or_try_init(|| async { gateway.read_list(request, key).await.map(Arc::new) })
+                .await?
+                .clone(),
+        };
+        self.lists.insert(key.to_string(), objects);
         Ok(())
     }
 }

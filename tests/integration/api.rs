@@ -45,7 +45,7 @@ fn transport_with_timeout(server: &MockServer, timeout: Duration) -> Transport {
 /// Fast enough that pacing never matters, with tiny backoffs.
 fn quick_options() -> GatewayOptions {
     GatewayOptions {
-        rate: RateBudget::parse("1000/1").unwrap(),
+        rate: "1000/1".parse().unwrap(),
         max_retries: 3,
         backoff_base: Duration::from_millis(5),
         backoff_cap: Duration::from_millis(20),
@@ -861,7 +861,7 @@ async fn a_429_pauses_every_task_then_retries() {
     let g = gateway(
         &server,
         GatewayOptions {
-            rate: RateBudget::parse("2/1").unwrap(),
+            rate: "2/1".parse().unwrap(),
             events: Some(tx),
             ..quick_options()
         },
@@ -1189,7 +1189,7 @@ async fn a_duplicate_error_counts_as_success_only_when_the_check_says_done() {
 }
 
 #[tokio::test]
-async fn the_budget_spreads_requests_evenly() {
+async fn an_empty_window_bursts_and_a_full_one_waits() {
     let server = MockServer::start_async().await;
     let m = server
         .mock_async(|when, then| {
@@ -1200,38 +1200,48 @@ async fn the_budget_spreads_requests_evenly() {
     let g = gateway(
         &server,
         GatewayOptions {
-            rate: RateBudget::parse("4/1").unwrap(),
+            rate: "4/1".parse().unwrap(),
             ..quick_options()
         },
     );
+    // 4 less the margin: three at once, then one window per three more.
+    assert_eq!(g.estimate(3), Duration::ZERO);
     assert_eq!(g.estimate(8), Duration::from_secs(2));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..5)
+    let tasks: Vec<_> = (0..4)
         .map(|_| {
             let g = g.clone();
-            tokio::spawn(async move { g.read(ep::permission_load_all()).await })
+            tokio::spawn(async move {
+                g.read(ep::permission_load_all()).await.unwrap();
+                start.elapsed()
+            })
         })
         .collect();
+    let mut at = Vec::new();
     for t in tasks {
-        t.await.unwrap().unwrap();
+        at.push(t.await.unwrap());
     }
-    let elapsed = start.elapsed();
-    // First at once, then one every 250 ms: the fifth goes at ~1 s. No burst at the start.
+    at.sort();
     assert!(
-        elapsed >= Duration::from_millis(950),
-        "5 requests at 4/s took {elapsed:?}"
+        at[2] < Duration::from_millis(900),
+        "the burst waits for nothing: {at:?}"
     );
-    assert_eq!(m.calls_async().await, 5);
-    assert_eq!(g.stats().requests, 5);
+    assert!(
+        at[3] >= Duration::from_millis(950),
+        "the fourth waits a window: {at:?}"
+    );
+    assert_eq!(m.calls_async().await, 4);
+    assert_eq!(g.stats().requests, 4);
 }
 
 #[test]
 fn rate_budgets_parse_with_clear_errors() {
     let b: RateBudget = "90/60".parse().unwrap();
-    assert_eq!((b.requests, b.per), (90, Duration::from_secs(60)));
-    let e = RateBudget::parse("ninety").unwrap_err();
+    assert_eq!((b.requests, b.window), (90, Duration::from_secs(60)));
+    assert_eq!("90/60s".parse::<RateBudget>().unwrap(), b);
+    let e = "ninety".parse::<RateBudget>().unwrap_err();
     assert!(e.contains("`ninety`") && e.contains("N/SECONDS"), "{e}");
-    assert!(RateBudget::parse("0/60").is_err());
+    assert!("0/60".parse::<RateBudget>().is_err());
 }
 
 #[tokio::test]
@@ -1255,7 +1265,7 @@ async fn waiting_for_the_budget_is_reported_and_the_handshake_is_paced() {
     let g = gateway(
         &server,
         GatewayOptions {
-            rate: RateBudget::parse("1/1").unwrap(),
+            rate: "1/1.5".parse().unwrap(),
             events: Some(tx),
             ..quick_options()
         },
@@ -1264,7 +1274,7 @@ async fn waiting_for_the_budget_is_reported_and_the_handshake_is_paced() {
     assert_eq!(g.handshake().await.unwrap().as_deref(), Some("tier1"));
     let tenants = g.read_list(ep::tenant_load_all(), "tenants").await.unwrap();
     assert!(
-        start.elapsed() >= Duration::from_millis(950),
+        start.elapsed() >= Duration::from_millis(1450),
         "{:?}",
         start.elapsed()
     );

@@ -682,7 +682,10 @@ pub(crate) async fn apply_signalled_at(
             }
         })));
     }
-    let mut cmd = cli(w, &["apply", plan.to_str().unwrap()]);
+    // One request in flight: the signal lands right after the nth commit with nothing else
+    // about to commit behind it (an empty window would otherwise send a burst), so what the
+    // journal and the emulator show afterwards is exact.
+    let mut cmd = cli(w, &["--parallelism", "1", "apply", plan.to_str().unwrap()]);
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -911,7 +914,10 @@ async fn all_fault_modes_at_once_and_a_rate_lockout() {
     let w = world(
         EmulatorOptions {
             seed: 11,
-            rate: Some((20, Duration::from_secs(1))),
+            rate: Some(descope_emulator::RateBudget::new(
+                20,
+                Duration::from_secs(1),
+            )),
             ..EmulatorOptions::default()
         },
         &desired,
@@ -954,7 +960,10 @@ async fn a_rate_lockout_does_not_fail_the_apply() {
     let desired = Desired::new(2, 1, 0);
     let w = world(
         EmulatorOptions {
-            rate: Some((10, Duration::from_secs(1))),
+            rate: Some(descope_emulator::RateBudget::new(
+                10,
+                Duration::from_secs(1),
+            )),
             ..EmulatorOptions::default()
         },
         &desired,
@@ -975,7 +984,10 @@ async fn a_burst_beyond_the_budget_completes_with_every_request_succeeding() {
     let desired = Desired::new(2, 2, 1);
     let w = world_with_rate(
         EmulatorOptions {
-            rate: Some((20, Duration::from_secs(1))),
+            rate: Some(descope_emulator::RateBudget::new(
+                20,
+                Duration::from_secs(1),
+            )),
             ..EmulatorOptions::default()
         },
         &desired,

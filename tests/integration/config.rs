@@ -503,7 +503,7 @@ fn variables_are_typed_defaulted_and_looked_up_in_vars_then_environment() {
     )
     .unwrap();
     // Exactly `${VAR}` takes the YAML type of its text; quoted stays text; vars beat the environment.
-    assert_eq!(l.config.settings.parallelism, 3);
+    assert_eq!(l.config.settings.parallelism, Some(3));
     assert_eq!(l.config.tenants[0].name, "3");
     assert_eq!(l.config.tenants[0].enforce_sso, Some(true));
     assert_eq!(

@@ -33,6 +33,7 @@ mod fuzz;
 mod list;
 mod live;
 mod manage;
+mod pace;
 mod password_policy;
 mod plan;
 mod remote;

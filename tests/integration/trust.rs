@@ -626,7 +626,7 @@ mod malformed {
         let gateway = Gateway::new(
             transport,
             GatewayOptions {
-                rate: RateBudget::parse("1000/1").unwrap(),
+                rate: "1000/1".parse::<RateBudget>().unwrap(),
                 max_retries: 1,
                 backoff_base: Duration::from_millis(1),
                 backoff_cap: Duration::from_millis(2),
@@ -814,7 +814,7 @@ mod time_bounds {
         Gateway::new(
             transport,
             GatewayOptions {
-                rate: RateBudget::parse("1000/1").unwrap(),
+                rate: "1000/1".parse::<RateBudget>().unwrap(),
                 max_retries: 6,
                 backoff_base: Duration::from_millis(5),
                 backoff_cap: Duration::from_millis(10),
@@ -939,7 +939,7 @@ mod time_bounds {
         let g = Gateway::new(
             transport,
             GatewayOptions {
-                rate: RateBudget::parse("1000/1").unwrap(),
+                rate: "1000/1".parse::<RateBudget>().unwrap(),
                 max_retries: 50,
                 backoff_base: Duration::from_millis(100),
                 backoff_cap: Duration::from_millis(200),

@@ -274,7 +274,11 @@ impl TestEnv {
     /// `descope-mgmt ARGS` in this dir with `self.vars` set.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = descope_mgmt();
-        cmd.current_dir(self.root()).envs(&self.vars).args(args);
+        // The request window is remembered per test, never in the developer's cache.
+        cmd.current_dir(self.root())
+            .env("XDG_CACHE_HOME", self.root().join("cache"))
+            .envs(&self.vars)
+            .args(args);
         cmd
     }
 

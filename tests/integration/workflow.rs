@@ -120,8 +120,8 @@ fn offline_commands_run_without_any_secret() {
 // ---------------------------------------------------------------------------------------------
 // 3. Ctrl-C stops queued work
 
-/// Four independent creates queued on a slow budget; the interrupt arrives while the first is
-/// on the wire. Only that one may finish: the rest are not started, whatever the budget says.
+/// Four independent creates queued for their turn; the interrupt arrives while the first is on
+/// the wire. Only that one may finish: the rest are not started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_leaves_operations_waiting_for_the_budget_not_started() {
     let w = TestEnv::start(EmulatorOptions::default()).await;
@@ -138,8 +138,9 @@ async fn an_interrupt_leaves_operations_waiting_for_the_budget_not_started() {
         .unwrap();
     assert_eq!(planned.plan.changes.len(), 4);
 
-    // Reads at full speed, then a budget of one request every 1.5 s for the writes.
-    let session = w.session_with(|o| o.rate_limit = Some("40/60s".into()));
+    // One request in flight at a time: while the first create is on the wire, the other three
+    // wait for their turn, which the interrupt must cancel.
+    let session = w.session_with(|o| o.parallelism = Some(1));
     let interrupt = session.interrupt.clone();
     w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
         if ev.phase == HookPhase::BeforeHandling && ev.path == "/v1/mgmt/tenant/create" {

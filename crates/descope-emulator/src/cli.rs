@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::{parse_rate, Emulator, EmulatorOptions, Faults};
+use crate::{Emulator, EmulatorOptions, Faults, RateBudget};
 
 #[derive(Debug, Clone, Args)]
 pub struct EmulatorArgs {
@@ -24,8 +24,10 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub management_key: Option<String>,
     /// Allow N requests in any SECONDS window, then lock the client out (429) for the window.
+    // Not `--rate-limit`: `descope-mgmt emulator` takes these flags beside its own global
+    // `--rate-limit` (the client's budget).
     #[arg(long, value_name = "N/SECONDS")]
-    pub rate: Option<String>,
+    pub rate: Option<RateBudget>,
     /// Delay every answer by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -59,14 +61,8 @@ pub struct EmulatorArgs {
 }
 
 impl EmulatorArgs {
-    /// Checks what clap cannot (the rate's shape, probabilities in 0..=1).
+    /// Checks what clap cannot (probabilities in 0..=1).
     pub fn to_options(&self) -> Result<EmulatorOptions, String> {
-        let rate = self
-            .rate
-            .as_deref()
-            .map(parse_rate)
-            .transpose()
-            .map_err(|e| format!("--rate: {e}"))?;
         for (flag, p) in [
             ("--fail-rate", self.fail_rate),
             ("--fail-after-commit-rate", self.fail_after_commit_rate),
@@ -85,7 +81,7 @@ impl EmulatorArgs {
                 .unwrap_or(defaults.management_key),
             port: self.port,
             state_file: self.state.clone(),
-            rate,
+            rate: self.rate,
             latency: Duration::from_millis(self.latency_ms),
             faults: Faults {
                 fail_rate: self.fail_rate,
@@ -185,7 +181,7 @@ mod tests {
             "--port",
             "0",
             "--rate",
-            "5/2",
+            "5/2s",
             "--fail-rate",
             "0.25",
             "--lenient",
@@ -193,7 +189,7 @@ mod tests {
         .to_options()
         .expect("valid");
         assert_eq!(opts.port, 0);
-        assert_eq!(opts.rate, Some((5, Duration::from_secs(2))));
+        assert_eq!(opts.rate, Some(RateBudget::new(5, Duration::from_secs(2))));
         assert_eq!(opts.faults.fail_rate, 0.25);
         assert!(opts.lenient);
         assert_eq!(opts.project_id, crate::DEFAULT_PROJECT_ID);
@@ -201,9 +197,16 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_not_clamped() {
+        for argv in [&["--rate", "5"][..], &["--rate", "0/60"]] {
+            let e = Cli::try_parse_from(
+                std::iter::once("descope-emulator").chain(argv.iter().copied()),
+            )
+            .err()
+            .expect("refused by clap");
+            assert!(e.to_string().contains("N/SECONDS"), "{argv:?}: {e}");
+        }
         for argv in [
-            &["--rate", "5"][..],
-            &["--fail-rate", "1.5"],
+            &["--fail-rate", "1.5"][..],
             &["--slow-rate=-0.1"],
             &["--fail-after-commit-rate", "NaN"],
         ] {

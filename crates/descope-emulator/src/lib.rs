@@ -16,6 +16,7 @@ mod observe;
 mod ops;
 mod persist;
 mod pipeline;
+mod rate;
 mod seed;
 mod server;
 
@@ -36,6 +37,7 @@ pub use data::{
 };
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
+pub use rate::RateBudget;
 pub use seed::{BUILTIN_ROLES, SYSTEM_PERMISSIONS};
 
 use observe::{lock, Observer};
@@ -52,10 +54,11 @@ pub struct EmulatorOptions {
     pub management_key: String,
     /// 0 picks a free port.
     pub port: u16,
-    /// Load the project from here at start (seed it when absent) and save after every write.
+    /// Load the project from here at start (seed it when absent) and record every write
+    /// (`FILE.log`, folded into FILE at start and when it grows as big).
     pub state_file: Option<PathBuf>,
     /// N requests in any sliding window of the given length, then a lockout of one window.
-    pub rate: Option<(u32, Duration)>,
+    pub rate: Option<RateBudget>,
     /// Added before every answer.
     pub latency: Duration,
     pub faults: Faults,
@@ -87,25 +90,6 @@ impl Default for EmulatorOptions {
     }
 }
 
-/// Parses the CLI's `N/SECONDS` (e.g. `100/60`).
-pub fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
-    let (n, secs) = s
-        .split_once('/')
-        .ok_or_else(|| format!("rate `{s}` must look like N/SECONDS, e.g. 100/60"))?;
-    let n: u32 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("rate `{s}`: `{n}` is not a whole number"))?;
-    let secs: f64 = secs
-        .trim()
-        .parse()
-        .map_err(|_| format!("rate `{s}`: `{secs}` is not a number of seconds"))?;
-    if n == 0 || !(secs > 0.0 && secs.is_finite()) {
-        return Err(format!("rate `{s}`: both N and SECONDS must be positive"));
-    }
-    Ok((n, Duration::from_secs_f64(secs)))
-}
-
 /// See [`Emulator::console`].
 #[derive(Clone)]
 pub struct Console(Arc<Shared>);
@@ -115,7 +99,7 @@ impl Console {
     pub fn mutate<R>(&self, f: impl FnOnce(&mut ProjectData) -> R) -> R {
         let mut data = lock(&self.0.data);
         let result = f(&mut data);
-        self.0.persist(&data);
+        self.0.persist_all(&data);
         result
     }
 
@@ -144,15 +128,19 @@ impl Emulator {
             Some(path) => persist::load(path)?,
             None => None,
         };
-        let fresh = loaded.is_none();
         let data = loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, pipeline::now_seconds()));
+        // Seeds a new file, or folds the last run's write log into the existing one.
+        let store = match &opts.state_file {
+            Some(path) => Some(persist::Store::create(path, &data)?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             project_id: opts.project_id,
             management_key: opts.management_key,
             latency: opts.latency,
             omit_defaults: opts.omit_defaults,
             strict: !opts.lenient,
-            state_file: opts.state_file,
+            store: Mutex::new(store),
             rate: opts.rate,
             data: Mutex::new(data),
             ids: Mutex::new(ids),
@@ -161,11 +149,6 @@ impl Emulator {
             limiters: Mutex::new(HashMap::new()),
             obs: Observer::new(opts.log_file.as_deref())?,
         });
-        if fresh {
-            if let Some(path) = &shared.state_file {
-                persist::save(path, &lock(&shared.data))?;
-            }
-        }
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));
         Ok(Emulator {
@@ -210,7 +193,7 @@ impl Emulator {
     pub fn mutate<R>(&self, f: impl FnOnce(&mut ProjectData) -> R) -> R {
         let mut data = lock(&self.shared.data);
         let result = f(&mut data);
-        self.shared.persist(&data);
+        self.shared.persist_all(&data);
         result
     }
 
@@ -249,15 +232,6 @@ impl Drop for Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_parses() {
-        assert_eq!(parse_rate("100/60"), Ok((100, Duration::from_secs(60))));
-        assert_eq!(parse_rate("3/1.5"), Ok((3, Duration::from_millis(1500))));
-        for bad in ["", "5", "0/1", "5/0", "x/1", "5/-1", "5/inf"] {
-            assert!(parse_rate(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn default_project_id_uses_the_default_host() {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,8 +34,9 @@ pub struct Shared {
     pub latency: Duration,
     pub omit_defaults: bool,
     pub strict: bool,
-    pub state_file: Option<PathBuf>,
-    pub rate: Option<(u32, Duration)>,
+    /// `--state FILE`: the project file and its write log.
+    pub store: Mutex<Option<persist::Store>>,
+    pub rate: Option<crate::RateBudget>,
     pub data: Mutex<ProjectData>,
     /// Ids come from their own RNG so creating resources does not shift the fault sequence.
     pub ids: Mutex<StdRng>,
@@ -47,10 +47,20 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn persist(&self, data: &ProjectData) {
-        if let Some(path) = &self.state_file {
-            if let Err(e) = persist::save(path, data) {
-                tracing::error!("emulator could not save {}: {e}", path.display());
+    /// Records a committed write (`before` → `after`) before it is answered.
+    pub fn persist(&self, before: &ProjectData, after: &ProjectData) {
+        if let Some(store) = lock(&self.store).as_mut() {
+            if let Err(e) = store.record(before, after) {
+                tracing::error!("emulator could not save its state: {e}");
+            }
+        }
+    }
+
+    /// Saves the whole project (after a change made outside a request).
+    pub fn persist_all(&self, data: &ProjectData) {
+        if let Some(store) = lock(&self.store).as_mut() {
+            if let Err(e) = store.rewrite(data) {
+                tracing::error!("emulator could not save its state: {e}");
             }
         }
     }
@@ -135,13 +145,13 @@ enum Handled {
 /// The gate in front of every endpoint: the limiter (per client IP, like Descope's edge) counts
 /// requests whether or not they would authenticate.
 fn admit(shared: &Shared, conn: Option<&Conn>) -> Result<(), Handled> {
-    let Some((limit, window)) = shared.rate else {
+    let Some(rate) = shared.rate else {
         return Ok(());
     };
     let ip = conn.map_or(IpAddr::from([127, 0, 0, 1]), |c| c.peer.ip());
     let verdict = lock(&shared.limiters)
         .entry(ip)
-        .or_insert_with(|| Limiter::new(limit, window))
+        .or_insert_with(|| Limiter::new(rate.requests, rate.window))
         .admit(Instant::now());
     verdict.map_err(|secs| {
         let mut a = Answer::error(&ApiError::rate_limited(), "rate-limited");
@@ -268,8 +278,8 @@ fn run(shared: &Shared, route: ops::Route, input: Input) -> Result<Value, ApiErr
     }
     let mut draft = data.clone();
     let value = (route.handler)(&mut draft, &mut ctx, &input)?;
+    shared.persist(&data, &draft);
     *data = draft;
-    shared.persist(&data);
     Ok(value)
 }
 

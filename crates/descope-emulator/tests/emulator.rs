@@ -1094,7 +1094,7 @@ async fn flows_and_theme_import_and_export() {
 #[tokio::test]
 async fn rate_limit_window_lockout_and_retry_after() {
     let (emu, api) = start(EmulatorOptions {
-        rate: Some((3, Duration::from_secs(2))),
+        rate: Some(descope_emulator::RateBudget::new(3, Duration::from_secs(2))),
         ..Default::default()
     })
     .await;
@@ -1401,11 +1401,16 @@ async fn state_file_survives_a_restart() {
         api.get("/v1/mgmt/tenant?id=acme").await.1["name"],
         "Acme (console edit)"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+    let mut leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        ["emulator.json", "emulator.json.log"],
+        "the project, its write log and no temp files"
+    );
 
     std::fs::write(&state, "{broken").unwrap();
     let err = Emulator::start(EmulatorOptions {
@@ -1430,10 +1435,10 @@ async fn hook_sees_both_phases_and_after_commit_follows_the_write() {
     let seen: Arc<Mutex<Vec<(HookEvent, bool)>>> = Arc::default();
     let sink = seen.clone();
     emu.set_hook(Some(Arc::new(move |e: &HookEvent| {
-        // At AfterCommit the saved state already holds the write.
-        let committed = std::fs::read_to_string(&state)
-            .unwrap_or_default()
-            .contains("\"Acme\"");
+        // At AfterCommit the saved state (the file or its write log) already holds the write.
+        let saved = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+        let committed =
+            (saved(&state) + &saved(&state.with_extension("json.log"))).contains("\"Acme\"");
         sink.lock().unwrap().push((e.clone(), committed));
     })));
 
@@ -1603,7 +1608,10 @@ async fn python_sdk_conformance() {
     );
     let (emu, _) = strict().await;
     let (limited, _) = start(EmulatorOptions {
-        rate: Some((2, Duration::from_secs(60))),
+        rate: Some(descope_emulator::RateBudget::new(
+            2,
+            Duration::from_secs(60),
+        )),
         ..Default::default()
     })
     .await;
@@ -1679,7 +1687,7 @@ async fn node_sdk_conformance() {
     }
     let (emu, _) = strict().await;
     let (limited, _) = start(EmulatorOptions {
-        rate: Some((2, Duration::from_secs(60))),
+        rate: Some(descope_emulator::RateBudget::new(2, Duration::from_secs(60))),
         ..Default::default()
     })
     .await;

@@ -1,0 +1,603 @@
+//! How fast applies go under Descope's rate limit, and how planning scales; written to the
+//! "Pace" section of docs/benchmarks.md:
+//!
+//!   cargo bench --bench pace            # all but 1,000 creates (about 10 minutes on 2 cores)
+//!   cargo bench --bench pace -- big     # and 1,000 creates
+//!   cargo bench --bench pace -- quick   # 300 creates only, one run per cell
+//!   cargo bench --bench pace -- only back-to-back   # one part, printed (small,
+//!                                                   # back-to-back, wrong-budget, scale)
+//!
+//! Every run starts an emulator with Descope's limiter semantics (N requests in any W s, then a
+//! W s lockout) and a fixed latency on every answer, then plans and applies with the library,
+//! one `Session` per command (as the CLI runs them), sharing one window memory
+//! (`cache_dir`) in a temporary directory. Scaling runs use the release executable in its own
+//! process (peak RSS from `/usr/bin/time`) against an emulator in this one.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use descope_emulator::{Emulator, EmulatorOptions, RateBudget, Tenant};
+use descope_mgmt::apply::execute::NoProgress;
+use descope_mgmt::ops::apply::{apply, ApplyRequest};
+use descope_mgmt::ops::plan::{plan, PlanRequest};
+use descope_mgmt::ops::{EndpointOverride, GlobalOptions, Session};
+
+const PROJECT: &str = "P2benchproject00000000000000";
+
+fn budget(text: &str) -> RateBudget {
+    text.parse().expect("budget")
+}
+
+fn tenant_id(i: usize) -> String {
+    format!("t-{i:05}")
+}
+
+/// `n` tenants, three levels deep (every 10th a root, then children and grandchildren).
+fn parent_of(i: usize) -> Option<String> {
+    match i % 10 {
+        0 => None,
+        1..=4 => Some(tenant_id(i - i % 10)),
+        _ => Some(tenant_id(i - i % 10 + 1)),
+    }
+}
+
+/// `nested`: three levels of parents (planning's parent checks); flat for throughput, where
+/// dependency rounds would measure the plan's shape rather than the pacing.
+fn config_yaml(
+    tenants: usize,
+    rate: Option<&str>,
+    parallelism: Option<u32>,
+    nested: bool,
+) -> String {
+    let mut y = String::from("version: 1\nsettings:\n");
+    if let Some(r) = rate {
+        let _ = writeln!(y, "  rate_limit: {r}");
+    }
+    if let Some(p) = parallelism {
+        let _ = writeln!(y, "  parallelism: {p}");
+    }
+    let _ = write!(
+        y,
+        "environments:\n  bench:\n    project_id: {PROJECT}\n    management_key: ${{secret:KEY}}\ntenants:\n"
+    );
+    for i in 0..tenants {
+        let _ = writeln!(y, "  - id: {}\n    name: Tenant {i}", tenant_id(i));
+        if let Some(p) = parent_of(i).filter(|_| nested) {
+            let _ = writeln!(y, "    parent: {p}");
+        }
+    }
+    y
+}
+
+struct Bench {
+    dir: PathBuf,
+    emu: Emulator,
+}
+
+impl Bench {
+    async fn start(latency_ms: u64, rate: Option<RateBudget>) -> Bench {
+        let dir = std::env::temp_dir().join(format!(
+            "descope-mgmt-pace-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let emu = Emulator::start(EmulatorOptions {
+            project_id: PROJECT.into(),
+            latency: Duration::from_millis(latency_ms),
+            rate,
+            ..EmulatorOptions::default()
+        })
+        .await
+        .expect("emulator");
+        Bench { dir, emu }
+    }
+
+    fn write_config(&self, yaml: &str) {
+        std::fs::write(self.dir.join("descope.yaml"), yaml).expect("config");
+    }
+
+    /// A new command: a session of its own, remembering the window in the shared cache.
+    fn session(&self) -> Session {
+        let mut o = GlobalOptions::new(
+            self.dir.join("descope.yaml"),
+            Some("bench"),
+            self.dir.join("state"),
+        );
+        o.vars = descope_mgmt::config::VarSource::from_pairs([("KEY", self.emu.management_key())]);
+        o.endpoint_override = Some(EndpointOverride {
+            base_url: self.emu.base_url(),
+            project_id: PROJECT.into(),
+            management_key: self.emu.management_key().into(),
+        });
+        o.cache_dir = Some(self.dir.join("cache"));
+        Session::open(&o, None).expect("session")
+    }
+
+    /// plan then apply, as two commands; the apply's wall time, requests and 429s.
+    async fn plan_apply(&self) -> Run {
+        let planned = plan(&self.session(), &PlanRequest::default())
+            .await
+            .expect("plan");
+        let ops = planned.plan.changes.len();
+        let before = self.emu.counters();
+        let session = self.session();
+        let t = Instant::now();
+        let report = apply(
+            &session,
+            ApplyRequest {
+                plan: descope_mgmt::plan::PlanFile::parse_verified(
+                    &planned.plan.to_canonical_string(),
+                    std::path::Path::new("bench.plan"),
+                )
+                .expect("a plan the planner wrote verifies"),
+                lock_timeout: Duration::ZERO,
+            },
+            Arc::new(NoProgress),
+        )
+        .await
+        .expect("apply");
+        let wall = t.elapsed();
+        assert!(report.all_succeeded(), "bench apply failed");
+        let after = self.emu.counters();
+        Run {
+            wall,
+            requests: after.requests - before.requests,
+            limited: after.rate_limited - before.rate_limited,
+            ops,
+        }
+    }
+
+    async fn stop(self) {
+        self.emu.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Clone, Copy)]
+struct Run {
+    wall: Duration,
+    requests: u64,
+    limited: u64,
+    ops: usize,
+}
+
+impl Run {
+    /// Requests ÷ the server's budget: no client can be faster (without latency).
+    fn floor(&self, server: RateBudget) -> f64 {
+        self.requests as f64 / server.per_second()
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn spread(v: &[f64]) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(0.0, f64::max);
+    format!("{min:.2}–{max:.2}")
+}
+
+/// The naive client: one create at a time, sleeping `Retry-After` on a 429.
+async fn naive(n: usize, latency_ms: u64, server: RateBudget) -> (Duration, u64, u64) {
+    let b = Bench::start(latency_ms, Some(server)).await;
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {PROJECT}:{}", b.emu.management_key());
+    let t = Instant::now();
+    for i in 0..n {
+        let body = serde_json::json!({"id": tenant_id(i), "name": format!("Tenant {i}")});
+        loop {
+            let r = http
+                .post(format!("{}/v1/mgmt/tenant/create", b.emu.base_url()))
+                .header("Authorization", &auth)
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            if r.status() == 429 {
+                let secs: u64 = r
+                    .headers()
+                    .get("Retry-After")
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                continue;
+            }
+            assert!(
+                r.status().is_success(),
+                "naive create failed: {}",
+                r.status()
+            );
+            break;
+        }
+    }
+    let wall = t.elapsed();
+    let c = b.emu.counters();
+    b.stop().await;
+    (wall, c.requests, c.rate_limited)
+}
+
+/// The Python design, if `descope` and `pyrate-limiter` import: its wall time, or why not.
+fn python_design(
+    n: usize,
+    latency_ms: u64,
+    server: RateBudget,
+    url: &str,
+    key: &str,
+) -> Result<Duration, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python_design.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .env("URL", url)
+        .env("PROJECT", PROJECT)
+        .env("KEY", key)
+        .env("N", n.to_string())
+        .env("RATE", server.requests.to_string())
+        .env("WINDOW", server.window.as_secs_f64().to_string())
+        .env("LATENCY", (latency_ms as f64 / 1000.0).to_string())
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .to_string());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse::<f64>()
+        .map(Duration::from_secs_f64)
+        .map_err(|_| format!("unexpected output {text}"))
+}
+
+async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
+    let server = budget("100/2");
+    md.push_str(&format!(
+        "\n### Creates at the limit: emulator 100/2 (Descope's limiter), client budget 100/2\n\n\
+         Apply only (the plan before it is its own command, sharing the window). floor = requests ÷ 50/s; \
+         ratio = floor ÷ wall time (1.0 is the limit). {repeats} run(s) per cell: the median, and min–max.\n\n\
+         | creates | latency | client | wall time (s) | spread (s) | requests | floor (s) | ratio | 429s | requests/op |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    ));
+    for &n in sizes {
+        for latency in [50u64, 200, 500, 1000] {
+            for (label, parallelism) in [("parallelism 16", Some(16)), ("automatic", None)] {
+                let mut walls = Vec::new();
+                let mut last = None;
+                for _ in 0..repeats {
+                    let b = Bench::start(latency, Some(server)).await;
+                    b.write_config(&config_yaml(n, Some("100/2"), parallelism, false));
+                    let r = b.plan_apply().await;
+                    b.stop().await;
+                    walls.push(r.wall.as_secs_f64());
+                    last = Some(r);
+                }
+                let r = last.expect("a run");
+                let wall = median(walls.clone());
+                let floor = r.floor(server);
+                println!(
+                    "{n} creates, {latency} ms, {label}: {wall:.2} s, {} requests, {} 429s",
+                    r.requests, r.limited
+                );
+                let _ = writeln!(
+                    md,
+                    "| {n} | {latency} ms | {label} | {wall:.2} | {} | {} | {floor:.2} | {:.2} | {} | {:.2} |",
+                    spread(&walls),
+                    r.requests,
+                    floor / wall,
+                    r.limited,
+                    r.requests as f64 / r.ops as f64
+                );
+            }
+            // One at a time it is n round trips by construction: not run past a minute.
+            if n as u64 * latency > 60_000 {
+                let _ = writeln!(
+                    md,
+                    "| {n} | {latency} ms | naive one-at-a-time | ≥ {:.0} (n × latency; not run) | – | {n} | {:.2} | – | – | 1.00 |",
+                    n as f64 * latency as f64 / 1000.0,
+                    n as f64 / server.per_second()
+                );
+            } else {
+                let (wall, requests, limited) = naive(n, latency, server).await;
+                let floor = requests as f64 / server.per_second();
+                let _ = writeln!(
+                md,
+                "| {n} | {latency} ms | naive one-at-a-time | {:.2} | – | {requests} | {floor:.2} | {:.2} | {limited} | {:.2} |",
+                wall.as_secs_f64(),
+                floor / wall.as_secs_f64(),
+                requests as f64 / n as f64
+            );
+            }
+            let b = Bench::start(latency, Some(server)).await;
+            match python_design(
+                n,
+                latency,
+                server,
+                &b.emu.base_url(),
+                b.emu.management_key(),
+            ) {
+                Ok(wall) => {
+                    let c = b.emu.counters();
+                    let floor = c.requests as f64 / server.per_second();
+                    let _ = writeln!(
+                        md,
+                        "| {n} | {latency} ms | Python design | {:.2} | – | {} | {floor:.2} | {:.2} | {} | {:.2} |",
+                        wall.as_secs_f64(),
+                        c.requests,
+                        floor / wall.as_secs_f64(),
+                        c.rate_limited,
+                        c.requests as f64 / n as f64
+                    );
+                }
+                Err(why) => println!("Python design skipped: {why}"),
+            }
+            b.stop().await;
+        }
+    }
+}
+
+async fn small_apply(md: &mut String) {
+    md.push_str(
+        "\n### A pull-request-sized apply: 20 creates right after their plan\n\n\
+         Emulator 100/60 (Descope's plain-API limit), default client budget (90/60), parallelism unset.\n\n\
+         | latency | plan (s) | apply (s) | apply requests | 429s |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for latency in [50u64, 200] {
+        let b = Bench::start(latency, Some(budget("100/60"))).await;
+        b.write_config(&config_yaml(20, None, None, false));
+        let t = Instant::now();
+        let planned = plan(&b.session(), &PlanRequest::default())
+            .await
+            .expect("plan");
+        let plan_wall = t.elapsed();
+        drop(planned);
+        let r = b.plan_apply().await;
+        b.stop().await;
+        println!("small apply at {latency} ms: {:?}", r.wall);
+        let _ = writeln!(
+            md,
+            "| {latency} ms | {:.2} | {:.2} | {} | {} |",
+            plan_wall.as_secs_f64(),
+            r.wall.as_secs_f64(),
+            r.requests,
+            r.limited
+        );
+    }
+}
+
+async fn back_to_back(md: &mut String) {
+    // A short window keeps the run short; the memory works the same for 100/60.
+    let server = budget("30/5");
+    let b = Bench::start(50, Some(server)).await;
+    let t = Instant::now();
+    let mut rows = String::new();
+    for round in 1..=3 {
+        b.write_config(&config_yaml(12 * round, Some("30/5"), None, false));
+        let r = b.plan_apply().await;
+        let _ = writeln!(
+            rows,
+            "| {round} | {:.2} | {} | {} |",
+            r.wall.as_secs_f64(),
+            r.requests,
+            r.limited
+        );
+    }
+    let total = t.elapsed();
+    let c = b.emu.counters();
+    b.stop().await;
+    println!("back to back: {total:?}, {} 429s", c.rate_limited);
+    let _ = write!(
+        md,
+        "\n### Three plan + apply rounds back to back (each command a new session)\n\n\
+         Emulator and client budget 30/5, 50 ms latency, 12 more tenants each round. Total {:.2} s for {} requests ({:.2} s floor), {} 429s in all.\n\n\
+         | round | apply (s) | apply requests | 429s |\n| --- | --- | --- | --- |\n{rows}",
+        total.as_secs_f64(),
+        c.requests,
+        c.requests as f64 / server.per_second(),
+        c.rate_limited
+    );
+}
+
+async fn wrong_budget(md: &mut String) {
+    let server = budget("100/2");
+    let b = Bench::start(200, Some(server)).await;
+    b.write_config(&config_yaml(300, Some("200/2"), None, false));
+    let r = b.plan_apply().await;
+    b.stop().await;
+    let floor = r.floor(server);
+    println!("wrong budget: {:?}, {} 429s", r.wall, r.limited);
+    let _ = write!(
+        md,
+        "\n### A budget twice too high\n\n\
+         300 creates, emulator 100/2 at 200 ms, client budget 200/2, parallelism unset: \
+         {:.2} s for {} requests (true floor {floor:.2} s; target ≤ 1.3 × floor + one 2 s lockout = {:.2} s), \
+         {} requests answered 429.\n",
+        r.wall.as_secs_f64(),
+        r.requests,
+        1.3 * floor + 2.0,
+        r.limited
+    );
+}
+
+/// `descope-mgmt ARGS` under `/usr/bin/time`: wall seconds and peak RSS in MiB.
+fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64) {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M"])
+        .arg(env!("CARGO_BIN_EXE_descope-mgmt"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("DESCOPE_BASE_URI", emu_url)
+        .env("KEY", key)
+        .env_remove("DESCOPE_ENV")
+        .output()
+        .expect("/usr/bin/time runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {err}");
+    let last = err.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let wall: f64 = parts.next().and_then(|s| s.parse().ok()).expect("wall");
+    let kib: f64 = parts.next().and_then(|s| s.parse().ok()).expect("rss");
+    (wall, kib / 1024.0)
+}
+
+async fn scaling(md: &mut String, sizes: &[usize]) {
+    md.push_str(
+        "\n### Planning at scale (the release executable in its own process, emulator in another)\n\n\
+         No-change plan: the project already holds every tenant. Create plan: an empty project. \
+         `show` renders the create plan. Peak RSS of the CLI process (`/usr/bin/time -f %M`).\n\n\
+         | tenants | validate | no-change plan | create plan | plan file | show (text) | show --format markdown |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let cell = |(wall, rss): (f64, f64)| format!("{wall:.2} s / {rss:.0} MiB");
+    for &n in sizes {
+        let yaml = config_yaml(n, Some("100000/60"), None, true);
+        // The project with every tenant already there.
+        let full = Bench::start(0, None).await;
+        full.write_config(&yaml);
+        full.emu.mutate(|d| {
+            for i in 0..n {
+                d.tenants.push(Tenant {
+                    id: tenant_id(i),
+                    name: format!("Tenant {i}"),
+                    parent: parent_of(i).unwrap_or_default(),
+                    created_time: 1_700_000_000,
+                    ..Tenant::default()
+                });
+            }
+        });
+        let (dir, url, key) = (
+            full.dir.clone(),
+            full.emu.base_url(),
+            full.emu.management_key().to_string(),
+        );
+        let (validate, unchanged) = tokio::task::spawn_blocking(move || {
+            (
+                timed(&dir, &url, &key, &["validate"]),
+                timed(&dir, &url, &key, &["plan", "--env", "bench"]),
+            )
+        })
+        .await
+        .expect("timed");
+        full.stop().await;
+
+        let empty = Bench::start(0, None).await;
+        empty.write_config(&yaml);
+        let (dir, url, key) = (
+            empty.dir.clone(),
+            empty.emu.base_url(),
+            empty.emu.management_key().to_string(),
+        );
+        let (create, size, text, markdown) = tokio::task::spawn_blocking(move || {
+            let create = timed(
+                &dir,
+                &url,
+                &key,
+                &["plan", "--env", "bench", "-out", "c.plan"],
+            );
+            let size = std::fs::metadata(dir.join("c.plan"))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            let text = timed(&dir, &url, &key, &["show", "c.plan"]);
+            let markdown = timed(
+                &dir,
+                &url,
+                &key,
+                &["show", "c.plan", "--format", "markdown"],
+            );
+            (create, size, text, markdown)
+        })
+        .await
+        .expect("timed");
+        empty.stop().await;
+        println!("scale {n}: validate {validate:?}, plan {unchanged:?}, create {create:?}");
+        let _ = writeln!(
+            md,
+            "| {n} | {} | {} | {} | {:.1} MB | {} | {} |",
+            cell(validate),
+            cell(unchanged),
+            cell(create),
+            size as f64 / 1e6,
+            cell(text),
+            cell(markdown)
+        );
+    }
+}
+
+/// Replaces the part of docs/benchmarks.md between this bench's markers (appends it the first
+/// time), leaving what `--bench engine` writes alone.
+fn write_section(body: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
+    let (begin, end) = ("<!-- pace:begin -->", "<!-- pace:end -->");
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let section = format!("{begin}\n{body}{end}\n");
+    let new = match (old.find(begin), old.find(end)) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}{section}{}",
+            &old[..a],
+            old[b + end.len()..].trim_start_matches('\n')
+        ),
+        _ => format!("{}\n{section}", old.trim_end()),
+    };
+    std::fs::write(path, new).expect("write docs/benchmarks.md");
+    println!("wrote {path}");
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::consts::ARCH
+    );
+    let mut md = format!(
+        "## Pace: applies under Descope's rate limit, planning at scale\n\n\
+         Reproduce with `cargo bench --bench pace` (rewrites this section; `-- quick` for the 300-create table only). \
+         Machine: {machine}, shared with other builds while measured. Emulator in-process unless said otherwise.\n"
+    );
+    // `-- only NAME` runs one part and prints its table without touching the docs.
+    let only = std::env::args().skip_while(|a| a != "only").nth(1);
+    if let Some(part) = only {
+        let mut md = String::new();
+        rt.block_on(async {
+            match part.as_str() {
+                "small" => small_apply(&mut md).await,
+                "back-to-back" => back_to_back(&mut md).await,
+                "wrong-budget" => wrong_budget(&mut md).await,
+                "scale" => scaling(&mut md, &[1_000, 10_000]).await,
+                other => panic!("no part {other}: small, back-to-back, wrong-budget, scale"),
+            }
+        });
+        println!("{md}");
+        return;
+    }
+    rt.block_on(async {
+        if quick {
+            throughput(&mut md, &[300], 1).await;
+        } else {
+            throughput(&mut md, &[300], 3).await;
+            small_apply(&mut md).await;
+            back_to_back(&mut md).await;
+            wrong_budget(&mut md).await;
+            scaling(&mut md, &[1_000, 10_000, 50_000]).await;
+            if std::env::args().any(|a| a == "big") {
+                throughput(&mut md, &[1_000], 1).await;
+            }
+        }
+    });
+    write_section(&md);
+}
