@@ -264,7 +264,8 @@ pub fn tenant_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, TENANT_LOAD_ALL)
 }
 
-/// A POST that only reads. Build the body with `wire::TenantSearchRequest`.
+/// A POST that only reads (`tenantIds`, `tenantNames`, `tenantSelfProvisioningDomains`,
+/// `customAttributes`; docs/descope-api.md §4).
 pub fn tenant_search(body: Value) -> ApiRequest {
     post_read(TENANT_SEARCH, Some(body))
 }
@@ -439,7 +440,8 @@ pub fn role_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, ROLE_LOAD_ALL)
 }
 
-/// A POST that only reads. Build the body with `wire::RoleSearchRequest`.
+/// A POST that only reads (`tenantIds`, `roleNames`, `roleNameLike`, `permissionNames`,
+/// `includeProjectRoles`, `roleIds`; docs/descope-api.md §6).
 pub fn role_search(body: Value) -> ApiRequest {
     post_read(ROLE_SEARCH, Some(body))
 }

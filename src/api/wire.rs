@@ -1,14 +1,13 @@
 //! The JSON Descope exchanges (docs/descope-api.md §4-7).
 //!
-//! Request structs serialize to exactly the documented keys (note the irregular ones:
-//! `enforceSSO`, `JITDisabled`). Response types are tolerant on purpose: unknown fields are
+//! Response types are tolerant on purpose: unknown fields are
 //! ignored, and a missing field or a JSON `null` reads as its default, because the server and the
 //! SDKs disagree on whether default values are sent (GO sends `null` slices). The envelope is
 //! not: a list answer without its list, or an export without its document, is an error, never
 //! an empty project (issue 14 §2). Fingerprints are taken over the raw live objects, so
 //! `list_objects` and `tenant_object` hand those out as they came.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// A missing field and `null` both mean "not set" (docs/descope-api.md §3).
@@ -38,122 +37,6 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 fn present_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Some(Option::<String>::deserialize(d)?.unwrap_or_default()))
 }
-
-// ---------------------------------------------------------------- requests
-
-/// Body of `tenant/create` (and, with `id`, `tenant/update`). Optional keys are left out when
-/// unset rather than sent as `null`, which Descope treats the same
-/// (docs/descope-api.md §3).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TenantRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub name: String,
-    #[serde(rename = "selfProvisioningDomains")]
-    pub self_provisioning_domains: Vec<String>,
-    #[serde(rename = "customAttributes", skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(rename = "enforceSSO")]
-    pub enforce_sso: bool,
-    #[serde(
-        rename = "enforceSSOExclusions",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub enforce_sso_exclusions: Option<Vec<String>>,
-    #[serde(rename = "federatedAppIds", skip_serializing_if = "Option::is_none")]
-    pub federated_app_ids: Option<Vec<String>>,
-    pub disabled: bool,
-    /// Creation only: Descope cannot move a tenant to another parent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
-    /// `""`, `"none"` or `"userOnly"`.
-    #[serde(rename = "roleInheritance", skip_serializing_if = "Option::is_none")]
-    pub role_inheritance: Option<String>,
-    #[serde(rename = "authType", skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<String>,
-}
-
-/// Body of `role/create`. `permissionNames` is always sent (PY sends `[]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RoleRequest {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(rename = "permissionNames")]
-    pub permission_names: Vec<String>,
-    /// `None` = project role.
-    #[serde(rename = "tenantId", skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private: Option<bool>,
-}
-
-/// Body of `permission/create`, and one entry of `permission/create/batch`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PermissionRequest {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-/// Body of `tenant/search`; unset filters are left out.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TenantSearchRequest {
-    #[serde(rename = "tenantIds", skip_serializing_if = "Option::is_none")]
-    pub tenant_ids: Option<Vec<String>>,
-    #[serde(rename = "tenantNames", skip_serializing_if = "Option::is_none")]
-    pub tenant_names: Option<Vec<String>>,
-    #[serde(
-        rename = "tenantSelfProvisioningDomains",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub tenant_self_provisioning_domains: Option<Vec<String>>,
-    #[serde(rename = "customAttributes", skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Map<String, Value>>,
-}
-
-/// Body of `role/search`; PY sends only the keys that are set, and so does this.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RoleSearchRequest {
-    #[serde(rename = "tenantIds", skip_serializing_if = "Option::is_none")]
-    pub tenant_ids: Option<Vec<String>>,
-    #[serde(rename = "roleNames", skip_serializing_if = "Option::is_none")]
-    pub role_names: Option<Vec<String>>,
-    /// Case-insensitive "contains".
-    #[serde(rename = "roleNameLike", skip_serializing_if = "Option::is_none")]
-    pub role_name_like: Option<String>,
-    #[serde(rename = "permissionNames", skip_serializing_if = "Option::is_none")]
-    pub permission_names: Option<Vec<String>>,
-    /// Only matters together with `tenant_ids`.
-    #[serde(
-        rename = "includeProjectRoles",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub include_project_roles: Option<bool>,
-    #[serde(rename = "roleIds", skip_serializing_if = "Option::is_none")]
-    pub role_ids: Option<Vec<String>>,
-}
-
-macro_rules! to_value {
-    ($($t:ty),*) => {$(
-        impl $t {
-            /// The request body exactly as it goes on the wire.
-            pub fn to_value(&self) -> Value {
-                // Plain structs of strings, bools, lists and JSON maps always serialize.
-                serde_json::to_value(self).unwrap_or(Value::Null)
-            }
-        }
-    )*};
-}
-to_value!(
-    TenantRequest,
-    RoleRequest,
-    PermissionRequest,
-    TenantSearchRequest,
-    RoleSearchRequest
-);
 
 // ---------------------------------------------------------------- responses
 
@@ -458,18 +341,6 @@ mod tests {
         let t: Tenant = parse(&json!({"id": "a", "parent": null})).unwrap();
         assert_eq!(t.parent, Some(String::new()));
         assert_eq!(t.parent_id(), None);
-    }
-
-    #[test]
-    fn irregular_keys_serialize_as_documented() {
-        let v = TenantRequest {
-            name: "n".into(),
-            enforce_sso: true,
-            ..Default::default()
-        }
-        .to_value();
-        assert_eq!(v["enforceSSO"], json!(true));
-        assert!(v.get("id").is_none());
     }
 
     #[test]

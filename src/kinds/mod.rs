@@ -251,7 +251,16 @@ pub trait ResourceKind: Send + Sync {
 
     /// Read what this kind needs from the live project into the snapshot (list calls are
     /// shared: a kind reading what another kind already read reads nothing).
+    /// For a kind whose objects are one document per tenant behind a load call with no list
+    /// (`per_tenant`): `read`, `read_count` and `read_one` follow from it.
+    fn per_tenant(&self) -> Option<&'static per_tenant::PerTenantDocuments> {
+        None
+    }
+
     fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        if let Some(docs) = self.per_tenant() {
+            return Box::pin(docs.read(io, scope));
+        }
         Box::pin(async move {
             match self.list() {
                 Some(_) if self.read_when_named() && !scope.names_kind(self.kind()) => Ok(()),
@@ -267,6 +276,9 @@ pub trait ResourceKind: Send + Sync {
 
     /// Requests [`ResourceKind::read`] sends for this scope (for apply-time estimates).
     fn read_count(&self, scope: &ReadScope) -> usize {
+        if let Some(docs) = self.per_tenant() {
+            return docs.count(scope);
+        }
         let skipped = self.read_when_named() && !scope.names_kind(self.kind());
         usize::from(self.list().is_some() && !skipped)
     }
@@ -283,6 +295,9 @@ pub trait ResourceKind: Send + Sync {
     /// The read that shows one address again (after an ambiguous write, on resume, for the
     /// state snapshot after apply). Defaults to the kind's whole read.
     fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
+        if let Some(docs) = self.per_tenant() {
+            return Box::pin(docs.read_one(io, address.key()));
+        }
         Box::pin(async move {
             let scope = ReadScope {
                 addresses: vec![address.clone()],

@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::per_tenant::PerTenantDocuments;
-use super::{
-    KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, Reference, ResourceKind, Spec,
-};
+use super::{KindInfo, LiveContext, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
@@ -266,16 +264,8 @@ impl ResourceKind for PasswordPolicyKind {
         }
     }
 
-    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        Box::pin(DOCS.read(io, scope))
-    }
-
-    fn read_count(&self, scope: &ReadScope) -> usize {
-        DOCS.count(scope)
-    }
-
-    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
-        Box::pin(DOCS.read_one(io, address.key()))
+    fn per_tenant(&self) -> Option<&'static PerTenantDocuments> {
+        Some(&DOCS)
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {

@@ -21,9 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::per_tenant::PerTenantDocuments;
-use super::{
-    Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, Reference, ResourceKind, Spec,
-};
+use super::{Fields, KindInfo, LiveContext, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
@@ -321,16 +319,8 @@ impl ResourceKind for TenantSettingsKind {
         }
     }
 
-    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        Box::pin(DOCS.read(io, scope))
-    }
-
-    fn read_count(&self, scope: &ReadScope) -> usize {
-        DOCS.count(scope)
-    }
-
-    fn read_one<'a>(&'a self, io: LiveRead<'a>, address: &'a Address) -> ReadFuture<'a> {
-        Box::pin(DOCS.read_one(io, address.key()))
+    fn per_tenant(&self) -> Option<&'static PerTenantDocuments> {
+        Some(&DOCS)
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {

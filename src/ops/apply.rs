@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::{read_graph, read_kinds};
+use super::live::read_kinds;
 use super::{OpError, Session};
 use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
 use crate::apply::readback::secret_fields_of;
@@ -122,7 +122,6 @@ pub async fn apply(
         })
         .unwrap_or_default();
 
-    session.handshake().await?;
     let secret_fields = secret_fields_of(&plan.changes);
     let scope = ReadScope::for_addresses(
         plan.changes
@@ -134,13 +133,7 @@ pub async fn apply(
     // Read as the planner reads (its scope, its secret fields), so fingerprints compare.
     let is_restore = plan.config_digest.starts_with(RESTORE_PREFIX);
     let (live, derived) = if is_restore {
-        let live = read_graph(
-            &session.gateway,
-            &scope,
-            &secret_fields,
-            &session.credentials.management_key,
-        )
-        .await?;
+        let live = session.read_live(&scope, &secret_fields).await?;
         let derived = if journal_summary.is_none() {
             Some(super::backup::rederive(session, &plan).await)
         } else {
@@ -157,13 +150,7 @@ pub async fn apply(
                 .chain(plan.changes.iter().map(|c| &c.address)),
             &super::plan::document_forms(&planning.desired),
         );
-        let live = read_graph(
-            &session.gateway,
-            &read,
-            &planning.secret_fields,
-            &session.credentials.management_key,
-        )
-        .await?;
+        let live = session.read_live(&read, &planning.secret_fields).await?;
         // A resume trusts the journal the verified first run wrote; a first run re-derives.
         let derived = if journal_summary.is_none() {
             let options = super::plan::parse_options(&super::plan::PlanRequest {
@@ -196,6 +183,11 @@ pub async fn apply(
             None
         };
         (live, derived)
+    };
+    let before = Before {
+        live: &live,
+        scope: &scope,
+        secret_fields: &secret_fields,
     };
     let recorded: BTreeMap<Address, String> = state
         .resources
@@ -246,16 +238,7 @@ pub async fn apply(
                 requests: 0,
                 rate_limited: 0,
             };
-            record_state(
-                session,
-                &plan,
-                &mut state,
-                &report,
-                &live,
-                &scope,
-                &secret_fields,
-            )
-            .await?;
+            record_state(session, &plan, &mut state, &report, &before).await?;
             return Err(refusal.into());
         }
         Err(refusal) => return Err(refusal.into()),
@@ -349,16 +332,7 @@ pub async fn apply(
         requests: 0,
         rate_limited: 0,
     };
-    record_state(
-        session,
-        &plan,
-        &mut state,
-        &report,
-        &live,
-        &scope,
-        &secret_fields,
-    )
-    .await?;
+    record_state(session, &plan, &mut state, &report, &before).await?;
     audit(session, &plan, &report)?;
     let stats = session.gateway.stats();
     report.requests = stats.requests;
@@ -407,15 +381,21 @@ fn bind(session: &Session, plan: &PlanFile) -> Result<(), OpError> {
 /// object of another kind; an update or delete may (a deleted permission leaves its roles, a
 /// deleted role the tenants' default roles), so a plan with either reads every kind again.
 #[allow(clippy::too_many_arguments)]
+/// What apply read before its writes, which recording the state after them starts from.
+struct Before<'a> {
+    live: &'a LiveGraph,
+    scope: &'a ReadScope,
+    secret_fields: &'a [crate::resource::desired::SecretField],
+}
+
 async fn record_state(
     session: &Session,
     plan: &PlanFile,
     state: &mut StateFile,
     report: &ApplyReport,
-    before: &LiveGraph,
-    scope: &ReadScope,
-    secret_fields: &[crate::resource::desired::SecretField],
+    read: &Before<'_>,
 ) -> Result<(), OpError> {
+    let (before, scope, secret_fields) = (read.live, read.scope, read.secret_fields);
     let succeeded: BTreeSet<&Address> = report
         .results
         .iter()

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::live::read_graph;
 use super::{OpError, Session};
 use crate::kinds;
 use crate::kinds::ReadScope;
@@ -219,14 +218,7 @@ async fn restore_plan(
         .filter_map(|l| kinds::document(l.spec.as_ref()).map(|(form, _)| (l.address.clone(), form)))
         .collect();
     let scope = ReadScope::for_addresses(desired.resources.keys(), &forms);
-    session.handshake().await?;
-    let live = read_graph(
-        &session.gateway,
-        &scope,
-        &desired.secret_fields,
-        &session.credentials.management_key,
-    )
-    .await?;
+    let live = session.read_live(&scope, &desired.secret_fields).await?;
     warnings.extend(live.warnings.iter().cloned());
 
     let ctx = PlanContext {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::live::read_graph;
 use super::{OpError, Session};
 use crate::kinds::ReadScope;
 use crate::model::{Address, Kind};
@@ -55,14 +54,7 @@ pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Listed>, OpError>
         &BTreeMap::new(),
     );
     scope.kinds.push(kind);
-    session.handshake().await?;
-    let live = read_graph(
-        &session.gateway,
-        &scope,
-        &desired.secret_fields,
-        &session.credentials.management_key,
-    )
-    .await?;
+    let live = session.read_live(&scope, &desired.secret_fields).await?;
     Ok(live
         .resources
         .values()

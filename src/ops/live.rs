@@ -72,6 +72,24 @@ pub async fn read_kinds(
     Ok(snapshot)
 }
 
+impl super::Session {
+    /// The live project for `scope`, its secrets masked as the planner masks them. The license
+    /// call goes out with the reads: neither needs the other's answer.
+    pub async fn read_live(
+        &self,
+        scope: &ReadScope,
+        secret_fields: &[SecretField],
+    ) -> Result<LiveGraph, super::OpError> {
+        let key = &self.credentials.management_key;
+        let (handshake, live) = tokio::join!(
+            self.handshake(),
+            read_graph(&self.gateway, scope, secret_fields, key)
+        );
+        handshake?;
+        Ok(live?)
+    }
+}
+
 pub async fn read_graph(
     gateway: &Gateway,
     scope: &ReadScope,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::live::{read_graph, request_count};
+use super::live::request_count;
 use super::{OpError, Session};
 use crate::kinds::ReadScope;
 use crate::model::{Address, Kind};
@@ -178,18 +178,9 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
     if offline {
         known_addresses(&options, &planning.desired, None, &state)?;
     }
-    // The license call and the reads go together: neither needs the other's answer.
-    let (handshake, live) = tokio::join!(
-        session.handshake(),
-        read_graph(
-            &session.gateway,
-            &planning.scope,
-            &planning.secret_fields,
-            &session.credentials.management_key,
-        )
-    );
-    handshake?;
-    let live = live?;
+    let live = session
+        .read_live(&planning.scope, &planning.secret_fields)
+        .await?;
     if !offline {
         known_addresses(&options, &planning.desired, Some(&live), &state)?;
     }

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::live::read_graph;
 use super::{OpError, Session};
 use crate::kinds::ReadScope;
 use crate::model::Address;
@@ -78,14 +77,7 @@ pub async fn import(
     }
     // The same scope (and so the same theme form) apply uses when it records fingerprints.
     let scope = ReadScope::for_addresses([address], &BTreeMap::new());
-    session.handshake().await?;
-    let live = read_graph(
-        &session.gateway,
-        &scope,
-        &[],
-        &session.credentials.management_key,
-    )
-    .await?;
+    let live = session.read_live(&scope, &[]).await?;
     let resource = live.resources.get(address).ok_or_else(|| {
         OpError::Usage(format!(
             "{address} does not exist in the live project {} (environment `{}`); nothing to import",

@@ -13,7 +13,9 @@ use descope_mgmt::api::gateway::{
     RateBudget, WriteOutcome,
 };
 use descope_mgmt::api::transport::{Transport, TransportOptions};
-use descope_mgmt::api::wire::{self, PermissionRequest, RoleRequest, TenantRequest};
+use descope_mgmt::api::wire;
+
+use crate::wire_requests::{self, PermissionRequest, RoleRequest, TenantRequest};
 use descope_mgmt::api::{ApiError, ApiErrorKind, ApiRequest, Effect};
 use descope_mgmt::secret::Secret;
 use httpmock::prelude::*;
@@ -157,7 +159,7 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
         (
             "tenant_search",
             ep::tenant_search(
-                wire::TenantSearchRequest {
+                wire_requests::TenantSearchRequest {
                     tenant_ids: Some(strings(&["acme"])),
                     tenant_self_provisioning_domains: Some(strings(&["acme.com"])),
                     ..Default::default()
@@ -242,7 +244,7 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
         (
             "role_search",
             ep::role_search(
-                wire::RoleSearchRequest {
+                wire_requests::RoleSearchRequest {
                     tenant_ids: Some(strings(&["acme"])),
                     role_name_like: Some("view".into()),
                     include_project_roles: Some(true),

@@ -40,4 +40,5 @@ mod remote;
 mod state;
 mod tenant_settings;
 mod trust;
+mod wire_requests;
 mod workflow;

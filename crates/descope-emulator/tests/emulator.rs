@@ -1687,7 +1687,10 @@ async fn node_sdk_conformance() {
     }
     let (emu, _) = strict().await;
     let (limited, _) = start(EmulatorOptions {
-        rate: Some(descope_emulator::RateBudget::new(2, Duration::from_secs(60))),
+        rate: Some(descope_emulator::RateBudget::new(
+            2,
+            Duration::from_secs(60),
+        )),
         ..Default::default()
     })
     .await;
