@@ -156,6 +156,28 @@ impl ConfigCheck<'_> {
         });
     }
 
+    /// Each `ignore_changes` entry under `pointer` must name one of `allowed` (a `what`'s
+    /// managed fields).
+    pub fn ignore_changes(
+        &mut self,
+        pointer: &str,
+        fields: &[String],
+        allowed: &[&str],
+        what: &str,
+    ) {
+        for (j, f) in fields.iter().enumerate() {
+            if !allowed.contains(&f.as_str()) {
+                self.problem(
+                    &format!("{pointer}/ignore_changes/{j}"),
+                    K::InvalidIgnoreChanges,
+                    format!("`{f}` is not a field of {what}"),
+                    did_you_mean(f, allowed.iter().copied())
+                        .or_else(|| Some(format!("{what} has: {}", allowed.join(", ")))),
+                );
+            }
+        }
+    }
+
     /// Decode a section into the kind's own type; a mismatch is reported with its position.
     pub fn decode<T: serde::de::DeserializeOwned>(&mut self, v: &super::SectionValue) -> Option<T> {
         super::decode::one(&v.value, &v.pointer, self.map, self.out)

@@ -193,16 +193,8 @@ impl ResourceKind for ListKind {
                         }
                     }
                 }
-                for (j, f) in l.ignore_changes.iter().enumerate() {
-                    if !INFO.managed_fields.contains(&f.as_str()) {
-                        cx.problem(
-                            &format!("{at}/ignore_changes/{j}"),
-                            DiagnosticKind::InvalidIgnoreChanges,
-                            format!("`{f}` is not a field of a list"),
-                            Some(format!("a list has: {}", INFO.managed_fields.join(", "))),
-                        );
-                    }
-                }
+                let allowed = INFO.managed_fields;
+                cx.ignore_changes(&at, &l.ignore_changes, allowed, "a list");
             }
         }
     }

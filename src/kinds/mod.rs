@@ -290,7 +290,13 @@ pub trait ResourceKind: Send + Sync {
     }
 
     /// Turn the snapshot into this kind's live resources.
-    fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph);
+    /// (Every kind but a `per_tenant` one implements this.)
+    fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph) {
+        let _ = cx;
+        if let Some(docs) = self.per_tenant() {
+            docs.live(snapshot, out);
+        }
+    }
 
     /// The read that shows one address again (after an ambiguous write, on resume, for the
     /// state snapshot after apply). Defaults to the kind's whole read.
@@ -329,8 +335,9 @@ pub trait ResourceKind: Send + Sync {
     /// The resource this address lives inside (a tenant role's tenant), known from the address
     /// alone.
     fn owner(&self, address: &Address) -> Option<Address> {
-        let _ = address;
-        None
+        // A per-tenant document lives inside its tenant (a project-wide one, key "", does not).
+        let tenant = address.key();
+        (self.per_tenant().is_some() && !tenant.is_empty()).then(|| Address::tenant(tenant))
     }
 
     fn claims(&self, spec: &dyn Spec) -> Vec<Claim> {
@@ -357,7 +364,8 @@ pub trait ResourceKind: Send + Sync {
 
     /// Can a live object of this kind be deleted by this tool? (The theme cannot.)
     fn deletable(&self) -> bool {
-        true
+        // Per-tenant documents (settings, policies) always exist while their tenant does.
+        self.per_tenant().is_none()
     }
 
     /// May `--prune KIND` delete unmanaged objects of this kind?
@@ -368,7 +376,8 @@ pub trait ResourceKind: Send + Sync {
     /// Is an unmanaged live object of this kind worth reporting? (Default roles go with their
     /// tenant.)
     fn reports_unmanaged(&self) -> bool {
-        true
+        // Every tenant has its per-tenant documents: not worth a line each.
+        self.per_tenant().is_none()
     }
 
     /// A delete of this kind may take what it owns along (`delete_cascade`).
@@ -403,14 +412,8 @@ pub trait ResourceKind: Send + Sync {
 
     /// A temporary update that frees `frees` (a swap of unique values); `None` when the kind
     /// has nothing to release.
-    fn release_for_swap(
-        &self,
-        address: &Address,
-        live: &LiveResource,
-        body: &Value,
-        frees: &[Claim],
-    ) -> Option<Release> {
-        let _ = (address, live, body, frees);
+    fn release_for_swap(&self, swap: &Swap<'_>) -> Option<Release> {
+        let _ = swap;
         None
     }
 
@@ -493,6 +496,15 @@ pub struct ListCall {
     pub request: fn() -> crate::api::ApiRequest,
     /// The key of the array in the answer, and of the list in the snapshot.
     pub key: &'static str,
+}
+
+/// A change whose unique values another change claims: the live object, the body the change
+/// sends, and the values to free first.
+pub struct Swap<'a> {
+    pub address: &'a Address,
+    pub live: &'a LiveResource,
+    pub body: &'a Value,
+    pub frees: &'a [Claim],
 }
 
 /// The body and display of a swap's temporary release.
@@ -582,6 +594,7 @@ mod tests {
                 "Release",
                 "LiveContext",
                 "LiveRead",
+                "Swap",
             ]
             .contains(&n.as_str())
         });

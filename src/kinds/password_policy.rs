@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::per_tenant::PerTenantDocuments;
-use super::{KindInfo, LiveContext, Reference, ResourceKind, Spec};
+use super::{KindInfo, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
@@ -26,7 +26,7 @@ use crate::kinds::Fields;
 use crate::model::{Address, Kind};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
-use crate::resource::live::{LiveGraph, LiveSnapshot};
+use crate::resource::live::LiveSnapshot;
 use crate::resource::{DesiredResource, LiveResource};
 use crate::secret::Secret;
 
@@ -41,6 +41,7 @@ const DOCS: PerTenantDocuments = PerTenantDocuments {
     prefix: "password_policy/",
     load: endpoints::password_settings_load,
     project: true,
+    to_live: live_resource,
 };
 
 const PROJECT: ConfigSection = ConfigSection {
@@ -212,16 +213,12 @@ impl ResourceKind for PasswordPolicyKind {
                     Some("write 1 or more (Descope's default is 8)".into()),
                 );
             }
-            for (j, f) in c.ignore_changes.iter().enumerate() {
-                if !FIELD_NAMES.contains(&f.as_str()) {
-                    cx.problem(
-                        &format!("{}/ignore_changes/{j}", v.pointer),
-                        DiagnosticKind::InvalidIgnoreChanges,
-                        format!("`{f}` is not a field of a password policy"),
-                        Some(format!("a password policy has: {}", FIELD_NAMES.join(", "))),
-                    );
-                }
-            }
+            cx.ignore_changes(
+                &v.pointer,
+                &c.ignore_changes,
+                FIELD_NAMES,
+                "a password policy",
+            );
         }
     }
 
@@ -268,30 +265,11 @@ impl ResourceKind for PasswordPolicyKind {
         Some(&DOCS)
     }
 
-    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
-        for (address, doc) in DOCS.documents(snapshot) {
-            out.insert(live_resource(address, doc));
-        }
-    }
-
-    fn owner(&self, address: &Address) -> Option<Address> {
-        (!address.key().is_empty()).then(|| Address::tenant(address.key()))
-    }
-
     fn references(&self, spec: &dyn Spec) -> Vec<Reference> {
         match super::spec_of::<PasswordPolicySpec>(spec) {
             Some(s) if !s.tenant.is_empty() => vec![Reference::OwnedBy(Address::tenant(&s.tenant))],
             _ => vec![],
         }
-    }
-
-    fn deletable(&self) -> bool {
-        // A policy always exists; leaving the config leaves it as it is.
-        false
-    }
-
-    fn reports_unmanaged(&self) -> bool {
-        false
     }
 
     fn create_body(&self, d: &DesiredResource) -> Value {

@@ -8,7 +8,8 @@ use serde_json::Value;
 use super::{LiveRead, ReadScope};
 use crate::api::{ApiError, ApiRequest};
 use crate::model::{Address, Kind};
-use crate::resource::live::LiveSnapshot;
+use crate::resource::live::{LiveGraph, LiveSnapshot};
+use crate::resource::LiveResource;
 
 pub struct PerTenantDocuments {
     pub kind: Kind,
@@ -18,6 +19,8 @@ pub struct PerTenantDocuments {
     pub load: fn(&str) -> ApiRequest,
     /// Whether reading everything includes the project's own document (key "").
     pub project: bool,
+    /// A document as the kind's live resource.
+    pub to_live: fn(Address, &Value) -> LiveResource,
 }
 
 impl PerTenantDocuments {
@@ -88,13 +91,10 @@ impl PerTenantDocuments {
         }
     }
 
-    /// The documents read, by address.
-    pub fn documents<'s>(
-        &'s self,
-        snapshot: &'s LiveSnapshot,
-    ) -> impl Iterator<Item = (Address, &'s Value)> + 's {
-        snapshot
-            .documents_under(self.prefix)
-            .map(|(key, doc)| (Address::new(self.kind, key), doc))
+    /// The documents read, as the kind's live resources.
+    pub fn live(&self, snapshot: &LiveSnapshot, out: &mut LiveGraph) {
+        for (key, doc) in snapshot.documents_under(self.prefix) {
+            out.insert((self.to_live)(Address::new(self.kind, key), doc));
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     Claim, Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, Reference, Release,
-    ResourceKind, Spec,
+    ResourceKind, Spec, Swap,
 };
 use crate::api::endpoints;
 use crate::api::gateway::Gateway;
@@ -364,13 +364,8 @@ impl ResourceKind for TenantKind {
 
     /// Keep only the live name and domains nobody else wants, starting from the real body (same
     /// managed values and secret stand-ins); a freed name becomes a temporary one.
-    fn release_for_swap(
-        &self,
-        address: &Address,
-        live: &LiveResource,
-        body: &Value,
-        frees: &[Claim],
-    ) -> Option<Release> {
+    fn release_for_swap(&self, swap: &Swap<'_>) -> Option<Release> {
+        let (address, live, body, frees) = (swap.address, swap.live, swap.body, swap.frees);
         let id = id_of(address);
         let live_name = live.raw.get("name").and_then(Value::as_str).unwrap_or(id);
         let live_domains = string_list(&live.raw, "selfProvisioningDomains");

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::per_tenant::PerTenantDocuments;
-use super::{Fields, KindInfo, LiveContext, Reference, ResourceKind, Spec};
+use super::{Fields, KindInfo, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
@@ -29,7 +29,7 @@ use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
-use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
+use crate::resource::live::{string_field, string_list, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
 use crate::secret::Secret;
 
@@ -55,6 +55,7 @@ const DOCS: PerTenantDocuments = PerTenantDocuments {
     prefix: "tenant_settings/",
     load: endpoints::tenant_load_settings,
     project: false,
+    to_live: live_resource,
 };
 
 const SECTION: ConfigSection = ConfigSection {
@@ -234,16 +235,7 @@ impl ResourceKind for TenantSettingsKind {
                 }
             }
             let allowed = self.managed_fields();
-            for (j, f) in c.ignore_changes.iter().enumerate() {
-                if !allowed.contains(&f.as_str()) {
-                    cx.problem(
-                        &format!("{}/ignore_changes/{j}", v.pointer),
-                        DiagnosticKind::InvalidIgnoreChanges,
-                        format!("`{f}` is not a field of tenant settings"),
-                        Some(format!("tenant settings have: {}", allowed.join(", "))),
-                    );
-                }
-            }
+            cx.ignore_changes(&v.pointer, &c.ignore_changes, allowed, "tenant settings");
         }
     }
 
@@ -323,30 +315,10 @@ impl ResourceKind for TenantSettingsKind {
         Some(&DOCS)
     }
 
-    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
-        for (address, doc) in DOCS.documents(snapshot) {
-            out.insert(live_resource(address, doc));
-        }
-    }
-
-    fn owner(&self, address: &Address) -> Option<Address> {
-        Some(Address::tenant(tenant_of(address)))
-    }
-
     fn references(&self, spec: &dyn Spec) -> Vec<Reference> {
         super::spec_of::<TenantSettingsSpec>(spec)
             .map(|s| vec![Reference::OwnedBy(Address::tenant(&s.tenant))])
             .unwrap_or_default()
-    }
-
-    fn deletable(&self) -> bool {
-        // Settings go with their tenant; leaving the config leaves them as they are.
-        false
-    }
-
-    fn reports_unmanaged(&self) -> bool {
-        // Every tenant has settings: not worth a line each.
-        false
     }
 
     fn create_body(&self, d: &DesiredResource) -> Value {

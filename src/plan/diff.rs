@@ -726,9 +726,12 @@ fn swap_release(live: &LiveGraph, drafts: &[Change], stuck: &[usize]) -> Option<
         if frees.is_empty() || !takes {
             continue;
         }
-        let Some(release) =
-            kinds::of(c.address.kind()).release_for_swap(&c.address, l, after, &frees)
-        else {
+        let Some(release) = kinds::of(c.address.kind()).release_for_swap(&kinds::Swap {
+            address: &c.address,
+            live: l,
+            body: after,
+            frees: &frees,
+        }) else {
             continue;
         };
         return Some(Change::draft(
