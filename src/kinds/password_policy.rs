@@ -13,7 +13,7 @@
 //! values it had when planned.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::per_tenant::PerTenantDocuments;
@@ -61,33 +61,23 @@ fn schema() -> Value {
 }
 
 /// A `password_policy:` block. Counts of zero turn the rule off.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct PasswordPolicyConfig {
     /// Whether users may sign in with a password at all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_length: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lowercase: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uppercase: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub non_alphanumeric: Option<bool>,
     /// Passwords expire after this many weeks; 0: never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_weeks: Option<u32>,
     /// The last N passwords may not be used again; 0: no history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reuse_history: Option<u32>,
     /// Lock the account after this many failed attempts; 0: never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lockout_attempts: Option<u32>,
     /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
 }
 
@@ -184,6 +174,10 @@ impl ResourceKind for PasswordPolicyKind {
         &INFO
     }
 
+    fn per_tenant(&self) -> Option<&'static PerTenantDocuments> {
+        Some(&DOCS)
+    }
+
     fn check_key(&self, _: &str) -> Result<(), String> {
         Ok(()) // `password_policy.<tenant>`
     }
@@ -259,10 +253,6 @@ impl ResourceKind for PasswordPolicyKind {
                 ));
             }
         }
-    }
-
-    fn per_tenant(&self) -> Option<&'static PerTenantDocuments> {
-        Some(&DOCS)
     }
 
     fn references(&self, spec: &dyn Spec) -> Vec<Reference> {

@@ -199,6 +199,10 @@ impl ResourceKind for TenantSettingsKind {
         &INFO
     }
 
+    fn per_tenant(&self) -> Option<&'static PerTenantDocuments> {
+        Some(&DOCS)
+    }
+
     fn config_sections(&self) -> &'static [ConfigSection] {
         &[SECTION]
     }
@@ -309,10 +313,6 @@ impl ResourceKind for TenantSettingsKind {
                 c.ignore_changes.clone(),
             ));
         }
-    }
-
-    fn per_tenant(&self) -> Option<&'static PerTenantDocuments> {
-        Some(&DOCS)
     }
 
     fn references(&self, spec: &dyn Spec) -> Vec<Reference> {
