@@ -259,13 +259,13 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
     /// Limit the plan to this resource and what it depends on (repeatable).
     #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    pub targets: Vec<descope_mgmt::model::Address>,
     /// Also delete live resources of KIND (tenant, role, permission) that the config does not name.
     #[arg(long = "prune", value_name = "KIND")]
-    pub prune: Vec<String>,
+    pub prune: Vec<descope_mgmt::model::Kind>,
     /// Allow the destructive delete-and-create of this resource (e.g. a tenant whose parent changed).
     #[arg(long = "allow-replace", value_name = "ADDR")]
-    pub allow_replace: Vec<String>,
+    pub allow_replace: Vec<descope_mgmt::model::Address>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

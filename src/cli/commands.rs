@@ -134,9 +134,11 @@ pub(super) async fn open_session(
 pub fn plan_options(g: &GlobalArgs, p: &PlanArgs) -> PlanRequest {
     PlanRequest {
         out: p.out.as_deref().map(|o| g.place(o)),
-        targets: p.targets.clone(),
-        prune: p.prune.clone(),
-        allow_replace: p.allow_replace.clone(),
+        // Parsed by clap already (a malformed address is a usage error before anything runs);
+        // the request carries the text the plan file records.
+        targets: p.targets.iter().map(ToString::to_string).collect(),
+        prune: p.prune.iter().map(ToString::to_string).collect(),
+        allow_replace: p.allow_replace.iter().map(ToString::to_string).collect(),
         keep_in_state: false,
     }
 }

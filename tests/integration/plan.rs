@@ -1191,10 +1191,13 @@ async fn target_limits_the_plan_to_the_target_and_its_dependencies() {
         ["permission.p2", "permission.p3", "role.other"]
     );
 
-    // An unparseable target is a usage error.
+    // An unparseable target is a usage error, found by the argument parser with the forms an
+    // address takes.
     let o = h.run(&["plan", "--target", "nonsense"]).await;
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("--target nonsense"), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("'nonsense' for '--target"), "{err}");
+    assert!(err.contains("tenant.<id>"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
