@@ -5,14 +5,13 @@
 //! live list with the managed fields replaced. JSON lists are outside what a config states: they
 //! are read like Descope's own objects, never planned, pruned or exported.
 
-use std::net::IpAddr;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints;
+// The emulator crate holds Descope's rule for list items; one check serves both sides.
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape, escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
@@ -21,6 +20,7 @@ use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
+use descope_emulator::valid_ip_or_cidr;
 
 pub struct ListKind;
 
@@ -104,21 +104,6 @@ impl Address {
     pub fn list(name: impl Into<String>) -> Self {
         Address::new(KIND, name)
     }
-}
-
-/// An address (`10.0.0.1`, `2001:db8::1`) or a range (`10.0.0.0/8`) its family allows.
-fn valid_ip_or_cidr(s: &str) -> bool {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    let Ok(ip) = addr.parse::<IpAddr>() else {
-        return false;
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.is_none_or(|p| {
-        p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u8>().is_ok_and(|n| n <= max)
-    })
 }
 
 /// Each entry of `lists:` on its own, so one bad entry does not hide the next.
@@ -336,29 +321,6 @@ impl ResourceKind for ListKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ips_and_ranges() {
-        for ok in [
-            "10.0.0.1",
-            "10.0.0.0/8",
-            "::1",
-            "2001:db8::/32",
-            "0.0.0.0/0",
-        ] {
-            assert!(valid_ip_or_cidr(ok), "{ok}");
-        }
-        for bad in [
-            "10.0.0",
-            "10.0.0.0/33",
-            "::1/129",
-            "example.com",
-            "1.2.3.4/",
-            "1.2.3.4/+8",
-        ] {
-            assert!(!valid_ip_or_cidr(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn an_update_is_the_whole_list_with_its_id() {

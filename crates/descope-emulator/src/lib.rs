@@ -37,6 +37,9 @@ pub use data::{
 };
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
+/// What an `ips` list accepts (docs/descope-api.md §18): descope-mgmt checks a config against
+/// the same rule, as it parses budgets with [`RateBudget`].
+pub use ops::lists::valid_ip_or_cidr;
 pub use rate::RateBudget;
 pub use seed::{BUILTIN_ROLES, SYSTEM_PERMISSIONS};
 

@@ -2,7 +2,7 @@
 //! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
 mod flows;
-mod lists;
+pub(crate) mod lists;
 mod password;
 mod permissions;
 mod roles;
