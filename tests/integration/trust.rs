@@ -783,7 +783,6 @@ async fn special_oversized_and_outside_files_are_refused_naming_file_and_limit()
 mod time_bounds {
     use std::time::{Duration, Instant};
 
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     use descope_emulator::{Faults, HookEvent, HookPhase};
@@ -886,8 +885,9 @@ mod time_bounds {
         assert_eq!(w.emu().log().len(), before, "no request at all");
     }
 
-    /// `plan` says what it waits for: each retry is announced on stderr (the API fails twice,
-    /// then recovers).
+    /// `plan` says what it waits for: each retry is announced on stderr (the API fails until a
+    /// request comes back as a retry, then recovers). The reads go out together, so "the second
+    /// request" could arrive before the first was refused; a path seen twice is a retry for sure.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn plan_announces_retries() {
         let w = world().await;
@@ -896,11 +896,11 @@ mod time_bounds {
             ..Faults::default()
         });
         let console = w.emu().console();
-        let seen = Arc::new(AtomicUsize::new(0));
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
         w.emu().set_hook(Some(Arc::new(move |ev: &HookEvent| {
             if ev.phase == HookPhase::BeforeHandling
                 && ev.path != "/v1/mgmt/license"
-                && seen.fetch_add(1, Ordering::SeqCst) == 1
+                && !seen.lock().unwrap().insert(ev.path.clone())
             {
                 console.set_faults(Faults::default());
             }
