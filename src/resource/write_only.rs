@@ -125,7 +125,11 @@ mod tests {
         let mut f = fields(json!({"client_id": "a"}));
         assert_eq!(get(&f, "/oidc/client_id"), Some(&json!("a")));
         assert_eq!(get(&f, "/oidc/client_secret"), None);
-        put(&mut f, "/oidc/client_secret", Some(json!({"secret": "S", "hmac": "h"})));
+        put(
+            &mut f,
+            "/oidc/client_secret",
+            Some(json!({"secret": "S", "hmac": "h"})),
+        );
         assert_eq!(get(&f, "/oidc/client_secret/secret"), Some(&json!("S")));
         put(&mut f, "/oidc/client_secret", None);
         assert_eq!(f["oidc"], json!({"client_id": "a"}));

@@ -156,6 +156,27 @@ pub struct ProjectData {
     pub theme: Theme,
     pub password_settings: PasswordSettings,
     pub lists: Vec<NamedList>,
+    pub sso: Vec<SsoConfig>,
+}
+
+/// One SSO configuration of a tenant (docs/descope-api.md §11). `saml` and `oidc` are kept in
+/// the load shape; what the load never shows is kept beside them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SsoConfig {
+    pub tenant_id: String,
+    /// "" for the tenant's default configuration.
+    pub sso_id: String,
+    pub display_name: String,
+    /// `none`, `saml` or `oidc`.
+    pub auth_type: String,
+    pub domains: Vec<String>,
+    pub saml: Map<String, Value>,
+    pub oidc: Map<String, Value>,
+    /// Write-only: sent on configure, never in a load.
+    pub client_secret: String,
+    pub disable_sign_request: bool,
+    pub use_pkce: bool,
 }
 
 /// A list (docs/descope-api.md §18): `data` is strings, or an object for a `json` list.
@@ -188,6 +209,12 @@ impl ProjectData {
 
     pub fn list(&self, id: &str) -> Option<&NamedList> {
         self.lists.iter().find(|l| l.id == id)
+    }
+
+    pub fn sso_config(&self, tenant_id: &str, sso_id: &str) -> Option<&SsoConfig> {
+        self.sso
+            .iter()
+            .find(|c| c.tenant_id == tenant_id && c.sso_id == sso_id)
     }
 
     pub fn list_mut(&mut self, id: &str) -> Option<&mut NamedList> {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
+    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, SsoConfig, Tenant, Theme,
 };
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
@@ -48,6 +48,11 @@ struct Delta {
     lists: Vec<NamedList>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     lists_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso: Vec<SsoConfig>,
+    /// (tenant id, sso id)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_removed: Vec<(String, String)>,
 }
 
 impl Delta {
@@ -58,6 +63,7 @@ impl Delta {
             changed(&before.permissions, &after.permissions, permission_key);
         let (flows, flows_removed) = changed(&before.flows, &after.flows, flow_key);
         let (lists, lists_removed) = changed(&before.lists, &after.lists, list_key);
+        let (sso, sso_removed) = changed(&before.sso, &after.sso, sso_key);
         Delta {
             tenants,
             tenants_removed,
@@ -72,6 +78,8 @@ impl Delta {
                 .then(|| after.password_settings.clone()),
             lists,
             lists_removed,
+            sso,
+            sso_removed,
         }
     }
 
@@ -94,6 +102,9 @@ fn flow_key(f: &Flow) -> String {
 }
 fn list_key(l: &NamedList) -> String {
     l.id.clone()
+}
+fn sso_key(c: &SsoConfig) -> (String, String) {
+    (c.tenant_id.clone(), c.sso_id.clone())
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -171,6 +182,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut theme = data.theme;
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
+    let mut sso = Replay::new(data.sso, &sso_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -200,6 +212,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             password_settings = p;
         }
         lists.apply(delta.lists, delta.lists_removed, &list_key);
+        sso.apply(delta.sso, delta.sso_removed, &sso_key);
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -209,6 +222,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         theme,
         password_settings,
         lists: lists.finish(),
+        sso: sso.finish(),
     })
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod lists;
 mod password;
 mod permissions;
 mod roles;
+mod sso;
 mod tenants;
 
 pub use flows::etag as flows_etag;
@@ -154,6 +155,16 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v1/mgmt/theme/import") => (flows::theme_import_v1, true),
         ("POST", "/v2/mgmt/theme/export") => (flows::theme_export_v2, false),
         ("POST", "/v2/mgmt/theme/import") => (flows::theme_import_v2, true),
+        ("GET", "/v2/mgmt/sso/settings") => (sso::load, false),
+        ("GET", "/v2/mgmt/sso/settings/all") => (sso::load_all, false),
+        ("POST", "/v1/mgmt/sso/saml") => (sso::configure_saml, true),
+        ("POST", "/v1/mgmt/sso/saml/metadata") => (sso::configure_saml_metadata, true),
+        ("POST", "/v1/mgmt/sso/oidc") => (sso::configure_oidc, true),
+        ("POST", "/v1/mgmt/sso/settings/new") => (sso::new_settings, true),
+        ("DELETE", "/v1/mgmt/sso/settings") => (sso::delete, true),
+        ("POST", "/v1/mgmt/sso/settings/authtype") => (sso::auth_type, true),
+        ("POST", "/v1/mgmt/sso/redirect") => (sso::redirect, true),
+        ("POST", "/v1/mgmt/sso/recalculate-mappings") => (sso::recalculate, true),
         _ => return None,
     };
     Some(Route {

@@ -233,6 +233,7 @@ pub fn delete(d: &mut ProjectData, ctx: &mut Ctx, inp: &Input) -> Result<Value, 
     }
     d.tenants.retain(|t| t.id != id);
     d.roles.retain(|r| r.tenant_id != id);
+    d.sso.retain(|c| c.tenant_id != id);
     Ok(json!({}))
 }
 
