@@ -62,6 +62,13 @@ pub const THEME_IMPORT_V1: &str = "/v1/mgmt/theme/import";
 pub const THEME_EXPORT_V2: &str = "/v2/mgmt/theme/export";
 pub const THEME_IMPORT_V2: &str = "/v2/mgmt/theme/import";
 
+pub const SSO_LOAD_ALL: &str = "/v2/mgmt/sso/settings/all";
+pub const SSO_CONFIGURE_SAML: &str = "/v1/mgmt/sso/saml";
+pub const SSO_CONFIGURE_SAML_METADATA: &str = "/v1/mgmt/sso/saml/metadata";
+pub const SSO_CONFIGURE_OIDC: &str = "/v1/mgmt/sso/oidc";
+pub const SSO_NEW: &str = "/v1/mgmt/sso/settings/new";
+pub const SSO_DELETE: &str = "/v1/mgmt/sso/settings";
+
 /// Every path this tool writes to: a plan file's steps may name only these.
 const WRITE_PATHS: &[&str] = &[
     TENANT_CREATE,
@@ -91,6 +98,11 @@ const WRITE_PATHS: &[&str] = &[
     FLOW_IMPORT_V2,
     THEME_IMPORT_V1,
     THEME_IMPORT_V2,
+    SSO_CONFIGURE_SAML,
+    SSO_CONFIGURE_SAML_METADATA,
+    SSO_CONFIGURE_OIDC,
+    SSO_NEW,
+    SSO_DELETE,
 ];
 
 /// The known write path equal to `path`.
@@ -325,6 +337,40 @@ pub fn list_delete(id: &str, name: &str) -> ApiRequest {
 
 pub fn list_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, LIST_LOAD_ALL)
+}
+
+// ---- tenant SSO configurations (docs/descope-api.md §11) ----
+
+/// Every configuration of one tenant: `{"SSOSettings": [...]}`.
+pub fn sso_load_all(tenant: &str) -> ApiRequest {
+    ApiRequest::read(Method::Get, SSO_LOAD_ALL).with_query("tenantId", tenant)
+}
+
+/// `path` is one of the three configure calls; the body names tenant and (unless default)
+/// `ssoId`.
+pub fn sso_configure(path: &'static str, body: Value, address: Address) -> ApiRequest {
+    ApiRequest::write(path, body).for_address(address)
+}
+
+pub fn sso_new(body: Value, address: Address) -> ApiRequest {
+    ApiRequest::write(SSO_NEW, body).for_address(address)
+}
+
+/// `DELETE ?tenantId=&ssoId=`, without `ssoId` for the default configuration.
+pub fn sso_delete(tenant: &str, sso_id: Option<&str>, address: Address) -> ApiRequest {
+    let mut req = ApiRequest {
+        method: Method::Delete,
+        path: SSO_DELETE,
+        query: Vec::new(),
+        body: None,
+        effect: Effect::Write,
+        address: None,
+    }
+    .with_query("tenantId", tenant);
+    if let Some(id) = sso_id {
+        req = req.with_query("ssoId", id);
+    }
+    req.for_address(address)
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

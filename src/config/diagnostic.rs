@@ -59,6 +59,8 @@ pub enum DiagnosticKind {
     /// A value of the right type outside what the field accepts (a duration, a URL).
     InvalidValue,
     InvalidStateSettings,
+    /// An SSO role mapping or default SSO role names a role that is not declared.
+    UnknownRole,
 }
 
 impl DiagnosticKind {
@@ -102,6 +104,7 @@ impl DiagnosticKind {
             InvalidRateLimit => "invalid_rate_limit",
             InvalidValue => "invalid_value",
             InvalidStateSettings => "invalid_state_settings",
+            UnknownRole => "unknown_role",
         }
     }
 }

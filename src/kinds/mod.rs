@@ -23,6 +23,7 @@ pub mod permission;
 pub mod role;
 pub mod tenant;
 pub mod tenant_settings;
+pub mod tenant_sso;
 pub mod theme;
 
 use std::any::Any;
@@ -549,6 +550,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
+        &tenant_sso::TenantSsoKind,
     ]
 }
 

@@ -237,6 +237,7 @@ mod tests {
             secrets: &BTreeMap::new(),
             key: &key,
             read_document: &read,
+            read_text: &|_: &str| Err("no files in this test".to_string()),
         };
         let mut graph = DesiredGraph::default();
         let mut errors = Vec::new();

@@ -83,11 +83,19 @@ pub fn parse_options(req: &PlanRequest) -> Result<PlanOptions, OpError> {
 pub fn desired_graph(session: &Session) -> Result<DesiredGraph, OpError> {
     let loaded = &session.loaded;
     let read = |rel: &str| loaded.read_json(rel).map_err(|d| d.to_string());
+    let read_text = |rel: &str| {
+        use crate::util::input::{inside, read, InputFile};
+        inside(&loaded.base_dir, rel, InputFile::Certificate)
+            .and_then(|p| read(&p, InputFile::Certificate))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| e.to_string())
+    };
     desired::build(&DesiredInput {
         config: &loaded.config,
         secrets: &loaded.secrets,
         key: &session.credentials.management_key,
         read_document: &read,
+        read_text: &read_text,
     })
     .map_err(|errors| OpError::Usage(errors.join("\n")))
 }
@@ -215,7 +223,13 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         apply_estimate: session.gateway.estimate(apply_requests),
         apply_requests,
         saved_to,
-        warnings: live.warnings.clone(),
+        warnings: planning
+            .desired
+            .warnings
+            .iter()
+            .chain(&live.warnings)
+            .cloned()
+            .collect(),
         plan,
     })
 }

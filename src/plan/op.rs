@@ -65,7 +65,7 @@ impl Step {
                 .collect(),
             body: req.body.clone(),
             checked: true,
-            deletes: req.path.ends_with("/delete"),
+            deletes: req.path.ends_with("/delete") || req.method == Method::Delete,
         }
     }
 
@@ -82,6 +82,7 @@ impl Step {
         let method = match self.method.as_str() {
             "POST" => Method::Post,
             "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
             "GET" => Method::Get,
             other => return Err(refuse(format!("unsupported method {other}"))),
         };

@@ -27,12 +27,18 @@ pub struct DesiredInput<'a> {
     pub key: &'a Secret,
     /// Reads a flow or theme document named in the config (path relative to the config file).
     pub read_document: &'a dyn Fn(&str) -> Result<Value, String>,
+    /// Reads a text file the config names (a certificate's `cert_file`), relative to the
+    /// config file.
+    pub read_text: &'a dyn Fn(&str) -> Result<String, String>,
 }
 
 #[derive(Debug, Default)]
 pub struct DesiredGraph {
     pub resources: BTreeMap<Address, DesiredResource>,
     pub secret_fields: Vec<SecretField>,
+    /// Things worth saying about the config that do not stop a plan (a certificate that
+    /// expires soon).
+    pub warnings: Vec<String>,
 }
 
 /// Every kind adds what the config declares for it.
@@ -113,6 +119,7 @@ mod tests {
             secrets: &BTreeMap::new(),
             key: &key,
             read_document: &no_docs,
+            read_text: &|_: &str| Err("no files in this test".to_string()),
         })
         .unwrap();
         let d = &g.resources[&Address::default_roles("acme")];
@@ -145,6 +152,7 @@ mod tests {
             secrets: &secrets,
             key: &key,
             read_document: &no_docs,
+            read_text: &|_: &str| Err("no files in this test".to_string()),
         })
         .unwrap();
         let text = format!("{:?}", g.resources);
