@@ -126,11 +126,29 @@ pub async fn export(session: &Session, req: &ExportRequest) -> Result<ExportOutc
         }
         state.save(&session.state)?;
     }
+    // Write-only secrets (an OIDC client secret) cannot be read back: the file names a
+    // variable for each, which must be set before the exported config is applied.
+    let mut warnings = graph.warnings;
+    let text = render_yaml(&exported)?;
+    let mut vars: Vec<&str> = text
+        .split("${secret:")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(var, _)| var))
+        .filter(|var| *var != "DESCOPE_MANAGEMENT_KEY" && !var.is_empty())
+        .collect();
+    vars.sort_unstable();
+    vars.dedup();
+    if !vars.is_empty() {
+        warnings.push(format!(
+            "set these variables before applying the exported config (secrets Descope never returns): {}",
+            vars.join(", ")
+        ));
+    }
     Ok(ExportOutcome {
         files,
         addresses: exported.addresses,
         adopted: req.adopt,
-        warnings: graph.warnings,
+        warnings,
     })
 }
 

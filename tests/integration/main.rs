@@ -39,6 +39,7 @@ mod plan;
 mod remote;
 mod state;
 mod tenant_settings;
+mod tenant_sso;
 mod trust;
 mod wire_requests;
 mod workflow;
