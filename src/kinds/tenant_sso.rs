@@ -571,12 +571,23 @@ impl ResourceKind for TenantSsoKind {
             .map(|r| (r.tenant.clone().unwrap_or_default(), r.name.clone()))
             .collect();
         for v in found {
-            let Some(map) = cx.decode::<BTreeMap<String, SsoConfigEntry>>(&v) else {
+            let Some(entries) = v.value.as_object() else {
+                cx.decode::<BTreeMap<String, SsoConfigEntry>>(&v);
                 continue;
             };
             let tenant = v.owner.clone().unwrap_or_default();
-            for (id, c) in &map {
+            // One entry at a time, so one bad configuration does not hide the next.
+            for (id, value) in entries {
                 let at = format!("{}/{}", v.pointer, id.replace('~', "~0").replace('/', "~1"));
+                let entry = crate::config::SectionValue {
+                    pointer: at.clone(),
+                    value: value.clone(),
+                    ..v.clone()
+                };
+                let Some(c) = cx.decode::<SsoConfigEntry>(&entry) else {
+                    continue;
+                };
+                let c = &c;
                 if id.is_empty() || id.contains('/') {
                     cx.problem(
                         &at,

@@ -92,6 +92,18 @@ fn with_cert(w: &TestEnv) {
     w.write_config(&config("certs/acme.pem"));
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
 /// Every file under `dir`, as text, for scanning.
 fn all_text(dir: &Path, out: &mut String) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -291,7 +303,7 @@ fn an_exported_project_applies_to_a_blank_one_with_no_changes_left() {
 
     // A blank project gets the exported config; the secret comes from the environment.
     let blank = TestEnv::start_blocking(EmulatorOptions::default());
-    blank.write("descope.yaml", &yaml);
+    copy_dir(&w.path("exp"), blank.root());
     let go = |args: &[&str]| {
         let out = blank
             .cmd(args)
@@ -369,18 +381,19 @@ tenants:
           entity_id: e
           cert: not a certificate
           role_mappings: [{groups: [g], role: Admni}]
-          sign_request: true
       other:
         display_name: Other
       third:
         oidc: {client_id: x}
+      fourth:
+        saml_metadata: {metadata_url: https://m, sign_request: true}
 ",
     );
     let (code, out, err) = run(&w, &["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     // The unknown key, with a suggestion.
     assert!(
-        err.contains("descope.yaml:14:11") && err.contains("sign_requests"),
+        err.contains("descope.yaml:19:") && err.contains("did you mean `sign_requests`"),
         "{err}"
     );
     // A certificate without PEM armour.
@@ -395,11 +408,11 @@ tenants:
     );
     // No protocol at all, and a missing required field.
     assert!(
-        err.contains("descope.yaml:16:") && err.contains("needs one of `saml`"),
+        err.contains("descope.yaml:15:9") && err.contains("needs one of `saml`"),
         "{err}"
     );
     assert!(
-        err.contains("descope.yaml:18:") && err.contains("name"),
+        err.contains("descope.yaml:17:") && err.contains("`name` is missing"),
         "{err}"
     );
 }
