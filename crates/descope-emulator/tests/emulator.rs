@@ -1656,6 +1656,16 @@ async fn python_sdk_conformance() {
         "/v2/mgmt/flow/import",
         "/v1/mgmt/theme/import",
         "/v2/mgmt/theme/import",
+        "/v2/mgmt/sso/settings",
+        "/v2/mgmt/sso/settings/all",
+        "/v1/mgmt/sso/saml",
+        "/v1/mgmt/sso/saml/metadata",
+        "/v1/mgmt/sso/oidc",
+        "/v1/mgmt/sso/settings/new",
+        "/v1/mgmt/sso/settings",
+        "/v1/mgmt/sso/settings/authtype",
+        "/v1/mgmt/sso/redirect",
+        "/v1/mgmt/sso/recalculate-mappings",
     ] {
         assert!(paths.contains(path), "the SDK never called {path}");
     }

@@ -14,6 +14,13 @@ import os
 import sys
 
 from descope import AuthException, DescopeClient, RateLimitException
+from descope.management.sso_settings import (
+    AttributeMapping,
+    RoleMapping,
+    SSOOIDCSettings,
+    SSOSAMLSettings,
+    SSOSAMLSettingsByMetadata,
+)
 
 BASE = os.environ["EMULATOR_BASE_URL"]
 PROJECT = os.environ["EMULATOR_PROJECT_ID"]
@@ -210,6 +217,79 @@ styles = http.post("/v2/mgmt/theme/export", body={}).json()["theme"]
 check("styles" in styles, "theme export v2")
 http.post("/v2/mgmt/theme/import", body={"theme": dict(styles, styles={"dark": {}})})
 check(mgmt.flow.export_theme()["theme"]["cssTemplate"] == {"dark": {}}, "theme import v2")
+
+# Tenant SSO configurations (docs/descope-api.md §11). PY's configure and load reach only the
+# default configuration; other ssoIds go through the SDK's HTTP client.
+mgmt.tenant.create("SSO Co", "sso-co")
+sso = mgmt.sso
+empty = sso.load_settings("sso-co")
+check(empty["saml"]["idpSSOUrl"] == "" and empty["tenant"]["authType"] == "none", f"unconfigured default: {empty}")
+cert = "-----BEGIN CERTIFICATE-----\naGk=\n-----END CERTIFICATE-----"
+sso.configure_saml_settings(
+    "sso-co",
+    SSOSAMLSettings(
+        idp_url="https://idp.example.com/sso",
+        idp_entity_id="idp-entity",
+        idp_cert=cert,
+        attribute_mapping=AttributeMapping(name="displayName", email="mail"),
+        role_mappings=[RoleMapping(["admins"], "viewer")],
+        default_sso_roles=["viewer"],
+        disable_sign_request=True,
+    ),
+    redirect_url="https://app.example.com/done",
+    domains=["sso-co.com"],
+)
+loaded = sso.load_settings("sso-co")
+saml = loaded["saml"]
+check(saml["idpSSOUrl"] == "https://idp.example.com/sso" and saml["idpEntityId"] == "idp-entity", f"saml load: {saml}")
+check(saml["groupsMapping"][0]["role"]["name"] == "viewer" and saml["groupsMapping"][0]["groups"] == ["admins"],
+      f"role mappings come back as groupsMapping: {saml['groupsMapping']}")
+check(saml["defaultSSORoles"] == ["viewer"] and saml["redirectUrl"] == "https://app.example.com/done", "saml roles, redirect")
+check(saml["spACSUrl"] != "" and saml["spCertificate"] != "", "Descope computes the service provider's values")
+check(loaded["tenant"]["authType"] == "saml" and loaded["tenant"]["domains"] == ["sso-co.com"], "configure sets the tenant")
+check(mgmt.tenant.load("sso-co")["authType"] == "saml", "the tenant itself shows SAML")
+# Update: default_sso_roles=None keeps the stored roles; an empty list clears them.
+sso.configure_saml_settings("sso-co", SSOSAMLSettings("https://idp2.example.com/sso", "idp-entity", cert))
+check(sso.load_settings("sso-co")["saml"]["defaultSSORoles"] == ["viewer"], "unsent default roles are kept")
+sso.configure_saml_settings("sso-co", SSOSAMLSettings("https://idp2.example.com/sso", "idp-entity", cert, default_sso_roles=[]))
+check(sso.load_settings("sso-co")["saml"]["defaultSSORoles"] == [], "an empty list with replace clears them")
+sso.configure_saml_settings_by_metadata("sso-co", SSOSAMLSettingsByMetadata("https://idp.example.com/metadata"))
+check(sso.load_settings("sso-co")["saml"]["idpMetadataUrl"] == "https://idp.example.com/metadata", "saml by metadata")
+expect_error(400, lambda: sso.configure_saml_settings_by_metadata("sso-co", SSOSAMLSettingsByMetadata("")), "E011002")
+# OIDC: the secret is write-only.
+sso.configure_oidc_settings(
+    "sso-co",
+    SSOOIDCSettings(name="Google", client_id="cid", client_secret="s3cret", scope=["openid"], use_pkce=True),
+    domains=["sso-co.com"],
+)
+oidc = sso.load_settings("sso-co")["oidc"]
+check(oidc["name"] == "Google" and oidc["clientId"] == "cid" and oidc["clientSecret"] == "", f"oidc load: {oidc}")
+check(oidc["scope"] == ["openid"], "oidc scope")
+# Several configurations per tenant: new, then configure and load through the HTTP client.
+created = sso.new_settings("sso-co", "Second IdP", sso_id="second")
+check(created["ssoId"] == "second", f"new settings: {created}")
+expect_error(400, lambda: sso.new_settings("sso-co", "Again", sso_id="second"), "E011003")
+expect_error(400, lambda: sso.new_settings("sso-co", ""), "E011002")
+http = sso._http
+http.post("/v1/mgmt/sso/saml", body={"tenantId": "sso-co", "ssoId": "second", "settings": {
+    "idpUrl": "https://second.example.com", "entityId": "second", "idpCert": cert, "disableSignRequest": False}})
+second = http.get("/v2/mgmt/sso/settings", params={"tenantId": "sso-co", "ssoId": "second"}).json()
+check(second["ssoId"] == "second" and second["saml"]["idpSSOUrl"] == "https://second.example.com", f"load by ssoId: {second}")
+all_settings = sso.load_all_settings("sso-co")["SSOSettings"]
+check(sorted(c["ssoId"] for c in all_settings) == ["", "second"], f"load all: {[c['ssoId'] for c in all_settings]}")
+expect_error(400, lambda: http.post("/v1/mgmt/sso/saml", body={"tenantId": "sso-co", "settings": {"idpUrl": "x"}}), "E011002")
+sso.configure_auth_type("sso-co", "none", sso_id="second")
+sso.configure_sso_redirect_url("sso-co", saml_redirect_url="https://app.example.com/saml", sso_id="second")
+sso.recalculate_sso_mappings("sso-co", sso_id="second")
+second = http.get("/v2/mgmt/sso/settings", params={"tenantId": "sso-co", "ssoId": "second"}).json()
+check(second["tenant"]["authType"] == "none" and second["saml"]["redirectUrl"] == "https://app.example.com/saml",
+      f"auth type and redirect: {second}")
+sso.delete_settings("sso-co", sso_id="second")
+expect_error(404, lambda: http.get("/v2/mgmt/sso/settings", params={"tenantId": "sso-co", "ssoId": "second"}))
+expect_error(404, lambda: sso.delete_settings("sso-co", sso_id="second"))
+sso.delete_settings("sso-co")
+check(mgmt.tenant.load("sso-co")["authType"] == "none", "deleting the default resets the tenant")
+expect_error(404, lambda: sso.load_settings("no-such-tenant"))
 
 # A wrong key is a 401 with an errorCode.
 wrong = DescopeClient(project_id=PROJECT, management_key="wrong-key", base_url=BASE)
