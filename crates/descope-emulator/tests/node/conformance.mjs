@@ -352,6 +352,78 @@ async function main() {
   const last = sent.filter((s) => s.path.startsWith('/v1/mgmt/tenant')).pop();
   check(last?.license === 'tier1', `x-descope-license after the handshake: ${show(last)}`);
 
+  // Tenant SSO configurations (docs/descope-api.md §11). Node addresses every ssoId itself, and
+  // never sends disableSignRequest (like GO).
+  await ok(mgmt.tenant.createWithId('sso-co', 'SSO Co'), 'sso tenant');
+  await ok(mgmt.role.create('sso-viewer'), 'sso role');
+  const sso = mgmt.sso;
+  const cert = '-----BEGIN CERTIFICATE-----\naGk=\n-----END CERTIFICATE-----';
+  let loaded = await ok(sso.loadSettings('sso-co'), 'load unconfigured default');
+  check(loaded.saml.idpSSOUrl === '' && loaded.tenant.authType === 'none', `unconfigured default: ${show(loaded)}`);
+  await ok(
+    sso.configureSAMLSettings(
+      'sso-co',
+      {
+        idpUrl: 'https://idp.example.com/sso',
+        entityId: 'idp-entity',
+        idpCert: cert,
+        roleMappings: [{ groups: ['admins'], roleName: 'sso-viewer' }],
+        attributeMapping: { name: 'displayName' },
+        defaultSSORoles: ['sso-viewer'],
+      },
+      'https://app.example.com/done',
+      ['sso-co.com'],
+    ),
+    'configure saml',
+  );
+  loaded = await ok(sso.loadSettings('sso-co'), 'load saml');
+  check(loaded.saml.idpSSOUrl === 'https://idp.example.com/sso', `saml load: ${show(loaded.saml)}`);
+  check(loaded.saml.groupsMapping[0].roleName === 'sso-viewer', `groupsMapping: ${show(loaded.saml.groupsMapping)}`);
+  check(show(loaded.saml.defaultSSORoles) === '["sso-viewer"]', 'default sso roles');
+  check(loaded.tenant.authType === 'saml' && show(loaded.tenant.domains) === '["sso-co.com"]', 'tenant set');
+  // An update without defaultSSORoles keeps them.
+  await ok(
+    sso.configureSAMLSettings('sso-co', { idpUrl: 'https://idp2.example.com', entityId: 'e2', idpCert: cert }),
+    'update saml',
+  );
+  loaded = await ok(sso.loadSettings('sso-co'), 'load saml');
+  check(loaded.saml.idpSSOUrl === 'https://idp2.example.com', 'saml replaced');
+  check(show(loaded.saml.defaultSSORoles) === '["sso-viewer"]', 'unsent default roles are kept');
+  await ok(
+    sso.configureSAMLByMetadata('sso-co', { idpMetadataUrl: 'https://idp.example.com/metadata' }),
+    'configure metadata',
+  );
+  loaded = await ok(sso.loadSettings('sso-co'), 'load metadata');
+  check(loaded.saml.idpMetadataUrl === 'https://idp.example.com/metadata', 'saml by metadata');
+  await expectError(400, sso.configureSAMLByMetadata('sso-co', {}), 'metadata url required', missingArguments);
+  await ok(
+    sso.configureOIDCSettings('sso-co', { name: 'Google', clientId: 'cid', clientSecret: 's3cret', scope: ['openid'] }),
+    'configure oidc',
+  );
+  loaded = await ok(sso.loadSettings('sso-co'), 'load oidc');
+  check(loaded.oidc.clientId === 'cid' && loaded.oidc.clientSecret === '', `oidc secret is write-only: ${show(loaded.oidc)}`);
+  // A second configuration: new, configure, load, load all, the small calls, delete, 404.
+  const second = await ok(sso.newSettings('sso-co', 'second', 'Second IdP'), 'new settings');
+  check(second.ssoId === 'second', `new settings: ${show(second)}`);
+  await expectError(400, sso.newSettings('sso-co', 'second', 'Again'), 'duplicate ssoId', invalidRequest);
+  await ok(
+    sso.configureOIDCSettings('sso-co', { name: 'Okta', clientId: 'okta-cid' }, ['second.com'], 'second'),
+    'configure second',
+  );
+  loaded = await ok(sso.loadSettings('sso-co', 'second'), 'load second');
+  check(loaded.oidc.name === 'Okta' && show(loaded.tenant.domains) === '["second.com"]', `second: ${show(loaded)}`);
+  const allSso = await ok(sso.loadAllSettings('sso-co'), 'load all');
+  check(show(allSso.map((c) => c.ssoId).sort()) === '["","second"]', `load all: ${show(allSso.map((c) => c.ssoId))}`);
+  await ok(sso.configureSSORedirectURL('sso-co', undefined, 'https://app.example.com/oauth', 'second'), 'redirect');
+  await ok(sso.recalculateSSOMappings('sso-co', 'second'), 'recalculate');
+  check((await ok(sso.loadSettings('sso-co', 'second'), 'load')).oidc.redirectUrl === 'https://app.example.com/oauth',
+    'redirect url');
+  await ok(sso.deleteSettings('sso-co', 'second'), 'delete second');
+  await expectError(404, sso.loadSettings('sso-co', 'second'), 'deleted configuration');
+  await ok(sso.deleteSettings('sso-co'), 'delete default');
+  check((await ok(mgmt.tenant.load('sso-co'), 'tenant')).authType === 'none', 'deleting the default resets the tenant');
+  await expectError(404, sso.loadSettings('no-such-tenant'), 'unknown tenant');
+
   // A wrong key: the handshake fails quietly (the SDK carries on), and calls are 401.
   const wrong = connect(BASE, 'wrong-key');
   check((await wrong.handshake) === 401, 'handshake with a wrong key is 401');
