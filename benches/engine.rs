@@ -118,6 +118,7 @@ fn bench_plan(tenants: usize) -> (Duration, usize, usize, usize) {
         secrets: &BTreeMap::new(),
         key: &key,
         read_document: &no_docs,
+        read_text: &|_: &str| Err("no files in the benchmark".to_string()),
     })
     .expect("valid");
     let l = live::build(&snap, &d.secret_fields, &key);
