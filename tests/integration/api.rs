@@ -300,6 +300,37 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
             }))
             .unwrap(),
         ),
+        ("sso_load_all", ep::sso_load_all("acme")),
+        (
+            "sso_new",
+            ep::sso_new(
+                json!({"tenantId": "acme", "displayName": "Acme EU", "ssoId": "okta-eu"}),
+                "tenant_sso.acme/okta-eu".parse().unwrap(),
+            ),
+        ),
+        (
+            "sso_configure_saml",
+            ep::sso_configure(
+                ep::SSO_CONFIGURE_SAML,
+                json!({
+                    "tenantId": "acme", "domains": ["acme.com"], "redirectUrl": "https://app/done",
+                    "settings": {"idpUrl": "https://idp", "entityId": "e", "idpCert": "PEM",
+                                 "idpAdditionalCerts": [], "attributeMapping": {"email": "mail"},
+                                 "roleMappings": [{"groups": ["admins"], "roleName": "Admin"}],
+                                 "defaultSSORoles": [], "replaceDefaultSSORoles": true,
+                                 "disableSignRequest": false}
+                }),
+                "tenant_sso.acme/default".parse().unwrap(),
+            ),
+        ),
+        (
+            "sso_delete",
+            ep::sso_delete("acme", Some("okta-eu"), "tenant_sso.acme/okta-eu".parse().unwrap()),
+        ),
+        (
+            "sso_delete_default",
+            ep::sso_delete("acme", None, "tenant_sso.acme/default".parse().unwrap()),
+        ),
     ]
 }
 
