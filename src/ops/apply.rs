@@ -186,7 +186,6 @@ pub async fn apply(
     };
     let before = Before {
         live: &live,
-        desired: &planning.desired,
         scope: &scope,
         secret_fields: &secret_fields,
     };
@@ -385,8 +384,6 @@ fn bind(session: &Session, plan: &PlanFile) -> Result<(), OpError> {
 /// What apply read before its writes, which recording the state after them starts from.
 struct Before<'a> {
     live: &'a LiveGraph,
-    /// The configuration's resources: write-only values are recorded as it states them.
-    desired: &'a crate::resource::desired::DesiredGraph,
     scope: &'a ReadScope,
     secret_fields: &'a [crate::resource::desired::SecretField],
 }
@@ -459,13 +456,19 @@ async fn record_state(
                             crate::resource::live::secret_attributes(after),
                         );
                     }
-                    if let Some(d) = read.desired.resources.get(&c.address) {
-                        let kind = crate::kinds::of(c.address.kind());
-                        state.set_write_only(
-                            &c.address,
-                            crate::resource::write_only::record(kind, &d.spec.fields()),
-                        );
-                    }
+                    let kind = crate::kinds::of(c.address.kind());
+                    let previous = state
+                        .get(&c.address)
+                        .map(|r| r.write_only.clone())
+                        .unwrap_or_default();
+                    let changed = c
+                        .fields
+                        .iter()
+                        .map(|f| (f.field.as_str(), f.after.as_ref()));
+                    state.set_write_only(
+                        &c.address,
+                        crate::resource::write_only::record(kind, &previous, changed),
+                    );
                 }
             }
         }

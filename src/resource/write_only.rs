@@ -84,12 +84,37 @@ pub fn fill(
     }
 }
 
-/// What state.json records for an address after a successful write of this desired spec.
-pub fn record(kind: &dyn ResourceKind, want: &Fields) -> BTreeMap<String, Value> {
-    kind.write_only_fields()
-        .iter()
-        .filter_map(|p| get(want, p).map(|v| (p.to_string(), v.clone())))
-        .collect()
+/// What state.json records for an address after a successful write: the earlier record, with
+/// each write-only field of a top-level field the change wrote replaced by what it sent (or
+/// dropped, when it sent none: a restore from a backup, which never holds these values).
+/// `changed` is the change's (field, value after) pairs.
+pub fn record<'a>(
+    kind: &dyn ResourceKind,
+    previous: &BTreeMap<String, Value>,
+    changed: impl IntoIterator<Item = (&'a str, Option<&'a Value>)>,
+) -> BTreeMap<String, Value> {
+    let mut out = previous.clone();
+    for (field, after) in changed {
+        for pointer in kind.write_only_fields() {
+            let segs = segments(pointer);
+            if segs.first().map(String::as_str) != Some(field) {
+                continue;
+            }
+            let mut v = after;
+            for s in &segs[1..] {
+                v = v.and_then(|v| v.as_object()).and_then(|o| o.get(s));
+            }
+            match v {
+                Some(v) => {
+                    out.insert(pointer.to_string(), v.clone());
+                }
+                None => {
+                    out.remove(*pointer);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The line drift prints for a resource whose config sets write-only fields, or `None`.
@@ -118,6 +143,61 @@ mod tests {
         let mut f = Fields::new();
         f.insert("oidc", v);
         f
+    }
+
+    struct Oidc;
+    impl ResourceKind for Oidc {
+        fn info(&self) -> &'static crate::kinds::KindInfo {
+            unreachable!()
+        }
+        fn desired(
+            &self,
+            _: &crate::resource::desired::DesiredInput<'_>,
+            _: &mut crate::resource::desired::DesiredGraph,
+            _: &mut Vec<String>,
+        ) {
+        }
+        fn create_body(&self, _: &crate::resource::DesiredResource) -> Value {
+            Value::Null
+        }
+        fn create_op(&self, _: &Address, _: &Value) -> crate::plan::Op {
+            crate::plan::Op::default()
+        }
+        fn export(
+            &self,
+            _: &[&crate::resource::LiveResource],
+            _: &crate::resource::live::LiveSnapshot,
+            _: &mut crate::config::exported::Exported,
+        ) {
+        }
+        fn write_only_fields(&self) -> &'static [&'static str] {
+            &["/oidc/client_secret", "/oidc/use_pkce"]
+        }
+    }
+
+    #[test]
+    fn the_record_follows_what_each_write_sent() {
+        let stand_in = json!({"secret": "S", "hmac": "h1"});
+        let created = record(
+            &Oidc,
+            &BTreeMap::new(),
+            [(
+                "oidc",
+                Some(&json!({"client_secret": stand_in, "use_pkce": true})),
+            )],
+        );
+        assert_eq!(created["/oidc/client_secret"], stand_in);
+        // A write that did not touch the block keeps the record.
+        let kept = record(&Oidc, &created, [("domains", Some(&json!(["a.com"])))]);
+        assert_eq!(kept, created);
+        // A write of the block without the secret (a restore) forgets it.
+        let restored = record(
+            &Oidc,
+            &created,
+            [("oidc", Some(&json!({"use_pkce": true})))],
+        );
+        assert!(!restored.contains_key("/oidc/client_secret"));
+        assert_eq!(restored["/oidc/use_pkce"], json!(true));
     }
 
     #[test]

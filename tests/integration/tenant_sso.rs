@@ -278,6 +278,12 @@ fn saml_metadata_and_oidc_are_planned_applied_and_kept_in_sync() {
         "https://acme-eu.okta.com/app/y/sso/saml/metadata"
     );
     assert_eq!(eu.saml["groupsMapping"][0]["groups"], json!(["eu-admins"]));
+    // Back in the config: a backup never holds request signing, so the plan sets it once.
+    w.write_config(&cfg);
+    let out = step(&w, &["plan", "-out", "plans/f.plan"], SECRET_2, 0);
+    assert!(out.contains("~ tenant_sso.acme/okta-eu"), "{out}");
+    step(&w, &["apply", "plans/f.plan"], SECRET_2, 0);
+    step(&w, &["plan", "--detailed-exitcode"], SECRET_2, 0);
 
     assert_no_secret(&w, &outputs);
 }
