@@ -1423,6 +1423,142 @@ async fn state_file_survives_a_restart() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
 }
 
+/// Tenant SSO configurations (docs/descope-api.md §11): the update traps, the write-only
+/// secret, several ids per tenant, the effect on the tenant, and persistence in `--state`.
+#[tokio::test]
+async fn sso_configurations_keep_descopes_traps_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EmulatorOptions {
+        state_file: Some(dir.path().join("emulator.json")),
+        ..Default::default()
+    };
+    let (emu, api) = start(opts.clone()).await;
+    api.ok(
+        "/v1/mgmt/tenant/create",
+        json!({"id": "acme", "name": "Acme"}),
+    )
+    .await;
+    api.ok("/v1/mgmt/role/create", json!({"name": "viewer"}))
+        .await;
+    let saml = |extra: Value| {
+        let mut settings = json!({"idpUrl": "https://idp", "entityId": "e", "idpCert": "PEM"});
+        settings
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"tenantId": "acme", "settings": settings, "domains": ["acme.com"]})
+    };
+    api.ok(
+        "/v1/mgmt/sso/saml",
+        saml(
+            json!({"defaultSSORoles": ["viewer"], "disableSignRequest": true,
+                    "roleMappings": [{"groups": ["g"], "roleName": "viewer"}]}),
+        ),
+    )
+    .await;
+    let load = |q: &'static str| {
+        let api = &api;
+        async move { api.get(&format!("/v2/mgmt/sso/settings?{q}")).await }
+    };
+    let (_, d) = load("tenantId=acme").await;
+    assert_eq!(d["saml"]["groupsMapping"][0]["role"]["name"], "viewer");
+    assert_eq!(d["saml"]["defaultSSORoles"], json!(["viewer"]));
+    assert_eq!(d["tenant"]["authType"], "saml");
+    assert!(
+        emu.data()
+            .sso_config("acme", "")
+            .unwrap()
+            .disable_sign_request
+    );
+    // An update that leaves disableSignRequest out (as GO does) turns signing back on; one
+    // without default roles keeps them, one with `replaceDefaultSSORoles` clears them.
+    api.ok("/v1/mgmt/sso/saml", saml(json!({}))).await;
+    assert!(
+        !emu.data()
+            .sso_config("acme", "")
+            .unwrap()
+            .disable_sign_request
+    );
+    assert_eq!(
+        load("tenantId=acme").await.1["saml"]["defaultSSORoles"],
+        json!(["viewer"])
+    );
+    api.ok(
+        "/v1/mgmt/sso/saml",
+        saml(json!({"defaultSSORoles": [], "replaceDefaultSSORoles": true})),
+    )
+    .await;
+    assert_eq!(
+        load("tenantId=acme").await.1["saml"]["defaultSSORoles"],
+        json!([])
+    );
+    let (status, body) = api
+        .post(
+            "/v1/mgmt/sso/saml",
+            json!({"tenantId": "acme", "settings": {"idpUrl": "x"}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "E011002");
+
+    // A second configuration: created, configured with a secret that never comes back.
+    api.ok(
+        "/v1/mgmt/sso/settings/new",
+        json!({"tenantId": "acme", "displayName": "Google", "ssoId": "google"}),
+    )
+    .await;
+    let (status, body) = api
+        .post(
+            "/v1/mgmt/sso/settings/new",
+            json!({"tenantId": "acme", "displayName": "Again", "ssoId": "google"}),
+        )
+        .await;
+    assert_error(status, &body, 400, "E011003");
+    let oidc = |secret: Option<&str>| {
+        let mut s = json!({"name": "Google", "clientId": "cid", "usePkce": true});
+        if let Some(secret) = secret {
+            s["clientSecret"] = json!(secret);
+        }
+        json!({"tenantId": "acme", "ssoId": "google", "settings": s})
+    };
+    api.ok("/v1/mgmt/sso/oidc", oidc(Some("s3cret"))).await;
+    api.ok("/v1/mgmt/sso/oidc", oidc(None)).await;
+    let (_, g) = load("tenantId=acme&ssoId=google").await;
+    assert_eq!(g["oidc"]["clientSecret"], "");
+    assert_eq!(g["tenant"]["authType"], "oidc");
+    assert_eq!(
+        emu.data()
+            .sso_config("acme", "google")
+            .unwrap()
+            .client_secret,
+        "s3cret"
+    );
+    let (_, all) = api.get("/v2/mgmt/sso/settings/all?tenantId=acme").await;
+    assert_eq!(all["SSOSettings"].as_array().unwrap().len(), 2);
+    // The tenant follows its default configuration only.
+    assert_eq!(emu.data().tenant("acme").unwrap().auth_type, "saml");
+
+    let before = emu.data();
+    emu.shutdown().await;
+    let (emu, api) = start(opts).await;
+    assert_eq!(emu.data(), before, "the configurations are persisted");
+
+    let (status, _) = api
+        .send(
+            reqwest::Method::DELETE,
+            "/v1/mgmt/sso/settings?tenantId=acme",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(emu.data().tenant("acme").unwrap().auth_type, "none");
+    let (status, body) = api
+        .get("/v2/mgmt/sso/settings?tenantId=acme&ssoId=nope")
+        .await;
+    assert_error(status, &body, 404, "E011404");
+    let (status, body) = api.get("/v2/mgmt/sso/settings?tenantId=nope").await;
+    assert_error(status, &body, 404, "E011404");
+}
+
 #[tokio::test]
 async fn hook_sees_both_phases_and_after_commit_follows_the_write() {
     let dir = tempfile::tempdir().unwrap();
