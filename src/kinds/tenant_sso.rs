@@ -838,7 +838,8 @@ impl ResourceKind for TenantSsoKind {
                 .filter(|a| a.kind() == KIND)
                 .map(|a| parts(a).0.to_string())
                 .collect();
-            if scope.everything {
+            // `export` and `--prune tenant_sso` look at every tenant.
+            if scope.everything || scope.kinds.contains(&KIND) {
                 let list = super::tenant::LIST;
                 io.snapshot
                     .read_list(io.gateway, endpoints::tenant_load_all(), list)
@@ -894,6 +895,21 @@ impl ResourceKind for TenantSsoKind {
                 }
             }
         }
+    }
+
+    /// Less what is not this configuration's: the rest of the tenant object each load carries,
+    /// and the time of the last test login.
+    fn fingerprint(&self, live: &LiveResource) -> String {
+        let mut raw = live.raw.clone();
+        if let Some(t) = raw.get("tenant").cloned() {
+            raw["tenant"] = json!({"authType": t.get("authType"), "domains": t.get("domains")});
+        }
+        for block in ["saml", "oidc"] {
+            if let Some(b) = raw.get_mut(block).and_then(Value::as_object_mut) {
+                b.remove("lastSuccessTestTime");
+            }
+        }
+        crate::resource::fingerprint(&raw)
     }
 
     fn owner(&self, address: &Address) -> Option<Address> {

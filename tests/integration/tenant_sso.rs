@@ -459,3 +459,42 @@ fn the_schema_describes_the_sso_block() {
         "{out}"
     );
 }
+
+#[test]
+fn a_console_configuration_is_left_alone_unless_pruned() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    with_cert(&w);
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    w.emu().mutate(|d| {
+        d.sso.push(descope_emulator::SsoConfig {
+            tenant_id: "acme".into(),
+            sso_id: "console".into(),
+            display_name: "Made by hand".into(),
+            auth_type: "none".into(),
+            ..Default::default()
+        })
+    });
+    // A tenant rename in the config is no drift of its SSO configurations.
+    w.write_config(&config("certs/acme.pem").replace("name: Acme\n", "name: Acme Inc\n"));
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("tenant_sso.acme/console"),
+        "reported as unmanaged: {out}"
+    );
+    let (code, out, err) = run(&w, &["drift"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(
+        &w,
+        &["plan", "--prune", "tenant_sso", "-out", "plans/p.plan"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("- tenant_sso.acme/console"), "{out}");
+    assert!(!out.contains("- tenant_sso.acme/default"), "{out}");
+    let (code, out, err) = run(&w, &["apply", "plans/p.plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(w.emu().data().sso_config("acme", "console").is_none());
+}
