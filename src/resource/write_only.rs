@@ -145,41 +145,16 @@ mod tests {
         f
     }
 
-    struct Oidc;
-    impl ResourceKind for Oidc {
-        fn info(&self) -> &'static crate::kinds::KindInfo {
-            unreachable!()
-        }
-        fn desired(
-            &self,
-            _: &crate::resource::desired::DesiredInput<'_>,
-            _: &mut crate::resource::desired::DesiredGraph,
-            _: &mut Vec<String>,
-        ) {
-        }
-        fn create_body(&self, _: &crate::resource::DesiredResource) -> Value {
-            Value::Null
-        }
-        fn create_op(&self, _: &Address, _: &Value) -> crate::plan::Op {
-            crate::plan::Op::default()
-        }
-        fn export(
-            &self,
-            _: &[&crate::resource::LiveResource],
-            _: &crate::resource::live::LiveSnapshot,
-            _: &mut crate::config::exported::Exported,
-        ) {
-        }
-        fn write_only_fields(&self) -> &'static [&'static str] {
-            &["/oidc/client_secret", "/oidc/use_pkce"]
-        }
+    /// A kind with write-only fields (`/oidc/client_secret`, `/oidc/use_pkce`, …).
+    fn sso() -> &'static dyn ResourceKind {
+        crate::kinds::of(crate::kinds::tenant_sso::KIND)
     }
 
     #[test]
     fn the_record_follows_what_each_write_sent() {
         let stand_in = json!({"secret": "S", "hmac": "h1"});
         let created = record(
-            &Oidc,
+            sso(),
             &BTreeMap::new(),
             [(
                 "oidc",
@@ -188,11 +163,11 @@ mod tests {
         );
         assert_eq!(created["/oidc/client_secret"], stand_in);
         // A write that did not touch the block keeps the record.
-        let kept = record(&Oidc, &created, [("domains", Some(&json!(["a.com"])))]);
+        let kept = record(sso(), &created, [("domains", Some(&json!(["a.com"])))]);
         assert_eq!(kept, created);
         // A write of the block without the secret (a restore) forgets it.
         let restored = record(
-            &Oidc,
+            sso(),
             &created,
             [("oidc", Some(&json!({"use_pkce": true})))],
         );
