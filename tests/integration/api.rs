@@ -627,7 +627,9 @@ async fn non_json_error_bodies_are_tolerated() {
 }
 
 #[tokio::test]
-async fn a_401_on_the_license_call_means_wrong_credentials() {
+async fn a_401_on_the_license_call_is_only_a_warning_and_the_first_read_reports_it() {
+    // As the SDKs do: the handshake's 401 is logged and ignored; the first real call's 401 is
+    // what says the key or project is wrong.
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
@@ -636,8 +638,18 @@ async fn a_401_on_the_license_call_means_wrong_credentials() {
                 .json_body(json!({"errorCode": "E011007", "errorMessage": "Unauthorized"}));
         })
         .await;
-    let e = transport(&server).handshake().await.unwrap_err();
-    assert!(e.credentials_hint);
+    let read = server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/tenant/all")
+                .header_missing("x-descope-license");
+            then.status(401).json_body(json!({"errorCode": "E011007"}));
+        })
+        .await;
+    let t = transport(&server);
+    assert_eq!(t.handshake().await.unwrap(), None);
+    let e = t.send(&ep::tenant_load_all()).await.unwrap_err();
+    assert_eq!(read.calls_async().await, 1);
+    assert!(e.credentials_hint, "{e}");
     assert!(
         e.to_string()
             .contains("hint: the project id or management key is wrong"),
