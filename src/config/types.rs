@@ -33,6 +33,10 @@ pub struct Config {
     /// with their place in the file; the kind decodes and checks them.
     #[serde(skip)]
     pub sections: super::sections::Sections,
+    /// The directory the file's relative paths are relative to (the configuration file's), for
+    /// the kinds that read a text file it names.
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 /// Tool settings shared by every environment.

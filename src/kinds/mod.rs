@@ -15,6 +15,7 @@
 
 pub mod default_roles;
 pub mod document;
+pub mod fga_schema;
 pub mod flow;
 pub mod list;
 pub mod password_policy;
@@ -533,6 +534,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
+        &fga_schema::FgaSchemaKind,
     ]
 }
 

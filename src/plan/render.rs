@@ -84,6 +84,9 @@ fn field_lines(f: &FieldChange, action: Action) -> Vec<String> {
         document_diff("", &before, &after, &mut lines);
         return lines;
     }
+    if let Some(lines) = text_diff(f) {
+        return lines;
+    }
     match action {
         Action::Create => vec![format!("+ {} = {}", f.field, short(&f.after))],
         _ => vec![format!(
@@ -93,6 +96,44 @@ fn field_lines(f: &FieldChange, action: Action) -> Vec<String> {
             short(&f.after)
         )],
     }
+}
+
+/// A field whose value is text of several lines (the FGA schema's DSL) as a unified line diff
+/// with three lines of context, whatever the kind: `~ field:` then `@@` hunks whose lines
+/// start with `+`, `-` or a space. A new value is all `+` lines. `None` for any other value.
+fn text_diff(f: &FieldChange) -> Option<Vec<String>> {
+    const LIMIT: usize = 200;
+    fn text(v: &Option<Value>) -> Option<&str> {
+        match v {
+            None | Some(Value::Null) => Some(""),
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => None,
+        }
+    }
+    let (before, after) = (text(&f.before)?, text(&f.after)?);
+    if !before.contains('\n') && !after.contains('\n') {
+        return None;
+    }
+    let mut out = vec![format!("~ {}:", f.field)];
+    let diff = similar::TextDiff::from_lines(before, after);
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        out.push(hunk.header().to_string());
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            let line = format!("{sign} {}", change.value());
+            out.push(line.trim_end().to_string());
+        }
+    }
+    if out.len() > LIMIT {
+        let more = out.len() - LIMIT;
+        out.truncate(LIMIT);
+        out.push(format!("… ({more} more lines of the diff not shown)"));
+    }
+    Some(out)
 }
 
 /// Which parts of a flow or theme document differ, named by key: arrays of objects are

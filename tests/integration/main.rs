@@ -29,6 +29,7 @@ mod util;
 mod api;
 mod apply;
 mod config;
+mod fga_schema;
 mod fuzz;
 mod list;
 mod live;

@@ -1441,8 +1441,11 @@ async fn fga_schema_is_replaced_whole_and_persisted() {
     );
     let dsl = "model AuthZ 1.0\n\ntype user\n";
     api.ok("/v1/mgmt/fga/schema", json!({ "dsl": dsl })).await;
-    api.ok("/v1/mgmt/fga/schema", json!({ "dsl": format!("{dsl}type org\n") }))
-        .await;
+    api.ok(
+        "/v1/mgmt/fga/schema",
+        json!({ "dsl": format!("{dsl}type org\n") }),
+    )
+    .await;
     for body in [json!({"dsl": ""}), json!({"dsl": "  \n"}), json!({})] {
         let (status, err) = api.post("/v1/mgmt/fga/schema", body).await;
         assert_eq!((status, err["errorCode"].as_str()), (400, Some("E011002")));
