@@ -265,6 +265,10 @@ pub struct PermissionConfig {
     /// Fields left to others (customers' admins, the application): never diffed or written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
+    /// Names this permission had before: a live permission of one of them (and none of this
+    /// name) is renamed in place, so the roles that hold it keep it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed_from: Vec<String>,
     /// Overlays only: drop this entry from the merged configuration.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove: bool,
@@ -289,6 +293,10 @@ pub struct RoleConfig {
     /// Fields left to others (customers' admins, the application): never diffed or written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
+    /// Names this role had before (in the same tenant): a live role of one of them (and none
+    /// of this name) is renamed in place, so its users keep it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed_from: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove: bool,
 }

@@ -410,6 +410,18 @@ async fn record_state(
     for a in &plan.forget {
         state.forget(a);
     }
+    // A renamed object is managed under its new address only.
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| succeeded.contains(&c.address))
+    {
+        if let crate::plan::Reason::Renamed { from } = &c.reason {
+            if let Ok(from) = from.parse::<Address>() {
+                state.forget(&from);
+            }
+        }
+    }
     let written: Vec<&Change> = plan
         .changes
         .iter()

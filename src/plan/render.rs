@@ -216,14 +216,21 @@ fn keyed(items: &[Value]) -> Option<Vec<(String, &Value)>> {
         .collect()
 }
 
+/// `~ role.admin`; a rename names both addresses, like Terraform's `moved`:
+/// `~ role.Old -> role.New (renamed)`.
+fn heading(c: &Change) -> String {
+    match &c.reason {
+        super::Reason::Renamed { from } => {
+            format!("{} {from} -> {} (renamed)", c.action.symbol(), c.address)
+        }
+        _ => format!("{} {}", c.action.symbol(), c.address),
+    }
+}
+
 fn change_block(c: &Change, style: &Style, indent: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{indent}# {}", describe(c));
-    let _ = writeln!(
-        s,
-        "{indent}{}",
-        style.action(c.action, &format!("{} {}", c.action.symbol(), c.address))
-    );
+    let _ = writeln!(s, "{indent}{}", style.action(c.action, &heading(c)));
     for f in &c.fields {
         for line in field_lines(f, c.action) {
             let _ = writeln!(s, "{indent}    {line}");
@@ -363,9 +370,8 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         let mut section = String::new();
         let _ = writeln!(
             section,
-            "<details><summary><code>{} {}</code> — {}</summary>\n",
-            c.action.symbol(),
-            c.address,
+            "<details><summary><code>{}</code> — {}</summary>\n",
+            escape_html(&heading(c)),
             escape_html(&c.reason.to_string())
         );
         let _ = writeln!(section, "```diff");

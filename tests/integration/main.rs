@@ -38,6 +38,7 @@ mod pace;
 mod password_policy;
 mod plan;
 mod remote;
+mod renames;
 mod state;
 mod tenant_settings;
 mod trust;
