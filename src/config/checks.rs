@@ -156,6 +156,25 @@ impl ConfigCheck<'_> {
         });
     }
 
+    /// A problem inside a file the configuration names (a list's item file), at its own
+    /// position there; `pointer` is where the configuration names the file.
+    pub fn problem_in_file(
+        &mut self,
+        pointer: &str,
+        loc: Location,
+        kind: K,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.out.push(Problem {
+            loc,
+            pointer: pointer.to_string(),
+            kind,
+            message,
+            hint,
+        });
+    }
+
     /// Each `ignore_changes` entry under `pointer` must name one of `allowed` (a `what`'s
     /// managed fields).
     pub fn ignore_changes(
