@@ -124,6 +124,18 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
         assert!(!state.contains(&format!("\"{old}\"")), "{old} in {state}");
     }
 
+    // The apply's backup saved the renamed objects under their old addresses.
+    let (code, out, err) = run(&w, &["backup", "list"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let saved = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|f| f.ends_with(".json"))
+        .map(|f| std::fs::read_to_string(w.path("state/default/backups").join(f)).unwrap())
+        .find(|b| b.contains("\"role.Reader\""))
+        .unwrap_or_else(|| panic!("no backup holds role.Reader:\n{out}"));
+    assert!(saved.contains("\"permission.docs.read\""), "{saved}");
+
     let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
     assert_eq!(
         (code, out.contains("No changes")),
