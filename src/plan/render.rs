@@ -99,7 +99,7 @@ fn field_lines(f: &FieldChange, action: Action) -> Vec<String> {
 }
 
 /// A field whose value is text of several lines (the FGA schema's DSL) as a unified line diff
-/// with three lines of context, whatever the kind: `~ field:` then `@@` hunks whose lines
+/// with three lines of context, whatever the kind: `~ field:` (`+ field:` when new) then `@@` hunks whose lines
 /// start with `+`, `-` or a space. A new value is all `+` lines. `None` for any other value.
 fn text_diff(f: &FieldChange) -> Option<Vec<String>> {
     const LIMIT: usize = 200;
@@ -114,7 +114,8 @@ fn text_diff(f: &FieldChange) -> Option<Vec<String>> {
     if !before.contains('\n') && !after.contains('\n') {
         return None;
     }
-    let mut out = vec![format!("~ {}:", f.field)];
+    let sign = if before.is_empty() { '+' } else { '~' };
+    let mut out = vec![format!("{sign} {}:", f.field)];
     let diff = similar::TextDiff::from_lines(before, after);
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
         out.push(hunk.header().to_string());
