@@ -62,6 +62,8 @@ pub const THEME_IMPORT_V1: &str = "/v1/mgmt/theme/import";
 pub const THEME_EXPORT_V2: &str = "/v2/mgmt/theme/export";
 pub const THEME_IMPORT_V2: &str = "/v2/mgmt/theme/import";
 
+pub const FGA_SCHEMA: &str = "/v1/mgmt/fga/schema";
+
 /// Every path this tool writes to: a plan file's steps may name only these.
 const WRITE_PATHS: &[&str] = &[
     TENANT_CREATE,
@@ -91,6 +93,7 @@ const WRITE_PATHS: &[&str] = &[
     FLOW_IMPORT_V2,
     THEME_IMPORT_V1,
     THEME_IMPORT_V2,
+    FGA_SCHEMA,
 ];
 
 /// The known write path equal to `path`.
@@ -304,6 +307,17 @@ pub fn password_settings_load(tenant: &str) -> ApiRequest {
 pub fn password_settings_update(body: Value) -> ApiRequest {
     let tenant = str_field(&body, "tenantId").unwrap_or_default().to_string();
     ApiRequest::write(PASSWORD_SETTINGS, body).for_address(Address::password_policy(tenant))
+}
+
+// ---- FGA schema (docs/descope-api.md §15) ----
+
+pub fn fga_schema_load() -> ApiRequest {
+    ApiRequest::read(Method::Get, FGA_SCHEMA).for_address(Address::fga_schema())
+}
+
+/// `{"dsl"}`: replaces the whole schema.
+pub fn fga_schema_save(body: Value) -> ApiRequest {
+    ApiRequest::write(FGA_SCHEMA, body).for_address(Address::fga_schema())
 }
 
 // ---- lists (docs/descope-api.md §18) ----

@@ -386,7 +386,8 @@ fn load_from(
         )
         .sorted());
     }
-    let config = decoded.config;
+    let mut config = decoded.config;
+    config.base_dir = base_dir.clone();
     let env = selected.and_then(|e| config.environments.get(e).cloned());
     Ok(LoadedConfig {
         config,

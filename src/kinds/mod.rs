@@ -15,6 +15,7 @@
 
 pub mod default_roles;
 pub mod document;
+pub mod fga_schema;
 pub mod flow;
 pub mod list;
 pub mod password_policy;
@@ -385,6 +386,28 @@ pub trait ResourceKind: Send + Sync {
         false
     }
 
+    // ---- renames ----
+
+    /// The live addresses this desired resource had before (`renamed_from:`), in the config's
+    /// order: when the live project has one of them and not the resource itself, the plan
+    /// renames that object in place ([`ResourceKind::rename_body`]) instead of deleting it
+    /// and creating another, so whatever refers to it by id keeps it.
+    fn renamed_from(&self, desired: &DesiredResource) -> Vec<Address> {
+        let _ = desired;
+        Vec::new()
+    }
+
+    /// The update that turns the live object at `from` into `desired`, its new name included.
+    fn rename_body(&self, desired: &DesiredResource, from: &Address, live: &Value) -> Value {
+        let _ = from;
+        self.update_body(desired, live)
+    }
+
+    /// The requests of a rename (an update that names the object by its old name).
+    fn rename_op(&self, address: &Address, body: &Value) -> Op {
+        self.update_op(address, body)
+    }
+
     // ---- operations ----
 
     fn create_body(&self, desired: &DesiredResource) -> Value;
@@ -533,6 +556,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
+        &fga_schema::FgaSchemaKind,
     ]
 }
 

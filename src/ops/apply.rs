@@ -268,23 +268,27 @@ pub async fn apply(
                 continue;
             }
             let form = forms.get(&c.address).copied().unwrap_or(DocForm::V1);
+            // A rename changes the object at its old address: that is what is saved.
+            let address = match &c.reason {
+                crate::plan::Reason::Renamed { from } => from
+                    .parse::<Address>()
+                    .unwrap_or_else(|_| c.address.clone()),
+                _ => c.address.clone(),
+            };
             // A create has nothing to back up unless the object exists anyway (the theme).
-            let exists = c.action != Action::Create || live.resources.contains_key(&c.address);
-            let object = match crate::kinds::of(c.address.kind()).backup_read(&c.address, form) {
+            let exists = c.action != Action::Create || live.resources.contains_key(&address);
+            let object = match crate::kinds::of(address.kind()).backup_read(&address, form) {
                 Some(req) if exists => Some(
                     session
                         .gateway
-                        .read_document(req, c.address.kind().as_str())
+                        .read_document(req, address.kind().as_str())
                         .await?,
                 ),
                 Some(_) => None,
-                None => live.resources.get(&c.address).map(|l| l.raw.clone()),
+                None => live.resources.get(&address).map(|l| l.raw.clone()),
             };
             if let Some(object) = object {
-                resources.push(BackedUpResource {
-                    address: c.address.clone(),
-                    object,
-                });
+                resources.push(BackedUpResource { address, object });
             }
         }
         let backup = Backup::new(&plan.environment, &plan.project_id, &plan.digest, resources);
@@ -409,6 +413,18 @@ async fn record_state(
     }
     for a in &plan.forget {
         state.forget(a);
+    }
+    // A renamed object is managed under its new address only.
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| succeeded.contains(&c.address))
+    {
+        if let crate::plan::Reason::Renamed { from } = &c.reason {
+            if let Ok(from) = from.parse::<Address>() {
+                state.forget(&from);
+            }
+        }
     }
     let written: Vec<&Change> = plan
         .changes

@@ -155,6 +155,11 @@ fn write_exported(out: &Path, exported: &Exported) -> Result<Vec<ExportedFile>, 
     };
     write(out.join("descope.yaml"), render_yaml(exported)?)?;
     for (rel, doc) in &exported.documents {
+        // A string is a text file (the FGA schema's DSL), written as it is.
+        if let serde_json::Value::String(text) = doc {
+            write(out.join(rel), text.clone())?;
+            continue;
+        }
         // Documents take `${VAR}` when read back: a literal one is written `$${`.
         let mut doc = doc.clone();
         crate::config::vars::escape_document(&mut doc);

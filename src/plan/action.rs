@@ -64,6 +64,8 @@ pub enum Reason {
     /// Created again because its tenant is replaced: Descope deletes a tenant's roles (and so
     /// its default roles) with the tenant.
     TenantReplaced { tenant: String },
+    /// The live object at `from` (an address) renamed to this one (`renamed_from:`), in place.
+    Renamed { from: String },
 }
 
 impl fmt::Display for Reason {
@@ -101,6 +103,7 @@ impl fmt::Display for Reason {
             Reason::TenantReplaced { tenant } => {
                 write!(f, "tenant.{tenant} is replaced, which deletes it")
             }
+            Reason::Renamed { from } => write!(f, "renamed from {from}"),
         }
     }
 }

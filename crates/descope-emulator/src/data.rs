@@ -156,6 +156,16 @@ pub struct ProjectData {
     pub theme: Theme,
     pub password_settings: PasswordSettings,
     pub lists: Vec<NamedList>,
+    pub fga_schema: FgaSchema,
+}
+
+/// The FGA schema (docs/descope-api.md §15): the DSL as last saved, and how many saves made it
+/// (0: never saved).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FgaSchema {
+    pub dsl: String,
+    pub version: u64,
 }
 
 /// A list (docs/descope-api.md §18): `data` is strings, or an object for a `json` list.

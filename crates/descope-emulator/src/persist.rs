@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
+    FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
 };
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
@@ -48,6 +48,8 @@ struct Delta {
     lists: Vec<NamedList>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     lists_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fga_schema: Option<FgaSchema>,
 }
 
 impl Delta {
@@ -72,6 +74,7 @@ impl Delta {
                 .then(|| after.password_settings.clone()),
             lists,
             lists_removed,
+            fga_schema: (before.fga_schema != after.fga_schema).then(|| after.fga_schema.clone()),
         }
     }
 
@@ -171,6 +174,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut theme = data.theme;
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
+    let mut fga_schema = data.fga_schema;
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -200,6 +204,9 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             password_settings = p;
         }
         lists.apply(delta.lists, delta.lists_removed, &list_key);
+        if let Some(f) = delta.fga_schema {
+            fga_schema = f;
+        }
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -209,6 +216,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         theme,
         password_settings,
         lists: lists.finish(),
+        fga_schema,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The endpoints of docs/descope-api.md §2 and §4-7 as plain functions over `ProjectData`, and
 //! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
+mod fga;
 mod flows;
 pub(crate) mod lists;
 mod password;
@@ -154,6 +155,8 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v1/mgmt/theme/import") => (flows::theme_import_v1, true),
         ("POST", "/v2/mgmt/theme/export") => (flows::theme_export_v2, false),
         ("POST", "/v2/mgmt/theme/import") => (flows::theme_import_v2, true),
+        ("POST", "/v1/mgmt/fga/schema") => (fga::save, true),
+        ("GET", "/v1/mgmt/fga/schema") => (fga::load, false),
         _ => return None,
     };
     Some(Route {

@@ -345,6 +345,15 @@ async function main() {
   check((await raw(client, '/v2/mgmt/theme/import', { theme: { ...r.body.theme, styles: { dark: {} } } })).ok,
     'theme import v2');
   check(show((await ok(mgmt.theme.export(), 'export')).theme.cssTemplate) === '{"dark":{}}', 'theme v2 seen by v1');
+  // FGA schema: save, load, save again (a full replacement), load; an empty DSL is refused.
+  const DSL = 'model AuthZ 1.0\n\ntype user\n\ntype org\n  relation member: user\n';
+  await ok(mgmt.fga.saveSchema({ dsl: DSL }), 'fga saveSchema');
+  let fga = await ok(mgmt.fga.loadSchema(), 'fga loadSchema');
+  check(fga.dsl === DSL && 'version' in fga, `fga loadSchema: ${show(fga)}`);
+  await ok(mgmt.fga.saveSchema({ dsl: `${DSL}  relation admin: user\n` }), 'fga saveSchema again');
+  fga = await ok(mgmt.fga.loadSchema(), 'fga loadSchema');
+  check(fga.dsl.endsWith('admin: user\n'), `fga save replaces the schema: ${show(fga)}`);
+  await expectError(400, mgmt.fga.saveSchema({ dsl: '' }), 'fga empty dsl', 'E011002');
   r = await raw(client, '/v1/mgmt/no-such-endpoint', {});
   check(r.status === 404 && typeof r.body.errorCode === 'string', `unknown endpoint: ${r.status} ${show(r.body)}`);
 

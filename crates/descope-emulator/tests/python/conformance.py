@@ -211,6 +211,17 @@ check("styles" in styles, "theme export v2")
 http.post("/v2/mgmt/theme/import", body={"theme": dict(styles, styles={"dark": {}})})
 check(mgmt.flow.export_theme()["theme"]["cssTemplate"] == {"dark": {}}, "theme import v2")
 
+# FGA schema: PY saves it; it has no load, so the load goes through its HTTP client.
+fresh = http.get("/v1/mgmt/fga/schema").json()
+check(fresh["dsl"] == "" and "schema" in fresh and "version" in fresh, f"fga load before any save: {fresh}")
+DSL = "model AuthZ 1.0\n\ntype user\n\ntype org\n  relation member: user\n"
+mgmt.fga.save_schema(DSL)
+loaded = http.get("/v1/mgmt/fga/schema").json()
+check(loaded["dsl"] == DSL and loaded["version"] != fresh["version"], f"fga load after save: {loaded}")
+mgmt.fga.save_schema(DSL + "  relation admin: user\n")
+check(http.get("/v1/mgmt/fga/schema").json()["dsl"].endswith("admin: user\n"), "fga save replaces the schema")
+expect_error(400, lambda: mgmt.fga.save_schema(""), "E011002")
+
 # A wrong key is a 401 with an errorCode.
 wrong = DescopeClient(project_id=PROJECT, management_key="wrong-key", base_url=BASE)
 expect_error(401, lambda: wrong.mgmt.tenant.load_all())
