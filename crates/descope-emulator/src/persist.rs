@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{
     Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
 };
+use super::data::{OutboundApp, ProjectInfo};
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,12 @@ struct Delta {
     lists: Vec<NamedList>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     lists_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<ProjectInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outbound_apps: Vec<OutboundApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outbound_apps_removed: Vec<String>,
 }
 
 impl Delta {
@@ -58,6 +65,11 @@ impl Delta {
             changed(&before.permissions, &after.permissions, permission_key);
         let (flows, flows_removed) = changed(&before.flows, &after.flows, flow_key);
         let (lists, lists_removed) = changed(&before.lists, &after.lists, list_key);
+        let (outbound_apps, outbound_apps_removed) = changed(
+            &before.outbound_apps,
+            &after.outbound_apps,
+            outbound_app_key,
+        );
         Delta {
             tenants,
             tenants_removed,
@@ -72,6 +84,9 @@ impl Delta {
                 .then(|| after.password_settings.clone()),
             lists,
             lists_removed,
+            project: (before.project != after.project).then(|| after.project.clone()),
+            outbound_apps,
+            outbound_apps_removed,
         }
     }
 
@@ -94,6 +109,9 @@ fn flow_key(f: &Flow) -> String {
 }
 fn list_key(l: &NamedList) -> String {
     l.id.clone()
+}
+fn outbound_app_key(a: &OutboundApp) -> String {
+    a.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -171,6 +189,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut theme = data.theme;
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
+    let mut project = data.project;
+    let mut outbound_apps = Replay::new(data.outbound_apps, &outbound_app_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -200,6 +220,14 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             password_settings = p;
         }
         lists.apply(delta.lists, delta.lists_removed, &list_key);
+        if let Some(p) = delta.project {
+            project = p;
+        }
+        outbound_apps.apply(
+            delta.outbound_apps,
+            delta.outbound_apps_removed,
+            &outbound_app_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -209,6 +237,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         theme,
         password_settings,
         lists: lists.finish(),
+        project,
+        outbound_apps: outbound_apps.finish(),
     })
 }
 
