@@ -17,9 +17,11 @@ pub mod default_roles;
 pub mod document;
 pub mod flow;
 pub mod list;
+pub mod outbound_app;
 pub mod password_policy;
 pub mod per_tenant;
 pub mod permission;
+pub mod project;
 pub mod role;
 pub mod tenant;
 pub mod tenant_settings;
@@ -549,6 +551,8 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
+        &project::ProjectKind,
+        &outbound_app::OutboundAppKind,
     ]
 }
 

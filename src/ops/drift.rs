@@ -183,8 +183,7 @@ pub async fn drift(session: &Session) -> Result<DriftReport, OpError> {
     let mut warnings = live.warnings;
     for (address, d) in &desired.resources {
         let kind = crate::kinds::of(address.kind());
-        if let Some(note) =
-            crate::resource::write_only::drift_note(kind, address, &d.spec.fields())
+        if let Some(note) = crate::resource::write_only::drift_note(kind, address, &d.spec.fields())
         {
             warnings.push(note);
         }

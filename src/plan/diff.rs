@@ -279,12 +279,7 @@ fn plan_existing(
     let want = d.spec.fields();
     let mut have = l.spec.fields();
     kind.compare_view(d.spec.as_ref(), &mut have);
-    crate::resource::write_only::fill(
-        kind,
-        &want,
-        &mut have,
-        ownership.write_only.get(&d.address),
-    );
+    crate::resource::write_only::fill(kind, &want, &mut have, ownership.write_only.get(&d.address));
     let mut fields = field_changes(&want, &have, &d.ignore_changes);
     let forces_replace = |f: &FieldChange| kind.replace_fields().contains(&f.field.as_str());
     // A field the API did not return is unknown: never a reason to replace (a tenant's parent).
