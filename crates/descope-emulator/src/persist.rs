@@ -395,6 +395,30 @@ mod tests {
     }
 
     #[test]
+    fn the_project_and_outbound_apps_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let mut next = data.clone();
+        next.project.name = "Renamed".into();
+        next.project.tags = vec!["prod".into()];
+        next.outbound_apps.push(OutboundApp {
+            id: "google".into(),
+            name: "Google".into(),
+            client_secret: "kept".into(),
+            ..Default::default()
+        });
+        store.record(&data, &next).unwrap();
+        let mut last = next.clone();
+        last.outbound_apps.clear();
+        store.record(&next, &last).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(last));
+        store.record(&last, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
     fn a_corrupt_line_before_the_end_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("project.json");
