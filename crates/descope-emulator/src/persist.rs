@@ -413,7 +413,7 @@ mod tests {
         let mut last = next.clone();
         last.outbound_apps.clear();
         store.record(&next, &last).unwrap();
-        assert_eq!(load(&path).unwrap(), Some(last));
+        assert_eq!(load(&path).unwrap().as_ref(), Some(&last));
         store.record(&last, &next).unwrap();
         assert_eq!(load(&path).unwrap(), Some(next));
     }
