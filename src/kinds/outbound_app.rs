@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape_value, Exported};
+use crate::config::exported::{escape, escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
@@ -537,10 +537,10 @@ impl ResourceKind for OutboundAppKind {
     fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
         let apps: Vec<Value> = live
             .iter()
-            .filter_map(|r| {
+            .map(|r| {
                 let s = r.spec::<OutboundAppSpec>();
                 let mut entry = Map::new();
-                entry.insert("id".into(), json!(s.id));
+                entry.insert("id".into(), json!(escape(&s.id)));
                 for name in FIELD_NAMES {
                     let Some(v) = s.fields.get(name) else {
                         continue;
@@ -564,7 +564,7 @@ impl ResourceKind for OutboundAppKind {
                     );
                 }
                 out.addresses.push(r.address.clone());
-                Some(Value::Object(entry))
+                Value::Object(entry)
             })
             .collect();
         if !apps.is_empty() {
