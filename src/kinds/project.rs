@@ -81,7 +81,7 @@ impl Address {
 }
 
 fn named(scope: &ReadScope) -> bool {
-    scope.everything || scope.addresses.iter().any(|a| a.kind() == KIND)
+    scope.names_kind(KIND)
 }
 
 fn live_resource(entry: &Value) -> LiveResource {
