@@ -295,3 +295,46 @@ outbound_apps:
         "{err}"
     );
 }
+
+/// An app adopted from the live project has no record of its secret: the first plan sets it
+/// (one update), and the next plans nothing.
+#[test]
+fn an_adopted_app_gets_its_secret_set_once() {
+    let mut w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.emu().mutate(|d| {
+        d.outbound_apps.push(descope_emulator::OutboundApp {
+            id: "github".into(),
+            name: "GitHub".into(),
+            client_id: "gh-client".into(),
+            client_secret: "set-in-the-console".into(),
+            ..Default::default()
+        })
+    });
+    w.write_config("version: 1\nsettings: {rate_limit: 1000/1}\n");
+    let mut o = Outputs::default();
+    o.ok(&w, &["export", "--out", "exp", "--adopt"]);
+    let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
+    let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let section = json!({
+        "version": 1,
+        "settings": {"rate_limit": "1000/1"},
+        "outbound_apps": exported["outbound_apps"],
+    });
+    w.write_config(&serde_yaml_ng::to_string(&section).unwrap());
+    w.vars
+        .insert("OUTBOUND_APP_GITHUB_CLIENT_SECRET".into(), FIRST.into());
+    let out = o.ok(&w, &["plan", "-out", "plans/a.plan"]);
+    assert!(
+        out.contains("~ outbound_app.github") && out.contains("client_secret"),
+        "{out}"
+    );
+    o.ok(&w, &["apply", "plans/a.plan"]);
+    let github = app(&w, "github").unwrap();
+    assert_eq!(
+        (github.client_secret.as_str(), github.client_id.as_str()),
+        (FIRST, "gh-client")
+    );
+    let out = o.ok(&w, &["plan", "--detailed-exitcode"]);
+    assert!(out.contains("No changes"), "{out}");
+    assert!(!o.0.contains(FIRST));
+}
