@@ -338,3 +338,31 @@ fn an_adopted_app_gets_its_secret_set_once() {
     assert!(out.contains("No changes"), "{out}");
     assert!(!o.0.contains(FIRST));
 }
+
+/// `protect: true` on an app: dropping it from the config is a refused plan, no plan file.
+#[test]
+fn a_protected_app_is_never_planned_for_deletion() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    let mut o = Outputs::default();
+    w.write_config(
+        "version: 1
+settings: {rate_limit: 1000/1}
+outbound_apps:
+  - id: slack
+    name: Slack
+    protect: true
+",
+    );
+    o.ok(&w, &["plan", "-out", "plans/a.plan"]);
+    o.ok(&w, &["apply", "plans/a.plan"]);
+    w.write_config("version: 1\nsettings: {rate_limit: 1000/1}\n");
+    let r = o.run(&w, &["plan", "-out", "plans/b.plan"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.out, r.err);
+    assert!(
+        r.err.contains("outbound_app.slack") && r.err.contains("protected"),
+        "{}",
+        r.err
+    );
+    assert!(!w.path("plans/b.plan").exists());
+    assert!(app(&w, "slack").is_some());
+}
