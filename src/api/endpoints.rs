@@ -63,6 +63,14 @@ pub const THEME_EXPORT_V2: &str = "/v2/mgmt/theme/export";
 pub const THEME_IMPORT_V2: &str = "/v2/mgmt/theme/import";
 
 pub const FGA_SCHEMA: &str = "/v1/mgmt/fga/schema";
+pub const PROJECT_UPDATE_NAME: &str = "/v1/mgmt/project/update/name";
+pub const PROJECT_UPDATE_TAGS: &str = "/v1/mgmt/project/update/tags";
+pub const PROJECTS_LIST: &str = "/v1/mgmt/projects/list";
+
+pub const OUTBOUND_APP_CREATE: &str = "/v1/mgmt/outbound/app/create";
+pub const OUTBOUND_APP_UPDATE: &str = "/v1/mgmt/outbound/app/update";
+pub const OUTBOUND_APP_DELETE: &str = "/v1/mgmt/outbound/app/delete";
+pub const OUTBOUND_APPS_LOAD_ALL: &str = "/v1/mgmt/outbound/apps";
 
 /// Every path this tool writes to: a plan file's steps may name only these.
 const WRITE_PATHS: &[&str] = &[
@@ -94,6 +102,11 @@ const WRITE_PATHS: &[&str] = &[
     THEME_IMPORT_V1,
     THEME_IMPORT_V2,
     FGA_SCHEMA,
+    PROJECT_UPDATE_NAME,
+    PROJECT_UPDATE_TAGS,
+    OUTBOUND_APP_CREATE,
+    OUTBOUND_APP_UPDATE,
+    OUTBOUND_APP_DELETE,
 ];
 
 /// The known write path equal to `path`.
@@ -548,6 +561,48 @@ pub fn theme_import_v2(theme: Value) -> Result<ApiRequest, ApiError> {
         ApiRequest::write(THEME_IMPORT_V2, json!({ "theme": Value::Object(theme) }))
             .for_address(Address::theme()),
     )
+}
+
+// ---- project (docs/descope-api.md §16) ----
+
+pub fn project_update_name(name: &str) -> ApiRequest {
+    ApiRequest::write(PROJECT_UPDATE_NAME, json!({ "name": name })).for_address(Address::project())
+}
+
+/// The list replaces the project's tags.
+pub fn project_update_tags(tags: &[String]) -> ApiRequest {
+    ApiRequest::write(PROJECT_UPDATE_TAGS, json!({ "tags": tags })).for_address(Address::project())
+}
+
+/// The only read of a project's name and tags: every project the key may see.
+pub fn projects_list() -> ApiRequest {
+    post_read(PROJECTS_LIST, Some(json!({}))).for_address(Address::project())
+}
+
+// ---- outbound applications (docs/descope-api.md §19) ----
+
+/// A flat body, `id` included (the config chooses it).
+pub fn outbound_app_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::outbound_app);
+    with_address(ApiRequest::write(OUTBOUND_APP_CREATE, body), address)
+}
+
+/// A full override: the whole app, wrapped as `{"app": {...}}`.
+pub fn outbound_app_update(app: Value) -> ApiRequest {
+    let address = str_field(&app, "id").map(Address::outbound_app);
+    with_address(
+        ApiRequest::write(OUTBOUND_APP_UPDATE, json!({ "app": app })),
+        address,
+    )
+}
+
+pub fn outbound_app_delete(id: &str) -> ApiRequest {
+    ApiRequest::write(OUTBOUND_APP_DELETE, json!({ "id": id }))
+        .for_address(Address::outbound_app(id))
+}
+
+pub fn outbound_apps_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, OUTBOUND_APPS_LOAD_ALL)
 }
 
 #[cfg(test)]

@@ -18,9 +18,11 @@ pub mod document;
 pub mod fga_schema;
 pub mod flow;
 pub mod list;
+pub mod outbound_app;
 pub mod password_policy;
 pub mod per_tenant;
 pub mod permission;
+pub mod project;
 pub mod role;
 pub mod tenant;
 pub mod tenant_settings;
@@ -465,6 +467,22 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
+    /// Values the API accepts but never returns (an OIDC client secret), as JSON pointers
+    /// into `Spec::fields()` (`/oidc/client_secret`). The live spec leaves them out; the
+    /// planner compares the desired value with what state.json recorded for it at the last
+    /// apply (docs/design.md, "Secrets the API never gives back").
+    fn write_only_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// May the configuration hold `${secret:VAR}` at this config pointer (`/tenants/0/sso/x/
+    /// oidc/client_secret`)? The kind then turns it into a stand-in and declares it as a
+    /// `SecretField` whose attribute `secret_body_pointer` maps into its bodies.
+    fn accepts_secret_at(&self, config_pointer: &str) -> bool {
+        let _ = config_pointer;
+        false
+    }
+
     /// Can a read-back show whether a write took effect? (Document imports cannot be compared
     /// from a list entry; they are idempotent, so they are sent again.)
     fn verifiable(&self) -> bool {
@@ -557,6 +575,8 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &flow::FlowKind,
         &theme::ThemeKind,
         &fga_schema::FgaSchemaKind,
+        &project::ProjectKind,
+        &outbound_app::OutboundAppKind,
     ]
 }
 

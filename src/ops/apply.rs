@@ -186,6 +186,7 @@ pub async fn apply(
     };
     let before = Before {
         live: &live,
+        desired: &planning.desired,
         scope: &scope,
         secret_fields: &secret_fields,
     };
@@ -388,6 +389,8 @@ fn bind(session: &Session, plan: &PlanFile) -> Result<(), OpError> {
 /// What apply read before its writes, which recording the state after them starts from.
 struct Before<'a> {
     live: &'a LiveGraph,
+    /// The configuration's resources: write-only values are recorded as it states them.
+    desired: &'a crate::resource::desired::DesiredGraph,
     scope: &'a ReadScope,
     secret_fields: &'a [crate::resource::desired::SecretField],
 }
@@ -470,6 +473,13 @@ async fn record_state(
                         state.set_secrets(
                             &c.address,
                             crate::resource::live::secret_attributes(after),
+                        );
+                    }
+                    if let Some(d) = read.desired.resources.get(&c.address) {
+                        let kind = crate::kinds::of(c.address.kind());
+                        state.set_write_only(
+                            &c.address,
+                            crate::resource::write_only::record(kind, &d.spec.fields()),
                         );
                     }
                 }

@@ -178,6 +178,17 @@ pub async fn drift(session: &Session) -> Result<DriftReport, OpError> {
         });
     }
 
+    // Write-only values (secrets Descope never returns) are compared with what the last apply
+    // sent, not with the live project: say so rather than imply they were checked.
+    let mut warnings = live.warnings;
+    for (address, d) in &desired.resources {
+        let kind = crate::kinds::of(address.kind());
+        if let Some(note) = crate::resource::write_only::drift_note(kind, address, &d.spec.fields())
+        {
+            warnings.push(note);
+        }
+    }
+
     let in_sync = differences.is_empty() && changed_outside.is_empty();
     Ok(DriftReport {
         format: DRIFT_FORMAT.to_string(),
@@ -189,6 +200,6 @@ pub async fn drift(session: &Session) -> Result<DriftReport, OpError> {
         differences,
         changed_outside,
         unmanaged: plan.unmanaged.clone(),
-        warnings: live.warnings,
+        warnings,
     })
 }

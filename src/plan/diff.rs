@@ -27,6 +27,8 @@ pub struct Ownership {
     pub protected: BTreeSet<Address>,
     /// Tenants whose last applied config said `delete_cascade: true`.
     pub cascade: BTreeSet<Address>,
+    /// Write-only values the last apply of each address sent (stand-ins for secrets).
+    pub write_only: crate::resource::write_only::Recorded,
 }
 
 impl Ownership {
@@ -45,6 +47,12 @@ impl Ownership {
             managed: state.resources.keys().cloned().collect(),
             protected: flagged(|r| r.protect),
             cascade: flagged(|r| r.delete_cascade),
+            write_only: state
+                .resources
+                .iter()
+                .filter(|(_, r)| !r.write_only.is_empty())
+                .map(|(a, r)| (a.clone(), r.write_only.clone()))
+                .collect(),
         }
     }
 }
@@ -283,6 +291,7 @@ fn plan_existing(
     let want = d.spec.fields();
     let mut have = l.spec.fields();
     kind.compare_view(d.spec.as_ref(), &mut have);
+    crate::resource::write_only::fill(kind, &want, &mut have, ownership.write_only.get(&d.address));
     let mut fields = field_changes(&want, &have, &d.ignore_changes);
     let forces_replace = |f: &FieldChange| kind.replace_fields().contains(&f.field.as_str());
     // A field the API did not return is unknown: never a reason to replace (a tenant's parent).

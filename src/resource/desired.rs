@@ -41,10 +41,14 @@ pub fn build(input: &DesiredInput<'_>) -> Result<DesiredGraph, Vec<String>> {
     let mut graph = DesiredGraph::default();
 
     for (pointer, var) in input.secrets {
-        if !secret_pointer_supported(pointer) {
+        let kind_accepts = crate::kinds::all()
+            .iter()
+            .any(|k| k.accepts_secret_at(pointer));
+        if !secret_pointer_supported(pointer) && !kind_accepts {
             errors.push(format!(
-                "{pointer}: ${{secret:{var}}} is only supported in tenant custom_attributes and environment \
-                 management_key (other fields are stored in plan files as they are)"
+                "{pointer}: ${{secret:{var}}} is only supported in tenant custom_attributes, environment \
+                 management_key and the secret fields of the kinds that have them (other fields are \
+                 stored in plan files as they are)"
             ));
         }
     }

@@ -7,6 +7,7 @@
 pub mod desired;
 pub mod documents;
 pub mod live;
+pub mod write_only;
 
 use std::collections::BTreeSet;
 

@@ -61,6 +61,13 @@ pub struct ManagedResource {
     /// `state show`. Left out for flows and the theme, and in files written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<serde_json::Value>,
+    /// Write-only fields (values the API accepts but never returns, `ResourceKind::
+    /// write_only_fields`) as the last successful apply of this address sent them: pointer →
+    /// the configured value, which for a secret is its `{"secret": VAR, "hmac": …}`
+    /// stand-in, never the value. Planning compares the config against this record instead of
+    /// the live object. Left out when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub write_only: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,10 +182,17 @@ impl StateFile {
     }
 
     pub fn set_managed(&mut self, address: Address, fingerprint: impl Into<String>, protect: bool) {
-        let (secrets, delete_cascade, attributes) = self
+        let (secrets, delete_cascade, attributes, write_only) = self
             .resources
             .get(&address)
-            .map(|r| (r.secrets.clone(), r.delete_cascade, r.attributes.clone()))
+            .map(|r| {
+                (
+                    r.secrets.clone(),
+                    r.delete_cascade,
+                    r.attributes.clone(),
+                    r.write_only.clone(),
+                )
+            })
             .unwrap_or_default();
         self.resources.insert(
             address,
@@ -188,6 +202,7 @@ impl StateFile {
                 secrets,
                 delete_cascade,
                 attributes,
+                write_only,
             },
         );
     }
@@ -210,6 +225,17 @@ impl StateFile {
     pub fn set_secrets(&mut self, address: &Address, secrets: BTreeMap<String, String>) {
         if let Some(r) = self.resources.get_mut(address) {
             r.secrets = secrets;
+        }
+    }
+
+    /// Records the write-only values the last successful write of a managed address sent.
+    pub fn set_write_only(
+        &mut self,
+        address: &Address,
+        values: BTreeMap<String, serde_json::Value>,
+    ) {
+        if let Some(r) = self.resources.get_mut(address) {
+            r.write_only = values;
         }
     }
 

@@ -300,6 +300,32 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
             }))
             .unwrap(),
         ),
+        (
+            "project_update_name",
+            ep::project_update_name("Acme Production"),
+        ),
+        (
+            "project_update_tags",
+            ep::project_update_tags(&strings(&["eu", "prod"])),
+        ),
+        ("projects_list", ep::projects_list()),
+        (
+            "outbound_app_create",
+            ep::outbound_app_create(json!({
+                "id": "google", "name": "Google", "clientId": "cid",
+                "tokenUrl": "https://oauth2.googleapis.com/token",
+                "tokenUrlParams": [{"name": "aud", "value": "x"}],
+                "accessType": "offline", "prompt": ["consent"]
+            })),
+        ),
+        (
+            "outbound_app_update",
+            ep::outbound_app_update(json!({
+                "id": "google", "name": "Google Workspace", "description": "", "pkce": true
+            })),
+        ),
+        ("outbound_app_delete", ep::outbound_app_delete("google")),
+        ("outbound_apps_load_all", ep::outbound_apps_load_all()),
     ]
 }
 

@@ -157,6 +157,8 @@ pub struct ProjectData {
     pub password_settings: PasswordSettings,
     pub lists: Vec<NamedList>,
     pub fga_schema: FgaSchema,
+    pub project: ProjectInfo,
+    pub outbound_apps: Vec<OutboundApp>,
 }
 
 /// The FGA schema (docs/descope-api.md §15): the DSL as last saved, and how many saves made it
@@ -166,6 +168,56 @@ pub struct ProjectData {
 pub struct FgaSchema {
     pub dsl: String,
     pub version: u64,
+}
+
+/// The project's own name and tags (docs/descope-api.md §16).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectInfo {
+    /// The id the emulator serves (`EmulatorOptions::project_id`), set at every start: it is
+    /// the server's, not the project file's.
+    #[serde(skip)]
+    pub id: String,
+    pub name: String,
+    pub environment: String,
+    pub tags: Vec<String>,
+}
+
+/// An outbound application (docs/descope-api.md §19). URL parameters are kept as sent (PY
+/// `{name, value}`, GO `{key, value}`); `client_secret` is write-only: kept, never rendered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OutboundApp {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub template_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub logo: String,
+    pub discovery_url: String,
+    pub authorization_url: String,
+    pub authorization_url_params: Vec<Value>,
+    pub token_url: String,
+    pub token_url_params: Vec<Value>,
+    pub revocation_url: String,
+    pub default_scopes: Vec<String>,
+    pub default_redirect_url: String,
+    pub callback_domain: String,
+    pub pkce: bool,
+    pub access_type: String,
+    pub prompt: Vec<String>,
+}
+
+impl OutboundApp {
+    /// Exactly Descope's app object (GO `types.go` `OutboundApp`): everything but the secret.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("clientSecret");
+        }
+        v
+    }
 }
 
 /// A list (docs/descope-api.md §18): `data` is strings, or an object for a `json` list.
@@ -202,6 +254,10 @@ impl ProjectData {
 
     pub fn list_mut(&mut self, id: &str) -> Option<&mut NamedList> {
         self.lists.iter_mut().find(|l| l.id == id)
+    }
+
+    pub fn outbound_app(&self, id: &str) -> Option<&OutboundApp> {
+        self.outbound_apps.iter().find(|a| a.id == id)
     }
 
     pub fn children(&self, id: &str) -> Vec<String> {

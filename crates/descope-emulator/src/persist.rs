@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{
     FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
 };
+use super::data::{OutboundApp, ProjectInfo};
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,12 @@ struct Delta {
     lists_removed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fga_schema: Option<FgaSchema>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<ProjectInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outbound_apps: Vec<OutboundApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outbound_apps_removed: Vec<String>,
 }
 
 impl Delta {
@@ -60,6 +67,11 @@ impl Delta {
             changed(&before.permissions, &after.permissions, permission_key);
         let (flows, flows_removed) = changed(&before.flows, &after.flows, flow_key);
         let (lists, lists_removed) = changed(&before.lists, &after.lists, list_key);
+        let (outbound_apps, outbound_apps_removed) = changed(
+            &before.outbound_apps,
+            &after.outbound_apps,
+            outbound_app_key,
+        );
         Delta {
             tenants,
             tenants_removed,
@@ -75,6 +87,9 @@ impl Delta {
             lists,
             lists_removed,
             fga_schema: (before.fga_schema != after.fga_schema).then(|| after.fga_schema.clone()),
+            project: (before.project != after.project).then(|| after.project.clone()),
+            outbound_apps,
+            outbound_apps_removed,
         }
     }
 
@@ -97,6 +112,9 @@ fn flow_key(f: &Flow) -> String {
 }
 fn list_key(l: &NamedList) -> String {
     l.id.clone()
+}
+fn outbound_app_key(a: &OutboundApp) -> String {
+    a.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -175,6 +193,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
     let mut fga_schema = data.fga_schema;
+    let mut project = data.project;
+    let mut outbound_apps = Replay::new(data.outbound_apps, &outbound_app_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -207,6 +227,14 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         if let Some(f) = delta.fga_schema {
             fga_schema = f;
         }
+        if let Some(p) = delta.project {
+            project = p;
+        }
+        outbound_apps.apply(
+            delta.outbound_apps,
+            delta.outbound_apps_removed,
+            &outbound_app_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -217,6 +245,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         password_settings,
         lists: lists.finish(),
         fga_schema,
+        project,
+        outbound_apps: outbound_apps.finish(),
     })
 }
 
@@ -369,6 +399,30 @@ mod tests {
         let store = Store::create(&path, &load(&path).unwrap().unwrap()).unwrap();
         drop(store);
         assert_eq!(std::fs::read(log_path(&path)).unwrap().len(), 0);
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
+    fn the_project_and_outbound_apps_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let mut next = data.clone();
+        next.project.name = "Renamed".into();
+        next.project.tags = vec!["prod".into()];
+        next.outbound_apps.push(OutboundApp {
+            id: "google".into(),
+            name: "Google".into(),
+            client_secret: "kept".into(),
+            ..Default::default()
+        });
+        store.record(&data, &next).unwrap();
+        let mut last = next.clone();
+        last.outbound_apps.clear();
+        store.record(&next, &last).unwrap();
+        assert_eq!(load(&path).unwrap().as_ref(), Some(&last));
+        store.record(&last, &next).unwrap();
         assert_eq!(load(&path).unwrap(), Some(next));
     }
 

@@ -1691,6 +1691,14 @@ async fn python_sdk_conformance() {
         "/v1/mgmt/theme/import",
         "/v2/mgmt/theme/import",
         "/v1/mgmt/fga/schema",
+        "/v1/mgmt/project/update/name",
+        "/v1/mgmt/project/update/tags",
+        "/v1/mgmt/projects/list",
+        "/v1/mgmt/outbound/app/create",
+        "/v1/mgmt/outbound/app/update",
+        "/v1/mgmt/outbound/app/delete",
+        "/v1/mgmt/outbound/app/google",
+        "/v1/mgmt/outbound/apps",
     ] {
         assert!(paths.contains(path), "the SDK never called {path}");
     }
@@ -1768,6 +1776,8 @@ async fn node_sdk_conformance() {
                 "/v1/mgmt/permission/all",
                 "/v1/mgmt/role/all",
                 "/v1/mgmt/fga/schema",
+                "/v1/mgmt/outbound/app/google",
+                "/v1/mgmt/outbound/apps",
             ][..],
         ),
         (
@@ -1807,6 +1817,12 @@ async fn node_sdk_conformance() {
                 "/v2/mgmt/theme/export",
                 "/v2/mgmt/theme/import",
                 "/v1/mgmt/fga/schema",
+                "/v1/mgmt/project/update/name",
+                "/v1/mgmt/project/update/tags",
+                "/v1/mgmt/projects/list",
+                "/v1/mgmt/outbound/app/create",
+                "/v1/mgmt/outbound/app/update",
+                "/v1/mgmt/outbound/app/delete",
             ][..],
         ),
     ] {

@@ -4,8 +4,10 @@
 mod fga;
 mod flows;
 pub(crate) mod lists;
+mod outbound_apps;
 mod password;
 mod permissions;
+mod project;
 mod roles;
 mod tenants;
 
@@ -82,11 +84,16 @@ pub struct Route {
 
 /// Calls that carry their key in the path rather than the query: NODE loads a list as
 /// `GET /v1/mgmt/list/<id>` and `GET /v1/mgmt/list/name/<name>` where PY sends `?id=` and
-/// `?name=` (docs/emulator.md). Returns the path to route and the query pair it stands for,
+/// `?name=` (docs/emulator.md); every SDK loads an outbound application as
+/// `GET /v1/mgmt/outbound/app/<id>` (docs/descope-api.md §19). Returns the path to route and the query pair it stands for,
 /// still percent-encoded (the query parser decodes it).
 pub fn path_key(method: &Method, path: &str) -> Option<(&'static str, String)> {
     if method.as_str() != "GET" {
         return None;
+    }
+    if let Some(id) = path.strip_prefix("/v1/mgmt/outbound/app/") {
+        return (!id.is_empty() && !id.contains('/'))
+            .then(|| ("/v1/mgmt/outbound/app", format!("id={id}")));
     }
     if let Some(name) = path.strip_prefix("/v1/mgmt/list/name/") {
         return (!name.is_empty()).then(|| ("/v1/mgmt/list/name", format!("name={name}")));
@@ -157,6 +164,14 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v2/mgmt/theme/import") => (flows::theme_import_v2, true),
         ("POST", "/v1/mgmt/fga/schema") => (fga::save, true),
         ("GET", "/v1/mgmt/fga/schema") => (fga::load, false),
+        ("POST", "/v1/mgmt/project/update/name") => (project::update_name, true),
+        ("POST", "/v1/mgmt/project/update/tags") => (project::update_tags, true),
+        ("POST", "/v1/mgmt/projects/list") => (project::list, false),
+        ("POST", "/v1/mgmt/outbound/app/create") => (outbound_apps::create, true),
+        ("POST", "/v1/mgmt/outbound/app/update") => (outbound_apps::update, true),
+        ("POST", "/v1/mgmt/outbound/app/delete") => (outbound_apps::delete, true),
+        ("GET", "/v1/mgmt/outbound/app") => (outbound_apps::load, false),
+        ("GET", "/v1/mgmt/outbound/apps") => (outbound_apps::load_all, false),
         _ => return None,
     };
     Some(Route {

@@ -357,6 +357,41 @@ async function main() {
   r = await raw(client, '/v1/mgmt/no-such-endpoint', {});
   check(r.status === 404 && typeof r.body.errorCode === 'string', `unknown endpoint: ${r.status} ${show(r.body)}`);
 
+  // Project (docs/descope-api.md §16): update then read back through projects/list.
+  {
+    await ok(mgmt.project.updateName('Conformance (node)'), 'project updateName');
+    await ok(mgmt.project.updateTags(['prod', 'eu']), 'project updateTags');
+    let projects = await ok(mgmt.project.listProjects(), 'listProjects');
+    check(projects.length === 1 && projects[0].id === PROJECT, `projects/list: ${show(projects)}`);
+    check(projects[0].name === 'Conformance (node)' && show(projects[0].tags) === '["prod","eu"]',
+      `project: ${show(projects)}`);
+    await expectError(400, mgmt.project.updateName(''), 'empty project name', missingArguments);
+    await expectError(400, mgmt.project.updateTags(['']), 'empty tag', invalidRequest);
+  }
+
+  // Outbound applications (docs/descope-api.md §19): create, load, update, load, delete, 404.
+  {
+    const outbound = mgmt.outboundApplication;
+    const created = await ok(outbound.createApplication({
+      id: 'google', name: 'Google', description: 'Calendar', clientId: 'cid', clientSecret: 'shh',
+      tokenUrl: 'https://accounts.example.com/token', tokenUrlParams: [{ key: 'aud', value: 'x' }],
+      defaultScopes: ['calendar.read'], pkce: true, accessType: 'offline', prompt: ['consent'],
+    }), 'outbound createApplication');
+    check(created.id === 'google' && !('clientSecret' in created), `outbound create: ${show(created)}`);
+    let app = await ok(outbound.loadApplication('google'), 'outbound loadApplication');
+    check(show(app.tokenUrlParams) === '[{"key":"aud","value":"x"}]', `url params as sent: ${show(app)}`);
+    check(app.accessType === 'offline' && app.pkce === true && !('clientSecret' in app), `load: ${show(app)}`);
+    const updated = await ok(outbound.updateApplication({ id: 'google', name: 'Google Workspace' }),
+      'outbound updateApplication');
+    check(updated.name === 'Google Workspace', `outbound update: ${show(updated)}`);
+    app = await ok(outbound.loadApplication('google'), 'outbound loadApplication');
+    check(app.clientId === '' && show(app.defaultScopes) === '[]', `update is a full override: ${show(app)}`);
+    const apps = await ok(outbound.loadAllApplications(), 'outbound loadAllApplications');
+    check(apps.map((a) => a.id).includes('google'), `outbound load all: ${show(apps)}`);
+    await ok(outbound.deleteApplication('google'), 'outbound deleteApplication');
+    await expectError(404, outbound.loadApplication('google'), 'deleted outbound app');
+  }
+
   // The handshake's tier went out on the management calls made after it had answered.
   const last = sent.filter((s) => s.path.startsWith('/v1/mgmt/tenant')).pop();
   check(last?.license === 'tier1', `x-descope-license after the handshake: ${show(last)}`);

@@ -238,5 +238,53 @@ if LIMITED:
         retry = e.rate_limit_parameters.get("Retry-After")
         check(isinstance(retry, int) and 1 <= retry <= 60, f"Retry-After: {e.rate_limit_parameters}")
 
+# Project (docs/descope-api.md §16): update then read back through the only read there is.
+mgmt.project.update_name("Conformance")
+mgmt.project.update_tags(["prod", "eu"])
+projects = mgmt.project.list_projects()["projects"]
+check([p["id"] for p in projects] == [PROJECT], f"projects/list lists the served project: {projects}")
+check(projects[0]["name"] == "Conformance" and projects[0]["tags"] == ["prod", "eu"], f"project: {projects}")
+mgmt.project.update_tags(["eu"])
+check(mgmt.project.list_projects()["projects"][0]["tags"] == ["eu"], "tags are replaced")
+expect_error(400, lambda: mgmt.project.update_name(""), "E011002")
+expect_error(400, lambda: mgmt.project.update_tags([""]), "E011003")
+
+# Outbound applications (docs/descope-api.md §19): create, load, update, load, delete, 404.
+from descope.management.common import AccessType, PromptType, URLParam
+
+outbound = mgmt.outbound_application
+app = outbound.create_application(
+    "Google",
+    id="google",
+    description="Calendar",
+    client_id="cid",
+    client_secret="shh",
+    authorization_url="https://accounts.example.com/auth",
+    authorization_url_params=[URLParam("hd", "example.com")],
+    token_url="https://accounts.example.com/token",
+    default_scopes=["calendar.read"],
+    pkce=True,
+    access_type=AccessType.OFFLINE,
+    prompt=[PromptType.CONSENT],
+)["app"]
+check(app["id"] == "google" and app["name"] == "Google", f"outbound create: {app}")
+check("clientSecret" not in app, "the client secret is write-only")
+loaded = outbound.load_application("google")["app"]
+check(loaded["authorizationUrlParams"] == [{"name": "hd", "value": "example.com"}], f"url params as sent: {loaded}")
+check(loaded["accessType"] == "offline" and loaded["prompt"] == ["consent"] and loaded["pkce"] is True, f"{loaded}")
+check("clientSecret" not in loaded, "load leaves the secret out")
+updated = outbound.update_application("google", "Google Workspace", client_id="cid2")["app"]
+check(updated["name"] == "Google Workspace", f"outbound update: {updated}")
+loaded = outbound.load_application("google")["app"]
+check(loaded["clientId"] == "cid2" and loaded["description"] == "", f"update is a full override: {loaded}")
+check(loaded["defaultScopes"] == [] and loaded["pkce"] is False, f"update is a full override: {loaded}")
+slack_id = outbound.create_application("Slack")["app"]["id"]
+apps = outbound.load_all_applications()["apps"]
+check(sorted(a["id"] for a in apps) == sorted(["google", slack_id]), f"outbound load all: {apps}")
+expect_error(400, lambda: outbound.create_application("Slack"), "E011003")
+outbound.delete_application("google")
+expect_error(404, lambda: outbound.load_application("google"))
+expect_error(404, lambda: outbound.delete_application("google"))
+
 print(f"conformance: {checks} checks passed")
 sys.exit(0)
