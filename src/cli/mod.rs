@@ -160,6 +160,17 @@ fn validate(global: &args::GlobalArgs) -> u8 {
     };
     match descope_mgmt::ops::validate::validate(&opts) {
         Ok(envs) => {
+            // Said once, and only when every environment checked agrees: a template that only
+            // prod's overlay uses is not unused.
+            let mut seen = std::collections::BTreeMap::new();
+            for w in envs.iter().flat_map(|e| &e.warnings) {
+                *seen.entry(w).or_insert(0) += 1;
+            }
+            for (w, n) in seen {
+                if n == envs.len() {
+                    eprintln!("{}", w.as_warning());
+                }
+            }
             if !global.quiet {
                 for e in envs {
                     println!("{e}");

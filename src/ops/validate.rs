@@ -20,6 +20,8 @@ pub struct EnvSummary {
     pub permissions: usize,
     pub flows: usize,
     pub theme: bool,
+    /// Problems that do not make the configuration invalid (an unused SSO template).
+    pub warnings: Vec<config::Diagnostic>,
 }
 
 impl std::fmt::Display for EnvSummary {
@@ -46,6 +48,7 @@ fn summary(l: &LoadedConfig) -> EnvSummary {
         permissions: l.config.permissions.len(),
         flows: l.config.flows.len(),
         theme: l.config.theme.is_some(),
+        warnings: l.warnings.clone(),
     }
 }
 
