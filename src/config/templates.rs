@@ -332,7 +332,9 @@ fn fill(
                 // Like `${VAR}`: only a value that is one reference takes the type of its text.
                 *plain = *plain && whole;
             }
-            Err(messages) => {
+            Err((partial, messages)) => {
+                // The load fails on these; what is left must not also fail the `${VAR}` pass.
+                *text = partial;
                 for (message, hint) in messages {
                     problems.push(
                         Diagnostic::new(&loc(node.pos), K::UnknownTemplateVariable, message)
@@ -357,11 +359,12 @@ fn fill(
 
 /// The text with every `${tenant.…}` replaced, and whether the text was exactly one reference;
 /// `None` when it has none. `$${` and other `${…}` are left for the `${VAR}` pass.
+/// On failure, the text without the references that failed, and per failure its message and hint.
 #[allow(clippy::type_complexity)]
 fn tenant_refs(
     text: &str,
     refs: &TenantRefs,
-) -> Result<Option<(String, bool)>, Vec<(String, String)>> {
+) -> Result<Option<(String, bool)>, (String, Vec<(String, String)>)> {
     const OPEN: &str = "${tenant.";
     if !text.contains(OPEN) {
         return Ok(None);
@@ -425,7 +428,7 @@ fn tenant_refs(
     }
     out.push_str(rest);
     if !errors.is_empty() {
-        return Err(errors);
+        return Err((out, errors));
     }
     let trimmed = text.trim();
     let whole = count == 1 && trimmed.starts_with(OPEN) && trimmed.ends_with('}') && {

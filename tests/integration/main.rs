@@ -37,6 +37,7 @@ mod pace;
 mod password_policy;
 mod plan;
 mod remote;
+mod sso_templates;
 mod state;
 mod tenant_settings;
 mod trust;
