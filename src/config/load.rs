@@ -113,6 +113,30 @@ impl LoadedConfig {
         Ok(doc)
     }
 
+    /// The configuration as every command sees it (overlay merged, SSO templates expanded,
+    /// variables substituted) as YAML, each secret value shown as `(secret VAR)`.
+    pub fn render(&self) -> Result<String, Diagnostic> {
+        let refuse = |why: &str| {
+            Diagnostic::new(
+                &at_start(&self.file),
+                K::InvalidValue,
+                format!("cannot print the configuration: {why}"),
+            )
+        };
+        let mut yaml = serde_yaml_ng::to_value(&self.config).map_err(|e| refuse(&e.to_string()))?;
+        self.config.sections.insert_into(&mut yaml);
+        let mut json: Json = serde_yaml_ng::from_value(yaml).map_err(|e| refuse(&e.to_string()))?;
+        for (pointer, var) in &self.secrets {
+            // A secret whose place the rendering does not have could be shown elsewhere:
+            // print nothing rather than risk it.
+            let v = json
+                .pointer_mut(pointer)
+                .ok_or_else(|| refuse(&format!("secret `{var}` has no place in it")))?;
+            *v = Json::String(format!("(secret {var})"));
+        }
+        serde_yaml_ng::to_string(&json).map_err(|e| refuse(&e.to_string()))
+    }
+
     /// Is the value at this JSON pointer (or inside it) a secret?
     pub fn is_secret(&self, pointer: &str) -> bool {
         self.secrets

@@ -327,3 +327,65 @@ fn an_unused_template_warns_once_and_the_configuration_stays_valid() {
         "{schema}"
     );
 }
+
+#[test]
+fn validate_print_shows_the_configuration_commands_see_with_secrets_masked() {
+    let t = TestEnv::new();
+    let secret = "s3cr3t-attribute-value-19ab";
+    let plain = TEMPLATED.split("tenants:").next().unwrap().to_string()
+        + "tenants:\n  - id: acme\n    name: ${NAME}\n    custom_attributes: {token: \"Bearer ${secret:TOKEN}\"}\n";
+    t.write_config(&plain);
+    let out = t
+        .cmd(&["validate", "--env", "dev", "--print"])
+        .env("NAME", "Acme Inc")
+        .env("TOKEN", secret)
+        .env("DEV_KEY", "key-for-dev-0123456789")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.starts_with("--- # environment dev\n"), "{stdout}");
+    let printed: Value = serde_yaml_ng::from_str(&stdout).unwrap();
+    assert_eq!(printed["tenants"][0]["name"], "Acme Inc");
+    assert_eq!(
+        printed["tenants"][0]["custom_attributes"]["token"],
+        "(secret TOKEN)"
+    );
+    assert_eq!(
+        printed["environments"]["dev"]["management_key"],
+        "(secret DEV_KEY)"
+    );
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    assert!(!stdout.contains("key-for-dev-0123456789"));
+    // The summary moves to stderr, so stdout is YAML alone.
+    assert!(stderr.contains("dev: valid ("), "{stderr}");
+
+    if sso_section_registered() {
+        t.write_config(TEMPLATED);
+        let out = t
+            .cmd(&["validate", "--env", "dev", "--print"])
+            .env("GOOGLE_SECRET", "s3cr3t-google-value-7f1d")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: Value = serde_yaml_ng::from_str(&stdout).unwrap();
+        assert_eq!(
+            printed["tenants"][1]["sso"]["default"]["oidc"],
+            json!({
+                "name": "Google",
+                "client_id": "globex-client",
+                "client_secret": "(secret GOOGLE_SECRET)",
+                "auth_url": "https://accounts.google.com/o/oauth2/v2/auth",
+            })
+        );
+        assert!(!stdout.contains("s3cr3t-google-value-7f1d"));
+        assert!(!stdout.contains("sso_templates"));
+    }
+}
