@@ -376,9 +376,9 @@ fn tenant_refs(
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(tail) = after.strip_prefix("$${") {
             out.push_str("$${");
-            rest = &after[3..];
+            rest = tail;
             continue;
         }
         let Some(body) = after.strip_prefix(OPEN) else {

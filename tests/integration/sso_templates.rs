@@ -311,9 +311,9 @@ fn an_unused_template_warns_once_and_the_configuration_stays_valid() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!(
+        stderr.contains(
             "descope.yaml:14:3: warning[unused_template] template `spare` is used by no tenant"
-        )),
+        ),
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("dev: valid ("));
