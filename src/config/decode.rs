@@ -36,6 +36,7 @@ pub fn schema() -> &'static Json {
                 super::templates::schema(),
             );
         }
+        super::templates::document_in_sso_entries(&mut root);
         root
     })
 }

@@ -42,6 +42,49 @@ pub fn schema() -> Json {
     })
 }
 
+/// Adds `template` and `vars` to the schema of a tenant `sso` entry, where the kind that owns
+/// the section declares one, so editors accept a templated entry. The loader never sees them
+/// there (expansion removes them first); this is for `descope-mgmt schema` only.
+pub fn document_in_sso_entries(root: &mut Json) {
+    let Some(tenant) = follow(root, "/properties/tenants/items") else {
+        return;
+    };
+    let Some(entry) = follow(root, &format!("{tenant}/properties/sso"))
+        .and_then(|sso| follow(root, &format!("{sso}/additionalProperties")))
+    else {
+        return;
+    };
+    let Some(Json::Object(props)) = root.pointer_mut(&format!("{entry}/properties")) else {
+        return;
+    };
+    props.entry(TEMPLATE).or_insert_with(|| {
+        json!({"description": "Name of an `sso_templates` entry this entry is expanded from; the other keys override the template's.", "type": "string"})
+    });
+    props.entry(VARS).or_insert_with(|| {
+        json!({"description": "Values for the template's `${tenant.vars.NAME}`.", "type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}})
+    });
+}
+
+/// The pointer of the schema at `pointer` after following `$ref`s and the non-null branch of
+/// `anyOf` (how schemars writes `Option<T>`).
+fn follow(root: &Json, pointer: &str) -> Option<String> {
+    let mut at = pointer.to_string();
+    for _ in 0..8 {
+        let node = root.pointer(&at)?;
+        if let Some(r) = node.get("$ref").and_then(Json::as_str) {
+            at = r.trim_start_matches('#').to_string();
+        } else if let Some(branches) = node.get("anyOf").and_then(Json::as_array) {
+            let i = branches
+                .iter()
+                .position(|b| b.get("type").and_then(Json::as_str) != Some("null"))?;
+            at = format!("{at}/anyOf/{i}");
+        } else {
+            return Some(at);
+        }
+    }
+    None
+}
+
 /// What expansion found: errors, and warnings that do not stop the load.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -169,6 +212,9 @@ fn expand_tenant(
     else {
         return;
     };
+    // Entries whose template could not be found: dropped, so the `sso` checks do not report
+    // the same mistake again as a missing or unknown key (the load fails already).
+    let mut failed = Vec::new();
     for entry in entries.iter_mut() {
         let Value::Map(keys) = &entry.value.value else {
             continue;
@@ -198,6 +244,7 @@ fn expand_tenant(
                 )
                 .with_address(address.clone()),
             );
+            failed.push(entry.key.clone());
             continue;
         };
         let template_name = template_name.to_string();
@@ -222,6 +269,7 @@ fn expand_tenant(
                 .with_hint(hint)
                 .with_address(address.clone()),
             );
+            failed.push(entry.key.clone());
             continue;
         };
         template.used = true;
@@ -276,6 +324,7 @@ fn expand_tenant(
             pos: entry.value.pos,
         };
     }
+    entries.retain(|e| !failed.contains(&e.key));
 }
 
 /// A `vars:` mapping of names to scalars.
@@ -644,6 +693,29 @@ sso_templates:
             .unwrap();
         assert_eq!(unknown.hint.as_deref(), Some("did you mean `okta-saml`?"));
         assert_eq!(unknown.address.as_deref(), Some("tenant.a"));
+    }
+
+    #[test]
+    fn the_sso_entry_schema_learns_template_and_vars() {
+        let mut root = json!({
+            "properties": {"tenants": {"type": "array", "items": {"$ref": "#/$defs/TenantConfig"}}},
+            "$defs": {
+                "TenantConfig": {"properties": {"sso": {"anyOf": [
+                    {"type": "object", "additionalProperties": {"$ref": "#/$defs/SsoEntry"}},
+                    {"type": "null"}
+                ]}}},
+                "SsoEntry": {"type": "object", "properties": {"display_name": {}}, "additionalProperties": false}
+            }
+        });
+        document_in_sso_entries(&mut root);
+        let props = root.pointer("/$defs/SsoEntry/properties").unwrap();
+        assert_eq!(props["template"]["type"], "string");
+        assert_eq!(props["vars"]["type"], "object");
+        // Without an `sso` section in the schema nothing changes.
+        let mut bare = json!({"properties": {"tenants": {"items": {"$ref": "#/$defs/T"}}}, "$defs": {"T": {"properties": {}}}});
+        let before = bare.clone();
+        document_in_sso_entries(&mut bare);
+        assert_eq!(bare, before);
     }
 
     #[test]
