@@ -172,8 +172,10 @@ pub enum Command {
     Init,
 
     /// Check the configuration without touching the network.
-    #[command(after_help = "Example:\n  descope-mgmt validate --config descope.yaml --env prod")]
-    Validate,
+    #[command(
+        after_help = "Example:\n  descope-mgmt validate --config descope.yaml --env prod --print"
+    )]
+    Validate(ValidateArgs),
 
     /// Compare the configuration with the live project and save the changes as a plan.
     #[command(after_help = "Example:\n  descope-mgmt plan --env dev -out plans/dev.plan")]
@@ -274,6 +276,14 @@ pub enum Format {
     Text,
     Markdown,
     Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Also print each environment's configuration as the other commands see it: overlay
+    /// merged, SSO templates expanded, variables substituted, secrets shown as `(secret VAR)`.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -59,6 +59,11 @@ pub enum DiagnosticKind {
     /// A value of the right type outside what the field accepts (a duration, a URL).
     InvalidValue,
     InvalidStateSettings,
+    UnknownTemplate,
+    UnknownTemplateVariable,
+    NestedTemplate,
+    /// A warning: a template no tenant uses.
+    UnusedTemplate,
 }
 
 impl DiagnosticKind {
@@ -102,6 +107,10 @@ impl DiagnosticKind {
             InvalidRateLimit => "invalid_rate_limit",
             InvalidValue => "invalid_value",
             InvalidStateSettings => "invalid_state_settings",
+            UnknownTemplate => "unknown_template",
+            UnknownTemplateVariable => "unknown_template_variable",
+            NestedTemplate => "nested_template",
+            UnusedTemplate => "unused_template",
         }
     }
 }
@@ -153,6 +162,17 @@ impl Diagnostic {
             line: self.line,
             column: self.column,
         }
+    }
+}
+
+impl Diagnostic {
+    /// The same line as `Display`, for a problem that does not stop the load.
+    pub fn as_warning(&self) -> String {
+        self.to_string().replacen(
+            &format!(": error[{}]", self.kind),
+            &format!(": warning[{}]", self.kind),
+            1,
+        )
     }
 }
 

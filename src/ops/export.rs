@@ -70,6 +70,7 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
         secrets: BTreeMap::new(),
         source_map: SourceMap::default(),
         vars: crate::config::VarSource::Process,
+        warnings: Vec::new(),
     }
 }
 

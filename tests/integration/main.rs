@@ -41,6 +41,7 @@ mod plan;
 mod project;
 mod remote;
 mod renames;
+mod sso_templates;
 mod state;
 mod tenant_settings;
 mod trust;
