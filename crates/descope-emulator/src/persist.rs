@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
+    AccessKey, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
 };
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
@@ -48,6 +48,10 @@ struct Delta {
     lists: Vec<NamedList>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     lists_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    access_keys: Vec<AccessKey>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    access_keys_removed: Vec<String>,
 }
 
 impl Delta {
@@ -58,6 +62,8 @@ impl Delta {
             changed(&before.permissions, &after.permissions, permission_key);
         let (flows, flows_removed) = changed(&before.flows, &after.flows, flow_key);
         let (lists, lists_removed) = changed(&before.lists, &after.lists, list_key);
+        let (access_keys, access_keys_removed) =
+            changed(&before.access_keys, &after.access_keys, access_key_key);
         Delta {
             tenants,
             tenants_removed,
@@ -72,6 +78,8 @@ impl Delta {
                 .then(|| after.password_settings.clone()),
             lists,
             lists_removed,
+            access_keys,
+            access_keys_removed,
         }
     }
 
@@ -94,6 +102,9 @@ fn flow_key(f: &Flow) -> String {
 }
 fn list_key(l: &NamedList) -> String {
     l.id.clone()
+}
+fn access_key_key(k: &AccessKey) -> String {
+    k.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -171,6 +182,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut theme = data.theme;
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
+    let mut access_keys = Replay::new(data.access_keys, &access_key_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -200,6 +212,11 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             password_settings = p;
         }
         lists.apply(delta.lists, delta.lists_removed, &list_key);
+        access_keys.apply(
+            delta.access_keys,
+            delta.access_keys_removed,
+            &access_key_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -209,6 +226,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         theme,
         password_settings,
         lists: lists.finish(),
+        access_keys: access_keys.finish(),
     })
 }
 

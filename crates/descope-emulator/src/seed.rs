@@ -81,6 +81,7 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
         },
         password_settings: Default::default(),
         lists: Vec::new(),
+        access_keys: Vec::new(),
     }
 }
 

@@ -1656,6 +1656,11 @@ async fn python_sdk_conformance() {
         "/v2/mgmt/flow/import",
         "/v1/mgmt/theme/import",
         "/v2/mgmt/theme/import",
+        "/v1/mgmt/accesskey/search",
+        "/v1/mgmt/accesskey/update",
+        "/v1/mgmt/accesskey/rotate",
+        "/v1/mgmt/accesskey/deactivate/batch",
+        "/v1/mgmt/accesskey/delete/batch",
     ] {
         assert!(paths.contains(path), "the SDK never called {path}");
     }
