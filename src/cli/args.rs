@@ -294,6 +294,11 @@ pub struct ApplyArgs {
     /// How long to wait for another apply on this environment to finish (e.g. 30s, 5m).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: humantime::Duration,
+    /// Write each new access key's secret (shown by Descope only once) to DIR/<name>.key
+    /// (mode 0600, never overwritten; DIR created 0700). Required when the plan creates or
+    /// replaces an access key, refused when it creates none.
+    #[arg(long, value_name = "DIR")]
+    pub access_key_out: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
 }

@@ -364,7 +364,11 @@ pub async fn apply_with_progress(
     quiet: bool,
 ) -> Result<ApplyReport, OpError> {
     let progress = Arc::new(ApplyProgress::new(plan.changes.len(), quiet));
-    let req = ApplyRequest { plan, lock_timeout };
+    let req = ApplyRequest {
+        plan,
+        lock_timeout,
+        access_key_out: None,
+    };
     let result = apply(session, req, progress.clone()).await;
     progress.finish();
     result
@@ -439,6 +443,7 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         let req = ApplyRequest {
             plan,
             lock_timeout: a.lock_timeout.into(),
+            access_key_out: a.access_key_out.clone(),
         };
         let result = apply(&session, req, progress.clone()).await;
         progress.finish();

@@ -13,6 +13,7 @@
 //! Adding a kind: one new module here and one line in [`all`]
 //! (docs/adding-a-resource-kind.md).
 
+pub mod access_key;
 pub mod default_roles;
 pub mod document;
 pub mod flow;
@@ -533,6 +534,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
+        &access_key::AccessKeyKind,
     ]
 }
 
