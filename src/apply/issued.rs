@@ -37,8 +37,8 @@ impl KeyFiles {
                 taken.join(", ")
             ));
         }
-        create_private_dir(dir)
-            .map_err(|e| format!("--access-key-out {}: cannot create it: {e}", dir.display()))?;
+        crate::util::atomic::create_private_dir_all(dir)
+            .map_err(|e| format!("--access-key-out {}: {e}", dir.display()))?;
         Ok(files)
     }
 
@@ -79,17 +79,6 @@ pub fn file_stem(name: &str) -> String {
     out
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
-
 /// Writes `bytes` to a file that must not exist yet (O_EXCL), readable by its owner only, and
 /// syncs it before returning: the caller records success only after this.
 pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -103,6 +92,20 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = o.open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// Replaces `path` (`--force`) with a file readable by its owner only: written to a new
+/// temporary file beside it, synced, then renamed over it.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let _ = std::fs::remove_file(&tmp);
+    let result = write_new_private(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -247,6 +247,32 @@ pub enum Command {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
     },
+
+    /// Access keys: issue a new secret for one (`rotate`).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  descope-mgmt access-key rotate ci-bot --out secrets/ci-bot.key --env prod"
+    )]
+    AccessKey(AccessKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Have Descope issue a new secret for the access key NAME and write it to FILE (mode
+    /// 0600). The old secret stops working at once.
+    #[command(
+        after_help = "Example:\n  descope-mgmt access-key rotate ci-bot --out secrets/ci-bot.key --env prod"
+    )]
+    Rotate {
+        /// The key's name (its address is `access_key.NAME`).
+        name: String,
+        /// Where to write the new secret; an existing file is refused unless --force.
+        #[arg(long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
