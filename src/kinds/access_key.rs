@@ -476,10 +476,30 @@ impl ResourceKind for AccessKeyKind {
                 active: k.active.filter(|_| managed("active")),
                 user_id: k.user_id.clone().filter(|_| managed("user_id")),
             };
+            // Created after the roles and tenants it names (deletes run the other way), each
+            // of which must exist live or be planned. A tenant's role name means the tenant's
+            // own role when the config declares one, else the project role.
+            let mut depends_on: Vec<Address> = spec
+                .roles
+                .iter()
+                .flatten()
+                .map(|r| Address::role(None, r))
+                .collect();
+            for (tenant, roles) in spec.tenant_roles.iter().flatten() {
+                depends_on.push(Address::tenant(tenant));
+                for r in roles {
+                    let own = input
+                        .config
+                        .roles
+                        .iter()
+                        .any(|c| c.tenant.as_deref() == Some(tenant.as_str()) && &c.name == r);
+                    depends_on.push(Address::role(own.then_some(tenant.as_str()), r));
+                }
+            }
             out.insert(DesiredResource::new(
                 Address::access_key(&k.name),
                 spec,
-                vec![],
+                depends_on,
                 k.protect,
                 false,
                 k.ignore_changes.clone(),

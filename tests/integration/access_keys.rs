@@ -1,0 +1,384 @@
+//! The access key kind (`access_key.<name>`, a top-level `access_keys:` section) end to end
+//! through the executable: the refusal without `--access-key-out`, creates whose cleartext
+//! lands only in the named directory, updates, active → inactive, an expiry change as a
+//! replace, drift, export to a blank project, backup restore, `access-key rotate`, and a scan
+//! of every file and every output for the cleartexts the emulator issued.
+
+use std::path::{Path, PathBuf};
+
+use descope_emulator::EmulatorOptions;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::util::TestEnv;
+
+const CONFIG: &str = "version: 1
+settings: {rate_limit: 1000/1}
+roles:
+  - name: deployer
+tenants:
+  - id: acme
+    name: Acme
+access_keys:
+  - name: ci-bot
+    description: CI
+    roles: [deployer]
+    tenant_roles: [{tenant: acme, roles: [Tenant Admin]}]
+    expires: never
+    permitted_ips: [10.0.0.0/8]
+    custom_claims: {team: ci}
+  - name: paused
+    active: false
+";
+
+/// Every command's output, for the scan at the end.
+#[derive(Default)]
+struct Outputs(Vec<String>);
+
+impl Outputs {
+    fn run(&mut self, w: &TestEnv, args: &[&str]) -> (i32, String, String) {
+        let out = w.cmd(args).output().unwrap();
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        self.0.push(o.clone());
+        self.0.push(e.clone());
+        (out.status.code().unwrap_or(-1), o, e)
+    }
+
+    fn ok(&mut self, w: &TestEnv, args: &[&str]) -> String {
+        let (code, out, err) = self.run(w, args);
+        assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
+        out
+    }
+}
+
+fn key(w: &TestEnv, name: &str) -> descope_emulator::AccessKey {
+    let keys: Vec<_> = w
+        .emu()
+        .data()
+        .access_keys
+        .into_iter()
+        .filter(|k| k.name == name)
+        .collect();
+    assert_eq!(keys.len(), 1, "one live key named {name}");
+    keys.into_iter().next().unwrap()
+}
+
+fn writes(w: &TestEnv) -> u64 {
+    w.emu().counters().writes_committed.values().sum()
+}
+
+/// The file's content, checked to be the cleartext the emulator issued for `name` now (it keeps
+/// only the hash) and private to its owner.
+fn issued(w: &TestEnv, file: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(text.as_bytes())),
+        key(w, name).cleartext_sha256,
+        "{} holds the cleartext Descope issued for {name}",
+        file.display()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    text
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn access_keys_are_created_only_with_somewhere_to_put_their_secret() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    let mut o = Outputs::default();
+    let mut secrets: Vec<String> = Vec::new();
+    let mut key_files: Vec<PathBuf> = Vec::new();
+    w.write_config(CONFIG);
+
+    let out = o.ok(&w, &["plan", "-out", "plans/a.plan"]);
+    assert!(
+        out.contains("+ access_key.ci-bot") && out.contains("+ access_key.paused"),
+        "{out}"
+    );
+
+    // Without the flag: refused before any write, naming the flag.
+    let (code, out, err) = o.run(&w, &["apply", "plans/a.plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("--access-key-out") && err.contains("access_key.ci-bot"),
+        "{err}"
+    );
+    assert_eq!(writes(&w), 0, "nothing was written to the project");
+
+    // With it: one 0600 file per key in a 0700 directory, holding what Descope issued.
+    o.ok(&w, &["apply", "plans/a.plan", "--access-key-out", "keys"]);
+    for name in ["ci-bot", "paused"] {
+        let file = w.path(format!("keys/{name}.key"));
+        secrets.push(issued(&w, &file, name));
+        key_files.push(file);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(w.path("keys"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    let ci = key(&w, "ci-bot");
+    assert_eq!(ci.role_names, ["deployer"]);
+    assert_eq!(ci.key_tenants[0].tenant_id, "acme");
+    assert_eq!(ci.permitted_ips, ["10.0.0.0/8"]);
+    assert_eq!(ci.status, "active");
+    assert_eq!(key(&w, "paused").status, "inactive");
+    let ci_id = ci.id.clone();
+
+    let (code, out, err) = o.run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "no changes after the apply\n{out}\n{err}");
+
+    // An update in place (the id, and so the secret, stays); the flag has nothing to do there.
+    let updated = CONFIG
+        .replace("description: CI", "description: CI runner")
+        .replace("[10.0.0.0/8]", "[10.0.0.0/8, 192.168.0.1]")
+        .replace(
+            "    custom_claims: {team: ci}\n",
+            "    custom_claims: {team: ci}\n    active: false\n",
+        );
+    w.write_config(&updated);
+    let out = o.ok(&w, &["plan", "-out", "plans/b.plan"]);
+    assert!(out.contains("~ access_key.ci-bot"), "{out}");
+    let (code, out, err) = o.run(&w, &["apply", "plans/b.plan", "--access-key-out", "keys-b"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("creates no access key"), "{err}");
+    assert!(!w.path("keys-b").exists());
+    o.ok(&w, &["apply", "plans/b.plan"]);
+    let ci = key(&w, "ci-bot");
+    assert_eq!(ci.id, ci_id);
+    assert_eq!(ci.description, "CI runner");
+    assert_eq!(ci.permitted_ips, ["10.0.0.0/8", "192.168.0.1"]);
+    assert_eq!(ci.status, "inactive");
+    assert_eq!(ci.custom_claims["team"], "ci", "fields left alone are kept");
+    let (code, out, err) = o.run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // Drift: a change in the console is reported and planned back.
+    w.emu().mutate(|d| {
+        let k = d
+            .access_keys
+            .iter_mut()
+            .find(|k| k.name == "ci-bot")
+            .unwrap();
+        k.description = "edited in the console".into();
+    });
+    let (code, out, err) = o.run(&w, &["drift"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("access_key.ci-bot"), "{out}");
+    o.ok(&w, &["plan", "-out", "plans/c.plan"]);
+    o.ok(&w, &["apply", "plans/c.plan"]);
+    assert_eq!(key(&w, "ci-bot").description, "CI runner");
+
+    // An expiry change cannot be made in place: a replace, which issues a new secret.
+    let replaced = updated.replace("expires: never", "expires: 2031-01-01");
+    w.write_config(&replaced);
+    let (code, out, err) = o.run(
+        &w,
+        &[
+            "plan",
+            "--allow-replace",
+            "access_key.ci-bot",
+            "-out",
+            "plans/d.plan",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("access_key.ci-bot") && out.contains("expires"),
+        "{out}"
+    );
+    let (code, out, err) = o.run(&w, &["apply", "plans/d.plan"]);
+    assert_eq!(
+        code, 1,
+        "a replace creates a key: the flag is needed\n{out}\n{err}"
+    );
+    // Never overwritten: the old file is in the way, so nothing is sent.
+    let (code, out, err) = o.run(&w, &["apply", "plans/d.plan", "--access-key-out", "keys"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("ci-bot.key"), "{err}");
+    assert_eq!(key(&w, "ci-bot").id, ci_id);
+    o.ok(&w, &["apply", "plans/d.plan", "--access-key-out", "keys-d"]);
+    let ci = key(&w, "ci-bot");
+    assert_ne!(ci.id, ci_id, "a new key");
+    assert_eq!(ci.expire_time, 1_924_992_000);
+    let file = w.path("keys-d/ci-bot.key");
+    secrets.push(issued(&w, &file, "ci-bot"));
+    key_files.push(file);
+    let (code, out, err) = o.run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // Rotate: explicit, by name; an existing file is refused before anything is sent.
+    let before = key(&w, "ci-bot").cleartext_sha256;
+    let (code, out, err) = o.run(
+        &w,
+        &[
+            "access-key",
+            "rotate",
+            "ci-bot",
+            "--out",
+            "keys-d/ci-bot.key",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(key(&w, "ci-bot").cleartext_sha256, before);
+    o.ok(
+        &w,
+        &["access-key", "rotate", "ci-bot", "--out", "rotated.key"],
+    );
+    let file = w.path("rotated.key");
+    secrets.push(issued(&w, &file, "ci-bot"));
+    key_files.push(file);
+    let audit = std::fs::read_to_string(w.path("state/default/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"rotate\""), "{audit}");
+
+    // Export, then the exported config applied to a blank project: the keys are new there,
+    // so that needs the flag too; then there is nothing left to change.
+    o.ok(&w, &["export", "--out", "exp"]);
+    let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
+    let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let keys = exported["access_keys"].as_array().expect(&yaml);
+    assert_eq!(keys.len(), 2, "{yaml}");
+    assert_eq!(keys[0]["name"], "ci-bot", "{yaml}");
+    assert_eq!(keys[0]["expires"], "2031-01-01T00:00:00Z", "{yaml}");
+    assert_eq!(keys[0]["active"], false, "{yaml}");
+    let blank = TestEnv::start_blocking(EmulatorOptions::default());
+    let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    doc["settings"]["rate_limit"] = "1000/1".into();
+    blank.write_config(&serde_yaml_ng::to_string(&doc).unwrap());
+    let mut exported_files = Vec::new();
+    files_under(&w.path("exp"), &mut exported_files);
+    for f in exported_files
+        .iter()
+        .filter(|f| !f.ends_with("descope.yaml"))
+    {
+        let rel = f.strip_prefix(w.path("exp")).unwrap();
+        blank.write(rel, &std::fs::read_to_string(f).unwrap());
+    }
+    let mut ob = Outputs::default();
+    ob.ok(&blank, &["plan", "-out", "plans/e.plan"]);
+    let (code, out, err) = ob.run(&blank, &["apply", "plans/e.plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    ob.ok(
+        &blank,
+        &["apply", "plans/e.plan", "--access-key-out", "keys"],
+    );
+    let (code, out, err) = ob.run(&blank, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let copy = key(&blank, "ci-bot");
+    assert_eq!(
+        (
+            copy.description.as_str(),
+            copy.status.as_str(),
+            copy.expire_time
+        ),
+        ("CI runner", "inactive", 1_924_992_000)
+    );
+    for name in ["ci-bot", "paused"] {
+        let file = blank.path(format!("keys/{name}.key"));
+        secrets.push(issued(&blank, &file, name));
+    }
+
+    // Backup restore: a key deleted in the console comes back from the backup of an apply
+    // that changed it, as a plan whose apply needs the flag.
+    w.write_config(&replaced.replace("description: CI runner", "description: CI again"));
+    o.ok(&w, &["plan", "-out", "plans/f.plan"]);
+    o.ok(&w, &["apply", "plans/f.plan"]);
+    let backups = w.path("state/default/backups");
+    let mut listed: Vec<PathBuf> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    listed.sort();
+    let backup = listed.last().unwrap().display().to_string();
+    w.emu()
+        .mutate(|d| d.access_keys.retain(|k| k.name != "ci-bot"));
+    o.ok(&w, &["backup", "restore", &backup, "-out", "plans/g.plan"]);
+    let (code, out, err) = o.run(&w, &["apply", "plans/g.plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("--access-key-out"), "{err}");
+    o.ok(&w, &["apply", "plans/g.plan", "--access-key-out", "keys-g"]);
+    assert_eq!(key(&w, "ci-bot").description, "CI runner");
+    let file = w.path("keys-g/ci-bot.key");
+    secrets.push(issued(&w, &file, "ci-bot"));
+    key_files.push(file);
+
+    // The scan: no cleartext in any file the tool wrote but the ones named for it, nor in any
+    // output.
+    for (env, named) in [(&w, &key_files), (&blank, &Vec::new())] {
+        let mut files = Vec::new();
+        files_under(env.root(), &mut files);
+        for f in files {
+            if named.contains(&f) || f.starts_with(env.path("keys")) {
+                continue;
+            }
+            let bytes = std::fs::read(&f).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for s in &secrets {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "a cleartext is in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+    for text in o.0.iter().chain(&ob.0) {
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "a cleartext was printed:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_access_keys_are_reported_where_they_are() {
+    let w = TestEnv::new();
+    w.write_config(
+        "version: 1
+access_keys:
+  - name: ci
+    roles: [nobody]
+    expires: soon
+    permitted_ips: [10.0.0.0/33]
+    tenant_roles: [{tenant: ghost}]
+  - name: ci
+",
+    );
+    let out = w.cmd(&["validate"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for at in [
+        "descope.yaml:4:13",
+        "descope.yaml:5:14",
+        "descope.yaml:6:21",
+        "descope.yaml:7:29",
+        "descope.yaml:8:11",
+    ] {
+        assert!(err.contains(at), "{at}\n{err}");
+    }
+}
