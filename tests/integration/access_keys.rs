@@ -382,3 +382,112 @@ access_keys:
         assert!(err.contains(at), "{at}\n{err}");
     }
 }
+
+const ONE_KEY: &str = "version: 1
+settings: {rate_limit: 1000/1}
+access_keys:
+  - name: ci-bot
+    description: CI
+";
+
+async fn run_async(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
+    let out = crate::util::output(w.cmd(args)).await;
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs on the emulator's request task right after Descope committed a key's create, before
+/// its answer (the cleartext) leaves.
+fn after_create(w: &TestEnv, f: impl Fn() + Send + Sync + 'static) {
+    let fired = std::sync::atomic::AtomicBool::new(false);
+    w.emu().set_hook(Some(std::sync::Arc::new(
+        move |ev: &descope_emulator::HookEvent| {
+            if ev.phase == descope_emulator::HookPhase::AfterCommit
+                && ev.path == "/v1/mgmt/accesskey/create"
+                && !fired.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                f();
+            }
+        },
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_that_cannot_be_written_is_reported_loudly_and_rotate_recovers() {
+    let w = TestEnv::start(EmulatorOptions::default()).await;
+    w.write_config(ONE_KEY);
+    let (code, out, err) = run_async(&w, &["plan", "-out", "plans/a.plan"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The directory is gone (a file in its place) by the time the answer arrives.
+    let dir = w.path("keys");
+    after_create(&w, move || {
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "not a directory").unwrap();
+    });
+    let (code, out, err) =
+        run_async(&w, &["apply", "plans/a.plan", "--access-key-out", "keys"]).await;
+    w.emu().set_hook(None);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let both = format!("{out}\n{err}");
+    assert!(
+        both.contains("access_key.ci-bot WAS CREATED, BUT ITS SECRET COULD NOT BE WRITTEN")
+            && both.contains("access-key rotate ci-bot"),
+        "{both}"
+    );
+    key(&w, "ci-bot");
+    let (code, out, err) =
+        run_async(&w, &["access-key", "rotate", "ci-bot", "--out", "new.key"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let secret = issued(&w, &w.path("new.key"), "ci-bot");
+    assert!(!out.contains(&secret) && !err.contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_killed_between_the_create_and_the_file_says_so_when_resumed() {
+    let w = TestEnv::start(EmulatorOptions::default()).await;
+    w.write_config(ONE_KEY);
+    let (code, out, err) = run_async(&w, &["plan", "-out", "plans/a.plan"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    {
+        let pid = pid.clone();
+        after_create(&w, move || {
+            let pid = pid.load(std::sync::atomic::Ordering::SeqCst);
+            // Never `kill 0`: that is the whole process group.
+            if pid != 0 {
+                std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .unwrap();
+            }
+        });
+    }
+    let child = w
+        .cmd(&["apply", "plans/a.plan", "--access-key-out", "keys"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+    let killed = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    w.emu().set_hook(None);
+    assert_ne!(killed.status.code(), Some(0));
+    key(&w, "ci-bot");
+    assert!(!w.path("keys/ci-bot.key").exists());
+
+    let (code, out, err) =
+        run_async(&w, &["apply", "plans/a.plan", "--access-key-out", "keys"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let both = format!("{out}\n{err}");
+    assert!(
+        both.contains("access_key.ci-bot WAS CREATED BY AN INTERRUPTED APPLY")
+            && both.contains("access-key rotate ci-bot"),
+        "{both}"
+    );
+    assert_eq!(w.emu().data().access_keys.len(), 1, "not created twice");
+}
