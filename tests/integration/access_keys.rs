@@ -491,3 +491,54 @@ async fn an_apply_killed_between_the_create_and_the_file_says_so_when_resumed() 
     );
     assert_eq!(w.emu().data().access_keys.len(), 1, "not created twice");
 }
+
+#[test]
+fn unmanaged_keys_are_left_alone_and_twins_are_refused_by_name() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    let mut o = Outputs::default();
+    w.write_config(ONE_KEY);
+    o.ok(&w, &["plan", "-out", "plans/a.plan"]);
+    o.ok(&w, &["apply", "plans/a.plan", "--access-key-out", "keys"]);
+    let console = |name: &str, id: &str| descope_emulator::AccessKey {
+        id: id.into(),
+        name: name.into(),
+        status: "active".into(),
+        ..Default::default()
+    };
+
+    // A key made in the console is reported, left alone, and deleted only with --prune.
+    w.emu()
+        .mutate(|d| d.access_keys.push(console("console", "Kconsole")));
+    let (code, out, err) = o.run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("access_key.console"),
+        "reported as not managed: {out}"
+    );
+    let out = o.ok(
+        &w,
+        &["plan", "--prune", "access_key", "-out", "plans/b.plan"],
+    );
+    assert!(out.contains("- access_key.console"), "{out}");
+    o.ok(&w, &["apply", "plans/b.plan"]);
+    assert!(w
+        .emu()
+        .data()
+        .access_keys
+        .iter()
+        .all(|k| k.name != "console"));
+
+    // Two live keys with the name the config uses: an error naming both ids.
+    let id = key(&w, "ci-bot").id;
+    w.emu()
+        .mutate(|d| d.access_keys.push(console("ci-bot", "Ktwin")));
+    let (code, out, err) = o.run(&w, &["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("access_key.ci-bot") && err.contains(&id) && err.contains("Ktwin"),
+        "{err}"
+    );
+    let (code, out, err) = o.run(&w, &["access-key", "rotate", "ci-bot", "--out", "x.key"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("Ktwin") && !w.path("x.key").exists(), "{err}");
+}

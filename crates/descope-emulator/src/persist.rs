@@ -383,6 +383,30 @@ mod tests {
     }
 
     #[test]
+    fn access_keys_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let key = |id: &str, status: &str| crate::data::AccessKey {
+            id: id.into(),
+            name: format!("key-{id}"),
+            status: status.into(),
+            cleartext_sha256: "00".into(),
+            ..Default::default()
+        };
+        let mut next = data.clone();
+        next.access_keys = vec![key("K1", "active"), key("K2", "active")];
+        store.record(&data, &next).unwrap();
+        let data = next;
+        let mut next = data.clone();
+        next.access_keys[0].status = "inactive".into();
+        next.access_keys.retain(|k| k.id != "K2");
+        store.record(&data, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
     fn a_corrupt_line_before_the_end_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("project.json");
