@@ -762,14 +762,14 @@ impl ResourceKind for AccessKeyKind {
 }
 
 /// A key rotated by `access-key rotate`: its id and the new cleartext (never printed).
-pub struct Rotated {
+pub struct RotatedKey {
     pub id: String,
     pub cleartext: Secret,
 }
 
 /// Finds the live key named `name` and has Descope issue it a new cleartext; the old one
 /// stops working. An explicit command's work, never a plan's.
-pub async fn rotate(gateway: &Gateway, name: &str) -> Result<Rotated, ApiError> {
+pub async fn rotate(gateway: &Gateway, name: &str) -> Result<RotatedKey, ApiError> {
     let address = Address::access_key(name).to_string();
     let answer = gateway.read(endpoints::access_key_search()).await?;
     let keys = answer
@@ -809,7 +809,7 @@ pub async fn rotate(gateway: &Gateway, name: &str) -> Result<Rotated, ApiError> 
         WriteOutcome::AlreadyDone => Value::Null,
     };
     match answer.pointer(CLEARTEXT).and_then(Value::as_str) {
-        Some(c) => Ok(Rotated {
+        Some(c) => Ok(RotatedKey {
             id,
             cleartext: Secret::new(c),
         }),
