@@ -543,6 +543,8 @@ async fn plan_then_confirm(
     if !outcome.plan.has_changes() {
         return Ok(Some(verified));
     }
+    // Before asking: a yes that apply then refuses would waste the reviewer's time.
+    descope_mgmt::ops::apply::issued_secrets_needed(&outcome.plan, a.access_key_out.as_deref())?;
     if !a.auto_approve {
         if !std::io::stdin().is_terminal() {
             eprintln!("error: apply without a plan file asks for confirmation, but there is no terminal; pass --auto-approve, or save a plan with `plan -out FILE` and apply that");

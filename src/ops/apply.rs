@@ -76,7 +76,7 @@ impl ApplyReport {
 /// The `--access-key-out` directory, checked before the lock and any request: a plan that
 /// creates or replaces a key needs it (Descope shows a key's secret once), and a plan that
 /// creates none cannot use it.
-fn issued_secrets_needed(plan: &PlanFile, dir: Option<&Path>) -> Result<(), OpError> {
+pub fn issued_secrets_needed(plan: &PlanFile, dir: Option<&Path>) -> Result<(), OpError> {
     let issuing: Vec<&Address> = plan
         .changes
         .iter()

@@ -497,6 +497,11 @@ fn unmanaged_keys_are_left_alone_and_twins_are_refused_by_name() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     let mut o = Outputs::default();
     w.write_config(ONE_KEY);
+    // Apply without a plan file is refused before it asks, and before any write.
+    let (code, out, err) = o.run(&w, &["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("--access-key-out"), "{err}");
+    assert_eq!(writes(&w), 0);
     o.ok(&w, &["plan", "-out", "plans/a.plan"]);
     o.ok(&w, &["apply", "plans/a.plan", "--access-key-out", "keys"]);
     let console = |name: &str, id: &str| descope_emulator::AccessKey {
