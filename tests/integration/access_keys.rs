@@ -546,4 +546,24 @@ fn unmanaged_keys_are_left_alone_and_twins_are_refused_by_name() {
     let (code, out, err) = o.run(&w, &["access-key", "rotate", "ci-bot", "--out", "x.key"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("Ktwin") && !w.path("x.key").exists(), "{err}");
+    w.emu()
+        .mutate(|d| d.access_keys.retain(|k| k.id != "Ktwin"));
+
+    // Managed keys the config drops are deleted by id, like ones together in one batch.
+    w.write_config(&format!("{ONE_KEY}  - name: second\n"));
+    o.ok(&w, &["plan", "-out", "plans/c.plan"]);
+    o.ok(&w, &["apply", "plans/c.plan", "--access-key-out", "keys"]);
+    w.write_config("version: 1\nsettings: {rate_limit: 1000/1}\n");
+    let out = o.ok(&w, &["plan", "-out", "plans/d.plan"]);
+    assert!(
+        out.contains("- access_key.ci-bot") && out.contains("- access_key.second"),
+        "{out}"
+    );
+    o.ok(&w, &["apply", "plans/d.plan"]);
+    assert!(w.emu().data().access_keys.is_empty());
+    assert_eq!(
+        w.emu().counters().writes("/v1/mgmt/accesskey/delete/batch"),
+        1,
+        "one batch for both"
+    );
 }
