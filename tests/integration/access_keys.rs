@@ -250,6 +250,19 @@ fn access_keys_are_created_only_with_somewhere_to_put_their_secret() {
     );
     let file = w.path("rotated.key");
     secrets.push(issued(&w, &file, "ci-bot"));
+    o.ok(
+        &w,
+        &[
+            "access-key",
+            "rotate",
+            "ci-bot",
+            "--out",
+            "rotated.key",
+            "--force",
+        ],
+    );
+    secrets.push(issued(&w, &file, "ci-bot"));
+    assert_ne!(secrets[secrets.len() - 1], secrets[secrets.len() - 2]);
     key_files.push(file);
     let audit = std::fs::read_to_string(w.path("state/default/audit.jsonl")).unwrap();
     assert!(audit.contains("\"rotate\""), "{audit}");
@@ -281,10 +294,15 @@ fn access_keys_are_created_only_with_somewhere_to_put_their_secret() {
     ob.ok(&blank, &["plan", "-out", "plans/e.plan"]);
     let (code, out, err) = ob.run(&blank, &["apply", "plans/e.plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
-    ob.ok(
-        &blank,
-        &["apply", "plans/e.plan", "--access-key-out", "keys"],
-    );
+    // With every log line on: the secret is in none of them either.
+    let traced = blank
+        .cmd(&["apply", "plans/e.plan", "--access-key-out", "keys"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    ob.0.push(String::from_utf8_lossy(&traced.stdout).into_owned());
+    ob.0.push(String::from_utf8_lossy(&traced.stderr).into_owned());
+    assert_eq!(traced.status.code(), Some(0), "{:?}", ob.0.last());
     let (code, out, err) = ob.run(&blank, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let copy = key(&blank, "ci-bot");
