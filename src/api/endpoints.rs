@@ -71,6 +71,15 @@ pub const OUTBOUND_APP_CREATE: &str = "/v1/mgmt/outbound/app/create";
 pub const OUTBOUND_APP_UPDATE: &str = "/v1/mgmt/outbound/app/update";
 pub const OUTBOUND_APP_DELETE: &str = "/v1/mgmt/outbound/app/delete";
 pub const OUTBOUND_APPS_LOAD_ALL: &str = "/v1/mgmt/outbound/apps";
+pub const ACCESS_KEY_CREATE: &str = "/v1/mgmt/accesskey/create";
+pub const ACCESS_KEY_UPDATE: &str = "/v1/mgmt/accesskey/update";
+pub const ACCESS_KEY_ACTIVATE: &str = "/v1/mgmt/accesskey/activate";
+pub const ACCESS_KEY_DEACTIVATE: &str = "/v1/mgmt/accesskey/deactivate";
+pub const ACCESS_KEY_DELETE: &str = "/v1/mgmt/accesskey/delete";
+pub const ACCESS_KEY_DELETE_BATCH: &str = "/v1/mgmt/accesskey/delete/batch";
+pub const ACCESS_KEY_SEARCH: &str = "/v1/mgmt/accesskey/search";
+/// Never a plan step (not in `WRITE_PATHS`): only `access-key rotate` sends it.
+pub const ACCESS_KEY_ROTATE: &str = "/v1/mgmt/accesskey/rotate";
 
 /// Every path this tool writes to: a plan file's steps may name only these.
 const WRITE_PATHS: &[&str] = &[
@@ -107,6 +116,12 @@ const WRITE_PATHS: &[&str] = &[
     OUTBOUND_APP_CREATE,
     OUTBOUND_APP_UPDATE,
     OUTBOUND_APP_DELETE,
+    ACCESS_KEY_CREATE,
+    ACCESS_KEY_UPDATE,
+    ACCESS_KEY_ACTIVATE,
+    ACCESS_KEY_DEACTIVATE,
+    ACCESS_KEY_DELETE,
+    ACCESS_KEY_DELETE_BATCH,
 ];
 
 /// The known write path equal to `path`.
@@ -352,6 +367,44 @@ pub fn list_delete(id: &str, name: &str) -> ApiRequest {
 
 pub fn list_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, LIST_LOAD_ALL)
+}
+
+// ---- access keys (docs/descope-api.md §17) ----
+
+/// Its answer carries the key's cleartext, once.
+pub fn access_key_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "name").map(Address::access_key);
+    with_address(ApiRequest::write(ACCESS_KEY_CREATE, body), address)
+}
+
+/// Partial: fields left out keep their values.
+pub fn access_key_update(body: Value) -> ApiRequest {
+    let address = str_field(&body, "name").map(Address::access_key);
+    with_address(ApiRequest::write(ACCESS_KEY_UPDATE, body), address)
+}
+
+/// `activate` or `deactivate` of the key `id` (empty when the id comes from an earlier step).
+pub fn access_key_set_active(id: &str, name: &str, active: bool) -> ApiRequest {
+    let path = if active {
+        ACCESS_KEY_ACTIVATE
+    } else {
+        ACCESS_KEY_DEACTIVATE
+    };
+    ApiRequest::write(path, json!({ "id": id })).for_address(Address::access_key(name))
+}
+
+pub fn access_key_delete(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(ACCESS_KEY_DELETE, json!({ "id": id })).for_address(Address::access_key(name))
+}
+
+/// Every key: no filter.
+pub fn access_key_search() -> ApiRequest {
+    post_read(ACCESS_KEY_SEARCH, Some(json!({})))
+}
+
+/// A new cleartext for the key `id`; the old one stops working.
+pub fn access_key_rotate(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(ACCESS_KEY_ROTATE, json!({ "id": id })).for_address(Address::access_key(name))
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

@@ -249,6 +249,32 @@ pub enum Command {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
     },
+
+    /// Access keys: issue a new secret for one (`rotate`).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  descope-mgmt access-key rotate ci-bot --out secrets/ci-bot.key --env prod"
+    )]
+    AccessKey(AccessKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Have Descope issue a new secret for the access key NAME and write it to FILE (mode
+    /// 0600). The old secret stops working at once.
+    #[command(
+        after_help = "Example:\n  descope-mgmt access-key rotate ci-bot --out secrets/ci-bot.key --env prod"
+    )]
+    Rotate {
+        /// The key's name (its address is `access_key.NAME`).
+        name: String,
+        /// Where to write the new secret; an existing file is refused unless --force.
+        #[arg(long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -304,6 +330,11 @@ pub struct ApplyArgs {
     /// How long to wait for another apply on this environment to finish (e.g. 30s, 5m).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: humantime::Duration,
+    /// Write each new access key's secret (shown by Descope only once) to DIR/<name>.key
+    /// (mode 0600, never overwritten; DIR created 0700). Required when the plan creates or
+    /// replaces an access key, refused when it creates none.
+    #[arg(long, value_name = "DIR")]
+    pub access_key_out: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
 }

@@ -62,6 +62,7 @@ fn environment_from_branch(cli: &mut Cli, cwd: &std::path::Path) -> Result<(), S
                 | Command::Export(_)
                 | Command::Backup(_)
                 | Command::State(_)
+                | Command::AccessKey(_)
         );
     if !eligible {
         return Ok(());
@@ -149,6 +150,7 @@ fn run(cli: Cli) -> u8 {
         Command::Export(e) => manage::run_export(&cli.global, &e),
         Command::Backup(b) => manage::run_backup(&cli.global, &b),
         Command::State(s) => manage::run_state(&cli.global, &s),
+        Command::AccessKey(a) => manage::run_access_key(&cli.global, &a),
     }
 }
 

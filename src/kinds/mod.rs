@@ -13,6 +13,7 @@
 //! Adding a kind: one new module here and one line in [`all`]
 //! (docs/adding-a-resource-kind.md).
 
+pub mod access_key;
 pub mod default_roles;
 pub mod document;
 pub mod fga_schema;
@@ -577,6 +578,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &fga_schema::FgaSchemaKind,
         &project::ProjectKind,
         &outbound_app::OutboundAppKind,
+        &access_key::AccessKeyKind,
     ]
 }
 

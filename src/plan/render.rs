@@ -44,6 +44,9 @@ fn sorted(plan: &PlanFile, pick: impl Fn(&Change) -> bool) -> Vec<&Change> {
 
 fn describe(c: &Change) -> String {
     let what = match c.action {
+        Action::Create if c.op.issues_secret() => {
+            "will be created (apply writes its secret to --access-key-out DIR)".to_string()
+        }
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in place".to_string(),
         Action::Delete if c.cascade => {
@@ -52,6 +55,13 @@ fn describe(c: &Change) -> String {
         Action::Delete => "will be deleted".to_string(),
         Action::Replace if c.cascade => {
             "will be DESTROYED AND CREATED AGAIN, with its users and access keys (cascade)"
+                .to_string()
+        }
+        // A key with a new secret: the old one stops working, and apply needs somewhere to
+        // write the new one.
+        Action::Replace if c.op.issues_secret() => {
+            "will be DESTROYED AND CREATED AGAIN with a NEW SECRET (the old one stops working; \
+             apply needs --access-key-out DIR)"
                 .to_string()
         }
         Action::Replace => {

@@ -326,6 +326,29 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
         ),
         ("outbound_app_delete", ep::outbound_app_delete("google")),
         ("outbound_apps_load_all", ep::outbound_apps_load_all()),
+        (
+            "access_key_create",
+            ep::access_key_create(json!({
+                "name": "ci-bot", "expireTime": 0, "roleNames": ["deployer"],
+                "keyTenants": [{"tenantId": "acme", "roleNames": ["Tenant Admin"]}],
+                "permittedIps": ["10.0.0.0/8"]
+            })),
+        ),
+        (
+            "access_key_update",
+            ep::access_key_update(json!({"id": "K1", "name": "ci-bot", "description": "CI"})),
+        ),
+        (
+            "access_key_activate",
+            ep::access_key_set_active("K1", "ci-bot", true),
+        ),
+        (
+            "access_key_deactivate",
+            ep::access_key_set_active("K1", "ci-bot", false),
+        ),
+        ("access_key_delete", ep::access_key_delete("K1", "ci-bot")),
+        ("access_key_search", ep::access_key_search()),
+        ("access_key_rotate", ep::access_key_rotate("K1", "ci-bot")),
     ]
 }
 

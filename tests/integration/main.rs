@@ -26,6 +26,7 @@ mod azurite;
 mod moto;
 mod util;
 
+mod access_keys;
 mod api;
 mod apply;
 mod config;

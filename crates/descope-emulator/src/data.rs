@@ -159,6 +159,7 @@ pub struct ProjectData {
     pub fga_schema: FgaSchema,
     pub project: ProjectInfo,
     pub outbound_apps: Vec<OutboundApp>,
+    pub access_keys: Vec<AccessKey>,
 }
 
 /// The FGA schema (docs/descope-api.md §15): the DSL as last saved, and how many saves made it
@@ -220,6 +221,72 @@ impl OutboundApp {
     }
 }
 
+/// An access key (docs/descope-api.md §17). The cleartext itself is never kept: only its
+/// sha256, as a server that checks keys would, so a state file holds no usable secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccessKey {
+    pub id: String,
+    pub name: String,
+    pub role_names: Vec<String>,
+    pub key_tenants: Vec<KeyTenant>,
+    /// `active` or `inactive`.
+    pub status: String,
+    pub created_time: i64,
+    /// Epoch seconds; 0 = never.
+    pub expire_time: i64,
+    pub created_by: String,
+    pub client_id: String,
+    pub bound_user_id: String,
+    pub custom_claims: Map<String, Value>,
+    pub description: String,
+    pub permitted_ips: Vec<String>,
+    pub custom_attributes: Map<String, Value>,
+    /// Hex sha256 of the current cleartext (not part of the API's object).
+    pub cleartext_sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KeyTenant {
+    pub tenant_id: String,
+    pub role_names: Vec<String>,
+}
+
+impl AccessKey {
+    /// Exactly Descope's key object; `tenantName` is the tenant's name now.
+    pub fn to_json(&self, d: &ProjectData) -> Value {
+        let tenants: Vec<Value> = self
+            .key_tenants
+            .iter()
+            .map(|t| {
+                let name = d.tenant(&t.tenant_id).map(|x| x.name.clone());
+                json!({
+                    "tenantId": t.tenant_id,
+                    "tenantName": name.unwrap_or_default(),
+                    "roleNames": t.role_names,
+                })
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "roleNames": self.role_names,
+            "keyTenants": tenants,
+            "status": self.status,
+            "createdTime": self.created_time,
+            "expireTime": self.expire_time,
+            "createdBy": self.created_by,
+            "clientId": self.client_id,
+            "boundUserId": self.bound_user_id,
+            "customClaims": self.custom_claims,
+            "description": self.description,
+            "permittedIps": self.permitted_ips,
+            "customAttributes": self.custom_attributes,
+        })
+    }
+}
+
 /// A list (docs/descope-api.md §18): `data` is strings, or an object for a `json` list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -254,6 +321,10 @@ impl ProjectData {
 
     pub fn list_mut(&mut self, id: &str) -> Option<&mut NamedList> {
         self.lists.iter_mut().find(|l| l.id == id)
+    }
+
+    pub fn access_key(&self, id: &str) -> Option<&AccessKey> {
+        self.access_keys.iter().find(|k| k.id == id)
     }
 
     pub fn outbound_app(&self, id: &str) -> Option<&OutboundApp> {

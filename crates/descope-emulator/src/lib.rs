@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use data::{AccessKey, KeyTenant};
 pub use data::{
     Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, TenantSettings, Theme,
 };

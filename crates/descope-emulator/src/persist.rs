@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
+    AccessKey, FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant,
+    Theme,
 };
 use super::data::{OutboundApp, ProjectInfo};
 
@@ -57,6 +58,10 @@ struct Delta {
     outbound_apps: Vec<OutboundApp>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     outbound_apps_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    access_keys: Vec<AccessKey>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    access_keys_removed: Vec<String>,
 }
 
 impl Delta {
@@ -72,6 +77,8 @@ impl Delta {
             &after.outbound_apps,
             outbound_app_key,
         );
+        let (access_keys, access_keys_removed) =
+            changed(&before.access_keys, &after.access_keys, access_key_key);
         Delta {
             tenants,
             tenants_removed,
@@ -90,6 +97,8 @@ impl Delta {
             project: (before.project != after.project).then(|| after.project.clone()),
             outbound_apps,
             outbound_apps_removed,
+            access_keys,
+            access_keys_removed,
         }
     }
 
@@ -115,6 +124,9 @@ fn list_key(l: &NamedList) -> String {
 }
 fn outbound_app_key(a: &OutboundApp) -> String {
     a.id.clone()
+}
+fn access_key_key(k: &AccessKey) -> String {
+    k.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -195,6 +207,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut fga_schema = data.fga_schema;
     let mut project = data.project;
     let mut outbound_apps = Replay::new(data.outbound_apps, &outbound_app_key);
+    let mut access_keys = Replay::new(data.access_keys, &access_key_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -235,6 +248,11 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             delta.outbound_apps_removed,
             &outbound_app_key,
         );
+        access_keys.apply(
+            delta.access_keys,
+            delta.access_keys_removed,
+            &access_key_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -247,6 +265,7 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         fga_schema,
         project,
         outbound_apps: outbound_apps.finish(),
+        access_keys: access_keys.finish(),
     })
 }
 
@@ -423,6 +442,30 @@ mod tests {
         store.record(&next, &last).unwrap();
         assert_eq!(load(&path).unwrap().as_ref(), Some(&last));
         store.record(&last, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
+    fn access_keys_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let key = |id: &str, status: &str| crate::data::AccessKey {
+            id: id.into(),
+            name: format!("key-{id}"),
+            status: status.into(),
+            cleartext_sha256: "00".into(),
+            ..Default::default()
+        };
+        let mut next = data.clone();
+        next.access_keys = vec![key("K1", "active"), key("K2", "active")];
+        store.record(&data, &next).unwrap();
+        let data = next;
+        let mut next = data.clone();
+        next.access_keys[0].status = "inactive".into();
+        next.access_keys.retain(|k| k.id != "K2");
+        store.record(&data, &next).unwrap();
         assert_eq!(load(&path).unwrap(), Some(next));
     }
 

@@ -87,6 +87,7 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
             ..Default::default()
         },
         outbound_apps: Vec::new(),
+        access_keys: Vec::new(),
     }
 }
 

@@ -1699,6 +1699,11 @@ async fn python_sdk_conformance() {
         "/v1/mgmt/outbound/app/delete",
         "/v1/mgmt/outbound/app/google",
         "/v1/mgmt/outbound/apps",
+        "/v1/mgmt/accesskey/search",
+        "/v1/mgmt/accesskey/update",
+        "/v1/mgmt/accesskey/rotate",
+        "/v1/mgmt/accesskey/deactivate/batch",
+        "/v1/mgmt/accesskey/delete/batch",
     ] {
         assert!(paths.contains(path), "the SDK never called {path}");
     }
@@ -1778,6 +1783,7 @@ async fn node_sdk_conformance() {
                 "/v1/mgmt/fga/schema",
                 "/v1/mgmt/outbound/app/google",
                 "/v1/mgmt/outbound/apps",
+                "/v1/mgmt/accesskey",
             ][..],
         ),
         (
@@ -1823,6 +1829,16 @@ async fn node_sdk_conformance() {
                 "/v1/mgmt/outbound/app/create",
                 "/v1/mgmt/outbound/app/update",
                 "/v1/mgmt/outbound/app/delete",
+                "/v1/mgmt/accesskey/create",
+                "/v1/mgmt/accesskey/search",
+                "/v1/mgmt/accesskey/update",
+                "/v1/mgmt/accesskey/activate",
+                "/v1/mgmt/accesskey/activate/batch",
+                "/v1/mgmt/accesskey/deactivate",
+                "/v1/mgmt/accesskey/deactivate/batch",
+                "/v1/mgmt/accesskey/delete",
+                "/v1/mgmt/accesskey/delete/batch",
+                "/v1/mgmt/accesskey/rotate",
             ][..],
         ),
     ] {

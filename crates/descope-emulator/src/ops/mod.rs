@@ -1,6 +1,7 @@
 //! The endpoints of docs/descope-api.md §2 and §4-7 as plain functions over `ProjectData`, and
 //! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
+mod access_keys;
 mod fga;
 mod flows;
 pub(crate) mod lists;
@@ -172,6 +173,17 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v1/mgmt/outbound/app/delete") => (outbound_apps::delete, true),
         ("GET", "/v1/mgmt/outbound/app") => (outbound_apps::load, false),
         ("GET", "/v1/mgmt/outbound/apps") => (outbound_apps::load_all, false),
+        ("POST", "/v1/mgmt/accesskey/create") => (access_keys::create, true),
+        ("GET", "/v1/mgmt/accesskey") => (access_keys::load, false),
+        ("POST", "/v1/mgmt/accesskey/search") => (access_keys::search, false),
+        ("POST", "/v1/mgmt/accesskey/update") => (access_keys::update, true),
+        ("POST", "/v1/mgmt/accesskey/activate") => (access_keys::activate, true),
+        ("POST", "/v1/mgmt/accesskey/activate/batch") => (access_keys::activate_batch, true),
+        ("POST", "/v1/mgmt/accesskey/deactivate") => (access_keys::deactivate, true),
+        ("POST", "/v1/mgmt/accesskey/deactivate/batch") => (access_keys::deactivate_batch, true),
+        ("POST", "/v1/mgmt/accesskey/delete") => (access_keys::delete, true),
+        ("POST", "/v1/mgmt/accesskey/delete/batch") => (access_keys::delete_batch, true),
+        ("POST", "/v1/mgmt/accesskey/rotate") => (access_keys::rotate, true),
         _ => return None,
     };
     Some(Route {

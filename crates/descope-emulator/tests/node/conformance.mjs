@@ -391,6 +391,50 @@ async function main() {
     await ok(outbound.deleteApplication('google'), 'outbound deleteApplication');
     await expectError(404, outbound.loadApplication('google'), 'deleted outbound app');
   }
+  // Access keys: create (cleartext once), load, searchAll, partial update (NODE sends roleNames
+  // and keyTenants too, like GO), deactivate/activate, rotate, batches, delete, 404.
+  await ok(mgmt.tenant.createWithId('keys-t', 'Keys Tenant'), 'tenant for keys');
+  const made = await ok(
+    mgmt.accessKey.create('ci-bot', 0, ['Tenant Admin'], [{ tenantId: 'keys-t', roleNames: ['Tenant Admin'] }],
+      'U123', { team: 'ci' }, 'CI', ['10.0.0.0/8']),
+    'access key create',
+  );
+  const ak = made.key;
+  check(ak.id.startsWith('K') && ak.id.length === 28, `access key id: ${ak.id}`);
+  check(typeof made.cleartext === 'string' && made.cleartext.length > 20, 'create returns a cleartext');
+  check(ak.boundUserId === 'U123' && !('userId' in ak), `boundUserId: ${show(ak)}`);
+  const kt = ak.keyTenants?.[0];
+  check(ak.keyTenants.length === 1 && kt.tenantId === 'keys-t' && kt.tenantName === 'Keys Tenant'
+    && show(kt.roleNames) === '["Tenant Admin"]', `keyTenants: ${show(ak.keyTenants)}`);
+  check(ak.status === 'active' && ak.expireTime === 0, 'new keys are active, 0 = never');
+  check(show(await ok(mgmt.accessKey.load(ak.id), 'access key load')) === show(ak), 'load');
+  check(show((await ok(mgmt.accessKey.searchAll(['keys-t']), 'searchAll')).map((k) => k.id)) === show([ak.id]),
+    'search by tenant');
+  await ok(mgmt.accessKey.update(ak.id, 'ci-bot', 'CI runner'), 'access key update');
+  let akNow = await ok(mgmt.accessKey.load(ak.id), 'load');
+  check(akNow.description === 'CI runner' && show(akNow.permittedIps) === '["10.0.0.0/8"]'
+    && show(akNow.roleNames) === '["Tenant Admin"]', `update is partial: ${show(akNow)}`);
+  await ok(mgmt.accessKey.update(ak.id, 'ci-bot', undefined, [], undefined, undefined, ['192.168.0.1']), 'update');
+  akNow = await ok(mgmt.accessKey.load(ak.id), 'load');
+  check(show(akNow.roleNames) === '[]' && show(akNow.permittedIps) === '["192.168.0.1"]'
+    && akNow.keyTenants.length === 1, `update replaces what it sends: ${show(akNow)}`);
+  await ok(mgmt.accessKey.deactivate(ak.id), 'deactivate');
+  check((await ok(mgmt.accessKey.load(ak.id), 'load')).status === 'inactive', 'deactivate');
+  await ok(mgmt.accessKey.activate(ak.id), 'activate');
+  check((await ok(mgmt.accessKey.load(ak.id), 'load')).status === 'active', 'activate');
+  const rotated = await ok(mgmt.accessKey.rotate(ak.id), 'rotate');
+  check(rotated.cleartext !== made.cleartext && rotated.key.id === ak.id, 'rotate issues a new cleartext');
+  const other = (await ok(mgmt.accessKey.create('other', 0), 'create')).key;
+  await ok(mgmt.accessKey.deactivateBatch([ak.id, other.id]), 'deactivateBatch');
+  check((await ok(mgmt.accessKey.searchAll([]), 'searchAll')).every((k) => k.status === 'inactive'),
+    'deactivate batch');
+  await ok(mgmt.accessKey.activateBatch([ak.id, other.id]), 'activateBatch');
+  await expectError(400, mgmt.accessKey.create('bad', 0, undefined, undefined, undefined, undefined, undefined,
+    ['10.0.0.0/33']), 'bad permitted IP');
+  await ok(mgmt.accessKey.delete(other.id), 'access key delete');
+  await expectError(404, mgmt.accessKey.load(other.id), 'deleted access key');
+  await ok(mgmt.accessKey.deleteBatch([ak.id]), 'deleteBatch');
+  check((await ok(mgmt.accessKey.searchAll(), 'searchAll')).length === 0, 'delete batch');
 
   // The handshake's tier went out on the management calls made after it had answered.
   const last = sent.filter((s) => s.path.startsWith('/v1/mgmt/tenant')).pop();

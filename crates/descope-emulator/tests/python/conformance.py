@@ -221,6 +221,52 @@ check(loaded["dsl"] == DSL and loaded["version"] != fresh["version"], f"fga load
 mgmt.fga.save_schema(DSL + "  relation admin: user\n")
 check(http.get("/v1/mgmt/fga/schema").json()["dsl"].endswith("admin: user\n"), "fga save replaces the schema")
 expect_error(400, lambda: mgmt.fga.save_schema(""), "E011002")
+# Access keys: create (cleartext once), load, search, partial update, deactivate/activate,
+# rotate, batches, delete, 404.
+from descope import AssociatedTenant  # noqa: E402
+
+made = mgmt.access_key.create(
+    "ci-bot", expire_time=0, role_names=["viewer"],
+    key_tenants=[AssociatedTenant("acme", ["Tenant Admin"])],
+    user_id="U123", custom_claims={"team": "ci"}, description="CI", permitted_ips=["10.0.0.0/8"],
+)
+key, first = made["key"], made["cleartext"]
+check(key["id"].startswith("K") and len(key["id"]) == 28, f"access key id: {key['id']}")
+check(isinstance(first, str) and len(first) > 20, "create returns a cleartext")
+check(key["boundUserId"] == "U123" and "userId" not in key, f"userId reads back as boundUserId: {key}")
+check(key["keyTenants"] == [{"tenantId": "acme", "tenantName": "Acme Inc", "roleNames": ["Tenant Admin"]}],
+      f"keyTenants with tenantName: {key['keyTenants']}")
+check(key["status"] == "active" and key["expireTime"] == 0, "new keys are active, 0 = never")
+loaded = mgmt.access_key.load(key["id"])["key"]
+check(loaded == key and "cleartext" not in mgmt.access_key.load(key["id"]), "load: the key, no cleartext")
+check([k["id"] for k in mgmt.access_key.search_all_access_keys(["acme"])["keys"]] == [key["id"]], "search by tenant")
+check(mgmt.access_key.search_all_access_keys(["no-such-tenant"])["keys"] == [], "search, no match")
+mgmt.access_key.update(key["id"], "ci-bot", description="CI runner")
+loaded = mgmt.access_key.load(key["id"])["key"]
+check(loaded["description"] == "CI runner" and loaded["permittedIps"] == ["10.0.0.0/8"]
+      and loaded["customClaims"] == {"team": "ci"}, f"update is partial: {loaded}")
+mgmt.access_key.update(key["id"], "ci-bot", permitted_ips=["192.168.0.1"], custom_claims={})
+loaded = mgmt.access_key.load(key["id"])["key"]
+check(loaded["permittedIps"] == ["192.168.0.1"] and loaded["customClaims"] == {}
+      and loaded["description"] == "CI runner", f"update replaces what it sends: {loaded}")
+mgmt.access_key.deactivate(key["id"])
+check(mgmt.access_key.load(key["id"])["key"]["status"] == "inactive", "deactivate")
+mgmt.access_key.activate(key["id"])
+check(mgmt.access_key.load(key["id"])["key"]["status"] == "active", "activate")
+rotated = mgmt.access_key.rotate(key["id"])
+check(rotated["cleartext"] != first and rotated["key"]["id"] == key["id"], "rotate issues a new cleartext")
+other = mgmt.access_key.create("other")["key"]
+mgmt.access_key.deactivate_batch([key["id"], other["id"]])
+check({k["status"] for k in mgmt.access_key.search_all_access_keys([])["keys"]} == {"inactive"}, "deactivate batch")
+mgmt.access_key.activate_batch([key["id"], other["id"]])
+check({k["status"] for k in mgmt.access_key.search_all_access_keys([])["keys"]} == {"active"}, "activate batch")
+expect_error(400, lambda: mgmt.access_key.create("bad", permitted_ips=["10.0.0.0/33"]))
+expect_error(400, lambda: mgmt.access_key.create("bad", role_names=["no-such-role"]))
+mgmt.access_key.delete(other["id"])
+expect_error(404, lambda: mgmt.access_key.load(other["id"]))
+expect_error(404, lambda: mgmt.access_key.delete(other["id"]))
+mgmt.access_key.delete_batch([key["id"]])
+check(mgmt.access_key.search_all_access_keys([])["keys"] == [], "delete batch")
 
 # A wrong key is a 401 with an errorCode.
 wrong = DescopeClient(project_id=PROJECT, management_key="wrong-key", base_url=BASE)
