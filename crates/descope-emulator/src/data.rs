@@ -156,6 +156,18 @@ pub struct ProjectData {
     pub theme: Theme,
     pub password_settings: PasswordSettings,
     pub lists: Vec<NamedList>,
+    pub sso_apps: Vec<StoredApp>,
+    pub third_party_apps: Vec<StoredApp>,
+}
+
+/// An SSO application (docs/descope-api.md §13) or a third-party application (§19): `app` is
+/// exactly what a load answers; the secret is kept beside it, never in a load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredApp {
+    pub id: String,
+    pub app: Value,
+    pub cleartext: String,
 }
 
 /// A list (docs/descope-api.md §18): `data` is strings, or an object for a `json` list.

@@ -33,7 +33,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, TenantSettings, Theme,
+    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, StoredApp, Tenant,
+    TenantSettings, Theme,
 };
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};

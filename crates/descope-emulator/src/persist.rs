@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, Theme,
+    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, StoredApp, Tenant, Theme,
 };
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
@@ -48,6 +48,14 @@ struct Delta {
     lists: Vec<NamedList>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     lists_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_apps: Vec<StoredApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_apps_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    third_party_apps: Vec<StoredApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    third_party_apps_removed: Vec<String>,
 }
 
 impl Delta {
@@ -58,6 +66,9 @@ impl Delta {
             changed(&before.permissions, &after.permissions, permission_key);
         let (flows, flows_removed) = changed(&before.flows, &after.flows, flow_key);
         let (lists, lists_removed) = changed(&before.lists, &after.lists, list_key);
+        let (sso_apps, sso_apps_removed) = changed(&before.sso_apps, &after.sso_apps, app_key);
+        let (third_party_apps, third_party_apps_removed) =
+            changed(&before.third_party_apps, &after.third_party_apps, app_key);
         Delta {
             tenants,
             tenants_removed,
@@ -72,6 +83,10 @@ impl Delta {
                 .then(|| after.password_settings.clone()),
             lists,
             lists_removed,
+            sso_apps,
+            sso_apps_removed,
+            third_party_apps,
+            third_party_apps_removed,
         }
     }
 
@@ -94,6 +109,9 @@ fn flow_key(f: &Flow) -> String {
 }
 fn list_key(l: &NamedList) -> String {
     l.id.clone()
+}
+fn app_key(a: &StoredApp) -> String {
+    a.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -171,6 +189,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut theme = data.theme;
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
+    let mut sso_apps = Replay::new(data.sso_apps, &app_key);
+    let mut third_party_apps = Replay::new(data.third_party_apps, &app_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -200,6 +220,12 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             password_settings = p;
         }
         lists.apply(delta.lists, delta.lists_removed, &list_key);
+        sso_apps.apply(delta.sso_apps, delta.sso_apps_removed, &app_key);
+        third_party_apps.apply(
+            delta.third_party_apps,
+            delta.third_party_apps_removed,
+            &app_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -209,6 +235,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         theme,
         password_settings,
         lists: lists.finish(),
+        sso_apps: sso_apps.finish(),
+        third_party_apps: third_party_apps.finish(),
     })
 }
 

@@ -81,6 +81,8 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
         },
         password_settings: Default::default(),
         lists: Vec::new(),
+        sso_apps: Vec::new(),
+        third_party_apps: Vec::new(),
     }
 }
 
