@@ -32,6 +32,12 @@ pub const LIST_UPDATE: &str = "/v1/mgmt/list/update";
 pub const LIST_DELETE: &str = "/v1/mgmt/list/delete";
 pub const LIST_LOAD_ALL: &str = "/v1/mgmt/list/all";
 pub const TENANT_DEFAULT_ROLES: &str = "/v1/mgmt/tenant/updateDefaultRoles";
+pub const SSO_APP_OIDC_CREATE: &str = "/v1/mgmt/sso/idp/app/oidc/create";
+pub const SSO_APP_SAML_CREATE: &str = "/v1/mgmt/sso/idp/app/saml/create";
+pub const SSO_APP_OIDC_UPDATE: &str = "/v1/mgmt/sso/idp/app/oidc/update";
+pub const SSO_APP_SAML_UPDATE: &str = "/v1/mgmt/sso/idp/app/saml/update";
+pub const SSO_APP_DELETE: &str = "/v1/mgmt/sso/idp/app/delete";
+pub const SSO_APP_LOAD_ALL: &str = "/v1/mgmt/sso/idp/apps/load";
 
 pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
 pub const PERMISSION_CREATE_BATCH: &str = "/v1/mgmt/permission/create/batch";
@@ -91,6 +97,11 @@ const WRITE_PATHS: &[&str] = &[
     FLOW_IMPORT_V2,
     THEME_IMPORT_V1,
     THEME_IMPORT_V2,
+    SSO_APP_OIDC_CREATE,
+    SSO_APP_SAML_CREATE,
+    SSO_APP_OIDC_UPDATE,
+    SSO_APP_SAML_UPDATE,
+    SSO_APP_DELETE,
 ];
 
 /// The known write path equal to `path`.
@@ -325,6 +336,40 @@ pub fn list_delete(id: &str, name: &str) -> ApiRequest {
 
 pub fn list_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, LIST_LOAD_ALL)
+}
+
+// ---- SSO applications (docs/descope-api.md §13) ----
+
+/// A SAML request always carries `useMetadataInfo`, an OIDC one never does.
+fn sso_app_is_saml(body: &Value) -> bool {
+    body.get("useMetadataInfo").is_some()
+}
+
+pub fn sso_app_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::sso_app);
+    let path = match sso_app_is_saml(&body) {
+        true => SSO_APP_SAML_CREATE,
+        false => SSO_APP_OIDC_CREATE,
+    };
+    with_address(ApiRequest::write(path, body), address)
+}
+
+/// A full override: the body is the whole app (never the create-only OIDC client id).
+pub fn sso_app_update(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::sso_app);
+    let path = match sso_app_is_saml(&body) {
+        true => SSO_APP_SAML_UPDATE,
+        false => SSO_APP_OIDC_UPDATE,
+    };
+    with_address(ApiRequest::write(path, body), address)
+}
+
+pub fn sso_app_delete(id: &str) -> ApiRequest {
+    ApiRequest::write(SSO_APP_DELETE, json!({ "id": id })).for_address(Address::sso_app(id))
+}
+
+pub fn sso_app_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, SSO_APP_LOAD_ALL)
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

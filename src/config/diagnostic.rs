@@ -59,6 +59,9 @@ pub enum DiagnosticKind {
     /// A value of the right type outside what the field accepts (a duration, a URL).
     InvalidValue,
     InvalidStateSettings,
+    /// A role a resource names (an SSO application's group mapping) that the config does not
+    /// declare.
+    UnknownRole,
 }
 
 impl DiagnosticKind {
@@ -102,6 +105,7 @@ impl DiagnosticKind {
             InvalidRateLimit => "invalid_rate_limit",
             InvalidValue => "invalid_value",
             InvalidStateSettings => "invalid_state_settings",
+            UnknownRole => "unknown_role",
         }
     }
 }

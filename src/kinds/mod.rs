@@ -21,6 +21,7 @@ pub mod password_policy;
 pub mod per_tenant;
 pub mod permission;
 pub mod role;
+pub mod sso_app;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod theme;
@@ -478,6 +479,13 @@ pub trait ResourceKind: Send + Sync {
         graph.resources.remove(address)
     }
 
+    /// What apply tells the user after creating `address` (where a secret Descope generated
+    /// can be read, since the tool never reads or keeps it).
+    fn created_note(&self, address: &Address) -> Option<String> {
+        let _ = address;
+        None
+    }
+
     // ---- export ----
 
     /// Write this kind's live objects (system defaults left out) into a config being exported.
@@ -533,6 +541,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &list::ListKind,
         &flow::FlowKind,
         &theme::ThemeKind,
+        &sso_app::SsoAppKind,
     ]
 }
 

@@ -28,6 +28,7 @@ mod util;
 
 mod api;
 mod apply;
+mod apps;
 mod config;
 mod fuzz;
 mod list;
