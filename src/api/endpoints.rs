@@ -38,6 +38,11 @@ pub const SSO_APP_OIDC_UPDATE: &str = "/v1/mgmt/sso/idp/app/oidc/update";
 pub const SSO_APP_SAML_UPDATE: &str = "/v1/mgmt/sso/idp/app/saml/update";
 pub const SSO_APP_DELETE: &str = "/v1/mgmt/sso/idp/app/delete";
 pub const SSO_APP_LOAD_ALL: &str = "/v1/mgmt/sso/idp/apps/load";
+pub const THIRD_PARTY_APP_CREATE: &str = "/v1/mgmt/thirdparty/app/create";
+pub const THIRD_PARTY_APP_UPDATE: &str = "/v1/mgmt/thirdparty/app/update";
+pub const THIRD_PARTY_APP_DELETE: &str = "/v1/mgmt/thirdparty/app/delete";
+pub const THIRD_PARTY_APP_DELETE_BATCH: &str = "/v1/mgmt/thirdparty/app/delete/batch";
+pub const THIRD_PARTY_APP_LOAD_ALL: &str = "/v1/mgmt/thirdparty/apps/load";
 
 pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
 pub const PERMISSION_CREATE_BATCH: &str = "/v1/mgmt/permission/create/batch";
@@ -102,6 +107,10 @@ const WRITE_PATHS: &[&str] = &[
     SSO_APP_OIDC_UPDATE,
     SSO_APP_SAML_UPDATE,
     SSO_APP_DELETE,
+    THIRD_PARTY_APP_CREATE,
+    THIRD_PARTY_APP_UPDATE,
+    THIRD_PARTY_APP_DELETE,
+    THIRD_PARTY_APP_DELETE_BATCH,
 ];
 
 /// The known write path equal to `path`.
@@ -370,6 +379,35 @@ pub fn sso_app_delete(id: &str) -> ApiRequest {
 
 pub fn sso_app_load_all() -> ApiRequest {
     ApiRequest::read(Method::Get, SSO_APP_LOAD_ALL)
+}
+
+// ---- third-party applications (docs/descope-api.md §19) ----
+
+fn third_party_app_address(body: &Value) -> Option<Address> {
+    str_field(body, "name").map(Address::third_party_app)
+}
+
+/// Descope answers the new app's secret; the executor discards answers, so it goes nowhere.
+pub fn third_party_app_create(body: Value) -> ApiRequest {
+    let address = third_party_app_address(&body);
+    with_address(ApiRequest::write(THIRD_PARTY_APP_CREATE, body), address)
+}
+
+/// A full override: the body is the whole app, `id` included.
+pub fn third_party_app_update(body: Value) -> ApiRequest {
+    let address = third_party_app_address(&body);
+    with_address(ApiRequest::write(THIRD_PARTY_APP_UPDATE, body), address)
+}
+
+pub fn third_party_app_delete(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(THIRD_PARTY_APP_DELETE, json!({ "id": id }))
+        .for_address(Address::third_party_app(name))
+}
+
+/// PY's `GET` (GO `POST`s `{page, limit}` to the same path; both answer every app when not
+/// paged).
+pub fn third_party_app_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, THIRD_PARTY_APP_LOAD_ALL)
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

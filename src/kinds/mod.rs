@@ -25,6 +25,7 @@ pub mod sso_app;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod theme;
+pub mod third_party_app;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -542,6 +543,7 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &flow::FlowKind,
         &theme::ThemeKind,
         &sso_app::SsoAppKind,
+        &third_party_app::ThirdPartyAppKind,
     ]
 }
 

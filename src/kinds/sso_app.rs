@@ -15,7 +15,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Fields, KindInfo, ListCall, LiveContext, Reference, ResourceKind, Spec};
+use super::{
+    Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
+    ResourceKind, Spec,
+};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape_value, Exported};
@@ -287,7 +290,9 @@ const SECTION: ConfigSection = ConfigSection {
     schema: || serde_json::to_value(schemars::schema_for!(Vec<SsoAppConfig>)).unwrap_or_default(),
 };
 
-const LIST: &str = "apps";
+/// The snapshot's name for the apps list (the answer's array is `apps`, a key other
+/// application calls share).
+const LIST: &str = "sso_apps";
 
 /// One entry of `sso_apps:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -801,6 +806,17 @@ impl ResourceKind for SsoAppKind {
         Some(ListCall {
             request: endpoints::sso_app_load_all,
             key: LIST,
+        })
+    }
+
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        Box::pin(async move {
+            if !scope.names_kind(KIND) {
+                return Ok(());
+            }
+            io.snapshot
+                .read_list_as(io.gateway, endpoints::sso_app_load_all(), "apps", LIST)
+                .await
         })
     }
 

@@ -357,3 +357,237 @@ sso_apps:
         "{err}"
     );
 }
+
+const THIRD: &str = r#"version: 1
+settings: {rate_limit: 1000/1}
+third_party_apps:
+  - name: Partner
+    description: A partner's app
+    login_page_url: https://partner.example.com/login
+    approved_callback_urls: [https://partner.example.com/cb]
+    permissions_scopes:
+      - {name: read, description: Read access, values: [Tenant Admin]}
+  - name: Analytics
+    attributes_scopes:
+      - {name: profile, values: [email]}
+"#;
+
+fn third<'a>(apps: &'a [StoredApp], name: &str) -> &'a StoredApp {
+    apps.iter()
+        .find(|a| a.app["name"] == name)
+        .expect("app exists")
+}
+
+#[test]
+fn third_party_apps_are_planned_applied_kept_drifted_pruned_protected_exported_and_restored() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    let mut outputs = String::new();
+    w.write_config(THIRD);
+    let (code, out, err) = run(&w, &["plan", "-out", "plans/a.plan"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("+ third_party_app.Partner") && out.contains("+ third_party_app.Analytics"),
+        "{out}"
+    );
+    let (code, out, err) = run(&w, &["apply", "plans/a.plan"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("/v1/mgmt/thirdparty/app/secret"), "{out}");
+    let data = w.emu().data();
+    let partner = third(&data.third_party_apps, "Partner");
+    assert_eq!(
+        partner.app["permissionsScopes"][0]["values"],
+        json!(["Tenant Admin"])
+    );
+    let id = partner.id.clone();
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"], &mut outputs);
+    assert_eq!(code, 0, "no changes after apply: {out}\n{err}");
+
+    // The full-override trap: fields the config leaves alone survive an update, which keeps
+    // the id Descope gave the app.
+    w.emu().mutate(|d| {
+        let a = d
+            .third_party_apps
+            .iter_mut()
+            .find(|a| a.app["name"] == "Partner")
+            .unwrap();
+        a.app["logo"] = json!("https://cdn.example.com/p.png");
+        a.app["scopeClaimMapping"] = json!([{"scope": "read", "claims": {"r": "x"}}]);
+    });
+    w.write_config(&THIRD.replace("A partner's app", "The partner's app"));
+    let (code, out, err) = run(&w, &["plan", "-out", "plans/b.plan"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("~ third_party_app.Partner"), "{out}");
+    let (code, out, err) = run(&w, &["apply", "plans/b.plan"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let data = w.emu().data();
+    let partner = third(&data.third_party_apps, "Partner");
+    assert_eq!(partner.id, id);
+    assert_eq!(partner.app["description"], "The partner's app");
+    assert_eq!(partner.app["logo"], "https://cdn.example.com/p.png");
+    assert_eq!(partner.app["scopeClaimMapping"][0]["scope"], "read");
+    let config = THIRD.replace("A partner's app", "The partner's app");
+
+    // Drift: a change made in the console shows, and is planned back.
+    w.emu().mutate(|d| {
+        let a = d
+            .third_party_apps
+            .iter_mut()
+            .find(|a| a.app["name"] == "Analytics")
+            .unwrap();
+        a.app["attributesScopes"] = json!([]);
+    });
+    let (code, out, err) = run(&w, &["drift"], &mut outputs);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("third_party_app.Analytics"), "{out}");
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        third(&w.emu().data().third_party_apps, "Analytics").app["attributesScopes"][0]["name"],
+        "profile"
+    );
+
+    // Export to a blank project reproduces the apps, field by field but for ids.
+    let (code, out, err) = run(&w, &["export", "--out", "exp"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
+    let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(
+        exported["third_party_apps"].as_array().map(Vec::len),
+        Some(2),
+        "{yaml}"
+    );
+    let blank = TestEnv::start_blocking(EmulatorOptions::default());
+    blank.write_config(&blank_config(&exported));
+    let (code, out, err) = run(&blank, &["apply", "--auto-approve"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(&blank, &["plan", "--detailed-exitcode"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for name in ["Partner", "Analytics"] {
+        let strip = |a: &StoredApp| {
+            let mut v = a.app.clone();
+            for k in ["id", "clientId", "scopeClaimMapping", "logo"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            v
+        };
+        assert_eq!(
+            strip(third(&w.emu().data().third_party_apps, name)),
+            strip(third(&blank.emu().data().third_party_apps, name)),
+            "{name}"
+        );
+    }
+
+    // Backup restore: the backup the next apply takes holds the app as it was.
+    let (_, out, _) = run(&w, &["backup", "list"], &mut outputs);
+    let before: Vec<String> = out.lines().map(str::to_string).collect();
+    w.write_config(&config.replace("Read access", "Read everything"));
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, out, _) = run(&w, &["backup", "list"], &mut outputs);
+    let backup = out
+        .lines()
+        .filter(|l| l.trim_end().ends_with(".json") && !before.iter().any(|b| b == l))
+        .find_map(|l| l.split_whitespace().last())
+        .expect("the apply took a backup")
+        .to_string();
+    let (code, out, err) = run(
+        &w,
+        &["backup", "restore", &backup, "-out", "plans/restore.plan"],
+        &mut outputs,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("~ third_party_app.Partner"), "{out}");
+    run(&w, &["apply", "plans/restore.plan"], &mut outputs);
+    assert_eq!(
+        third(&w.emu().data().third_party_apps, "Partner").app["permissionsScopes"][0]
+            ["description"],
+        "Read access"
+    );
+
+    // One made in the console is left alone, and deleted (by its id) only with --prune.
+    w.write_config(&config);
+    w.emu().mutate(|d| {
+        d.third_party_apps.push(StoredApp {
+            id: "TPAconsole".into(),
+            app: json!({"id": "TPAconsole", "name": "Console", "clientId": "c"}),
+            cleartext: "console-third-party-secret-0123456789".into(),
+        })
+    });
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(
+        &w,
+        &["plan", "--prune", "third_party_app", "-out", "plans/p.plan"],
+        &mut outputs,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("- third_party_app.Console"), "{out}");
+    run(&w, &["apply", "plans/p.plan"], &mut outputs);
+    assert!(w
+        .emu()
+        .data()
+        .third_party_apps
+        .iter()
+        .all(|a| a.id != "TPAconsole"));
+
+    // protect, then removal from the config: refused; without protect: deleted.
+    let protected = config.replace(
+        "  - name: Analytics\n",
+        "  - name: Analytics\n    protect: true\n",
+    );
+    w.write_config(&protected);
+    run(&w, &["apply", "--auto-approve"], &mut outputs);
+    let without = protected
+        .split("  - name: Analytics\n")
+        .next()
+        .unwrap()
+        .to_string();
+    w.write_config(&without);
+    let (code, out, err) = run(&w, &["plan"], &mut outputs);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(
+        format!("{out}{err}").contains("third_party_app.Analytics"),
+        "{out}\n{err}"
+    );
+    w.write_config(&config);
+    run(&w, &["apply", "--auto-approve"], &mut outputs);
+    w.write_config(
+        &config
+            .split("  - name: Analytics\n")
+            .next()
+            .unwrap()
+            .to_string(),
+    );
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 deleted"), "{out}");
+    assert_eq!(w.emu().data().third_party_apps.len(), 1);
+
+    assert_no_secret(&w, &outputs);
+    assert_no_secret(&blank, &outputs);
+}
+
+#[test]
+fn bad_third_party_apps_are_reported_where_they_are() {
+    let w = TestEnv::new();
+    w.write_config(
+        "version: 1
+third_party_apps:
+  - name: Partner
+    default_audience: everyone
+  - name: Partner
+    scopes: []
+",
+    );
+    let mut outputs = String::new();
+    let (code, out, err) = run(&w, &["validate"], &mut outputs);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("descope.yaml:4:23") && err.contains("everyone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("descope.yaml:6:5") && err.contains("scopes"),
+        "{err}"
+    );
+}
