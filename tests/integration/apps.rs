@@ -76,11 +76,6 @@ fn assert_no_secret(w: &TestEnv, outputs: &str) {
     assert!(!secrets.is_empty());
     let mut all = Vec::new();
     files(w.root(), &mut all);
-    assert!(
-        all.iter().any(|(p, _)| p.contains("journal")),
-        "{:?}",
-        all.iter().map(|f| &f.0).collect::<Vec<_>>()
-    );
     for s in &secrets {
         assert!(!outputs.contains(s.as_str()), "a secret in the output");
         for (path, text) in &all {
@@ -239,6 +234,11 @@ fn sso_apps_are_planned_applied_kept_replaced_drifted_pruned_and_protected() {
     );
     assert!(w.emu().data().sso_apps.iter().any(|a| a.id == "wiki"));
 
+    let mut all = Vec::new();
+    files(w.root(), &mut all);
+    for kind in ["journal", "audit", "backups", "plans", "state.json"] {
+        assert!(all.iter().any(|(p, _)| p.contains(kind)), "{kind} scanned");
+    }
     assert_no_secret(&w, &outputs);
 }
 
@@ -590,4 +590,45 @@ third_party_apps:
         err.contains("descope.yaml:6:5") && err.contains("scopes"),
         "{err}"
     );
+}
+
+#[test]
+fn apps_made_in_the_console_are_adopted_by_export() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    let mut outputs = String::new();
+    w.emu().mutate(|d| {
+        d.sso_apps.push(StoredApp {
+            id: "console-app".into(),
+            app: json!({"id": "console-app", "name": "Console app", "description": "made by hand",
+                "enabled": true, "logo": "", "appType": "saml", "oidcSettings": null,
+                "customAttributes": {},
+                "samlSettings": {"loginPageUrl": "", "useMetadataInfo": true,
+                    "metadataUrl": "https://sp.example.com/md", "entityId": "", "acsUrl": "",
+                    "certificate": "", "attributeMapping": [], "groupsMapping": [],
+                    "acsAllowedCallbacks": ["https://sp.example.com/b", "https://sp.example.com/a"],
+                    "idpEntityId": "e", "forceAuthentication": false}}),
+            cleartext: "console-sso-secret-0123456789abcdef".into(),
+        });
+        d.third_party_apps.push(StoredApp {
+            id: "TPAhand".into(),
+            app: json!({"id": "TPAhand", "name": "Hand made", "clientId": "c", "forcePkce": true,
+                "approvedCallbackUrls": ["https://h.example.com/cb"]}),
+            cleartext: "console-tpa-secret-0123456789abcdef".into(),
+        });
+    });
+    let (code, out, err) = run(&w, &["export", "--out", ".", "--adopt"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(&w, &["state", "list"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("sso_app.console-app") && out.contains("third_party_app.Hand made"),
+        "{out}"
+    );
+    let yaml = std::fs::read_to_string(w.path("descope.yaml")).unwrap();
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"], &mut outputs);
+    assert_eq!(
+        code, 0,
+        "the adopted export plans no change: {out}\n{err}\n{yaml}"
+    );
+    assert_no_secret(&w, &outputs);
 }
