@@ -49,9 +49,12 @@ const FIELDS: &[FieldDef] = &[
     ("default_audience", "defaultAudience", || json!("")),
 ];
 
+/// (wire name, value when a load leaves it out)
+type Carried = (&'static str, fn() -> Value);
+
 /// Fields an update carries as read although the config does not manage them, so the full
 /// override does not clear them.
-const CARRIED: &[(&str, fn() -> Value)] = &[
+const CARRIED: &[Carried] = &[
     ("scopeClaimMapping", || json!([])),
     ("jwtBearerSettings", || json!({})),
 ];

@@ -552,11 +552,13 @@ fn third_party_apps_are_planned_applied_kept_drifted_pruned_protected_exported_a
     w.write_config(&config);
     run(&w, &["apply", "--auto-approve"], &mut outputs);
     w.write_config(
-        &config
-            .split("  - name: Analytics\n")
+        config
+            .split(
+                "  - name: Analytics
+",
+            )
             .next()
-            .unwrap()
-            .to_string(),
+            .unwrap(),
     );
     let (code, out, err) = run(&w, &["apply", "--auto-approve"], &mut outputs);
     assert_eq!(code, 0, "{out}\n{err}");

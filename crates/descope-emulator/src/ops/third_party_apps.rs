@@ -11,8 +11,11 @@ use crate::data::{ProjectData, StoredApp};
 use crate::error::ApiError;
 use crate::fields::Body;
 
-/// The fields a client sets, each with its value when not sent.
-const FIELDS: [(&str, fn() -> Value); 12] = [
+/// A field a client sets and its value when not sent.
+type Field = (&'static str, fn() -> Value);
+
+/// The fields a client sets.
+const FIELDS: [Field; 12] = [
     ("name", || json!("")),
     ("description", || json!("")),
     ("logo", || json!("")),
