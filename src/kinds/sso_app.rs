@@ -751,6 +751,41 @@ impl ResourceKind for SsoAppKind {
                     }
                 }
             }
+            let mut urls = vec![("login_page_url", a.login_page_url.clone())];
+            if let Some(o) = &a.oidc {
+                urls.push((
+                    "oidc/back_channel_logout_url",
+                    o.back_channel_logout_url.clone(),
+                ));
+            }
+            if let Some(s) = &a.saml {
+                urls.push(("saml/metadata_url", s.metadata_url.clone()));
+                urls.push(("saml/acs_url", s.acs_url.clone()));
+                urls.push(("saml/logout_redirect_url", s.logout_redirect_url.clone()));
+                if let Some(cert) = s.certificate.as_deref().filter(|c| !c.trim().is_empty()) {
+                    if !pem_armoured(cert) {
+                        cx.problem(
+                            &format!("{at}/saml/certificate"),
+                            DiagnosticKind::InvalidValue,
+                            "the certificate is not PEM: `-----BEGIN CERTIFICATE-----`, a base64 body, `-----END CERTIFICATE-----`".into(),
+                            Some("paste the service provider's certificate as its PEM file shows it".into()),
+                        );
+                    }
+                }
+            }
+            for (field, url) in urls {
+                let Some(url) = url.filter(|u| !u.is_empty()) else {
+                    continue;
+                };
+                if reqwest::Url::parse(&url).is_err() {
+                    cx.problem(
+                        &format!("{at}/{field}"),
+                        DiagnosticKind::InvalidValue,
+                        format!("`{url}` is not an absolute URL"),
+                        Some("e.g. `https://app.example.com/login`".into()),
+                    );
+                }
+            }
             let allowed = INFO.managed_fields;
             cx.ignore_changes(&at, &a.ignore_changes, allowed, "an SSO application");
         }
@@ -930,6 +965,25 @@ impl ResourceKind for SsoAppKind {
             out.config.sections.push(&SECTION, None, Value::Array(apps));
         }
     }
+}
+
+/// PEM armour around a base64 body; whether it is a good certificate is Descope's to judge.
+fn pem_armoured(cert: &str) -> bool {
+    let cert = cert.trim();
+    let Some(body) = cert
+        .strip_prefix("-----BEGIN CERTIFICATE-----")
+        .and_then(|c| c.strip_suffix("-----END CERTIFICATE-----"))
+    else {
+        return false;
+    };
+    let body: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let data = body.trim_end_matches('=');
+    !data.is_empty()
+        && body.len() % 4 == 0
+        && body.len() - data.len() <= 2
+        && data
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
 }
 
 /// The request marks its flavour for the op (`useMetadataInfo` is a SAML request field that

@@ -283,6 +283,16 @@ impl ResourceKind for ThirdPartyAppKind {
                     );
                 }
             }
+            if let Some(url) = a.login_page_url.as_deref().filter(|u| !u.is_empty()) {
+                if reqwest::Url::parse(url).is_err() {
+                    cx.problem(
+                        &format!("{at}/login_page_url"),
+                        DiagnosticKind::InvalidValue,
+                        format!("`{url}` is not an absolute URL"),
+                        Some("e.g. `https://app.example.com/login`".into()),
+                    );
+                }
+            }
             let allowed = INFO.managed_fields;
             cx.ignore_changes(&at, &a.ignore_changes, allowed, "a third-party application");
         }

@@ -335,6 +335,10 @@ sso_apps:
       groups_mapping: [{name: g, roles: [nobody]}]
   - id: bare
     name: Bare
+  - id: links
+    name: Links
+    login_page_url: not a url
+    saml: {certificate: MIIBnotarmoured}
 ",
     );
     let mut outputs = String::new();
