@@ -393,6 +393,30 @@ mod tests {
     }
 
     #[test]
+    fn applications_and_their_secrets_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let app = |id: &str, name: &str| StoredApp {
+            id: id.into(),
+            app: serde_json::json!({"id": id, "name": name}),
+            cleartext: format!("secret-of-{id}"),
+        };
+        let mut next = data.clone();
+        next.sso_apps.push(app("portal", "Portal"));
+        next.third_party_apps.push(app("TPA1", "Partner"));
+        next.third_party_apps.push(app("TPA2", "Other"));
+        store.record(&data, &next).unwrap();
+        let data = next;
+        let mut next = data.clone();
+        next.sso_apps[0].cleartext = "rotated".into();
+        next.third_party_apps.retain(|a| a.id != "TPA1");
+        store.record(&data, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
     fn a_corrupt_line_before_the_end_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("project.json");
