@@ -411,6 +411,10 @@ impl ResourceKind for ThirdPartyAppKind {
         Value::Object(m)
     }
 
+    fn restore_carried(&self) -> &'static [&'static str] {
+        &["scopeClaimMapping", "jwtBearerSettings"]
+    }
+
     fn create_op(&self, _: &Address, body: &Value) -> Op {
         Op::single(endpoints::third_party_app_create(body.clone()))
     }

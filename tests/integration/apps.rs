@@ -242,6 +242,15 @@ fn sso_apps_are_planned_applied_kept_replaced_drifted_pruned_and_protected() {
     assert_no_secret(&w, &outputs);
 }
 
+/// The backup files `backup list` shows.
+fn backups(w: &TestEnv, outputs: &mut String) -> Vec<String> {
+    let (_, out, _) = run(w, &["backup", "list"], outputs);
+    out.lines()
+        .filter(|l| l.trim_end().ends_with(".json"))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect()
+}
+
 /// The exported kinds under test, for a blank project (flows and the theme stay behind).
 fn blank_config(exported: &Value) -> String {
     let mut c = json!({"version": 1, "settings": {"rate_limit": "1000/1"}});
@@ -289,13 +298,6 @@ fn sso_apps_export_to_a_blank_project_and_restore_from_a_backup() {
     }
 
     // The config changes an app; the backup that apply takes holds it as it was.
-    let backups = |w: &TestEnv, outputs: &mut String| -> Vec<String> {
-        let (_, out, _) = run(w, &["backup", "list"], outputs);
-        out.lines()
-            .filter(|l| l.trim_end().ends_with(".json"))
-            .filter_map(|l| l.split_whitespace().last().map(str::to_string))
-            .collect()
-    };
     let before = backups(&w, &mut outputs);
     w.write_config(&SSO.replace("name: Wiki", "name: Team wiki"));
     let (code, out, err) = run(&w, &["apply", "--auto-approve"], &mut outputs);
@@ -507,6 +509,49 @@ fn third_party_apps_are_planned_applied_kept_drifted_pruned_protected_exported_a
             ["description"],
         "Read access"
     );
+
+    // A deleted app comes back from the backup taken before the delete, under a new id,
+    // with what the config does not manage (its scope-claim mapping) as it was.
+    let before = backups(&w, &mut outputs);
+    w.write_config(&config.replace("  - name: Partner\n", "  - name: Gone\n"));
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(w
+        .emu()
+        .data()
+        .third_party_apps
+        .iter()
+        .all(|a| a.app["name"] != "Partner"));
+    let backup = backups(&w, &mut outputs)
+        .into_iter()
+        .find(|b| !before.contains(b))
+        .expect("the apply took a backup");
+    let (code, out, err) = run(
+        &w,
+        &["backup", "restore", &backup, "-out", "plans/undelete.plan"],
+        &mut outputs,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("+ third_party_app.Partner"), "{out}");
+    let (code, out, err) = run(&w, &["apply", "plans/undelete.plan"], &mut outputs);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let data = w.emu().data();
+    let back = third(&data.third_party_apps, "Partner");
+    assert_ne!(back.id, id);
+    assert_eq!(back.app["scopeClaimMapping"][0]["scope"], "read");
+    assert_eq!(
+        back.app["permissionsScopes"][0]["description"],
+        "Read access"
+    );
+    for a in data
+        .third_party_apps
+        .iter()
+        .filter(|a| a.app["name"] == "Gone")
+    {
+        let gone = a.id.clone();
+        w.emu()
+            .mutate(|d| d.third_party_apps.retain(|x| x.id != gone));
+    }
 
     // One made in the console is left alone, and deleted (by its id) only with --prune.
     w.write_config(&config);
