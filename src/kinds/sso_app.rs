@@ -979,7 +979,7 @@ fn pem_armoured(cert: &str) -> bool {
     let body: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     let data = body.trim_end_matches('=');
     !data.is_empty()
-        && body.len() % 4 == 0
+        && body.len().is_multiple_of(4)
         && body.len() - data.len() <= 2
         && data
             .chars()
