@@ -1808,24 +1808,10 @@ enum ReasonJson {
     NotInLiveProject,
     RemovedFromConfig,
     Pruned,
-    FieldsChanged {
-        fields: Vec<String>,
-    },
-    ParentChanged {
-        from: String,
-        to: String,
-    },
-    CreateOnlyChanged {
-        field: String,
-        from: String,
-        to: String,
-    },
-    ReleasesForSwap {
-        values: Vec<String>,
-    },
-    TenantReplaced {
-        tenant: String,
-    },
+    FieldsChanged { fields: Vec<String> },
+    ParentChanged { from: String, to: String },
+    ReleasesForSwap { values: Vec<String> },
+    TenantReplaced { tenant: String },
 }
 
 #[derive(Debug, serde::Deserialize)]
