@@ -32,6 +32,17 @@ pub const LIST_UPDATE: &str = "/v1/mgmt/list/update";
 pub const LIST_DELETE: &str = "/v1/mgmt/list/delete";
 pub const LIST_LOAD_ALL: &str = "/v1/mgmt/list/all";
 pub const TENANT_DEFAULT_ROLES: &str = "/v1/mgmt/tenant/updateDefaultRoles";
+pub const SSO_APP_OIDC_CREATE: &str = "/v1/mgmt/sso/idp/app/oidc/create";
+pub const SSO_APP_SAML_CREATE: &str = "/v1/mgmt/sso/idp/app/saml/create";
+pub const SSO_APP_OIDC_UPDATE: &str = "/v1/mgmt/sso/idp/app/oidc/update";
+pub const SSO_APP_SAML_UPDATE: &str = "/v1/mgmt/sso/idp/app/saml/update";
+pub const SSO_APP_DELETE: &str = "/v1/mgmt/sso/idp/app/delete";
+pub const SSO_APP_LOAD_ALL: &str = "/v1/mgmt/sso/idp/apps/load";
+pub const THIRD_PARTY_APP_CREATE: &str = "/v1/mgmt/thirdparty/app/create";
+pub const THIRD_PARTY_APP_UPDATE: &str = "/v1/mgmt/thirdparty/app/update";
+pub const THIRD_PARTY_APP_DELETE: &str = "/v1/mgmt/thirdparty/app/delete";
+pub const THIRD_PARTY_APP_DELETE_BATCH: &str = "/v1/mgmt/thirdparty/app/delete/batch";
+pub const THIRD_PARTY_APP_LOAD_ALL: &str = "/v1/mgmt/thirdparty/apps/load";
 
 pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
 pub const PERMISSION_CREATE_BATCH: &str = "/v1/mgmt/permission/create/batch";
@@ -122,6 +133,15 @@ const WRITE_PATHS: &[&str] = &[
     ACCESS_KEY_DEACTIVATE,
     ACCESS_KEY_DELETE,
     ACCESS_KEY_DELETE_BATCH,
+    SSO_APP_OIDC_CREATE,
+    SSO_APP_SAML_CREATE,
+    SSO_APP_OIDC_UPDATE,
+    SSO_APP_SAML_UPDATE,
+    SSO_APP_DELETE,
+    THIRD_PARTY_APP_CREATE,
+    THIRD_PARTY_APP_UPDATE,
+    THIRD_PARTY_APP_DELETE,
+    THIRD_PARTY_APP_DELETE_BATCH,
 ];
 
 /// The known write path equal to `path`.
@@ -405,6 +425,68 @@ pub fn access_key_search() -> ApiRequest {
 /// A new cleartext for the key `id`; the old one stops working.
 pub fn access_key_rotate(id: &str, name: &str) -> ApiRequest {
     ApiRequest::write(ACCESS_KEY_ROTATE, json!({ "id": id })).for_address(Address::access_key(name))
+}
+// ---- SSO applications (docs/descope-api.md §13) ----
+
+/// A SAML request always carries `useMetadataInfo`, an OIDC one never does.
+fn sso_app_is_saml(body: &Value) -> bool {
+    body.get("useMetadataInfo").is_some()
+}
+
+pub fn sso_app_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::sso_app);
+    let path = match sso_app_is_saml(&body) {
+        true => SSO_APP_SAML_CREATE,
+        false => SSO_APP_OIDC_CREATE,
+    };
+    with_address(ApiRequest::write(path, body), address)
+}
+
+/// A full override: the body is the whole app (never the create-only OIDC client id).
+pub fn sso_app_update(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::sso_app);
+    let path = match sso_app_is_saml(&body) {
+        true => SSO_APP_SAML_UPDATE,
+        false => SSO_APP_OIDC_UPDATE,
+    };
+    with_address(ApiRequest::write(path, body), address)
+}
+
+pub fn sso_app_delete(id: &str) -> ApiRequest {
+    ApiRequest::write(SSO_APP_DELETE, json!({ "id": id })).for_address(Address::sso_app(id))
+}
+
+pub fn sso_app_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, SSO_APP_LOAD_ALL)
+}
+
+// ---- third-party applications (docs/descope-api.md §19) ----
+
+fn third_party_app_address(body: &Value) -> Option<Address> {
+    str_field(body, "name").map(Address::third_party_app)
+}
+
+/// Descope answers the new app's secret; the executor discards answers, so it goes nowhere.
+pub fn third_party_app_create(body: Value) -> ApiRequest {
+    let address = third_party_app_address(&body);
+    with_address(ApiRequest::write(THIRD_PARTY_APP_CREATE, body), address)
+}
+
+/// A full override: the body is the whole app, `id` included.
+pub fn third_party_app_update(body: Value) -> ApiRequest {
+    let address = third_party_app_address(&body);
+    with_address(ApiRequest::write(THIRD_PARTY_APP_UPDATE, body), address)
+}
+
+pub fn third_party_app_delete(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(THIRD_PARTY_APP_DELETE, json!({ "id": id }))
+        .for_address(Address::third_party_app(name))
+}
+
+/// PY's `GET` (GO `POST`s `{page, limit}` to the same path; both answer every app when not
+/// paged).
+pub fn third_party_app_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, THIRD_PARTY_APP_LOAD_ALL)
 }
 
 // ---- permissions (docs/descope-api.md §5) ----

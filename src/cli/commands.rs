@@ -269,6 +269,15 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
         report.requests,
         report.rate_limited,
     );
+    let notes: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.action, Action::Create | Action::Replace) && r.outcome.is_success())
+        .filter_map(|r| descope_mgmt::kinds::of(r.address.kind()).created_note(&r.address))
+        .collect();
+    if !notes.is_empty() {
+        println!("\n{}", notes.join("\n"));
+    }
     if report.not_run() > 0 {
         println!(
             "\nInterrupted: {} operation(s) were not started (nothing of them was sent). Requests already sent finished and were journaled.",

@@ -64,6 +64,9 @@ pub enum DiagnosticKind {
     NestedTemplate,
     /// A warning: a template no tenant uses.
     UnusedTemplate,
+    /// A role a resource names (an SSO application's group mapping) that the config does not
+    /// declare.
+    UnknownRole,
 }
 
 impl DiagnosticKind {
@@ -111,6 +114,7 @@ impl DiagnosticKind {
             UnknownTemplateVariable => "unknown_template_variable",
             NestedTemplate => "nested_template",
             UnusedTemplate => "unused_template",
+            UnknownRole => "unknown_role",
         }
     }
 }

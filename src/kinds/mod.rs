@@ -25,9 +25,11 @@ pub mod per_tenant;
 pub mod permission;
 pub mod project;
 pub mod role;
+pub mod sso_app;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod theme;
+pub mod third_party_app;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -520,6 +522,13 @@ pub trait ResourceKind: Send + Sync {
         graph.resources.remove(address)
     }
 
+    /// What apply tells the user after creating `address` (where a secret Descope generated
+    /// can be read, since the tool never reads or keeps it).
+    fn created_note(&self, address: &Address) -> Option<String> {
+        let _ = address;
+        None
+    }
+
     // ---- export ----
 
     /// Write this kind's live objects (system defaults left out) into a config being exported.
@@ -579,6 +588,8 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &project::ProjectKind,
         &outbound_app::OutboundAppKind,
         &access_key::AccessKeyKind,
+        &sso_app::SsoAppKind,
+        &third_party_app::ThirdPartyAppKind,
     ]
 }
 

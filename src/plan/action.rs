@@ -59,6 +59,13 @@ pub enum Reason {
     FieldsChanged { fields: Vec<String> },
     /// Descope sets a tenant's parent only at creation.
     ParentChanged { from: String, to: String },
+    /// A field Descope sets only at creation changed (an SSO application's OIDC client id or
+    /// its type).
+    CreateOnlyChanged {
+        field: String,
+        from: String,
+        to: String,
+    },
     /// A temporary update that frees a unique name or domain for another resource (a swap).
     ReleasesForSwap { values: Vec<String> },
     /// Created again because its tenant is replaced: Descope deletes a tenant's roles (and so
@@ -93,6 +100,21 @@ impl fmt::Display for Reason {
                 write!(
                     f,
                     "parent changed from {} to {} (Descope sets the parent only at creation)",
+                    show(from),
+                    show(to)
+                )
+            }
+            Reason::CreateOnlyChanged { field, from, to } => {
+                let show = |s: &str| {
+                    if s.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                write!(
+                    f,
+                    "{field} changed from {} to {} (Descope sets it only at creation)",
                     show(from),
                     show(to)
                 )

@@ -314,15 +314,28 @@ fn plan_existing(
                 .unwrap_or_default()
                 .to_string()
         };
-        let reason = Reason::ParentChanged {
-            from: text(&parent.before),
-            to: text(&parent.after),
+        let (reason, loses) = match parent.field.as_str() {
+            "parent" => (
+                Reason::ParentChanged {
+                    from: text(&parent.before),
+                    to: text(&parent.after),
+                },
+                ", destroying the tenant's users and SSO setup",
+            ),
+            field => (
+                Reason::CreateOnlyChanged {
+                    field: field.to_string(),
+                    from: text(&parent.before),
+                    to: text(&parent.after),
+                },
+                "",
+            ),
         };
         if !options.allow_replace.contains(&d.address) {
             problems.push(Problem {
                 address: d.address.clone(),
                 message: format!(
-                    "{reason}: that means delete and create, destroying the tenant's users and SSO setup. \
+                    "{reason}: that means delete and create{loses}. \
                      Re-run with --allow-replace {} if that is intended",
                     d.address
                 ),

@@ -349,6 +349,16 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
         ("access_key_delete", ep::access_key_delete("K1", "ci-bot")),
         ("access_key_search", ep::access_key_search()),
         ("access_key_rotate", ep::access_key_rotate("K1", "ci-bot")),
+        ("sso_app_create_oidc", ep::sso_app_create(json!({"id": "portal", "name": "Portal", "loginPageUrl": "https://p.example/login", "clientId": "imported"}))),
+        ("sso_app_create_saml", ep::sso_app_create(json!({"id": "wiki", "name": "Wiki", "useMetadataInfo": false, "entityId": "wiki"}))),
+        ("sso_app_update_oidc", ep::sso_app_update(json!({"id": "portal", "name": "Portal", "enabled": true}))),
+        ("sso_app_update_saml", ep::sso_app_update(json!({"id": "wiki", "name": "Wiki", "useMetadataInfo": true, "metadataUrl": "https://w.example/md"}))),
+        ("sso_app_delete", ep::sso_app_delete("portal")),
+        ("sso_app_load_all", ep::sso_app_load_all()),
+        ("third_party_app_create", ep::third_party_app_create(json!({"name": "Partner", "loginPageUrl": "https://x.example", "approvedCallbackUrls": ["https://x.example/cb"]}))),
+        ("third_party_app_update", ep::third_party_app_update(json!({"id": "TPA1", "name": "Partner", "description": ""}))),
+        ("third_party_app_delete", ep::third_party_app_delete("TPA1", "Partner")),
+        ("third_party_app_load_all", ep::third_party_app_load_all()),
     ]
 }
 

@@ -29,6 +29,7 @@ mod util;
 mod access_keys;
 mod api;
 mod apply;
+mod apps;
 mod config;
 mod fga_schema;
 mod fuzz;

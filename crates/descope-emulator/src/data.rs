@@ -160,6 +160,18 @@ pub struct ProjectData {
     pub project: ProjectInfo,
     pub outbound_apps: Vec<OutboundApp>,
     pub access_keys: Vec<AccessKey>,
+    pub sso_apps: Vec<StoredApp>,
+    pub third_party_apps: Vec<StoredApp>,
+}
+
+/// An SSO application (docs/descope-api.md §13) or a third-party application (§19): `app` is
+/// exactly what a load answers; the secret is kept beside it, never in a load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredApp {
+    pub id: String,
+    pub app: Value,
+    pub cleartext: String,
 }
 
 /// The FGA schema (docs/descope-api.md §15): the DSL as last saved, and how many saves made it

@@ -34,7 +34,8 @@ use tokio::task::JoinHandle;
 
 pub use data::{AccessKey, KeyTenant};
 pub use data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant, TenantSettings, Theme,
+    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, StoredApp, Tenant,
+    TenantSettings, Theme,
 };
 pub use data::{OutboundApp, ProjectInfo};
 pub use faults::{AfterCommitFault, Faults};

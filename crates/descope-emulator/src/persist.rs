@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    AccessKey, FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, Tenant,
-    Theme,
+    AccessKey, FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role,
+    StoredApp, Tenant, Theme,
 };
 use super::data::{OutboundApp, ProjectInfo};
 
@@ -62,6 +62,14 @@ struct Delta {
     access_keys: Vec<AccessKey>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     access_keys_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_apps: Vec<StoredApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_apps_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    third_party_apps: Vec<StoredApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    third_party_apps_removed: Vec<String>,
 }
 
 impl Delta {
@@ -79,6 +87,9 @@ impl Delta {
         );
         let (access_keys, access_keys_removed) =
             changed(&before.access_keys, &after.access_keys, access_key_key);
+        let (sso_apps, sso_apps_removed) = changed(&before.sso_apps, &after.sso_apps, app_key);
+        let (third_party_apps, third_party_apps_removed) =
+            changed(&before.third_party_apps, &after.third_party_apps, app_key);
         Delta {
             tenants,
             tenants_removed,
@@ -99,6 +110,10 @@ impl Delta {
             outbound_apps_removed,
             access_keys,
             access_keys_removed,
+            sso_apps,
+            sso_apps_removed,
+            third_party_apps,
+            third_party_apps_removed,
         }
     }
 
@@ -127,6 +142,9 @@ fn outbound_app_key(a: &OutboundApp) -> String {
 }
 fn access_key_key(k: &AccessKey) -> String {
     k.id.clone()
+}
+fn app_key(a: &StoredApp) -> String {
+    a.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -208,6 +226,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut project = data.project;
     let mut outbound_apps = Replay::new(data.outbound_apps, &outbound_app_key);
     let mut access_keys = Replay::new(data.access_keys, &access_key_key);
+    let mut sso_apps = Replay::new(data.sso_apps, &app_key);
+    let mut third_party_apps = Replay::new(data.third_party_apps, &app_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -253,6 +273,12 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
             delta.access_keys_removed,
             &access_key_key,
         );
+        sso_apps.apply(delta.sso_apps, delta.sso_apps_removed, &app_key);
+        third_party_apps.apply(
+            delta.third_party_apps,
+            delta.third_party_apps_removed,
+            &app_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -266,6 +292,8 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         project,
         outbound_apps: outbound_apps.finish(),
         access_keys: access_keys.finish(),
+        sso_apps: sso_apps.finish(),
+        third_party_apps: third_party_apps.finish(),
     })
 }
 
@@ -465,6 +493,30 @@ mod tests {
         let mut next = data.clone();
         next.access_keys[0].status = "inactive".into();
         next.access_keys.retain(|k| k.id != "K2");
+        store.record(&data, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
+    fn applications_and_their_secrets_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let app = |id: &str, name: &str| StoredApp {
+            id: id.into(),
+            app: serde_json::json!({"id": id, "name": name}),
+            cleartext: format!("secret-of-{id}"),
+        };
+        let mut next = data.clone();
+        next.sso_apps.push(app("portal", "Portal"));
+        next.third_party_apps.push(app("TPA1", "Partner"));
+        next.third_party_apps.push(app("TPA2", "Other"));
+        store.record(&data, &next).unwrap();
+        let data = next;
+        let mut next = data.clone();
+        next.sso_apps[0].cleartext = "rotated".into();
+        next.third_party_apps.retain(|a| a.id != "TPA1");
         store.record(&data, &next).unwrap();
         assert_eq!(load(&path).unwrap(), Some(next));
     }

@@ -88,6 +88,8 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
         },
         outbound_apps: Vec::new(),
         access_keys: Vec::new(),
+        sso_apps: Vec::new(),
+        third_party_apps: Vec::new(),
     }
 }
 

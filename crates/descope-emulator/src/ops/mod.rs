@@ -10,7 +10,9 @@ mod password;
 mod permissions;
 mod project;
 mod roles;
+mod sso_apps;
 mod tenants;
+mod third_party_apps;
 
 pub use flows::etag as flows_etag;
 
@@ -184,6 +186,25 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v1/mgmt/accesskey/delete") => (access_keys::delete, true),
         ("POST", "/v1/mgmt/accesskey/delete/batch") => (access_keys::delete_batch, true),
         ("POST", "/v1/mgmt/accesskey/rotate") => (access_keys::rotate, true),
+        ("POST", "/v1/mgmt/sso/idp/app/oidc/create") => (sso_apps::create_oidc, true),
+        ("POST", "/v1/mgmt/sso/idp/app/saml/create") => (sso_apps::create_saml, true),
+        ("POST", "/v1/mgmt/sso/idp/app/oidc/update") => (sso_apps::update_oidc, true),
+        ("POST", "/v1/mgmt/sso/idp/app/saml/update") => (sso_apps::update_saml, true),
+        ("POST", "/v1/mgmt/sso/idp/app/delete") => (sso_apps::delete, true),
+        ("GET", "/v1/mgmt/sso/idp/app/load") => (sso_apps::load, false),
+        ("GET", "/v1/mgmt/sso/idp/apps/load") => (sso_apps::load_all, false),
+        ("GET", "/v1/mgmt/sso/idp/app/secret") => (sso_apps::secret, false),
+        ("POST", "/v1/mgmt/sso/idp/app/rotate") => (sso_apps::rotate, true),
+        ("POST", "/v1/mgmt/thirdparty/app/create") => (third_party_apps::create, true),
+        ("POST", "/v1/mgmt/thirdparty/app/update") => (third_party_apps::update, true),
+        ("POST", "/v1/mgmt/thirdparty/app/patch") => (third_party_apps::patch, true),
+        ("POST", "/v1/mgmt/thirdparty/app/delete") => (third_party_apps::delete, true),
+        ("POST", "/v1/mgmt/thirdparty/app/delete/batch") => (third_party_apps::delete_batch, true),
+        ("GET", "/v1/mgmt/thirdparty/app/load") => (third_party_apps::load, false),
+        ("GET", "/v1/mgmt/thirdparty/apps/load") => (third_party_apps::load_all, false),
+        ("POST", "/v1/mgmt/thirdparty/apps/load") => (third_party_apps::load_all, false),
+        ("GET", "/v1/mgmt/thirdparty/app/secret") => (third_party_apps::secret, false),
+        ("POST", "/v1/mgmt/thirdparty/app/rotate") => (third_party_apps::rotate, true),
         _ => return None,
     };
     Some(Route {

@@ -440,6 +440,58 @@ async function main() {
   const last = sent.filter((s) => s.path.startsWith('/v1/mgmt/tenant')).pop();
   check(last?.license === 'tier1', `x-descope-license after the handshake: ${show(last)}`);
 
+  // SSO applications (Descope as IdP): OIDC and SAML create (chosen and generated ids), load,
+  // update (a full override), loadAll (the list itself), secret and rotate, delete, 404.
+  const sa = mgmt.ssoApplication;
+  const portal = await ok(sa.createOidcApplication({ id: 'portal', name: 'Portal', loginPageUrl: 'https://p.example/login', description: 'd' }), 'sso app oidc create');
+  check(portal.id === 'portal', `sso app create with id: ${show(portal)}`);
+  let oidc = await ok(sa.load('portal'), 'sso app load');
+  check(oidc.appType === 'oidc' && oidc.enabled === true && oidc.oidcSettings.clientId, `sso app load: ${show(oidc)}`);
+  await ok(sa.updateOidcApplication({ id: 'portal', name: 'Portal 2', loginPageUrl: 'https://p.example/login' }), 'sso app oidc update');
+  oidc = await ok(sa.load('portal'), 'sso app load');
+  check(oidc.name === 'Portal 2' && oidc.description === '', `sso app update is a full override: ${show(oidc)}`);
+  const wiki = await ok(sa.createSamlApplication({
+    name: 'Wiki', loginPageUrl: 'https://w.example/login', useMetadataInfo: true, metadataUrl: 'https://w.example/md',
+    attributeMapping: [{ name: 'email', type: '', value: 'v' }],
+  }), 'sso app saml create');
+  check(wiki.id.startsWith('SA'), `generated sso app id: ${show(wiki)}`);
+  await ok(sa.updateSamlApplication({ id: wiki.id, name: 'Wiki', loginPageUrl: 'https://w.example/login', entityId: 'wiki', acsUrl: 'https://w.example/acs', certificate: 'c' }), 'sso app saml update');
+  const saml = (await ok(sa.load(wiki.id), 'sso app load')).samlSettings;
+  check(saml.entityId === 'wiki' && saml.useMetadataInfo === false && saml.attributeMapping.length === 0, `saml update is a full override: ${show(saml)}`);
+  const apps = await ok(sa.loadAll(), 'sso app loadAll');
+  check(Array.isArray(apps) && apps.length === 2, `sso app loadAll: ${show(apps)}`);
+  const secret = (await ok(sa.getApplicationSecret('portal'), 'sso app secret')).cleartext;
+  check(secret && (await ok(sa.rotateApplicationSecret('portal'), 'sso app rotate')).cleartext !== secret, 'sso app rotate');
+  await expectError(400, sa.createOidcApplication({ id: 'portal', name: 'Other', loginPageUrl: 'https://x' }), 'duplicate sso app id', invalidRequest);
+  await ok(sa.delete(wiki.id), 'sso app delete');
+  await expectError(404, sa.load(wiki.id), 'deleted sso app');
+
+  // Third-party applications (the SDK's `inboundApplication`): create (id, client id, secret),
+  // load, update (a full override), patch, loadAll, secret and rotate, delete, deleteBatch, 404.
+  const tp = mgmt.inboundApplication;
+  const partner = await ok(tp.createApplication({
+    name: 'Partner', loginPageUrl: 'https://partner.example/login', description: 'd',
+    permissionsScopes: [{ name: 'read', description: 'Read', values: ['Tenant Admin'] }],
+  }), 'third party create');
+  check(partner.id && partner.clientId && partner.cleartext, `third party create: ${Object.keys(partner)}`);
+  let app = await ok(tp.loadApplication(partner.id), 'third party load');
+  check(app.name === 'Partner' && app.clientId === partner.clientId, `third party load: ${show(app)}`);
+  await ok(tp.updateApplication({ id: partner.id, name: 'Partner 2', permissionsScopes: [] }), 'third party update');
+  app = await ok(tp.loadApplication(partner.id), 'third party load');
+  check(app.name === 'Partner 2' && app.description === '' && app.loginPageUrl === '', `third party update is a full override: ${show(app)}`);
+  await ok(tp.patchApplication({ id: partner.id, description: 'patched' }), 'third party patch');
+  app = await ok(tp.loadApplication(partner.id), 'third party load');
+  check(app.name === 'Partner 2' && app.description === 'patched', `third party patch is partial: ${show(app)}`);
+  const otherApp = await ok(tp.createApplication({ name: 'Other', permissionsScopes: [] }), 'third party create');
+  check((await ok(tp.loadAllApplications(), 'third party loadAll')).length === 2, 'third party loadAll');
+  check((await ok(tp.getApplicationSecret(partner.id), 'third party secret')).cleartext === partner.cleartext, 'third party secret');
+  await ok(tp.rotateApplicationSecret(partner.id), 'third party rotate');
+  check((await ok(tp.getApplicationSecret(partner.id), 'third party secret')).cleartext !== partner.cleartext, 'third party rotated');
+  await ok(tp.deleteApplication(otherApp.id), 'third party delete');
+  await expectError(404, tp.loadApplication(otherApp.id), 'deleted third party app');
+  await ok(tp.deleteApplicationBatch([partner.id]), 'third party deleteBatch');
+  check((await ok(tp.loadAllApplications(), 'third party loadAll')).length === 0, 'third party deleteBatch');
+
   // A wrong key: the handshake fails quietly (the SDK carries on), and calls are 401.
   const wrong = connect(BASE, 'wrong-key');
   check((await wrong.handshake) === 401, 'handshake with a wrong key is 401');

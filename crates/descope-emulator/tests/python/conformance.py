@@ -267,6 +267,59 @@ expect_error(404, lambda: mgmt.access_key.load(other["id"]))
 expect_error(404, lambda: mgmt.access_key.delete(other["id"]))
 mgmt.access_key.delete_batch([key["id"]])
 check(mgmt.access_key.search_all_access_keys([])["keys"] == [], "delete batch")
+# SSO applications (Descope as IdP): OIDC and SAML create (chosen and generated ids), load,
+# update (a full override), load all, secret and rotate, delete, 404.
+from descope.management.common import SAMLIDPAttributeMappingInfo, SAMLIDPGroupsMappingInfo, SAMLIDPRoleGroupMappingInfo
+
+sa = mgmt.sso_application
+check(sa.create_oidc_application("Portal", "https://portal.example/login", id="portal", description="d")["id"] == "portal", "sso app oidc create with id")
+oidc = sa.load("portal")
+check(oidc["appType"] == "oidc" and oidc["enabled"] is True and oidc["oidcSettings"]["loginPageUrl"] == "https://portal.example/login", f"sso app load: {oidc}")
+check(oidc["oidcSettings"]["issuer"] and oidc["oidcSettings"]["clientId"], f"sso app server fields: {oidc}")
+sa.update_oidc_application("portal", "Portal 2", "https://portal.example/login2")
+oidc = sa.load("portal")
+check(oidc["name"] == "Portal 2" and oidc["description"] == "", f"sso app update is a full override: {oidc}")
+saml_id = sa.create_saml_application(
+    "Wiki", "https://wiki.example/login", entity_id="wiki", acs_url="https://wiki.example/acs", certificate="cert",
+    attribute_mapping=[SAMLIDPAttributeMappingInfo("email", "", "attrVal1")],
+    groups_mapping=[SAMLIDPGroupsMappingInfo("grp1", "", "roles", "", [SAMLIDPRoleGroupMappingInfo("", "Tenant Admin")])],
+)["id"]
+check(saml_id.startswith("SA"), f"generated sso app id: {saml_id}")
+saml = sa.load(saml_id)["samlSettings"]
+check(saml["entityId"] == "wiki" and saml["attributeMapping"][0]["value"] == "attrVal1" and saml["groupsMapping"][0]["roles"][0]["name"] == "Tenant Admin", f"saml load: {saml}")
+check(sorted(a["id"] for a in sa.load_all()["apps"]) == sorted(["portal", saml_id]), "sso app load all")
+secret = sa.get_application_secret("portal")
+check(secret and sa.get_application_secret("portal") == secret, "sso app secret, whenever asked")
+check(sa.rotate_application_secret("portal") != secret, "sso app rotate")
+expect_error(400, lambda: sa.create_oidc_application("Other", "https://x", id="portal"), "E011003")
+sa.delete(saml_id)
+expect_error(404, lambda: sa.load(saml_id))
+
+# Third-party applications: create (id and secret), load, update (a full override), patch,
+# load all (and GO's POST with page/limit), secret and rotate, delete, delete batch, 404.
+tp = mgmt.third_party_application
+created = tp.create("Partner", "https://partner.example/login", description="d", approved_callback_urls=["https://partner.example/cb"],
+                    permissions_scopes=[{"name": "read", "description": "Read", "values": ["Tenant Admin"]}])
+check(created["id"] and created["cleartext"], f"third party create: {list(created)}")
+app = tp.load(created["id"])
+check(app["name"] == "Partner" and app["clientId"] and app["permissionsScopes"][0]["values"] == ["Tenant Admin"], f"third party load: {app}")
+tp.update(created["id"], "Partner 2", "https://partner.example/login")
+app = tp.load(created["id"])
+check(app["name"] == "Partner 2" and app["description"] == "" and app["approvedCallbackUrls"] == [], f"third party update is a full override: {app}")
+tp.patch(created["id"], description="patched")
+app = tp.load(created["id"])
+check(app["name"] == "Partner 2" and app["description"] == "patched", f"third party patch is partial: {app}")
+other = tp.create("Other", "https://other.example")["id"]
+listed = tp.load_all()
+check(listed["total"] == 2 and len(listed["apps"]) == 2, f"third party load all: {listed}")
+page = http.post("/v1/mgmt/thirdparty/apps/load", body={"page": 1, "limit": 1}).json()
+check(page["total"] == 2 and len(page["apps"]) == 1, f"third party load all, GO's POST: {page}")
+check(tp.get_secret(created["id"])["cleartext"] == created["cleartext"], "third party secret")
+check(tp.rotate_secret(created["id"])["cleartext"] != created["cleartext"], "third party rotate")
+tp.delete(other)
+expect_error(404, lambda: tp.load(other))
+tp.delete_batch([created["id"]])
+check(tp.load_all()["apps"] == [], "third party delete batch")
 
 # A wrong key is a 401 with an errorCode.
 wrong = DescopeClient(project_id=PROJECT, management_key="wrong-key", base_url=BASE)
