@@ -264,6 +264,7 @@ async fn end_to_end(tenants: usize) -> Vec<(&'static str, Duration, u64)> {
         ApplyRequest {
             plan: descope_mgmt::plan::PlanFile::read_verified(&plan_path).expect("saved plan"),
             lock_timeout: Duration::ZERO,
+            access_key_out: None,
         },
         std::sync::Arc::new(NoProgress),
     )

@@ -136,6 +136,7 @@ impl Bench {
                 )
                 .expect("a plan the planner wrote verifies"),
                 lock_timeout: Duration::ZERO,
+                access_key_out: None,
             },
             Arc::new(NoProgress),
         )

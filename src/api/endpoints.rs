@@ -32,6 +32,17 @@ pub const LIST_UPDATE: &str = "/v1/mgmt/list/update";
 pub const LIST_DELETE: &str = "/v1/mgmt/list/delete";
 pub const LIST_LOAD_ALL: &str = "/v1/mgmt/list/all";
 pub const TENANT_DEFAULT_ROLES: &str = "/v1/mgmt/tenant/updateDefaultRoles";
+pub const SSO_APP_OIDC_CREATE: &str = "/v1/mgmt/sso/idp/app/oidc/create";
+pub const SSO_APP_SAML_CREATE: &str = "/v1/mgmt/sso/idp/app/saml/create";
+pub const SSO_APP_OIDC_UPDATE: &str = "/v1/mgmt/sso/idp/app/oidc/update";
+pub const SSO_APP_SAML_UPDATE: &str = "/v1/mgmt/sso/idp/app/saml/update";
+pub const SSO_APP_DELETE: &str = "/v1/mgmt/sso/idp/app/delete";
+pub const SSO_APP_LOAD_ALL: &str = "/v1/mgmt/sso/idp/apps/load";
+pub const THIRD_PARTY_APP_CREATE: &str = "/v1/mgmt/thirdparty/app/create";
+pub const THIRD_PARTY_APP_UPDATE: &str = "/v1/mgmt/thirdparty/app/update";
+pub const THIRD_PARTY_APP_DELETE: &str = "/v1/mgmt/thirdparty/app/delete";
+pub const THIRD_PARTY_APP_DELETE_BATCH: &str = "/v1/mgmt/thirdparty/app/delete/batch";
+pub const THIRD_PARTY_APP_LOAD_ALL: &str = "/v1/mgmt/thirdparty/apps/load";
 
 pub const PERMISSION_CREATE: &str = "/v1/mgmt/permission/create";
 pub const PERMISSION_CREATE_BATCH: &str = "/v1/mgmt/permission/create/batch";
@@ -68,6 +79,24 @@ pub const SSO_CONFIGURE_SAML_METADATA: &str = "/v1/mgmt/sso/saml/metadata";
 pub const SSO_CONFIGURE_OIDC: &str = "/v1/mgmt/sso/oidc";
 pub const SSO_NEW: &str = "/v1/mgmt/sso/settings/new";
 pub const SSO_DELETE: &str = "/v1/mgmt/sso/settings";
+pub const FGA_SCHEMA: &str = "/v1/mgmt/fga/schema";
+pub const PROJECT_UPDATE_NAME: &str = "/v1/mgmt/project/update/name";
+pub const PROJECT_UPDATE_TAGS: &str = "/v1/mgmt/project/update/tags";
+pub const PROJECTS_LIST: &str = "/v1/mgmt/projects/list";
+
+pub const OUTBOUND_APP_CREATE: &str = "/v1/mgmt/outbound/app/create";
+pub const OUTBOUND_APP_UPDATE: &str = "/v1/mgmt/outbound/app/update";
+pub const OUTBOUND_APP_DELETE: &str = "/v1/mgmt/outbound/app/delete";
+pub const OUTBOUND_APPS_LOAD_ALL: &str = "/v1/mgmt/outbound/apps";
+pub const ACCESS_KEY_CREATE: &str = "/v1/mgmt/accesskey/create";
+pub const ACCESS_KEY_UPDATE: &str = "/v1/mgmt/accesskey/update";
+pub const ACCESS_KEY_ACTIVATE: &str = "/v1/mgmt/accesskey/activate";
+pub const ACCESS_KEY_DEACTIVATE: &str = "/v1/mgmt/accesskey/deactivate";
+pub const ACCESS_KEY_DELETE: &str = "/v1/mgmt/accesskey/delete";
+pub const ACCESS_KEY_DELETE_BATCH: &str = "/v1/mgmt/accesskey/delete/batch";
+pub const ACCESS_KEY_SEARCH: &str = "/v1/mgmt/accesskey/search";
+/// Never a plan step (not in `WRITE_PATHS`): only `access-key rotate` sends it.
+pub const ACCESS_KEY_ROTATE: &str = "/v1/mgmt/accesskey/rotate";
 
 /// Every path this tool writes to: a plan file's steps may name only these.
 const WRITE_PATHS: &[&str] = &[
@@ -103,6 +132,27 @@ const WRITE_PATHS: &[&str] = &[
     SSO_CONFIGURE_OIDC,
     SSO_NEW,
     SSO_DELETE,
+    FGA_SCHEMA,
+    PROJECT_UPDATE_NAME,
+    PROJECT_UPDATE_TAGS,
+    OUTBOUND_APP_CREATE,
+    OUTBOUND_APP_UPDATE,
+    OUTBOUND_APP_DELETE,
+    ACCESS_KEY_CREATE,
+    ACCESS_KEY_UPDATE,
+    ACCESS_KEY_ACTIVATE,
+    ACCESS_KEY_DEACTIVATE,
+    ACCESS_KEY_DELETE,
+    ACCESS_KEY_DELETE_BATCH,
+    SSO_APP_OIDC_CREATE,
+    SSO_APP_SAML_CREATE,
+    SSO_APP_OIDC_UPDATE,
+    SSO_APP_SAML_UPDATE,
+    SSO_APP_DELETE,
+    THIRD_PARTY_APP_CREATE,
+    THIRD_PARTY_APP_UPDATE,
+    THIRD_PARTY_APP_DELETE,
+    THIRD_PARTY_APP_DELETE_BATCH,
 ];
 
 /// The known write path equal to `path`.
@@ -318,6 +368,17 @@ pub fn password_settings_update(body: Value) -> ApiRequest {
     ApiRequest::write(PASSWORD_SETTINGS, body).for_address(Address::password_policy(tenant))
 }
 
+// ---- FGA schema (docs/descope-api.md §15) ----
+
+pub fn fga_schema_load() -> ApiRequest {
+    ApiRequest::read(Method::Get, FGA_SCHEMA).for_address(Address::fga_schema())
+}
+
+/// `{"dsl"}`: replaces the whole schema.
+pub fn fga_schema_save(body: Value) -> ApiRequest {
+    ApiRequest::write(FGA_SCHEMA, body).for_address(Address::fga_schema())
+}
+
 // ---- lists (docs/descope-api.md §18) ----
 
 pub fn list_create(body: Value) -> ApiRequest {
@@ -371,6 +432,106 @@ pub fn sso_delete(tenant: &str, sso_id: Option<&str>, address: Address) -> ApiRe
         req = req.with_query("ssoId", id);
     }
     req.for_address(address)
+}
+
+// ---- access keys (docs/descope-api.md §17) ----
+
+/// Its answer carries the key's cleartext, once.
+pub fn access_key_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "name").map(Address::access_key);
+    with_address(ApiRequest::write(ACCESS_KEY_CREATE, body), address)
+}
+
+/// Partial: fields left out keep their values.
+pub fn access_key_update(body: Value) -> ApiRequest {
+    let address = str_field(&body, "name").map(Address::access_key);
+    with_address(ApiRequest::write(ACCESS_KEY_UPDATE, body), address)
+}
+
+/// `activate` or `deactivate` of the key `id` (empty when the id comes from an earlier step).
+pub fn access_key_set_active(id: &str, name: &str, active: bool) -> ApiRequest {
+    let path = if active {
+        ACCESS_KEY_ACTIVATE
+    } else {
+        ACCESS_KEY_DEACTIVATE
+    };
+    ApiRequest::write(path, json!({ "id": id })).for_address(Address::access_key(name))
+}
+
+pub fn access_key_delete(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(ACCESS_KEY_DELETE, json!({ "id": id })).for_address(Address::access_key(name))
+}
+
+/// Every key: no filter.
+pub fn access_key_search() -> ApiRequest {
+    post_read(ACCESS_KEY_SEARCH, Some(json!({})))
+}
+
+/// A new cleartext for the key `id`; the old one stops working.
+pub fn access_key_rotate(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(ACCESS_KEY_ROTATE, json!({ "id": id })).for_address(Address::access_key(name))
+}
+// ---- SSO applications (docs/descope-api.md §13) ----
+
+/// A SAML request always carries `useMetadataInfo`, an OIDC one never does.
+fn sso_app_is_saml(body: &Value) -> bool {
+    body.get("useMetadataInfo").is_some()
+}
+
+pub fn sso_app_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::sso_app);
+    let path = match sso_app_is_saml(&body) {
+        true => SSO_APP_SAML_CREATE,
+        false => SSO_APP_OIDC_CREATE,
+    };
+    with_address(ApiRequest::write(path, body), address)
+}
+
+/// A full override: the body is the whole app (never the create-only OIDC client id).
+pub fn sso_app_update(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::sso_app);
+    let path = match sso_app_is_saml(&body) {
+        true => SSO_APP_SAML_UPDATE,
+        false => SSO_APP_OIDC_UPDATE,
+    };
+    with_address(ApiRequest::write(path, body), address)
+}
+
+pub fn sso_app_delete(id: &str) -> ApiRequest {
+    ApiRequest::write(SSO_APP_DELETE, json!({ "id": id })).for_address(Address::sso_app(id))
+}
+
+pub fn sso_app_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, SSO_APP_LOAD_ALL)
+}
+
+// ---- third-party applications (docs/descope-api.md §19) ----
+
+fn third_party_app_address(body: &Value) -> Option<Address> {
+    str_field(body, "name").map(Address::third_party_app)
+}
+
+/// Descope answers the new app's secret; the executor discards answers, so it goes nowhere.
+pub fn third_party_app_create(body: Value) -> ApiRequest {
+    let address = third_party_app_address(&body);
+    with_address(ApiRequest::write(THIRD_PARTY_APP_CREATE, body), address)
+}
+
+/// A full override: the body is the whole app, `id` included.
+pub fn third_party_app_update(body: Value) -> ApiRequest {
+    let address = third_party_app_address(&body);
+    with_address(ApiRequest::write(THIRD_PARTY_APP_UPDATE, body), address)
+}
+
+pub fn third_party_app_delete(id: &str, name: &str) -> ApiRequest {
+    ApiRequest::write(THIRD_PARTY_APP_DELETE, json!({ "id": id }))
+        .for_address(Address::third_party_app(name))
+}
+
+/// PY's `GET` (GO `POST`s `{page, limit}` to the same path; both answer every app when not
+/// paged).
+pub fn third_party_app_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, THIRD_PARTY_APP_LOAD_ALL)
 }
 
 // ---- permissions (docs/descope-api.md §5) ----
@@ -580,6 +741,48 @@ pub fn theme_import_v2(theme: Value) -> Result<ApiRequest, ApiError> {
         ApiRequest::write(THEME_IMPORT_V2, json!({ "theme": Value::Object(theme) }))
             .for_address(Address::theme()),
     )
+}
+
+// ---- project (docs/descope-api.md §16) ----
+
+pub fn project_update_name(name: &str) -> ApiRequest {
+    ApiRequest::write(PROJECT_UPDATE_NAME, json!({ "name": name })).for_address(Address::project())
+}
+
+/// The list replaces the project's tags.
+pub fn project_update_tags(tags: &[String]) -> ApiRequest {
+    ApiRequest::write(PROJECT_UPDATE_TAGS, json!({ "tags": tags })).for_address(Address::project())
+}
+
+/// The only read of a project's name and tags: every project the key may see.
+pub fn projects_list() -> ApiRequest {
+    post_read(PROJECTS_LIST, Some(json!({}))).for_address(Address::project())
+}
+
+// ---- outbound applications (docs/descope-api.md §19) ----
+
+/// A flat body, `id` included (the config chooses it).
+pub fn outbound_app_create(body: Value) -> ApiRequest {
+    let address = str_field(&body, "id").map(Address::outbound_app);
+    with_address(ApiRequest::write(OUTBOUND_APP_CREATE, body), address)
+}
+
+/// A full override: the whole app, wrapped as `{"app": {...}}`.
+pub fn outbound_app_update(app: Value) -> ApiRequest {
+    let address = str_field(&app, "id").map(Address::outbound_app);
+    with_address(
+        ApiRequest::write(OUTBOUND_APP_UPDATE, json!({ "app": app })),
+        address,
+    )
+}
+
+pub fn outbound_app_delete(id: &str) -> ApiRequest {
+    ApiRequest::write(OUTBOUND_APP_DELETE, json!({ "id": id }))
+        .for_address(Address::outbound_app(id))
+}
+
+pub fn outbound_apps_load_all() -> ApiRequest {
+    ApiRequest::read(Method::Get, OUTBOUND_APPS_LOAD_ALL)
 }
 
 #[cfg(test)]

@@ -220,9 +220,10 @@ impl Transport {
         self.inner.tier.read().ok().and_then(|t| t.clone())
     }
 
-    /// `GET /v1/mgmt/license`, as the SDKs do once per client. A 401 is returned (the key or the
-    /// project is wrong, and nothing else will work); any other failure is only a warning, and
-    /// later calls go without `x-descope-license`, like an SDK whose handshake failed.
+    /// `GET /v1/mgmt/license`, as the SDKs do once per client. Any failure, a 401 included, is
+    /// only a warning and later calls go without `x-descope-license`, as in the SDKs: a wrong key
+    /// or project is reported by the first real call's 401, which carries the hint
+    /// (docs/design.md §2).
     pub async fn handshake(&self) -> Result<Option<String>, ApiError> {
         let req = endpoints::license();
         match self.execute(&req, true).await {
@@ -243,7 +244,6 @@ impl Transport {
                 }
                 Ok(Some(tier))
             }
-            Err(e) if e.is_unauthorized() => Err(e),
             Err(e) => {
                 tracing::warn!(
                     "license handshake failed, continuing without x-descope-license: {e}"

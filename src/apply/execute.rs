@@ -72,6 +72,9 @@ impl Progress for NoProgress {
 }
 
 pub struct ExecOptions {
+    /// Where secrets Descope hands out once go (`--access-key-out`); `None` when the plan has
+    /// none (apply refuses a plan that has some without it).
+    pub issued: Option<Arc<dyn IssuedSecrets>>,
     pub parallelism: usize,
     /// Most members in one batch request.
     pub max_batch: usize,
@@ -84,11 +87,20 @@ pub struct ExecOptions {
 impl Default for ExecOptions {
     fn default() -> Self {
         ExecOptions {
+            issued: None,
             parallelism: 8,
             max_batch: 50,
             interrupt: None,
         }
     }
+}
+
+/// The one place a secret Descope hands out once (a new access key's cleartext) may go.
+pub trait IssuedSecrets: Send + Sync {
+    /// Keep `secret`, issued for `address`, durably; `Err` says why it could not be.
+    fn keep(&self, address: &Address, secret: &str) -> Result<(), String>;
+    /// Where the secret of `address` goes, for messages.
+    fn place(&self, address: &Address) -> String;
 }
 
 /// Resolves secret stand-ins in the bodies about to be sent, only where the configuration
@@ -110,6 +122,7 @@ struct Shared {
     secret_fields: Vec<SecretField>,
     progress: Arc<dyn Progress>,
     stop: Interrupt,
+    issued: Option<Arc<dyn IssuedSecrets>>,
 }
 
 impl Shared {
@@ -143,6 +156,7 @@ pub async fn execute(
         secret_fields: super::readback::secret_fields_of(&plan.changes),
         progress,
         stop: opts.interrupt.clone().unwrap_or_default(),
+        issued: opts.issued.clone(),
     });
     let mut results: BTreeMap<usize, OpResult> = BTreeMap::new();
     let mut pending: Vec<Change> = Vec::new();
@@ -388,14 +402,49 @@ async fn run_single(shared: &Shared, c: &Change) -> Result<OpOutcome, ExecError>
     };
     let mut turn = Some(turn);
     let mut already = false;
-    for (req, checked, is_delete) in reqs {
+    // The previous step's answer, for a step that names what it was given.
+    let mut previous: Option<Value> = None;
+    for ((mut req, checked, is_delete), step) in reqs.into_iter().zip(&c.op.steps) {
+        if let Some(pointer) = &step.id_from_previous {
+            let id = previous
+                .as_ref()
+                .and_then(|v| v.pointer(pointer))
+                .and_then(Value::as_str);
+            match (id, req.body.as_mut().and_then(Value::as_object_mut)) {
+                (Some(id), Some(body)) => {
+                    body.insert("id".into(), Value::from(id));
+                }
+                _ => {
+                    return Ok(OpOutcome::Failed {
+                        message: format!(
+                            "{}: the previous request's answer holds no id at {pointer}, so {} \
+                             was not sent",
+                            c.address, step.path
+                        ),
+                        error_code: None,
+                        status: None,
+                    })
+                }
+            }
+        }
         let check: &dyn OutcomeCheck = if checked { &check } else { &NoCheck };
         let result = match turn.take() {
             Some(turn) => shared.gateway.write_reserved(turn, req, check).await,
             None => shared.gateway.write(req, check).await,
         };
         match result {
-            Ok(WriteOutcome::Applied(_)) => {}
+            Ok(WriteOutcome::Applied(answer)) => {
+                if let Some(pointer) = &step.issues_secret {
+                    if let Err(outcome) = keep_issued(shared, c, &answer, pointer) {
+                        return Ok(outcome);
+                    }
+                }
+                previous = Some(answer);
+            }
+            // The object exists, but the answer that carried its one-time secret never came.
+            Ok(WriteOutcome::AlreadyDone) if step.issues_secret.is_some() => {
+                return Ok(lost_secret(c, "its answer was lost in transit"));
+            }
             Ok(WriteOutcome::AlreadyDone) => already = true,
             // Deleting what is already gone is the goal reached (a resumed run, or a retry of
             // a delete that landed).
@@ -408,6 +457,48 @@ async fn run_single(shared: &Shared, c: &Change) -> Result<OpOutcome, ExecError>
     } else {
         OpOutcome::Succeeded
     })
+}
+
+/// Hands the secret in `answer` to the output the user named, before the step counts as done.
+/// The object exists either way: a failure says so, naming it and the way to a new secret.
+fn keep_issued(
+    shared: &Shared,
+    c: &Change,
+    answer: &Value,
+    pointer: &str,
+) -> Result<(), OpOutcome> {
+    let Some(secret) = answer.pointer(pointer).and_then(Value::as_str) else {
+        return Err(lost_secret(c, "Descope's answer carried none"));
+    };
+    let Some(out) = &shared.issued else {
+        return Err(lost_secret(c, "no output for it was given"));
+    };
+    out.keep(&c.address, secret)
+        .map_err(|why| OpOutcome::Failed {
+            message: format!(
+                "{address} WAS CREATED, BUT ITS SECRET COULD NOT BE WRITTEN to {place}: {why}. \
+             Descope shows it only once; run `descope-mgmt access-key rotate {name} --out FILE` \
+             for a new one",
+                address = c.address,
+                place = out.place(&c.address),
+                name = c.address.key(),
+            ),
+            error_code: None,
+            status: None,
+        })
+}
+
+fn lost_secret(c: &Change, why: &str) -> OpOutcome {
+    OpOutcome::Failed {
+        message: format!(
+            "{address} exists, but its one-time secret was not received ({why}); run \
+             `descope-mgmt access-key rotate {name} --out FILE` for a new one",
+            address = c.address,
+            name = c.address.key(),
+        ),
+        error_code: None,
+        status: None,
+    }
 }
 
 /// The one request of a batch unit: the shared keys plus every member's item. Never sent with
@@ -434,6 +525,8 @@ fn batch_request(shared: &Shared, unit: &[Change]) -> Option<ApiRequest> {
         body: Some(Value::Object(body)),
         checked: true,
         deletes: false,
+        issues_secret: None,
+        id_from_previous: None,
     };
     step.request(&unit[0].address.to_string()).ok()
 }

@@ -172,8 +172,10 @@ pub enum Command {
     Init,
 
     /// Check the configuration without touching the network.
-    #[command(after_help = "Example:\n  descope-mgmt validate --config descope.yaml --env prod")]
-    Validate,
+    #[command(
+        after_help = "Example:\n  descope-mgmt validate --config descope.yaml --env prod --print"
+    )]
+    Validate(ValidateArgs),
 
     /// Compare the configuration with the live project and save the changes as a plan.
     #[command(after_help = "Example:\n  descope-mgmt plan --env dev -out plans/dev.plan")]
@@ -247,6 +249,32 @@ pub enum Command {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
     },
+
+    /// Access keys: issue a new secret for one (`rotate`).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  descope-mgmt access-key rotate ci-bot --out secrets/ci-bot.key --env prod"
+    )]
+    AccessKey(AccessKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Have Descope issue a new secret for the access key NAME and write it to FILE (mode
+    /// 0600). The old secret stops working at once.
+    #[command(
+        after_help = "Example:\n  descope-mgmt access-key rotate ci-bot --out secrets/ci-bot.key --env prod"
+    )]
+    Rotate {
+        /// The key's name (its address is `access_key.NAME`).
+        name: String,
+        /// Where to write the new secret; an existing file is refused unless --force.
+        #[arg(long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -277,6 +305,14 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Also print each environment's configuration as the other commands see it: overlay
+    /// merged, SSO templates expanded, variables substituted, secrets shown as `(secret VAR)`.
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ShowArgs {
     /// Plan file written by `plan -out`.
     pub file: PathBuf,
@@ -294,6 +330,11 @@ pub struct ApplyArgs {
     /// How long to wait for another apply on this environment to finish (e.g. 30s, 5m).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: humantime::Duration,
+    /// Write each new access key's secret (shown by Descope only once) to DIR/<name>.key
+    /// (mode 0600, never overwritten; DIR created 0700). Required when the plan creates or
+    /// replaces an access key, refused when it creates none.
+    #[arg(long, value_name = "DIR")]
+    pub access_key_out: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
 }

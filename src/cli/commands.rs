@@ -269,6 +269,15 @@ pub fn print_report(report: &ApplyReport, plan_path: &Path) {
         report.requests,
         report.rate_limited,
     );
+    let notes: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.action, Action::Create | Action::Replace) && r.outcome.is_success())
+        .filter_map(|r| descope_mgmt::kinds::of(r.address.kind()).created_note(&r.address))
+        .collect();
+    if !notes.is_empty() {
+        println!("\n{}", notes.join("\n"));
+    }
     if report.not_run() > 0 {
         println!(
             "\nInterrupted: {} operation(s) were not started (nothing of them was sent). Requests already sent finished and were journaled.",
@@ -364,7 +373,11 @@ pub async fn apply_with_progress(
     quiet: bool,
 ) -> Result<ApplyReport, OpError> {
     let progress = Arc::new(ApplyProgress::new(plan.changes.len(), quiet));
-    let req = ApplyRequest { plan, lock_timeout };
+    let req = ApplyRequest {
+        plan,
+        lock_timeout,
+        access_key_out: None,
+    };
     let result = apply(session, req, progress.clone()).await;
     progress.finish();
     result
@@ -439,6 +452,7 @@ pub fn run_apply(g: &GlobalArgs, a: &ApplyArgs) -> u8 {
         let req = ApplyRequest {
             plan,
             lock_timeout: a.lock_timeout.into(),
+            access_key_out: a.access_key_out.clone(),
         };
         let result = apply(&session, req, progress.clone()).await;
         progress.finish();
@@ -538,6 +552,8 @@ async fn plan_then_confirm(
     if !outcome.plan.has_changes() {
         return Ok(Some(verified));
     }
+    // Before asking: a yes that apply then refuses would waste the reviewer's time.
+    descope_mgmt::ops::apply::issued_secrets_needed(&outcome.plan, a.access_key_out.as_deref())?;
     if !a.auto_approve {
         if !std::io::stdin().is_terminal() {
             eprintln!("error: apply without a plan file asks for confirmation, but there is no terminal; pass --auto-approve, or save a plan with `plan -out FILE` and apply that");

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::args::{
-    BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, ListArgs, ListFormat, StateCommand,
+    AccessKeyCommand, BackupCommand, DriftArgs, ExportArgs, Format, GlobalArgs, ListArgs,
+    ListFormat, StateCommand,
 };
 use super::commands::{fail, global_options, notices, runtime, with_session};
 use super::exit;
@@ -694,4 +695,29 @@ fn migrate_target(
         None if to == "local" => Ok(StateDir::new(&g.state_dir, from.env())?),
         None => Ok(StateDir::new(to, from.env())?),
     }
+}
+
+/// `access-key rotate`: the library does the work (ops::access_key); this prints where the
+/// secret went, never the secret.
+pub fn run_access_key(g: &GlobalArgs, a: &AccessKeyCommand) -> u8 {
+    let AccessKeyCommand::Rotate { name, out, force } = a;
+    let req = descope_mgmt::ops::access_key::RotateRequest {
+        name: name.clone(),
+        out: out.clone(),
+        force: *force,
+        lock_timeout: LOCK_TIMEOUT,
+    };
+    let quiet = g.quiet;
+    with_session(g, async move |session: &Session| {
+        let report = descope_mgmt::ops::access_key::rotate(session, &req).await?;
+        if !quiet {
+            println!(
+                "Rotated {} (id {}): its new secret is in {} (mode 0600); the old one no longer works.",
+                report.address,
+                report.id,
+                report.out.display()
+            );
+        }
+        Ok(exit::OK)
+    })
 }

@@ -62,6 +62,7 @@ fn environment_from_branch(cli: &mut Cli, cwd: &std::path::Path) -> Result<(), S
                 | Command::Export(_)
                 | Command::Backup(_)
                 | Command::State(_)
+                | Command::AccessKey(_)
         );
     if !eligible {
         return Ok(());
@@ -118,7 +119,7 @@ fn run(cli: Cli) -> u8 {
         Command::Show(s) => commands::run_show(&cli.global, &s),
         Command::Apply(a) => commands::run_apply(&cli.global, &a),
         Command::Demo(d) => demo::run_demo(&cli.global, &d),
-        Command::Validate => validate(&cli.global),
+        Command::Validate(v) => validate(&cli.global, &v),
         Command::Init => init(&cli.global),
         Command::Schema => schema(),
         Command::Man => {
@@ -149,20 +150,44 @@ fn run(cli: Cli) -> u8 {
         Command::Export(e) => manage::run_export(&cli.global, &e),
         Command::Backup(b) => manage::run_backup(&cli.global, &b),
         Command::State(s) => manage::run_state(&cli.global, &s),
+        Command::AccessKey(a) => manage::run_access_key(&cli.global, &a),
     }
 }
 
-fn validate(global: &args::GlobalArgs) -> u8 {
+fn validate(global: &args::GlobalArgs, v: &args::ValidateArgs) -> u8 {
     let opts = descope_mgmt::ops::validate::ValidateOptions {
         config: global.config.clone(),
         env: global.env.clone(),
         vars: descope_mgmt::config::VarSource::Process,
+        print: v.print,
     };
     match descope_mgmt::ops::validate::validate(&opts) {
         Ok(envs) => {
+            // Said once, and only when every environment checked agrees: a template that only
+            // prod's overlay uses is not unused.
+            let mut seen = std::collections::BTreeMap::new();
+            for w in envs.iter().flat_map(|e| &e.warnings) {
+                *seen.entry(w).or_insert(0) += 1;
+            }
+            for (w, n) in seen {
+                if n == envs.len() {
+                    eprintln!("{}", w.as_warning());
+                }
+            }
+            if v.print {
+                for e in &envs {
+                    if let Some(text) = &e.rendered {
+                        print!("--- # environment {}\n{text}", e.environment);
+                    }
+                }
+            }
             if !global.quiet {
                 for e in envs {
-                    println!("{e}");
+                    if v.print {
+                        eprintln!("{e}");
+                    } else {
+                        println!("{e}");
+                    }
                 }
             }
             exit::OK

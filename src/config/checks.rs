@@ -156,6 +156,25 @@ impl ConfigCheck<'_> {
         });
     }
 
+    /// A problem inside a file the configuration names (a list's item file), at its own
+    /// position there; `pointer` is where the configuration names the file.
+    pub fn problem_in_file(
+        &mut self,
+        pointer: &str,
+        loc: Location,
+        kind: K,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.out.push(Problem {
+            loc,
+            pointer: pointer.to_string(),
+            kind,
+            message,
+            hint,
+        });
+    }
+
     /// Each `ignore_changes` entry under `pointer` must name one of `allowed` (a `what`'s
     /// managed fields).
     pub fn ignore_changes(
@@ -458,8 +477,17 @@ fn nesting(c: &mut Ctx, d: &Decoded) {
 
 fn permissions(c: &mut Ctx, d: &Decoded) {
     let mut seen: HashMap<&str, Location> = HashMap::new();
+    let declared: BTreeSet<&str> = d
+        .config
+        .permissions
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     for (p, &i) in d.config.permissions.iter().zip(&d.permissions) {
         let base = format!("/permissions/{i}");
+        renamed_from(c, &base, "permission", &p.renamed_from, |old| {
+            declared.contains(old)
+        });
         name_length(c, format!("{base}/name"), "permission", &p.name);
         if let Some(first) = seen.get(p.name.as_str()) {
             let m = format!("permission `{}` is already declared at {first}", p.name);
@@ -473,8 +501,17 @@ fn permissions(c: &mut Ctx, d: &Decoded) {
 
 fn roles(c: &mut Ctx, d: &Decoded, tenant_ids: &BTreeSet<String>, perms: &BTreeSet<String>) {
     let mut seen: HashMap<(Option<&str>, &str), Location> = HashMap::new();
+    let declared: BTreeSet<(Option<&str>, &str)> = d
+        .config
+        .roles
+        .iter()
+        .map(|r| (r.tenant.as_deref(), r.name.as_str()))
+        .collect();
     for (r, &i) in d.config.roles.iter().zip(&d.roles) {
         let base = format!("/roles/{i}");
+        renamed_from(c, &base, "role", &r.renamed_from, |old| {
+            declared.contains(&(r.tenant.as_deref(), old)) || old.contains('/')
+        });
         name_length(c, format!("{base}/name"), "role", &r.name);
         if r.name.contains('/') {
             c.at(
@@ -513,6 +550,46 @@ fn roles(c: &mut Ctx, d: &Decoded, tenant_ids: &BTreeSet<String>, perms: &BTreeS
             }
         }
         ignore_changes(c, &base, crate::kinds::role::KIND, &r.ignore_changes);
+    }
+}
+
+/// Each `renamed_from` entry names an old name that the configuration no longer declares (a
+/// live object of that name is renamed, never kept next to its new self); `taken` says
+/// whether a name is declared (or otherwise unusable) in the entry's scope.
+fn renamed_from(
+    c: &mut Ctx,
+    base: &str,
+    what: &str,
+    old_names: &[String],
+    taken: impl Fn(&str) -> bool,
+) {
+    let mut seen = BTreeSet::new();
+    for (j, old) in old_names.iter().enumerate() {
+        let at = format!("{base}/renamed_from/{j}");
+        if old.trim().is_empty() {
+            c.at(
+                at,
+                K::InvalidName,
+                "an empty name in `renamed_from`".into(),
+                None,
+            );
+        } else if !seen.insert(old.as_str()) {
+            c.at(
+                at,
+                K::InvalidValue,
+                format!("`{old}` is listed twice in `renamed_from`"),
+                None,
+            );
+        } else if taken(old) {
+            c.at(
+                at,
+                K::InvalidValue,
+                format!("`renamed_from` names `{old}`, which is a {what} this configuration declares (or cannot be one)"),
+                Some(format!(
+                    "a {what} renamed from `{old}` replaces it: remove `{old}` from the configuration, or from `renamed_from`"
+                )),
+            );
+        }
     }
 }
 

@@ -28,7 +28,16 @@ pub fn schema() -> &'static Json {
     static SCHEMA: OnceLock<Json> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let root = serde_json::to_value(schemars::schema_for!(Config)).unwrap_or(Json::Null);
-        super::sections::with_sections(root, &crate::kinds::config_sections())
+        let mut root = super::sections::with_sections(root, &crate::kinds::config_sections());
+        // Expanded (and taken out) before decoding; here so editors and `schema` know the key.
+        if let Some(Json::Object(props)) = root.get_mut("properties") {
+            props.insert(
+                super::templates::KEY.to_string(),
+                super::templates::schema(),
+            );
+        }
+        super::templates::document_in_sso_entries(&mut root);
+        root
     })
 }
 

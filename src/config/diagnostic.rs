@@ -59,7 +59,13 @@ pub enum DiagnosticKind {
     /// A value of the right type outside what the field accepts (a duration, a URL).
     InvalidValue,
     InvalidStateSettings,
-    /// An SSO role mapping or default SSO role names a role that is not declared.
+    UnknownTemplate,
+    UnknownTemplateVariable,
+    NestedTemplate,
+    /// A warning: a template no tenant uses.
+    UnusedTemplate,
+    /// A role a resource names (an SSO application's group mapping) that the config does not
+    /// declare.
     UnknownRole,
 }
 
@@ -104,6 +110,10 @@ impl DiagnosticKind {
             InvalidRateLimit => "invalid_rate_limit",
             InvalidValue => "invalid_value",
             InvalidStateSettings => "invalid_state_settings",
+            UnknownTemplate => "unknown_template",
+            UnknownTemplateVariable => "unknown_template_variable",
+            NestedTemplate => "nested_template",
+            UnusedTemplate => "unused_template",
             UnknownRole => "unknown_role",
         }
     }
@@ -156,6 +166,17 @@ impl Diagnostic {
             line: self.line,
             column: self.column,
         }
+    }
+}
+
+impl Diagnostic {
+    /// The same line as `Display`, for a problem that does not stop the load.
+    pub fn as_warning(&self) -> String {
+        self.to_string().replacen(
+            &format!(": error[{}]", self.kind),
+            &format!(": warning[{}]", self.kind),
+            1,
+        )
     }
 }
 

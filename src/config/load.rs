@@ -13,6 +13,7 @@ use super::diagnostic::{did_you_mean, Diagnostic, DiagnosticKind as K, Diagnosti
 use super::overlay;
 use super::resolve::{self, Problem};
 use super::source_map::SourceMap;
+use super::templates;
 use super::types::{Config, Environment};
 use super::vars::{exact_secret_reference, VarSource};
 use super::yaml::{self, Node, Pos, Value};
@@ -45,6 +46,8 @@ pub struct LoadedConfig {
     pub source_map: SourceMap,
     /// Where `${VAR}` came from, for the flow and theme documents read later.
     pub vars: VarSource,
+    /// Problems that do not stop the load (an unused SSO template), in file order.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl fmt::Debug for LoadedConfig {
@@ -108,6 +111,30 @@ impl LoadedConfig {
             .with_hint("flow and theme files take ${VAR} and ${VAR:-default} like the configuration; write $${ for a literal ${"));
         }
         Ok(doc)
+    }
+
+    /// The configuration as every command sees it (overlay merged, SSO templates expanded,
+    /// variables substituted) as YAML, each secret value shown as `(secret VAR)`.
+    pub fn render(&self) -> Result<String, Diagnostic> {
+        let refuse = |why: &str| {
+            Diagnostic::new(
+                &at_start(&self.file),
+                K::InvalidValue,
+                format!("cannot print the configuration: {why}"),
+            )
+        };
+        let mut yaml = serde_yaml_ng::to_value(&self.config).map_err(|e| refuse(&e.to_string()))?;
+        self.config.sections.insert_into(&mut yaml);
+        let mut json: Json = serde_yaml_ng::from_value(yaml).map_err(|e| refuse(&e.to_string()))?;
+        for (pointer, var) in &self.secrets {
+            // A secret whose place the rendering does not have could be shown elsewhere:
+            // print nothing rather than risk it.
+            let v = json
+                .pointer_mut(pointer)
+                .ok_or_else(|| refuse(&format!("secret `{var}` has no place in it")))?;
+            *v = Json::String(format!("(secret {var})"));
+        }
+        serde_yaml_ng::to_string(&json).map_err(|e| refuse(&e.to_string()))
     }
 
     /// Is the value at this JSON pointer (or inside it) a secret?
@@ -350,7 +377,19 @@ fn load_from(
         }
     }
 
-    // 4. Substitute variables, 5. decode entry by entry, 6. check the rules.
+    // 4. Expand SSO templates: after the overlay (an environment may change a template), before
+    // `${VAR}`, so a template's references resolve under each tenant that uses it.
+    let expanded = {
+        let loc = |p: Pos| Location {
+            file: files[p.file].clone(),
+            line: p.line,
+            column: p.column,
+        };
+        templates::expand(&mut root, &loc)
+    };
+    problems.extend(expanded.problems);
+
+    // 5. Substitute variables, 6. decode entry by entry, 7. check the rules.
     let resolved = resolve::resolve(&root, selected, vars, SourceMap::new(files.clone()));
     let mut json = resolved.json;
     let map = resolved.map;
@@ -386,7 +425,8 @@ fn load_from(
         )
         .sorted());
     }
-    let config = decoded.config;
+    let mut config = decoded.config;
+    config.base_dir = base_dir.clone();
     let env = selected.and_then(|e| config.environments.get(e).cloned());
     Ok(LoadedConfig {
         config,
@@ -398,6 +438,7 @@ fn load_from(
         secrets: resolved.secrets,
         source_map: map,
         vars: vars.clone(),
+        warnings: expanded.warnings,
     })
 }
 

@@ -2,8 +2,9 @@
 //! validation that reports every problem at once with `file:line:column`.
 //!
 //! Pipeline of `load`: (1) parse the base file into a positioned tree, (2) choose the
-//! environment, (3) merge its overlay, (4) substitute variables into JSON with a source map,
-//! (5) decode entry by entry, reporting unknown keys, (6) check the rules across entries.
+//! environment, (3) merge its overlay, (4) expand SSO templates into the tenants that use them,
+//! (5) substitute variables into JSON with a source map, (6) decode entry by entry, reporting
+//! unknown keys, (7) check the rules across entries.
 
 pub mod branch;
 pub mod checks;
@@ -16,6 +17,7 @@ pub mod overlay;
 pub mod resolve;
 pub mod sections;
 pub mod source_map;
+pub mod templates;
 pub mod types;
 pub mod vars;
 pub mod yaml;

@@ -144,7 +144,7 @@ fn describe(list: &str, key: Option<&str>) -> String {
 }
 
 /// Maps merge key by key; anything else (scalars, lists) is replaced by the overlay's value.
-fn merge_value(
+pub(crate) fn merge_value(
     base: &mut Node,
     overlay: Node,
     base_key_pos: &mut super::yaml::Pos,

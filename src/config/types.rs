@@ -33,6 +33,10 @@ pub struct Config {
     /// with their place in the file; the kind decodes and checks them.
     #[serde(skip)]
     pub sections: super::sections::Sections,
+    /// The directory the file's relative paths are relative to (the configuration file's), for
+    /// the kinds that read a text file it names.
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 /// Tool settings shared by every environment.
@@ -261,6 +265,10 @@ pub struct PermissionConfig {
     /// Fields left to others (customers' admins, the application): never diffed or written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
+    /// Names this permission had before: a live permission of one of them (and none of this
+    /// name) is renamed in place, so the roles that hold it keep it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed_from: Vec<String>,
     /// Overlays only: drop this entry from the merged configuration.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove: bool,
@@ -285,6 +293,10 @@ pub struct RoleConfig {
     /// Fields left to others (customers' admins, the application): never diffed or written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
+    /// Names this role had before (in the same tenant): a live role of one of them (and none
+    /// of this name) is renamed in place, so its users keep it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed_from: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove: bool,
 }

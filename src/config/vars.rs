@@ -148,9 +148,14 @@ pub fn substitute(
             None => (body, None),
         };
         if !valid_name(name) {
-            errors.push(VarError::Invalid(format!(
+            errors.push(VarError::Invalid(if body.starts_with("tenant.") {
+                // What is left of `${tenant.…}` after template expansion was written elsewhere.
+                format!("`${{{body}}}` only has a meaning inside `sso_templates`")
+            } else {
+                format!(
                 "`${{{body}}}` is not a variable reference (expected `${{NAME}}`, `${{NAME:-default}}` or `${{secret:NAME}}`)"
-            )));
+            )
+            }));
             continue;
         }
         let found = plain_vars.get(name).cloned().or_else(|| source.get(name));

@@ -47,9 +47,13 @@ pub struct ListConfig {
     pub list_type: ListType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The list's items, compared as a set; absent leaves them unmanaged.
+    /// The list's items, compared as a set; absent (and no `file`) leaves them unmanaged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<String>>,
+    /// Instead of `items`: a text file of items, one per line, relative to the configuration
+    /// file; blank lines and lines starting with `#` are ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// Plans that would delete this list are errors.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
@@ -104,6 +108,30 @@ impl Address {
     pub fn list(name: impl Into<String>) -> Self {
         Address::new(KIND, name)
     }
+}
+
+/// The items of an item file with their line numbers and columns (1-based), or why it cannot
+/// be read. One item per line, surrounding whitespace trimmed; blank lines and lines whose
+/// first non-blank character is `#` are skipped.
+fn read_item_file(
+    base_dir: &std::path::Path,
+    rel: &str,
+) -> Result<Vec<(usize, usize, String)>, String> {
+    use crate::util::input::{self, InputFile};
+    let bytes = input::inside(base_dir, rel, InputFile::Text)
+        .and_then(|p| input::read(&p, InputFile::Text))
+        .map_err(|e| format!("list item file {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("list item file `{rel}` is not UTF-8 text"))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let item = line.trim();
+            let column = line.len() - line.trim_start().len() + 1;
+            (!item.is_empty() && !item.starts_with('#')).then(|| (i + 1, column, item.to_string()))
+        })
+        .collect())
 }
 
 /// Each entry of `lists:` on its own, so one bad entry does not hide the next.
@@ -166,6 +194,47 @@ impl ResourceKind for ListKind {
                         Some("list names are unique in a project".into()),
                     );
                 }
+                if let Some(rel) = &l.file {
+                    let pointer = format!("{at}/file");
+                    if l.items.is_some() {
+                        cx.problem(
+                            &pointer,
+                            DiagnosticKind::InvalidValue,
+                            format!("list `{}` gives both `items` and `file`", l.name),
+                            Some("keep one: the items inline, or a file of them".into()),
+                        );
+                    }
+                    match read_item_file(cx.base_dir, rel) {
+                        Err(message) => cx.problem(
+                            &pointer,
+                            DiagnosticKind::MissingFile,
+                            message,
+                            Some(
+                                "paths are relative to the configuration file and stay inside its directory"
+                                    .into(),
+                            ),
+                        ),
+                        Ok(items) if l.list_type == ListType::Ips => {
+                            let path = cx.base_dir.join(rel);
+                            for (line, column, item) in items {
+                                if !valid_ip_or_cidr(&item) {
+                                    cx.problem_in_file(
+                                        &pointer,
+                                        crate::config::Location {
+                                            file: path.clone(),
+                                            line,
+                                            column,
+                                        },
+                                        DiagnosticKind::InvalidValue,
+                                        format!("`{item}` is not an IP address or CIDR range"),
+                                        Some("e.g. `10.0.0.1`, `10.0.0.0/8` or `2001:db8::/32`".into()),
+                                    );
+                                }
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
                 if l.list_type == ListType::Ips {
                     for (j, item) in l.items.iter().flatten().enumerate() {
                         if !valid_ip_or_cidr(item) {
@@ -184,9 +253,18 @@ impl ResourceKind for ListKind {
         }
     }
 
-    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
         for v in entries(&input.config.sections) {
-            if let Ok(l) = serde_json::from_value::<ListConfig>(v.value) {
+            if let Ok(mut l) = serde_json::from_value::<ListConfig>(v.value) {
+                if let (None, Some(rel)) = (&l.items, &l.file) {
+                    match read_item_file(&input.config.base_dir, rel) {
+                        Ok(items) => l.items = Some(items.into_iter().map(|(_, _, i)| i).collect()),
+                        Err(e) => {
+                            errors.push(format!("list.{}: {e}", l.name));
+                            continue;
+                        }
+                    }
+                }
                 let managed = |f: &str| !l.ignore_changes.iter().any(|x| x == f);
                 out.insert(DesiredResource::new(
                     Address::list(&l.name),

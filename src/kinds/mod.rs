@@ -13,18 +13,24 @@
 //! Adding a kind: one new module here and one line in [`all`]
 //! (docs/adding-a-resource-kind.md).
 
+pub mod access_key;
 pub mod default_roles;
 pub mod document;
+pub mod fga_schema;
 pub mod flow;
 pub mod list;
+pub mod outbound_app;
 pub mod password_policy;
 pub mod per_tenant;
 pub mod permission;
+pub mod project;
 pub mod role;
+pub mod sso_app;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod tenant_sso;
 pub mod theme;
+pub mod third_party_app;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -386,6 +392,28 @@ pub trait ResourceKind: Send + Sync {
         false
     }
 
+    // ---- renames ----
+
+    /// The live addresses this desired resource had before (`renamed_from:`), in the config's
+    /// order: when the live project has one of them and not the resource itself, the plan
+    /// renames that object in place ([`ResourceKind::rename_body`]) instead of deleting it
+    /// and creating another, so whatever refers to it by id keeps it.
+    fn renamed_from(&self, desired: &DesiredResource) -> Vec<Address> {
+        let _ = desired;
+        Vec::new()
+    }
+
+    /// The update that turns the live object at `from` into `desired`, its new name included.
+    fn rename_body(&self, desired: &DesiredResource, from: &Address, live: &Value) -> Value {
+        let _ = from;
+        self.update_body(desired, live)
+    }
+
+    /// The requests of a rename (an update that names the object by its old name).
+    fn rename_op(&self, address: &Address, body: &Value) -> Op {
+        self.update_op(address, body)
+    }
+
     // ---- operations ----
 
     fn create_body(&self, desired: &DesiredResource) -> Value;
@@ -495,6 +523,13 @@ pub trait ResourceKind: Send + Sync {
         graph.resources.remove(address)
     }
 
+    /// What apply tells the user after creating `address` (where a secret Descope generated
+    /// can be read, since the tool never reads or keeps it).
+    fn created_note(&self, address: &Address) -> Option<String> {
+        let _ = address;
+        None
+    }
+
     // ---- export ----
 
     /// Write this kind's live objects (system defaults left out) into a config being exported.
@@ -551,6 +586,12 @@ pub fn all() -> &'static [&'static dyn ResourceKind] {
         &flow::FlowKind,
         &theme::ThemeKind,
         &tenant_sso::TenantSsoKind,
+        &fga_schema::FgaSchemaKind,
+        &project::ProjectKind,
+        &outbound_app::OutboundAppKind,
+        &access_key::AccessKeyKind,
+        &sso_app::SsoAppKind,
+        &third_party_app::ThirdPartyAppKind,
     ]
 }
 

@@ -21,6 +21,8 @@ use crate::resource::{DesiredResource, LiveResource};
 pub struct PermissionSpec {
     pub name: String,
     pub description: Option<String>,
+    /// Names it had before (desired side only; never compared).
+    pub renamed_from: Vec<String>,
 }
 
 impl Spec for PermissionSpec {
@@ -63,6 +65,7 @@ impl ResourceKind for PermissionKind {
                 PermissionSpec {
                     name: p.name.clone(),
                     description: p.description.clone(),
+                    renamed_from: p.renamed_from.clone(),
                 },
                 vec![],
                 p.protect,
@@ -94,6 +97,7 @@ impl ResourceKind for PermissionKind {
                 PermissionSpec {
                     description: Some(string_field(p, "description")),
                     name,
+                    renamed_from: Vec::new(),
                 },
                 p.clone(),
                 system,
@@ -118,6 +122,28 @@ impl ResourceKind for PermissionKind {
             _ => live.get("description").cloned().unwrap_or(json!("")),
         };
         json!({"name": p.name, "newName": p.name, "description": description})
+    }
+
+    fn renamed_from(&self, d: &DesiredResource) -> Vec<Address> {
+        let p = d.spec::<PermissionSpec>();
+        p.renamed_from.iter().map(Address::permission).collect()
+    }
+
+    /// `name` is the old name, `newName` the new one (docs/descope-api.md §5).
+    fn rename_body(&self, d: &DesiredResource, from: &Address, live: &Value) -> Value {
+        let mut body = self.update_body(d, live);
+        body["name"] = json!(name_of(from));
+        body
+    }
+
+    fn rename_op(&self, address: &Address, body: &Value) -> Op {
+        // The request is about the permission's new address (read back under its new name).
+        Op::single(endpoints::permission_update(body.clone()).for_address(address.clone())).batched(
+            PERMISSION_UPDATE_BATCH,
+            "permissions",
+            body.clone(),
+            None,
+        )
     }
 
     fn create_op(&self, _: &Address, body: &Value) -> Op {

@@ -23,6 +23,8 @@ pub struct RoleSpec {
     pub description: Option<String>,
     /// Sorted and deduplicated.
     pub permissions: Option<Vec<String>>,
+    /// Names it had before, in the same scope (desired side only; never compared).
+    pub renamed_from: Vec<String>,
 }
 
 impl Spec for RoleSpec {
@@ -103,6 +105,7 @@ impl ResourceKind for RoleKind {
                     tenant: tenant.map(str::to_string),
                     description: r.description.clone(),
                     permissions: r.permissions.clone().map(sorted_set),
+                    renamed_from: r.renamed_from.clone(),
                 },
                 dedup(deps),
                 r.protect,
@@ -135,6 +138,7 @@ impl ResourceKind for RoleKind {
                     permissions: Some(sorted_set(string_list(r, "permissionNames"))),
                     name: name.clone(),
                     tenant: tenant.clone(),
+                    renamed_from: Vec::new(),
                 },
                 r.clone(),
                 tenant.is_none() && is_builtin_role(&name),
@@ -208,6 +212,32 @@ impl ResourceKind for RoleKind {
             }
         }
         Value::Object(m)
+    }
+
+    fn renamed_from(&self, d: &DesiredResource) -> Vec<Address> {
+        let r = d.spec::<RoleSpec>();
+        r.renamed_from
+            .iter()
+            .map(|old| Address::role(r.tenant.as_deref(), old))
+            .collect()
+    }
+
+    /// `name` is the old name, `newName` the new one, in the same tenant (docs/descope-api.md
+    /// §6): the role keeps its id, and with it its users and the default roles naming it.
+    fn rename_body(&self, d: &DesiredResource, from: &Address, live: &Value) -> Value {
+        let mut body = self.update_body(d, live);
+        body["name"] = json!(parts(from).1);
+        body
+    }
+
+    fn rename_op(&self, address: &Address, body: &Value) -> Op {
+        // The request is about the role's new address (read back under its new name).
+        Op::single(endpoints::role_update(body.clone()).for_address(address.clone())).batched(
+            ROLE_UPDATE_BATCH,
+            "roles",
+            body.clone(),
+            None,
+        )
     }
 
     fn create_op(&self, _: &Address, body: &Value) -> Op {

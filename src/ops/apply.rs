@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use super::live::read_kinds;
 use super::{OpError, Session};
-use crate::apply::execute::{execute, ExecOptions, OpOutcome, OpResult, Progress};
+use crate::apply::execute::{execute, ExecOptions, IssuedSecrets, OpOutcome, OpResult, Progress};
+use crate::apply::issued::KeyFiles;
 use crate::apply::readback::secret_fields_of;
 use crate::apply::verify::{verify, OpProgress, Refusal, VerifyInput};
 use crate::kinds::{self, ReadScope, ResourceKind};
@@ -34,6 +35,9 @@ pub struct ApplyRequest {
     /// Read from disk and checked (bytes, digest): only `PlanFile::read_verified` makes one.
     pub plan: VerifiedPlan,
     pub lock_timeout: Duration,
+    /// `--access-key-out DIR`: where each new access key's cleartext is written; required
+    /// exactly when the plan creates or replaces a key.
+    pub access_key_out: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -69,6 +73,41 @@ impl ApplyReport {
     }
 }
 
+/// The `--access-key-out` directory, checked before the lock and any request: a plan that
+/// creates or replaces a key needs it (Descope shows a key's secret once), and a plan that
+/// creates none cannot use it.
+pub fn issued_secrets_needed(plan: &PlanFile, dir: Option<&Path>) -> Result<(), OpError> {
+    let issuing: Vec<&Address> = plan
+        .changes
+        .iter()
+        .filter(|c| c.op.issues_secret())
+        .map(|c| &c.address)
+        .collect();
+    match (dir, issuing.is_empty()) {
+        (None, true) => Ok(()),
+        (None, false) => Err(OpError::Usage(format!(
+            "refusing to apply: this plan creates or replaces {} ({}), whose secret Descope \
+             shows only once. Apply it with --access-key-out DIR: each new key's secret is \
+             written to DIR/<name>.key (mode 0600) and nowhere else. Nothing was written",
+            match issuing.len() {
+                1 => "an access key".to_string(),
+                n => format!("{n} access keys"),
+            },
+            issuing
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        (Some(dir), true) => Err(OpError::Usage(format!(
+            "--access-key-out {}: this plan creates no access key, so nothing would be written \
+             there; apply it without the flag",
+            dir.display()
+        ))),
+        (_, false) => Ok(()),
+    }
+}
+
 /// Forms of the flow/theme documents a plan imports, to read them back the same way.
 fn plan_forms(plan: &PlanFile) -> BTreeMap<Address, DocForm> {
     plan.changes
@@ -90,6 +129,7 @@ pub async fn apply(
     let plan = req.plan;
     // Offline, before the lock and any request: who and what the plan was made for.
     bind(session, &plan)?;
+    issued_secrets_needed(&plan, req.access_key_out.as_deref())?;
     let _lock = StateLock::acquire(&session.state, req.lock_timeout)?;
 
     let mut state = StateFile::load(&session.state)?;
@@ -253,6 +293,21 @@ pub async fn apply(
         verified.warnings.extend(drift);
     }
     state.bind_project(&session.state, &session.credentials.project_id)?;
+    // Before the backup and the first write: a key is never created with nowhere to put its
+    // secret (the files it would get must not exist yet; a resumed run's done keys are past).
+    let issued = match req.access_key_out.as_deref() {
+        Some(dir) => Some(Arc::new(
+            KeyFiles::open(
+                dir,
+                plan.changes
+                    .iter()
+                    .filter(|c| c.op.issues_secret() && !verified.already_done.contains(&c.id))
+                    .map(|c| &c.address),
+            )
+            .map_err(OpError::Usage)?,
+        )),
+        None => None,
+    };
 
     // The backup holds what the plan will overwrite or remove, including the previous export
     // of each flow it imports, so a bad flow can be rolled back.
@@ -268,23 +323,27 @@ pub async fn apply(
                 continue;
             }
             let form = forms.get(&c.address).copied().unwrap_or(DocForm::V1);
+            // A rename changes the object at its old address: that is what is saved.
+            let address = match &c.reason {
+                crate::plan::Reason::Renamed { from } => from
+                    .parse::<Address>()
+                    .unwrap_or_else(|_| c.address.clone()),
+                _ => c.address.clone(),
+            };
             // A create has nothing to back up unless the object exists anyway (the theme).
-            let exists = c.action != Action::Create || live.resources.contains_key(&c.address);
-            let object = match crate::kinds::of(c.address.kind()).backup_read(&c.address, form) {
+            let exists = c.action != Action::Create || live.resources.contains_key(&address);
+            let object = match crate::kinds::of(address.kind()).backup_read(&address, form) {
                 Some(req) if exists => Some(
                     session
                         .gateway
-                        .read_document(req, c.address.kind().as_str())
+                        .read_document(req, address.kind().as_str())
                         .await?,
                 ),
                 Some(_) => None,
-                None => live.resources.get(&c.address).map(|l| l.raw.clone()),
+                None => live.resources.get(&address).map(|l| l.raw.clone()),
             };
             if let Some(object) = object {
-                resources.push(BackedUpResource {
-                    address: c.address.clone(),
-                    object,
-                });
+                resources.push(BackedUpResource { address, object });
             }
         }
         let backup = Backup::new(&plan.environment, &plan.project_id, &plan.digest, resources);
@@ -293,6 +352,24 @@ pub async fn apply(
         None
     };
 
+    // An earlier run that died between creating a key and writing its secret: the key is live
+    // (so it counts as done), but its one-time secret is gone unless the file was written.
+    for c in &plan.changes {
+        let finished_before = progress_by_op.get(&c.id) == Some(&OpProgress::Finished);
+        let written = issued.as_ref().is_some_and(|k| k.path(&c.address).exists());
+        if verified.already_done.contains(&c.id)
+            && !finished_before
+            && c.op.issues_secret()
+            && !written
+        {
+            verified.warnings.push(format!(
+                "{} WAS CREATED BY AN INTERRUPTED APPLY, BUT ITS SECRET WAS NEVER WRITTEN: run \
+                 `descope-mgmt access-key rotate {} --out FILE` for a new one",
+                c.address,
+                c.address.key()
+            ));
+        }
+    }
     let mut journal = Journal::open(&session.state, &plan.digest)?;
     // Operations an earlier run left in flight (or failed) that verification found done live:
     // their end is recorded now, so the journal of a completed apply shows every operation
@@ -315,6 +392,7 @@ pub async fn apply(
         secret_policy.clone(),
         progress,
         &ExecOptions {
+            issued: issued.clone().map(|k| k as Arc<dyn IssuedSecrets>),
             interrupt: Some(session.interrupt.clone()),
             parallelism: session.parallelism,
             ..ExecOptions::default()
@@ -409,6 +487,18 @@ async fn record_state(
     }
     for a in &plan.forget {
         state.forget(a);
+    }
+    // A renamed object is managed under its new address only.
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| succeeded.contains(&c.address))
+    {
+        if let crate::plan::Reason::Renamed { from } = &c.reason {
+            if let Ok(from) = from.parse::<Address>() {
+                state.forget(&from);
+            }
+        }
     }
     let written: Vec<&Change> = plan
         .changes

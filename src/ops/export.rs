@@ -70,6 +70,7 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
         secrets: BTreeMap::new(),
         source_map: SourceMap::default(),
         vars: crate::config::VarSource::Process,
+        warnings: Vec::new(),
     }
 }
 
@@ -173,6 +174,11 @@ fn write_exported(out: &Path, exported: &Exported) -> Result<Vec<ExportedFile>, 
     };
     write(out.join("descope.yaml"), render_yaml(exported)?)?;
     for (rel, doc) in &exported.documents {
+        // A string is a text file (the FGA schema's DSL), written as it is.
+        if let serde_json::Value::String(text) = doc {
+            write(out.join(rel), text.clone())?;
+            continue;
+        }
         // Documents take `${VAR}` when read back: a literal one is written `$${`.
         let mut doc = doc.clone();
         crate::config::vars::escape_document(&mut doc);

@@ -1,5 +1,6 @@
 //! One operation per command; the CLI is a thin wrapper over these.
 
+pub mod access_key;
 pub mod apply;
 pub mod backup;
 pub mod drift;

@@ -166,17 +166,13 @@ impl Session {
         })
     }
 
-    /// The SDKs' license handshake; a 401 here means wrong credentials (the error says how to
-    /// fix them), anything else only loses the tier header, as in the SDKs.
+    /// The SDKs' license handshake. A failure only loses the tier header, as in the SDKs, even a
+    /// 401: the first real call's 401 says the key or project is wrong (docs/design.md §2).
     pub async fn handshake(&self) -> Result<(), OpError> {
-        match self.gateway.handshake().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_unauthorized() => Err(OpError::from(e)),
-            Err(e) => {
-                tracing::warn!("license handshake failed, continuing without the tier header: {e}");
-                Ok(())
-            }
+        if let Err(e) = self.gateway.handshake().await {
+            tracing::warn!("license handshake failed, continuing without the tier header: {e}");
         }
+        Ok(())
     }
 
     /// Resolves a plan's secret stand-ins only at the fields `declared` (the configuration's

@@ -9,6 +9,8 @@ pub struct ValidateOptions {
     /// One environment; `None` checks every environment's merged view.
     pub env: Option<String>,
     pub vars: VarSource,
+    /// Also render each environment's configuration (`validate --print`).
+    pub print: bool,
 }
 
 /// What one valid environment holds, for the one-line summary.
@@ -20,6 +22,10 @@ pub struct EnvSummary {
     pub permissions: usize,
     pub flows: usize,
     pub theme: bool,
+    /// Problems that do not make the configuration invalid (an unused SSO template).
+    pub warnings: Vec<config::Diagnostic>,
+    /// The configuration as YAML, secrets masked (`validate --print`).
+    pub rendered: Option<String>,
 }
 
 impl std::fmt::Display for EnvSummary {
@@ -38,7 +44,16 @@ impl std::fmt::Display for EnvSummary {
     }
 }
 
-fn summary(l: &LoadedConfig) -> EnvSummary {
+fn summary(l: &LoadedConfig, print: bool) -> Result<EnvSummary, Diagnostics> {
+    let rendered = if print {
+        Some(l.render().map_err(|d| Diagnostics(vec![d]))?)
+    } else {
+        None
+    };
+    Ok(summary_of(l, rendered))
+}
+
+fn summary_of(l: &LoadedConfig, rendered: Option<String>) -> EnvSummary {
     EnvSummary {
         environment: l.environment.clone(),
         tenants: l.config.tenants.len(),
@@ -46,6 +61,8 @@ fn summary(l: &LoadedConfig) -> EnvSummary {
         permissions: l.config.permissions.len(),
         flows: l.config.flows.len(),
         theme: l.config.theme.is_some(),
+        warnings: l.warnings.clone(),
+        rendered,
     }
 }
 
@@ -62,7 +79,7 @@ pub fn validate(opts: &ValidateOptions) -> Result<Vec<EnvSummary>, Diagnostics> 
     if opts.env.is_some() {
         let l = load(opts.env.clone())?;
         documents(&l)?;
-        return Ok(vec![summary(&l)]);
+        return Ok(vec![summary(&l, opts.print)?]);
     }
     // 1. every environment, all problems at once; 2. per-environment summaries (now known valid).
     let envs = config::validate_all(&opts.config, &vars)?;
@@ -71,8 +88,8 @@ pub fn validate(opts: &ValidateOptions) -> Result<Vec<EnvSummary>, Diagnostics> 
     let mut out = Vec::new();
     for e in envs {
         let l = load(has_envs.then_some(e))?;
-        match documents(&l) {
-            Ok(()) => out.push(summary(&l)),
+        match documents(&l).and_then(|()| summary(&l, opts.print)) {
+            Ok(s) => out.push(s),
             Err(d) => problems.0.extend(d.0),
         }
     }

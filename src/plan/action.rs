@@ -59,11 +59,20 @@ pub enum Reason {
     FieldsChanged { fields: Vec<String> },
     /// Descope sets a tenant's parent only at creation.
     ParentChanged { from: String, to: String },
+    /// A field Descope sets only at creation changed (an SSO application's OIDC client id or
+    /// its type).
+    CreateOnlyChanged {
+        field: String,
+        from: String,
+        to: String,
+    },
     /// A temporary update that frees a unique name or domain for another resource (a swap).
     ReleasesForSwap { values: Vec<String> },
     /// Created again because its tenant is replaced: Descope deletes a tenant's roles (and so
     /// its default roles) with the tenant.
     TenantReplaced { tenant: String },
+    /// The live object at `from` (an address) renamed to this one (`renamed_from:`), in place.
+    Renamed { from: String },
 }
 
 impl fmt::Display for Reason {
@@ -95,12 +104,28 @@ impl fmt::Display for Reason {
                     show(to)
                 )
             }
+            Reason::CreateOnlyChanged { field, from, to } => {
+                let show = |s: &str| {
+                    if s.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                write!(
+                    f,
+                    "{field} changed from {} to {} (Descope sets it only at creation)",
+                    show(from),
+                    show(to)
+                )
+            }
             Reason::ReleasesForSwap { values } => {
                 write!(f, "temporarily releases {} for a swap", values.join(", "))
             }
             Reason::TenantReplaced { tenant } => {
                 write!(f, "tenant.{tenant} is replaced, which deletes it")
             }
+            Reason::Renamed { from } => write!(f, "renamed from {from}"),
         }
     }
 }

@@ -110,12 +110,19 @@ pub fn diff(
         .chain(ownership.managed.iter())
         .collect();
 
+    let renames = find_renames(desired, live, &scope, &mut problems);
+    let renamed: BTreeSet<&Address> = renames.values().collect();
     for address in addresses {
-        if !scope.contains(address) {
+        // A renamed object's old address is planned as the rename, under its new address.
+        if !scope.contains(address) || renamed.contains(address) {
             continue;
         }
         let d = desired.resources.get(address);
         let l = live.resources.get(address);
+        if let (Some(d), None, Some(from)) = (d, l, renames.get(address)) {
+            drafts.push(plan_rename(d, &live.resources[from], from));
+            continue;
+        }
         match (d, l) {
             (Some(d), Some(l)) => {
                 if let Some(change) = plan_existing(d, l, live, options, ownership, &mut problems) {
@@ -203,6 +210,11 @@ pub fn diff(
             c.address.clone(),
             Expected::of(live.resources.get(&c.address)),
         );
+    }
+    // A rename changes the object at its old address: apply checks that one too.
+    for from in renames.values() {
+        out.fingerprints
+            .insert(from.clone(), Expected::of(live.resources.get(from)));
     }
     for c in &out.changes {
         if c.action == Action::Delete {
@@ -302,15 +314,28 @@ fn plan_existing(
                 .unwrap_or_default()
                 .to_string()
         };
-        let reason = Reason::ParentChanged {
-            from: text(&parent.before),
-            to: text(&parent.after),
+        let (reason, loses) = match parent.field.as_str() {
+            "parent" => (
+                Reason::ParentChanged {
+                    from: text(&parent.before),
+                    to: text(&parent.after),
+                },
+                ", destroying the tenant's users and SSO setup",
+            ),
+            field => (
+                Reason::CreateOnlyChanged {
+                    field: field.to_string(),
+                    from: text(&parent.before),
+                    to: text(&parent.after),
+                },
+                "",
+            ),
         };
         if !options.allow_replace.contains(&d.address) {
             problems.push(Problem {
                 address: d.address.clone(),
                 message: format!(
-                    "{reason}: that means delete and create, destroying the tenant's users and SSO setup. \
+                    "{reason}: that means delete and create{loses}. \
                      Re-run with --allow-replace {} if that is intended",
                     d.address
                 ),
@@ -359,6 +384,89 @@ fn plan_existing(
         fields,
         d.delete_cascade,
     ))
+}
+
+/// New address → the live address it is renamed from (`renamed_from:`): only where the live
+/// project has exactly one old object and not the new one. Both at once, or two old ones, is
+/// a problem the user settles (by deleting one); none is a plain create.
+fn find_renames(
+    desired: &DesiredGraph,
+    live: &LiveGraph,
+    scope: &Scope,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<Address, Address> {
+    let mut renames: BTreeMap<Address, Address> = BTreeMap::new();
+    for d in desired
+        .resources
+        .values()
+        .filter(|d| scope.contains(&d.address))
+    {
+        let old: Vec<Address> = kinds::of(d.address.kind())
+            .renamed_from(d)
+            .into_iter()
+            .filter(|a| live.resources.contains_key(a) && !desired.resources.contains_key(a))
+            .collect();
+        let list = |v: &[Address]| {
+            v.iter()
+                .map(Address::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        match old.as_slice() {
+            [] => {}
+            _ if live.resources.contains_key(&d.address) => problems.push(Problem {
+                address: d.address.clone(),
+                message: format!(
+                    "is renamed from {0}, but both {1} and {0} exist in the live project; delete the one \
+                     to drop, then plan again",
+                    list(&old),
+                    d.address
+                ),
+            }),
+            [from] if live.resources[from].system => problems.push(Problem {
+                address: d.address.clone(),
+                message: format!(
+                    "is renamed from {from}, a Descope system default that this tool never changes"
+                ),
+            }),
+            [from] => match renames.iter().find(|(_, f)| *f == from) {
+                Some((other, _)) => problems.push(Problem {
+                    address: d.address.clone(),
+                    message: format!("and {other} are both renamed from {from}; only one can be"),
+                }),
+                None => {
+                    renames.insert(d.address.clone(), from.clone());
+                }
+            },
+            several => problems.push(Problem {
+                address: d.address.clone(),
+                message: format!(
+                    "is renamed from {}, which all exist in the live project; delete all but one, \
+                     then plan again",
+                    list(several)
+                ),
+            }),
+        }
+    }
+    renames
+}
+
+/// One update of the live object at `from` that gives it `d`'s name and fields.
+fn plan_rename(d: &DesiredResource, l: &LiveResource, from: &Address) -> Change {
+    let kind = kinds::of(d.address.kind());
+    let mut have = l.spec.fields();
+    kind.compare_view(d.spec.as_ref(), &mut have);
+    Change::draft(
+        d.address.clone(),
+        Action::Update,
+        Reason::Renamed {
+            from: from.to_string(),
+        },
+        Some(l.raw.clone()),
+        Some(kind.rename_body(d, from, &l.raw)),
+        field_changes(&d.spec.fields(), &have, &d.ignore_changes),
+        d.delete_cascade,
+    )
 }
 
 fn plan_absent_from_config(

@@ -65,6 +65,9 @@ impl Change {
         let live = before.as_ref().unwrap_or(&serde_json::Value::Null);
         let op = match action {
             Action::Create => kind.create_op(&address, body),
+            Action::Update if matches!(reason, Reason::Renamed { .. }) => {
+                kind.rename_op(&address, body)
+            }
             Action::Update => kind.update_op(&address, body),
             Action::Delete => kind.delete_op(&address, live, cascade),
             Action::Replace => kind

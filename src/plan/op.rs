@@ -28,6 +28,16 @@ pub struct Step {
     /// A delete: "not found" means the goal is reached.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deletes: bool,
+    /// Where this request's answer carries a secret Descope hands out once (a JSON pointer: a
+    /// new access key's `/cleartext`). Apply writes it to the output the user named before it
+    /// records the step done, and never anywhere else; a plan with such a step is refused
+    /// without that output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues_secret: Option<String>,
+    /// Send as `id` the value at this JSON pointer of the previous step's answer (a key created
+    /// inactive: the deactivate names the id the create was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_from_previous: Option<String>,
 }
 
 /// How like operations share one batch request (one transaction in Descope).
@@ -66,6 +76,8 @@ impl Step {
             body: req.body.clone(),
             checked: true,
             deletes: req.path.ends_with("/delete") || req.method == Method::Delete,
+            issues_secret: None,
+            id_from_previous: None,
         }
     }
 
@@ -121,6 +133,18 @@ impl Op {
             Ok(r) => Op::single(r),
             Err(_) => Op::default(),
         }
+    }
+
+    /// The request and the steps after it (each a single request).
+    pub fn and(mut self, next: Op) -> Op {
+        self.steps.extend(next.steps);
+        self.batch = None;
+        self
+    }
+
+    /// Does any step's answer carry a secret handed out once?
+    pub fn issues_secret(&self) -> bool {
+        self.steps.iter().any(|s| s.issues_secret.is_some())
     }
 
     /// Not read back after an ambiguous failure (idempotent imports).

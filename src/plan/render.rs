@@ -44,6 +44,9 @@ fn sorted(plan: &PlanFile, pick: impl Fn(&Change) -> bool) -> Vec<&Change> {
 
 fn describe(c: &Change) -> String {
     let what = match c.action {
+        Action::Create if c.op.issues_secret() => {
+            "will be created (apply writes its secret to --access-key-out DIR)".to_string()
+        }
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in place".to_string(),
         Action::Delete if c.cascade => {
@@ -52,6 +55,13 @@ fn describe(c: &Change) -> String {
         Action::Delete => "will be deleted".to_string(),
         Action::Replace if c.cascade => {
             "will be DESTROYED AND CREATED AGAIN, with its users and access keys (cascade)"
+                .to_string()
+        }
+        // A key with a new secret: the old one stops working, and apply needs somewhere to
+        // write the new one.
+        Action::Replace if c.op.issues_secret() => {
+            "will be DESTROYED AND CREATED AGAIN with a NEW SECRET (the old one stops working; \
+             apply needs --access-key-out DIR)"
                 .to_string()
         }
         Action::Replace => {
@@ -84,6 +94,9 @@ fn field_lines(f: &FieldChange, action: Action) -> Vec<String> {
         document_diff("", &before, &after, &mut lines);
         return lines;
     }
+    if let Some(lines) = text_diff(f) {
+        return lines;
+    }
     match action {
         Action::Create => vec![format!("+ {} = {}", f.field, short(&f.after))],
         _ => vec![format!(
@@ -93,6 +106,45 @@ fn field_lines(f: &FieldChange, action: Action) -> Vec<String> {
             short(&f.after)
         )],
     }
+}
+
+/// A field whose value is text of several lines (the FGA schema's DSL) as a unified line diff
+/// with three lines of context, whatever the kind: `~ field:` (`+ field:` when new) then `@@` hunks whose lines
+/// start with `+`, `-` or a space. A new value is all `+` lines. `None` for any other value.
+fn text_diff(f: &FieldChange) -> Option<Vec<String>> {
+    const LIMIT: usize = 200;
+    fn text(v: &Option<Value>) -> Option<&str> {
+        match v {
+            None | Some(Value::Null) => Some(""),
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => None,
+        }
+    }
+    let (before, after) = (text(&f.before)?, text(&f.after)?);
+    if !before.contains('\n') && !after.contains('\n') {
+        return None;
+    }
+    let sign = if before.is_empty() { '+' } else { '~' };
+    let mut out = vec![format!("{sign} {}:", f.field)];
+    let diff = similar::TextDiff::from_lines(before, after);
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        out.push(hunk.header().to_string());
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            let line = format!("{sign} {}", change.value());
+            out.push(line.trim_end().to_string());
+        }
+    }
+    if out.len() > LIMIT {
+        let more = out.len() - LIMIT;
+        out.truncate(LIMIT);
+        out.push(format!("… ({more} more lines of the diff not shown)"));
+    }
+    Some(out)
 }
 
 /// Which parts of a flow or theme document differ, named by key: arrays of objects are
@@ -175,14 +227,21 @@ fn keyed(items: &[Value]) -> Option<Vec<(String, &Value)>> {
         .collect()
 }
 
+/// `~ role.admin`; a rename names both addresses, like Terraform's `moved`:
+/// `~ role.Old -> role.New (renamed)`.
+fn heading(c: &Change) -> String {
+    match &c.reason {
+        super::Reason::Renamed { from } => {
+            format!("{} {from} -> {} (renamed)", c.action.symbol(), c.address)
+        }
+        _ => format!("{} {}", c.action.symbol(), c.address),
+    }
+}
+
 fn change_block(c: &Change, style: &Style, indent: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{indent}# {}", describe(c));
-    let _ = writeln!(
-        s,
-        "{indent}{}",
-        style.action(c.action, &format!("{} {}", c.action.symbol(), c.address))
-    );
+    let _ = writeln!(s, "{indent}{}", style.action(c.action, &heading(c)));
     for f in &c.fields {
         for line in field_lines(f, c.action) {
             let _ = writeln!(s, "{indent}    {line}");
@@ -322,9 +381,8 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         let mut section = String::new();
         let _ = writeln!(
             section,
-            "<details><summary><code>{} {}</code> — {}</summary>\n",
-            c.action.symbol(),
-            c.address,
+            "<details><summary><code>{}</code> — {}</summary>\n",
+            escape_html(&heading(c)),
             escape_html(&c.reason.to_string())
         );
         let _ = writeln!(section, "```diff");

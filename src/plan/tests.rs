@@ -419,3 +419,68 @@ fn markdown_stays_under_the_budget_and_says_what_it_left_out() {
     assert!(md.contains("descope-mgmt show plans/dev.plan"));
     assert!(md.starts_with("### descope-mgmt plan"));
 }
+
+/// `renamed_from`: the old live role becomes one update at the new address that sends the old
+/// name and the new one; both names live is a problem; the role using a renamed permission
+/// waits for the permission's rename.
+#[test]
+fn a_renamed_role_is_one_update_of_the_old_object() {
+    let cfg = Config {
+        version: 1,
+        permissions: vec![PermissionConfig {
+            name: "docs.view".into(),
+            renamed_from: vec!["docs.read".into()],
+            ..Default::default()
+        }],
+        roles: vec![RoleConfig {
+            name: "Viewer".into(),
+            renamed_from: vec!["Guest".into(), "Reader".into()],
+            permissions: Some(vec!["docs.view".into()]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let snap = LiveSnapshot::default()
+        .with_list(
+            "roles",
+            vec![json!({"id": "ROL1", "name": "Reader", "description": "d",
+                        "permissionNames": ["docs.read"], "default": true})],
+        )
+        .with_list(
+            "permissions",
+            vec![json!({"id": "PERM1", "name": "docs.read", "description": ""})],
+        );
+    let p = plan_of(&cfg, &snap, &Ownership::default(), &PlanOptions::default()).unwrap();
+    assert_eq!(order(&p), ["~ permission.docs.view", "~ role.Viewer"]);
+    let role = &p.changes[1];
+    assert_eq!(role.reason.to_string(), "renamed from role.Reader");
+    assert_eq!(role.depends_on, [0]);
+    let step = &role.op.steps[0];
+    assert_eq!(step.path, "/v1/mgmt/role/update");
+    let body = step.body.as_ref().unwrap();
+    assert_eq!(
+        (&body["name"], &body["newName"]),
+        (&json!("Reader"), &json!("Viewer"))
+    );
+    assert_eq!(body["permissionNames"], json!(["docs.view"]));
+    assert_eq!(body["default"], json!(true), "unmanaged flags carried over");
+    assert!(p.fingerprints.contains_key(&Address::role(None, "Reader")));
+    assert!(crate::plan::render::text(&p, false).contains("~ role.Reader -> role.Viewer (renamed)"));
+
+    // Both names live: the user settles it.
+    let both = snap.clone().with_list(
+        "roles",
+        vec![
+            json!({"id": "ROL1", "name": "Reader", "permissionNames": []}),
+            json!({"id": "ROL2", "name": "Viewer", "permissionNames": []}),
+        ],
+    );
+    let problems =
+        plan_of(&cfg, &both, &Ownership::default(), &PlanOptions::default()).unwrap_err();
+    assert!(
+        problems.iter().any(
+            |p| p.address == Address::role(None, "Viewer") && p.message.contains("role.Reader")
+        ),
+        "{problems:?}"
+    );
+}

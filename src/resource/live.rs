@@ -111,14 +111,26 @@ impl LiveSnapshot {
         request: crate::api::ApiRequest,
         key: &str,
     ) -> Result<(), crate::api::ApiError> {
+        self.read_list_as(gateway, request, key, key).await
+    }
+
+    /// Read the array `field` of `request`'s answer once, kept as the list `key`: for answers
+    /// whose array key other calls use too (`apps`).
+    pub async fn read_list_as(
+        &mut self,
+        gateway: &crate::api::gateway::Gateway,
+        request: crate::api::ApiRequest,
+        field: &str,
+        key: &str,
+    ) -> Result<(), crate::api::ApiError> {
         if self.has_list(key) {
             return Ok(());
         }
         let objects = match &self.shared {
-            None => Arc::new(gateway.read_list(request, key).await?),
+            None => Arc::new(gateway.read_list(request, field).await?),
             Some(shared) => shared
                 .cell(key)
-                .get_or_try_init(|| async { gateway.read_list(request, key).await.map(Arc::new) })
+                .get_or_try_init(|| async { gateway.read_list(request, field).await.map(Arc::new) })
                 .await?
                 .clone(),
         };

@@ -36,13 +36,24 @@ pub fn get<'a>(fields: &'a Fields, pointer: &str) -> Option<&'a Value> {
 }
 
 /// Puts `value` at `pointer` (or removes what is there, for `None`), inside objects that exist.
-fn put(fields: &mut Fields, pointer: &str, value: Option<Value>) {
+fn put(fields: &mut Fields, pointer: &'static str, value: Option<Value>) {
     let segs = segments(pointer);
     let Some((first, rest)) = segs.split_first() else {
         return;
     };
     let Some((last, middle)) = rest.split_last() else {
-        // A top-level field: the live side only ever lacks it, so nothing to fill.
+        // A top-level field (an outbound app's `/client_secret`): the live side lacks it, and
+        // the recorded value stands in for it. Config field names hold no `/` or `~`, so the
+        // pointer without its slash is the (static) field name.
+        let name = pointer.strip_prefix('/').unwrap_or(pointer);
+        match value {
+            Some(v) => {
+                fields.insert(name, v);
+            }
+            None => {
+                fields.remove(name);
+            }
+        }
         return;
     };
     let Some(mut v) = fields.get_mut(first.as_str()) else {
@@ -191,5 +202,14 @@ mod tests {
         // Nothing is invented where the live object has no such block.
         put(&mut f, "/saml/sign_requests", Some(json!(true)));
         assert!(!f.contains_key("saml"));
+        // A top-level field is filled (and emptied) as the record says.
+        put(
+            &mut f,
+            "/client_secret",
+            Some(json!({"secret": "S", "hmac": "h"})),
+        );
+        assert_eq!(get(&f, "/client_secret/secret"), Some(&json!("S")));
+        put(&mut f, "/client_secret", None);
+        assert!(!f.contains_key("client_secret"));
     }
 }

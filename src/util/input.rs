@@ -18,6 +18,8 @@ pub enum InputFile {
     /// A flow or theme document.
     Document,
     Certificate,
+    /// A text file the configuration names: the FGA schema's DSL, a list's items.
+    Text,
 }
 
 impl InputFile {
@@ -27,6 +29,7 @@ impl InputFile {
             InputFile::Config | InputFile::Overlay => 4 * MIB,
             InputFile::Document => 16 * MIB,
             InputFile::Certificate => 64 * 1024,
+            InputFile::Text => 4 * MIB,
         }
     }
 
@@ -36,6 +39,7 @@ impl InputFile {
             InputFile::Overlay => "overlay",
             InputFile::Document => "flow and theme",
             InputFile::Certificate => "certificate",
+            InputFile::Text => "schema and list item",
         }
     }
 }

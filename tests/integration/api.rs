@@ -331,6 +331,65 @@ fn all_endpoint_cases() -> Vec<(&'static str, ApiRequest)> {
             "sso_delete_default",
             ep::sso_delete("acme", None, "tenant_sso.acme/default".parse().unwrap()),
         ),
+        (
+            "project_update_name",
+            ep::project_update_name("Acme Production"),
+        ),
+        (
+            "project_update_tags",
+            ep::project_update_tags(&strings(&["eu", "prod"])),
+        ),
+        ("projects_list", ep::projects_list()),
+        (
+            "outbound_app_create",
+            ep::outbound_app_create(json!({
+                "id": "google", "name": "Google", "clientId": "cid",
+                "tokenUrl": "https://oauth2.googleapis.com/token",
+                "tokenUrlParams": [{"name": "aud", "value": "x"}],
+                "accessType": "offline", "prompt": ["consent"]
+            })),
+        ),
+        (
+            "outbound_app_update",
+            ep::outbound_app_update(json!({
+                "id": "google", "name": "Google Workspace", "description": "", "pkce": true
+            })),
+        ),
+        ("outbound_app_delete", ep::outbound_app_delete("google")),
+        ("outbound_apps_load_all", ep::outbound_apps_load_all()),
+        (
+            "access_key_create",
+            ep::access_key_create(json!({
+                "name": "ci-bot", "expireTime": 0, "roleNames": ["deployer"],
+                "keyTenants": [{"tenantId": "acme", "roleNames": ["Tenant Admin"]}],
+                "permittedIps": ["10.0.0.0/8"]
+            })),
+        ),
+        (
+            "access_key_update",
+            ep::access_key_update(json!({"id": "K1", "name": "ci-bot", "description": "CI"})),
+        ),
+        (
+            "access_key_activate",
+            ep::access_key_set_active("K1", "ci-bot", true),
+        ),
+        (
+            "access_key_deactivate",
+            ep::access_key_set_active("K1", "ci-bot", false),
+        ),
+        ("access_key_delete", ep::access_key_delete("K1", "ci-bot")),
+        ("access_key_search", ep::access_key_search()),
+        ("access_key_rotate", ep::access_key_rotate("K1", "ci-bot")),
+        ("sso_app_create_oidc", ep::sso_app_create(json!({"id": "portal", "name": "Portal", "loginPageUrl": "https://p.example/login", "clientId": "imported"}))),
+        ("sso_app_create_saml", ep::sso_app_create(json!({"id": "wiki", "name": "Wiki", "useMetadataInfo": false, "entityId": "wiki"}))),
+        ("sso_app_update_oidc", ep::sso_app_update(json!({"id": "portal", "name": "Portal", "enabled": true}))),
+        ("sso_app_update_saml", ep::sso_app_update(json!({"id": "wiki", "name": "Wiki", "useMetadataInfo": true, "metadataUrl": "https://w.example/md"}))),
+        ("sso_app_delete", ep::sso_app_delete("portal")),
+        ("sso_app_load_all", ep::sso_app_load_all()),
+        ("third_party_app_create", ep::third_party_app_create(json!({"name": "Partner", "loginPageUrl": "https://x.example", "approvedCallbackUrls": ["https://x.example/cb"]}))),
+        ("third_party_app_update", ep::third_party_app_update(json!({"id": "TPA1", "name": "Partner", "description": ""}))),
+        ("third_party_app_delete", ep::third_party_app_delete("TPA1", "Partner")),
+        ("third_party_app_load_all", ep::third_party_app_load_all()),
     ]
 }
 
@@ -658,7 +717,9 @@ async fn non_json_error_bodies_are_tolerated() {
 }
 
 #[tokio::test]
-async fn a_401_on_the_license_call_means_wrong_credentials() {
+async fn a_401_on_the_license_call_is_only_a_warning_and_the_first_read_reports_it() {
+    // As the SDKs do: the handshake's 401 is logged and ignored; the first real call's 401 is
+    // what says the key or project is wrong.
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
@@ -667,8 +728,18 @@ async fn a_401_on_the_license_call_means_wrong_credentials() {
                 .json_body(json!({"errorCode": "E011007", "errorMessage": "Unauthorized"}));
         })
         .await;
-    let e = transport(&server).handshake().await.unwrap_err();
-    assert!(e.credentials_hint);
+    let read = server
+        .mock_async(|when, then| {
+            when.path("/v1/mgmt/tenant/all")
+                .header_missing("x-descope-license");
+            then.status(401).json_body(json!({"errorCode": "E011007"}));
+        })
+        .await;
+    let t = transport(&server);
+    assert_eq!(t.handshake().await.unwrap(), None);
+    let e = t.send(&ep::tenant_load_all()).await.unwrap_err();
+    assert_eq!(read.calls_async().await, 1);
+    assert!(e.credentials_hint, "{e}");
     assert!(
         e.to_string()
             .contains("hint: the project id or management key is wrong"),

@@ -169,3 +169,80 @@ lists:
     );
     assert!(err.contains("descope.yaml:7:11"), "{err}");
 }
+
+/// Items from a file (`file:`, relative to the config): one per line, blanks and `#` comments
+/// skipped, compared as a set like inline items; export writes them inline.
+#[test]
+fn list_items_come_from_a_file() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write_config(
+        "version: 1
+settings: {rate_limit: 1000/1}
+lists:
+  - name: office
+    type: ips
+    file: lists/office.txt
+",
+    );
+    w.write(
+        "lists/office.txt",
+        "# Office egress\n10.0.0.0/8\n\n  192.168.1.1  \n# VPN\n2001:db8::/32\n",
+    );
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        items(&w, "office"),
+        ["10.0.0.0/8", "192.168.1.1", "2001:db8::/32"]
+    );
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // A line removed from the file is an update of the list.
+    w.write("lists/office.txt", "10.0.0.0/8\n2001:db8::/32\n");
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("~ list.office"), "{out}");
+
+    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
+    let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(exported["lists"][0]["items"][1], "192.168.1.1", "{yaml}");
+    assert!(exported["lists"][0].get("file").is_none(), "{yaml}");
+}
+
+#[test]
+fn a_bad_item_in_a_list_file_is_reported_at_its_line() {
+    let w = TestEnv::new();
+    w.write_config(
+        "version: 1
+lists:
+  - name: office
+    type: ips
+    file: office.txt
+  - name: both
+    type: texts
+    items: [a]
+    file: words.txt
+  - name: missing
+    type: texts
+    file: nowhere.txt
+",
+    );
+    w.write("office.txt", "# ranges\n10.0.0.0/8\n\n   10.0.0.0/33\n");
+    w.write("words.txt", "a\n");
+    let (code, out, err) = run(&w, &["validate"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("office.txt:4:4") && err.contains("10.0.0.0/33"),
+        "{err}"
+    );
+    assert!(
+        err.contains("descope.yaml:9:11") && err.contains("both"),
+        "{err}"
+    );
+    assert!(
+        err.contains("descope.yaml:12:11") && err.contains("nowhere.txt"),
+        "{err}"
+    );
+}

@@ -108,6 +108,7 @@ async fn a_budget_twice_too_high_costs_one_lockout() {
             )
             .unwrap(),
             lock_timeout: Duration::ZERO,
+            access_key_out: None,
         },
         Arc::new(NoProgress),
     )

@@ -607,6 +607,7 @@ tenants:
         ApplyRequest {
             plan: PlanFile::read_verified(&h.path("stale.plan")).unwrap(),
             lock_timeout: std::time::Duration::ZERO,
+            access_key_out: None,
         },
         Arc::new(NoProgress),
     )

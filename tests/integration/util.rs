@@ -263,6 +263,7 @@ impl TestEnv {
             ApplyRequest {
                 plan: verified,
                 lock_timeout: Duration::ZERO,
+                access_key_out: None,
             },
             Arc::new(NoProgress),
         )

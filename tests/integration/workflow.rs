@@ -152,6 +152,7 @@ async fn an_interrupt_leaves_operations_waiting_for_the_budget_not_started() {
         ApplyRequest {
             plan: descope_mgmt::plan::PlanFile::read_verified(&path).unwrap(),
             lock_timeout: std::time::Duration::ZERO,
+            access_key_out: None,
         },
         Arc::new(NoProgress),
     )

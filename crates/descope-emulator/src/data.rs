@@ -156,7 +156,148 @@ pub struct ProjectData {
     pub theme: Theme,
     pub password_settings: PasswordSettings,
     pub lists: Vec<NamedList>,
+    pub fga_schema: FgaSchema,
+    pub project: ProjectInfo,
+    pub outbound_apps: Vec<OutboundApp>,
+    pub access_keys: Vec<AccessKey>,
+    pub sso_apps: Vec<StoredApp>,
+    pub third_party_apps: Vec<StoredApp>,
     pub sso: Vec<SsoConfig>,
+}
+
+/// An SSO application (docs/descope-api.md §13) or a third-party application (§19): `app` is
+/// exactly what a load answers; the secret is kept beside it, never in a load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoredApp {
+    pub id: String,
+    pub app: Value,
+    pub cleartext: String,
+}
+
+/// The FGA schema (docs/descope-api.md §15): the DSL as last saved, and how many saves made it
+/// (0: never saved).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FgaSchema {
+    pub dsl: String,
+    pub version: u64,
+}
+
+/// The project's own name and tags (docs/descope-api.md §16).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectInfo {
+    /// The id the emulator serves (`EmulatorOptions::project_id`), set at every start: it is
+    /// the server's, not the project file's.
+    #[serde(skip)]
+    pub id: String,
+    pub name: String,
+    pub environment: String,
+    pub tags: Vec<String>,
+}
+
+/// An outbound application (docs/descope-api.md §19). URL parameters are kept as sent (PY
+/// `{name, value}`, GO `{key, value}`); `client_secret` is write-only: kept, never rendered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OutboundApp {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub template_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub logo: String,
+    pub discovery_url: String,
+    pub authorization_url: String,
+    pub authorization_url_params: Vec<Value>,
+    pub token_url: String,
+    pub token_url_params: Vec<Value>,
+    pub revocation_url: String,
+    pub default_scopes: Vec<String>,
+    pub default_redirect_url: String,
+    pub callback_domain: String,
+    pub pkce: bool,
+    pub access_type: String,
+    pub prompt: Vec<String>,
+}
+
+impl OutboundApp {
+    /// Exactly Descope's app object (GO `types.go` `OutboundApp`): everything but the secret.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("clientSecret");
+        }
+        v
+    }
+}
+
+/// An access key (docs/descope-api.md §17). The cleartext itself is never kept: only its
+/// sha256, as a server that checks keys would, so a state file holds no usable secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccessKey {
+    pub id: String,
+    pub name: String,
+    pub role_names: Vec<String>,
+    pub key_tenants: Vec<KeyTenant>,
+    /// `active` or `inactive`.
+    pub status: String,
+    pub created_time: i64,
+    /// Epoch seconds; 0 = never.
+    pub expire_time: i64,
+    pub created_by: String,
+    pub client_id: String,
+    pub bound_user_id: String,
+    pub custom_claims: Map<String, Value>,
+    pub description: String,
+    pub permitted_ips: Vec<String>,
+    pub custom_attributes: Map<String, Value>,
+    /// Hex sha256 of the current cleartext (not part of the API's object).
+    pub cleartext_sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct KeyTenant {
+    pub tenant_id: String,
+    pub role_names: Vec<String>,
+}
+
+impl AccessKey {
+    /// Exactly Descope's key object; `tenantName` is the tenant's name now.
+    pub fn to_json(&self, d: &ProjectData) -> Value {
+        let tenants: Vec<Value> = self
+            .key_tenants
+            .iter()
+            .map(|t| {
+                let name = d.tenant(&t.tenant_id).map(|x| x.name.clone());
+                json!({
+                    "tenantId": t.tenant_id,
+                    "tenantName": name.unwrap_or_default(),
+                    "roleNames": t.role_names,
+                })
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "roleNames": self.role_names,
+            "keyTenants": tenants,
+            "status": self.status,
+            "createdTime": self.created_time,
+            "expireTime": self.expire_time,
+            "createdBy": self.created_by,
+            "clientId": self.client_id,
+            "boundUserId": self.bound_user_id,
+            "customClaims": self.custom_claims,
+            "description": self.description,
+            "permittedIps": self.permitted_ips,
+            "customAttributes": self.custom_attributes,
+        })
+    }
 }
 
 /// One SSO configuration of a tenant (docs/descope-api.md §11). `saml` and `oidc` are kept in
@@ -219,6 +360,14 @@ impl ProjectData {
 
     pub fn list_mut(&mut self, id: &str) -> Option<&mut NamedList> {
         self.lists.iter_mut().find(|l| l.id == id)
+    }
+
+    pub fn access_key(&self, id: &str) -> Option<&AccessKey> {
+        self.access_keys.iter().find(|k| k.id == id)
+    }
+
+    pub fn outbound_app(&self, id: &str) -> Option<&OutboundApp> {
+        self.outbound_apps.iter().find(|a| a.id == id)
     }
 
     pub fn children(&self, id: &str) -> Vec<String> {

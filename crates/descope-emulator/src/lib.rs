@@ -32,10 +32,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use data::{AccessKey, KeyTenant};
 pub use data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, SsoConfig, Tenant,
+    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, SsoConfig, StoredApp, Tenant,
     TenantSettings, Theme,
 };
+pub use data::{OutboundApp, ProjectInfo};
 pub use faults::{AfterCommitFault, Faults};
 pub use observe::{Counters, Hook, HookEvent, HookPhase, LogEntry};
 /// What an `ips` list accepts (docs/descope-api.md §18): descope-mgmt checks a config against
@@ -132,7 +134,9 @@ impl Emulator {
             Some(path) => persist::load(path)?,
             None => None,
         };
-        let data = loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, pipeline::now_seconds()));
+        let mut data =
+            loaded.unwrap_or_else(|| seed::fresh_project(&mut ids, pipeline::now_seconds()));
+        data.project.id = opts.project_id.clone();
         // Seeds a new file, or folds the last run's write log into the existing one.
         let store = match &opts.state_file {
             Some(path) => Some(persist::Store::create(path, &data)?),

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    Flow, NamedList, PasswordSettings, Permission, ProjectData, Role, SsoConfig, Tenant, Theme,
+    AccessKey, FgaSchema, Flow, NamedList, PasswordSettings, Permission, ProjectData, Role,
+    SsoConfig, StoredApp, Tenant, Theme,
 };
+use super::data::{OutboundApp, ProjectInfo};
 
 /// What one write changed: the objects as they are now, and the keys of those it removed.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -53,6 +55,26 @@ struct Delta {
     /// (tenant id, sso id)
     #[serde(skip_serializing_if = "Vec::is_empty")]
     sso_removed: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fga_schema: Option<FgaSchema>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<ProjectInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outbound_apps: Vec<OutboundApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outbound_apps_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    access_keys: Vec<AccessKey>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    access_keys_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_apps: Vec<StoredApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sso_apps_removed: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    third_party_apps: Vec<StoredApp>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    third_party_apps_removed: Vec<String>,
 }
 
 impl Delta {
@@ -64,6 +86,16 @@ impl Delta {
         let (flows, flows_removed) = changed(&before.flows, &after.flows, flow_key);
         let (lists, lists_removed) = changed(&before.lists, &after.lists, list_key);
         let (sso, sso_removed) = changed(&before.sso, &after.sso, sso_key);
+        let (outbound_apps, outbound_apps_removed) = changed(
+            &before.outbound_apps,
+            &after.outbound_apps,
+            outbound_app_key,
+        );
+        let (access_keys, access_keys_removed) =
+            changed(&before.access_keys, &after.access_keys, access_key_key);
+        let (sso_apps, sso_apps_removed) = changed(&before.sso_apps, &after.sso_apps, app_key);
+        let (third_party_apps, third_party_apps_removed) =
+            changed(&before.third_party_apps, &after.third_party_apps, app_key);
         Delta {
             tenants,
             tenants_removed,
@@ -80,6 +112,16 @@ impl Delta {
             lists_removed,
             sso,
             sso_removed,
+            fga_schema: (before.fga_schema != after.fga_schema).then(|| after.fga_schema.clone()),
+            project: (before.project != after.project).then(|| after.project.clone()),
+            outbound_apps,
+            outbound_apps_removed,
+            access_keys,
+            access_keys_removed,
+            sso_apps,
+            sso_apps_removed,
+            third_party_apps,
+            third_party_apps_removed,
         }
     }
 
@@ -105,6 +147,15 @@ fn list_key(l: &NamedList) -> String {
 }
 fn sso_key(c: &SsoConfig) -> (String, String) {
     (c.tenant_id.clone(), c.sso_id.clone())
+}
+fn outbound_app_key(a: &OutboundApp) -> String {
+    a.id.clone()
+}
+fn access_key_key(k: &AccessKey) -> String {
+    k.id.clone()
+}
+fn app_key(a: &StoredApp) -> String {
+    a.id.clone()
 }
 
 /// Objects of `after` that are new or differ from `before`, and keys `after` no longer has.
@@ -183,6 +234,12 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
     let mut lists = Replay::new(data.lists, &list_key);
     let mut password_settings = data.password_settings;
     let mut sso = Replay::new(data.sso, &sso_key);
+    let mut fga_schema = data.fga_schema;
+    let mut project = data.project;
+    let mut outbound_apps = Replay::new(data.outbound_apps, &outbound_app_key);
+    let mut access_keys = Replay::new(data.access_keys, &access_key_key);
+    let mut sso_apps = Replay::new(data.sso_apps, &app_key);
+    let mut third_party_apps = Replay::new(data.third_party_apps, &app_key);
     let mut lines = BufReader::new(file).lines().peekable();
     while let Some(line) = lines.next() {
         let line = line?;
@@ -213,6 +270,28 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         }
         lists.apply(delta.lists, delta.lists_removed, &list_key);
         sso.apply(delta.sso, delta.sso_removed, &sso_key);
+        if let Some(f) = delta.fga_schema {
+            fga_schema = f;
+        }
+        if let Some(p) = delta.project {
+            project = p;
+        }
+        outbound_apps.apply(
+            delta.outbound_apps,
+            delta.outbound_apps_removed,
+            &outbound_app_key,
+        );
+        access_keys.apply(
+            delta.access_keys,
+            delta.access_keys_removed,
+            &access_key_key,
+        );
+        sso_apps.apply(delta.sso_apps, delta.sso_apps_removed, &app_key);
+        third_party_apps.apply(
+            delta.third_party_apps,
+            delta.third_party_apps_removed,
+            &app_key,
+        );
     }
     Ok(ProjectData {
         tenants: tenants.finish(),
@@ -223,6 +302,12 @@ fn replay(data: ProjectData, log: &Path) -> io::Result<ProjectData> {
         password_settings,
         lists: lists.finish(),
         sso: sso.finish(),
+        fga_schema,
+        project,
+        outbound_apps: outbound_apps.finish(),
+        access_keys: access_keys.finish(),
+        sso_apps: sso_apps.finish(),
+        third_party_apps: third_party_apps.finish(),
     })
 }
 
@@ -375,6 +460,78 @@ mod tests {
         let store = Store::create(&path, &load(&path).unwrap().unwrap()).unwrap();
         drop(store);
         assert_eq!(std::fs::read(log_path(&path)).unwrap().len(), 0);
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
+    fn the_project_and_outbound_apps_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let mut next = data.clone();
+        next.project.name = "Renamed".into();
+        next.project.tags = vec!["prod".into()];
+        next.outbound_apps.push(OutboundApp {
+            id: "google".into(),
+            name: "Google".into(),
+            client_secret: "kept".into(),
+            ..Default::default()
+        });
+        store.record(&data, &next).unwrap();
+        let mut last = next.clone();
+        last.outbound_apps.clear();
+        store.record(&next, &last).unwrap();
+        assert_eq!(load(&path).unwrap().as_ref(), Some(&last));
+        store.record(&last, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
+    fn access_keys_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let key = |id: &str, status: &str| crate::data::AccessKey {
+            id: id.into(),
+            name: format!("key-{id}"),
+            status: status.into(),
+            cleartext_sha256: "00".into(),
+            ..Default::default()
+        };
+        let mut next = data.clone();
+        next.access_keys = vec![key("K1", "active"), key("K2", "active")];
+        store.record(&data, &next).unwrap();
+        let data = next;
+        let mut next = data.clone();
+        next.access_keys[0].status = "inactive".into();
+        next.access_keys.retain(|k| k.id != "K2");
+        store.record(&data, &next).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(next));
+    }
+
+    #[test]
+    fn applications_and_their_secrets_are_logged_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("project.json");
+        let data = ProjectData::default();
+        let mut store = Store::create(&path, &data).unwrap();
+        let app = |id: &str, name: &str| StoredApp {
+            id: id.into(),
+            app: serde_json::json!({"id": id, "name": name}),
+            cleartext: format!("secret-of-{id}"),
+        };
+        let mut next = data.clone();
+        next.sso_apps.push(app("portal", "Portal"));
+        next.third_party_apps.push(app("TPA1", "Partner"));
+        next.third_party_apps.push(app("TPA2", "Other"));
+        store.record(&data, &next).unwrap();
+        let data = next;
+        let mut next = data.clone();
+        next.sso_apps[0].cleartext = "rotated".into();
+        next.third_party_apps.retain(|a| a.id != "TPA1");
+        store.record(&data, &next).unwrap();
         assert_eq!(load(&path).unwrap(), Some(next));
     }
 

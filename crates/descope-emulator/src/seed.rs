@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use serde_json::{json, Value};
 
-use super::data::{Flow, Permission, ProjectData, Role, Theme};
+use super::data::{Flow, Permission, ProjectData, ProjectInfo, Role, Theme};
 use super::ops::{flows_etag, Ctx};
 
 /// Permissions a fresh Descope project ships with (`systemDefault: true`). Descope's seed data,
@@ -82,6 +82,15 @@ pub fn fresh_project(rng: &mut StdRng, now: i64) -> ProjectData {
         password_settings: Default::default(),
         lists: Vec::new(),
         sso: Vec::new(),
+        fga_schema: Default::default(),
+        project: ProjectInfo {
+            name: "Emulated project".into(),
+            ..Default::default()
+        },
+        outbound_apps: Vec::new(),
+        access_keys: Vec::new(),
+        sso_apps: Vec::new(),
+        third_party_apps: Vec::new(),
     }
 }
 

@@ -1423,6 +1423,40 @@ async fn state_file_survives_a_restart() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
 }
 
+/// The FGA schema (docs/descope-api.md §15): a save replaces the whole DSL, an empty one is
+/// refused, nothing clears it, and it survives a restart with `--state`.
+#[tokio::test]
+async fn fga_schema_is_replaced_whole_and_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EmulatorOptions {
+        state_file: Some(dir.path().join("emulator.json")),
+        ..Default::default()
+    };
+    let (emu, api) = start(opts.clone()).await;
+    let (status, fresh) = api.get("/v1/mgmt/fga/schema").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        fresh,
+        json!({"dsl": "", "schema": {"conditions": []}, "version": ""})
+    );
+    let dsl = "model AuthZ 1.0\n\ntype user\n";
+    api.ok("/v1/mgmt/fga/schema", json!({ "dsl": dsl })).await;
+    api.ok(
+        "/v1/mgmt/fga/schema",
+        json!({ "dsl": format!("{dsl}type org\n") }),
+    )
+    .await;
+    for body in [json!({"dsl": ""}), json!({"dsl": "  \n"}), json!({})] {
+        let (status, err) = api.post("/v1/mgmt/fga/schema", body).await;
+        assert_eq!((status, err["errorCode"].as_str()), (400, Some("E011002")));
+    }
+    emu.shutdown().await;
+    let (_emu, api) = start(opts).await;
+    let loaded = api.get("/v1/mgmt/fga/schema").await.1;
+    assert_eq!(loaded["dsl"], format!("{dsl}type org\n"));
+    assert_eq!(loaded["version"], "2");
+}
+
 /// Tenant SSO configurations (docs/descope-api.md §11): the update traps, the write-only
 /// secret, several ids per tenant, the effect on the tenant, and persistence in `--state`.
 #[tokio::test]
@@ -1802,6 +1836,20 @@ async fn python_sdk_conformance() {
         "/v1/mgmt/sso/settings/authtype",
         "/v1/mgmt/sso/redirect",
         "/v1/mgmt/sso/recalculate-mappings",
+        "/v1/mgmt/fga/schema",
+        "/v1/mgmt/project/update/name",
+        "/v1/mgmt/project/update/tags",
+        "/v1/mgmt/projects/list",
+        "/v1/mgmt/outbound/app/create",
+        "/v1/mgmt/outbound/app/update",
+        "/v1/mgmt/outbound/app/delete",
+        "/v1/mgmt/outbound/app/google",
+        "/v1/mgmt/outbound/apps",
+        "/v1/mgmt/accesskey/search",
+        "/v1/mgmt/accesskey/update",
+        "/v1/mgmt/accesskey/rotate",
+        "/v1/mgmt/accesskey/deactivate/batch",
+        "/v1/mgmt/accesskey/delete/batch",
     ] {
         assert!(paths.contains(path), "the SDK never called {path}");
     }
@@ -1878,6 +1926,10 @@ async fn node_sdk_conformance() {
                 "/v1/mgmt/list/all",
                 "/v1/mgmt/permission/all",
                 "/v1/mgmt/role/all",
+                "/v1/mgmt/fga/schema",
+                "/v1/mgmt/outbound/app/google",
+                "/v1/mgmt/outbound/apps",
+                "/v1/mgmt/accesskey",
             ][..],
         ),
         (
@@ -1916,6 +1968,23 @@ async fn node_sdk_conformance() {
                 "/v1/mgmt/theme/import",
                 "/v2/mgmt/theme/export",
                 "/v2/mgmt/theme/import",
+                "/v1/mgmt/fga/schema",
+                "/v1/mgmt/project/update/name",
+                "/v1/mgmt/project/update/tags",
+                "/v1/mgmt/projects/list",
+                "/v1/mgmt/outbound/app/create",
+                "/v1/mgmt/outbound/app/update",
+                "/v1/mgmt/outbound/app/delete",
+                "/v1/mgmt/accesskey/create",
+                "/v1/mgmt/accesskey/search",
+                "/v1/mgmt/accesskey/update",
+                "/v1/mgmt/accesskey/activate",
+                "/v1/mgmt/accesskey/activate/batch",
+                "/v1/mgmt/accesskey/deactivate",
+                "/v1/mgmt/accesskey/deactivate/batch",
+                "/v1/mgmt/accesskey/delete",
+                "/v1/mgmt/accesskey/delete/batch",
+                "/v1/mgmt/accesskey/rotate",
             ][..],
         ),
     ] {

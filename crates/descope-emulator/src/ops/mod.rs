@@ -1,13 +1,19 @@
 //! The endpoints of docs/descope-api.md §2 and §4-7 as plain functions over `ProjectData`, and
 //! the table that maps a method and path to one. Nothing here knows about HTTP, faults or limits.
 
+mod access_keys;
+mod fga;
 mod flows;
 pub(crate) mod lists;
+mod outbound_apps;
 mod password;
 mod permissions;
+mod project;
 mod roles;
 mod sso;
+mod sso_apps;
 mod tenants;
+mod third_party_apps;
 
 pub use flows::etag as flows_etag;
 
@@ -82,11 +88,16 @@ pub struct Route {
 
 /// Calls that carry their key in the path rather than the query: NODE loads a list as
 /// `GET /v1/mgmt/list/<id>` and `GET /v1/mgmt/list/name/<name>` where PY sends `?id=` and
-/// `?name=` (docs/emulator.md). Returns the path to route and the query pair it stands for,
+/// `?name=` (docs/emulator.md); every SDK loads an outbound application as
+/// `GET /v1/mgmt/outbound/app/<id>` (docs/descope-api.md §19). Returns the path to route and the query pair it stands for,
 /// still percent-encoded (the query parser decodes it).
 pub fn path_key(method: &Method, path: &str) -> Option<(&'static str, String)> {
     if method.as_str() != "GET" {
         return None;
+    }
+    if let Some(id) = path.strip_prefix("/v1/mgmt/outbound/app/") {
+        return (!id.is_empty() && !id.contains('/'))
+            .then(|| ("/v1/mgmt/outbound/app", format!("id={id}")));
     }
     if let Some(name) = path.strip_prefix("/v1/mgmt/list/name/") {
         return (!name.is_empty()).then(|| ("/v1/mgmt/list/name", format!("name={name}")));
@@ -165,6 +176,46 @@ pub fn route(method: &Method, path: &str) -> Option<Route> {
         ("POST", "/v1/mgmt/sso/settings/authtype") => (sso::auth_type, true),
         ("POST", "/v1/mgmt/sso/redirect") => (sso::redirect, true),
         ("POST", "/v1/mgmt/sso/recalculate-mappings") => (sso::recalculate, true),
+        ("POST", "/v1/mgmt/fga/schema") => (fga::save, true),
+        ("GET", "/v1/mgmt/fga/schema") => (fga::load, false),
+        ("POST", "/v1/mgmt/project/update/name") => (project::update_name, true),
+        ("POST", "/v1/mgmt/project/update/tags") => (project::update_tags, true),
+        ("POST", "/v1/mgmt/projects/list") => (project::list, false),
+        ("POST", "/v1/mgmt/outbound/app/create") => (outbound_apps::create, true),
+        ("POST", "/v1/mgmt/outbound/app/update") => (outbound_apps::update, true),
+        ("POST", "/v1/mgmt/outbound/app/delete") => (outbound_apps::delete, true),
+        ("GET", "/v1/mgmt/outbound/app") => (outbound_apps::load, false),
+        ("GET", "/v1/mgmt/outbound/apps") => (outbound_apps::load_all, false),
+        ("POST", "/v1/mgmt/accesskey/create") => (access_keys::create, true),
+        ("GET", "/v1/mgmt/accesskey") => (access_keys::load, false),
+        ("POST", "/v1/mgmt/accesskey/search") => (access_keys::search, false),
+        ("POST", "/v1/mgmt/accesskey/update") => (access_keys::update, true),
+        ("POST", "/v1/mgmt/accesskey/activate") => (access_keys::activate, true),
+        ("POST", "/v1/mgmt/accesskey/activate/batch") => (access_keys::activate_batch, true),
+        ("POST", "/v1/mgmt/accesskey/deactivate") => (access_keys::deactivate, true),
+        ("POST", "/v1/mgmt/accesskey/deactivate/batch") => (access_keys::deactivate_batch, true),
+        ("POST", "/v1/mgmt/accesskey/delete") => (access_keys::delete, true),
+        ("POST", "/v1/mgmt/accesskey/delete/batch") => (access_keys::delete_batch, true),
+        ("POST", "/v1/mgmt/accesskey/rotate") => (access_keys::rotate, true),
+        ("POST", "/v1/mgmt/sso/idp/app/oidc/create") => (sso_apps::create_oidc, true),
+        ("POST", "/v1/mgmt/sso/idp/app/saml/create") => (sso_apps::create_saml, true),
+        ("POST", "/v1/mgmt/sso/idp/app/oidc/update") => (sso_apps::update_oidc, true),
+        ("POST", "/v1/mgmt/sso/idp/app/saml/update") => (sso_apps::update_saml, true),
+        ("POST", "/v1/mgmt/sso/idp/app/delete") => (sso_apps::delete, true),
+        ("GET", "/v1/mgmt/sso/idp/app/load") => (sso_apps::load, false),
+        ("GET", "/v1/mgmt/sso/idp/apps/load") => (sso_apps::load_all, false),
+        ("GET", "/v1/mgmt/sso/idp/app/secret") => (sso_apps::secret, false),
+        ("POST", "/v1/mgmt/sso/idp/app/rotate") => (sso_apps::rotate, true),
+        ("POST", "/v1/mgmt/thirdparty/app/create") => (third_party_apps::create, true),
+        ("POST", "/v1/mgmt/thirdparty/app/update") => (third_party_apps::update, true),
+        ("POST", "/v1/mgmt/thirdparty/app/patch") => (third_party_apps::patch, true),
+        ("POST", "/v1/mgmt/thirdparty/app/delete") => (third_party_apps::delete, true),
+        ("POST", "/v1/mgmt/thirdparty/app/delete/batch") => (third_party_apps::delete_batch, true),
+        ("GET", "/v1/mgmt/thirdparty/app/load") => (third_party_apps::load, false),
+        ("GET", "/v1/mgmt/thirdparty/apps/load") => (third_party_apps::load_all, false),
+        ("POST", "/v1/mgmt/thirdparty/apps/load") => (third_party_apps::load_all, false),
+        ("GET", "/v1/mgmt/thirdparty/app/secret") => (third_party_apps::secret, false),
+        ("POST", "/v1/mgmt/thirdparty/app/rotate") => (third_party_apps::rotate, true),
         _ => return None,
     };
     Some(Route {

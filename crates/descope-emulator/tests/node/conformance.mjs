@@ -345,12 +345,152 @@ async function main() {
   check((await raw(client, '/v2/mgmt/theme/import', { theme: { ...r.body.theme, styles: { dark: {} } } })).ok,
     'theme import v2');
   check(show((await ok(mgmt.theme.export(), 'export')).theme.cssTemplate) === '{"dark":{}}', 'theme v2 seen by v1');
+  // FGA schema: save, load, save again (a full replacement), load; an empty DSL is refused.
+  const DSL = 'model AuthZ 1.0\n\ntype user\n\ntype org\n  relation member: user\n';
+  await ok(mgmt.fga.saveSchema({ dsl: DSL }), 'fga saveSchema');
+  let fga = await ok(mgmt.fga.loadSchema(), 'fga loadSchema');
+  check(fga.dsl === DSL && 'version' in fga, `fga loadSchema: ${show(fga)}`);
+  await ok(mgmt.fga.saveSchema({ dsl: `${DSL}  relation admin: user\n` }), 'fga saveSchema again');
+  fga = await ok(mgmt.fga.loadSchema(), 'fga loadSchema');
+  check(fga.dsl.endsWith('admin: user\n'), `fga save replaces the schema: ${show(fga)}`);
+  await expectError(400, mgmt.fga.saveSchema({ dsl: '' }), 'fga empty dsl', 'E011002');
   r = await raw(client, '/v1/mgmt/no-such-endpoint', {});
   check(r.status === 404 && typeof r.body.errorCode === 'string', `unknown endpoint: ${r.status} ${show(r.body)}`);
+
+  // Project (docs/descope-api.md §16): update then read back through projects/list.
+  {
+    await ok(mgmt.project.updateName('Conformance (node)'), 'project updateName');
+    await ok(mgmt.project.updateTags(['prod', 'eu']), 'project updateTags');
+    let projects = await ok(mgmt.project.listProjects(), 'listProjects');
+    check(projects.length === 1 && projects[0].id === PROJECT, `projects/list: ${show(projects)}`);
+    check(projects[0].name === 'Conformance (node)' && show(projects[0].tags) === '["prod","eu"]',
+      `project: ${show(projects)}`);
+    await expectError(400, mgmt.project.updateName(''), 'empty project name', missingArguments);
+    await expectError(400, mgmt.project.updateTags(['']), 'empty tag', invalidRequest);
+  }
+
+  // Outbound applications (docs/descope-api.md §19): create, load, update, load, delete, 404.
+  {
+    const outbound = mgmt.outboundApplication;
+    const created = await ok(outbound.createApplication({
+      id: 'google', name: 'Google', description: 'Calendar', clientId: 'cid', clientSecret: 'shh',
+      tokenUrl: 'https://accounts.example.com/token', tokenUrlParams: [{ key: 'aud', value: 'x' }],
+      defaultScopes: ['calendar.read'], pkce: true, accessType: 'offline', prompt: ['consent'],
+    }), 'outbound createApplication');
+    check(created.id === 'google' && !('clientSecret' in created), `outbound create: ${show(created)}`);
+    let app = await ok(outbound.loadApplication('google'), 'outbound loadApplication');
+    check(show(app.tokenUrlParams) === '[{"key":"aud","value":"x"}]', `url params as sent: ${show(app)}`);
+    check(app.accessType === 'offline' && app.pkce === true && !('clientSecret' in app), `load: ${show(app)}`);
+    const updated = await ok(outbound.updateApplication({ id: 'google', name: 'Google Workspace' }),
+      'outbound updateApplication');
+    check(updated.name === 'Google Workspace', `outbound update: ${show(updated)}`);
+    app = await ok(outbound.loadApplication('google'), 'outbound loadApplication');
+    check(app.clientId === '' && show(app.defaultScopes) === '[]', `update is a full override: ${show(app)}`);
+    const apps = await ok(outbound.loadAllApplications(), 'outbound loadAllApplications');
+    check(apps.map((a) => a.id).includes('google'), `outbound load all: ${show(apps)}`);
+    await ok(outbound.deleteApplication('google'), 'outbound deleteApplication');
+    await expectError(404, outbound.loadApplication('google'), 'deleted outbound app');
+  }
+  // Access keys: create (cleartext once), load, searchAll, partial update (NODE sends roleNames
+  // and keyTenants too, like GO), deactivate/activate, rotate, batches, delete, 404.
+  await ok(mgmt.tenant.createWithId('keys-t', 'Keys Tenant'), 'tenant for keys');
+  const made = await ok(
+    mgmt.accessKey.create('ci-bot', 0, ['Tenant Admin'], [{ tenantId: 'keys-t', roleNames: ['Tenant Admin'] }],
+      'U123', { team: 'ci' }, 'CI', ['10.0.0.0/8']),
+    'access key create',
+  );
+  const ak = made.key;
+  check(ak.id.startsWith('K') && ak.id.length === 28, `access key id: ${ak.id}`);
+  check(typeof made.cleartext === 'string' && made.cleartext.length > 20, 'create returns a cleartext');
+  check(ak.boundUserId === 'U123' && !('userId' in ak), `boundUserId: ${show(ak)}`);
+  const kt = ak.keyTenants?.[0];
+  check(ak.keyTenants.length === 1 && kt.tenantId === 'keys-t' && kt.tenantName === 'Keys Tenant'
+    && show(kt.roleNames) === '["Tenant Admin"]', `keyTenants: ${show(ak.keyTenants)}`);
+  check(ak.status === 'active' && ak.expireTime === 0, 'new keys are active, 0 = never');
+  check(show(await ok(mgmt.accessKey.load(ak.id), 'access key load')) === show(ak), 'load');
+  check(show((await ok(mgmt.accessKey.searchAll(['keys-t']), 'searchAll')).map((k) => k.id)) === show([ak.id]),
+    'search by tenant');
+  await ok(mgmt.accessKey.update(ak.id, 'ci-bot', 'CI runner'), 'access key update');
+  let akNow = await ok(mgmt.accessKey.load(ak.id), 'load');
+  check(akNow.description === 'CI runner' && show(akNow.permittedIps) === '["10.0.0.0/8"]'
+    && show(akNow.roleNames) === '["Tenant Admin"]', `update is partial: ${show(akNow)}`);
+  await ok(mgmt.accessKey.update(ak.id, 'ci-bot', undefined, [], undefined, undefined, ['192.168.0.1']), 'update');
+  akNow = await ok(mgmt.accessKey.load(ak.id), 'load');
+  check(show(akNow.roleNames) === '[]' && show(akNow.permittedIps) === '["192.168.0.1"]'
+    && akNow.keyTenants.length === 1, `update replaces what it sends: ${show(akNow)}`);
+  await ok(mgmt.accessKey.deactivate(ak.id), 'deactivate');
+  check((await ok(mgmt.accessKey.load(ak.id), 'load')).status === 'inactive', 'deactivate');
+  await ok(mgmt.accessKey.activate(ak.id), 'activate');
+  check((await ok(mgmt.accessKey.load(ak.id), 'load')).status === 'active', 'activate');
+  const rotated = await ok(mgmt.accessKey.rotate(ak.id), 'rotate');
+  check(rotated.cleartext !== made.cleartext && rotated.key.id === ak.id, 'rotate issues a new cleartext');
+  const other = (await ok(mgmt.accessKey.create('other', 0), 'create')).key;
+  await ok(mgmt.accessKey.deactivateBatch([ak.id, other.id]), 'deactivateBatch');
+  check((await ok(mgmt.accessKey.searchAll([]), 'searchAll')).every((k) => k.status === 'inactive'),
+    'deactivate batch');
+  await ok(mgmt.accessKey.activateBatch([ak.id, other.id]), 'activateBatch');
+  await expectError(400, mgmt.accessKey.create('bad', 0, undefined, undefined, undefined, undefined, undefined,
+    ['10.0.0.0/33']), 'bad permitted IP');
+  await ok(mgmt.accessKey.delete(other.id), 'access key delete');
+  await expectError(404, mgmt.accessKey.load(other.id), 'deleted access key');
+  await ok(mgmt.accessKey.deleteBatch([ak.id]), 'deleteBatch');
+  check((await ok(mgmt.accessKey.searchAll(), 'searchAll')).length === 0, 'delete batch');
 
   // The handshake's tier went out on the management calls made after it had answered.
   const last = sent.filter((s) => s.path.startsWith('/v1/mgmt/tenant')).pop();
   check(last?.license === 'tier1', `x-descope-license after the handshake: ${show(last)}`);
+
+  // SSO applications (Descope as IdP): OIDC and SAML create (chosen and generated ids), load,
+  // update (a full override), loadAll (the list itself), secret and rotate, delete, 404.
+  const sa = mgmt.ssoApplication;
+  const portal = await ok(sa.createOidcApplication({ id: 'portal', name: 'Portal', loginPageUrl: 'https://p.example/login', description: 'd' }), 'sso app oidc create');
+  check(portal.id === 'portal', `sso app create with id: ${show(portal)}`);
+  let oidc = await ok(sa.load('portal'), 'sso app load');
+  check(oidc.appType === 'oidc' && oidc.enabled === true && oidc.oidcSettings.clientId, `sso app load: ${show(oidc)}`);
+  await ok(sa.updateOidcApplication({ id: 'portal', name: 'Portal 2', loginPageUrl: 'https://p.example/login' }), 'sso app oidc update');
+  oidc = await ok(sa.load('portal'), 'sso app load');
+  check(oidc.name === 'Portal 2' && oidc.description === '', `sso app update is a full override: ${show(oidc)}`);
+  const wiki = await ok(sa.createSamlApplication({
+    name: 'Wiki', loginPageUrl: 'https://w.example/login', useMetadataInfo: true, metadataUrl: 'https://w.example/md',
+    attributeMapping: [{ name: 'email', type: '', value: 'v' }],
+  }), 'sso app saml create');
+  check(wiki.id.startsWith('SA'), `generated sso app id: ${show(wiki)}`);
+  await ok(sa.updateSamlApplication({ id: wiki.id, name: 'Wiki', loginPageUrl: 'https://w.example/login', entityId: 'wiki', acsUrl: 'https://w.example/acs', certificate: 'c' }), 'sso app saml update');
+  const saml = (await ok(sa.load(wiki.id), 'sso app load')).samlSettings;
+  check(saml.entityId === 'wiki' && saml.useMetadataInfo === false && saml.attributeMapping.length === 0, `saml update is a full override: ${show(saml)}`);
+  const apps = await ok(sa.loadAll(), 'sso app loadAll');
+  check(Array.isArray(apps) && apps.length === 2, `sso app loadAll: ${show(apps)}`);
+  const secret = (await ok(sa.getApplicationSecret('portal'), 'sso app secret')).cleartext;
+  check(secret && (await ok(sa.rotateApplicationSecret('portal'), 'sso app rotate')).cleartext !== secret, 'sso app rotate');
+  await expectError(400, sa.createOidcApplication({ id: 'portal', name: 'Other', loginPageUrl: 'https://x' }), 'duplicate sso app id', invalidRequest);
+  await ok(sa.delete(wiki.id), 'sso app delete');
+  await expectError(404, sa.load(wiki.id), 'deleted sso app');
+
+  // Third-party applications (the SDK's `inboundApplication`): create (id, client id, secret),
+  // load, update (a full override), patch, loadAll, secret and rotate, delete, deleteBatch, 404.
+  const tp = mgmt.inboundApplication;
+  const partner = await ok(tp.createApplication({
+    name: 'Partner', loginPageUrl: 'https://partner.example/login', description: 'd',
+    permissionsScopes: [{ name: 'read', description: 'Read', values: ['Tenant Admin'] }],
+  }), 'third party create');
+  check(partner.id && partner.clientId && partner.cleartext, `third party create: ${Object.keys(partner)}`);
+  let app = await ok(tp.loadApplication(partner.id), 'third party load');
+  check(app.name === 'Partner' && app.clientId === partner.clientId, `third party load: ${show(app)}`);
+  await ok(tp.updateApplication({ id: partner.id, name: 'Partner 2', permissionsScopes: [] }), 'third party update');
+  app = await ok(tp.loadApplication(partner.id), 'third party load');
+  check(app.name === 'Partner 2' && app.description === '' && app.loginPageUrl === '', `third party update is a full override: ${show(app)}`);
+  await ok(tp.patchApplication({ id: partner.id, description: 'patched' }), 'third party patch');
+  app = await ok(tp.loadApplication(partner.id), 'third party load');
+  check(app.name === 'Partner 2' && app.description === 'patched', `third party patch is partial: ${show(app)}`);
+  const otherApp = await ok(tp.createApplication({ name: 'Other', permissionsScopes: [] }), 'third party create');
+  check((await ok(tp.loadAllApplications(), 'third party loadAll')).length === 2, 'third party loadAll');
+  check((await ok(tp.getApplicationSecret(partner.id), 'third party secret')).cleartext === partner.cleartext, 'third party secret');
+  await ok(tp.rotateApplicationSecret(partner.id), 'third party rotate');
+  check((await ok(tp.getApplicationSecret(partner.id), 'third party secret')).cleartext !== partner.cleartext, 'third party rotated');
+  await ok(tp.deleteApplication(otherApp.id), 'third party delete');
+  await expectError(404, tp.loadApplication(otherApp.id), 'deleted third party app');
+  await ok(tp.deleteApplicationBatch([partner.id]), 'third party deleteBatch');
+  check((await ok(tp.loadAllApplications(), 'third party loadAll')).length === 0, 'third party deleteBatch');
 
   // Tenant SSO configurations (docs/descope-api.md §11). Node addresses every ssoId itself, and
   // never sends disableSignRequest (like GO).

@@ -218,6 +218,116 @@ check("styles" in styles, "theme export v2")
 http.post("/v2/mgmt/theme/import", body={"theme": dict(styles, styles={"dark": {}})})
 check(mgmt.flow.export_theme()["theme"]["cssTemplate"] == {"dark": {}}, "theme import v2")
 
+# FGA schema: PY saves it; it has no load, so the load goes through its HTTP client.
+fresh = http.get("/v1/mgmt/fga/schema").json()
+check(fresh["dsl"] == "" and "schema" in fresh and "version" in fresh, f"fga load before any save: {fresh}")
+DSL = "model AuthZ 1.0\n\ntype user\n\ntype org\n  relation member: user\n"
+mgmt.fga.save_schema(DSL)
+loaded = http.get("/v1/mgmt/fga/schema").json()
+check(loaded["dsl"] == DSL and loaded["version"] != fresh["version"], f"fga load after save: {loaded}")
+mgmt.fga.save_schema(DSL + "  relation admin: user\n")
+check(http.get("/v1/mgmt/fga/schema").json()["dsl"].endswith("admin: user\n"), "fga save replaces the schema")
+expect_error(400, lambda: mgmt.fga.save_schema(""), "E011002")
+# Access keys: create (cleartext once), load, search, partial update, deactivate/activate,
+# rotate, batches, delete, 404.
+from descope import AssociatedTenant  # noqa: E402
+
+made = mgmt.access_key.create(
+    "ci-bot", expire_time=0, role_names=["viewer"],
+    key_tenants=[AssociatedTenant("acme", ["Tenant Admin"])],
+    user_id="U123", custom_claims={"team": "ci"}, description="CI", permitted_ips=["10.0.0.0/8"],
+)
+key, first = made["key"], made["cleartext"]
+check(key["id"].startswith("K") and len(key["id"]) == 28, f"access key id: {key['id']}")
+check(isinstance(first, str) and len(first) > 20, "create returns a cleartext")
+check(key["boundUserId"] == "U123" and "userId" not in key, f"userId reads back as boundUserId: {key}")
+check(key["keyTenants"] == [{"tenantId": "acme", "tenantName": "Acme Inc", "roleNames": ["Tenant Admin"]}],
+      f"keyTenants with tenantName: {key['keyTenants']}")
+check(key["status"] == "active" and key["expireTime"] == 0, "new keys are active, 0 = never")
+loaded = mgmt.access_key.load(key["id"])["key"]
+check(loaded == key and "cleartext" not in mgmt.access_key.load(key["id"]), "load: the key, no cleartext")
+check([k["id"] for k in mgmt.access_key.search_all_access_keys(["acme"])["keys"]] == [key["id"]], "search by tenant")
+check(mgmt.access_key.search_all_access_keys(["no-such-tenant"])["keys"] == [], "search, no match")
+mgmt.access_key.update(key["id"], "ci-bot", description="CI runner")
+loaded = mgmt.access_key.load(key["id"])["key"]
+check(loaded["description"] == "CI runner" and loaded["permittedIps"] == ["10.0.0.0/8"]
+      and loaded["customClaims"] == {"team": "ci"}, f"update is partial: {loaded}")
+mgmt.access_key.update(key["id"], "ci-bot", permitted_ips=["192.168.0.1"], custom_claims={})
+loaded = mgmt.access_key.load(key["id"])["key"]
+check(loaded["permittedIps"] == ["192.168.0.1"] and loaded["customClaims"] == {}
+      and loaded["description"] == "CI runner", f"update replaces what it sends: {loaded}")
+mgmt.access_key.deactivate(key["id"])
+check(mgmt.access_key.load(key["id"])["key"]["status"] == "inactive", "deactivate")
+mgmt.access_key.activate(key["id"])
+check(mgmt.access_key.load(key["id"])["key"]["status"] == "active", "activate")
+rotated = mgmt.access_key.rotate(key["id"])
+check(rotated["cleartext"] != first and rotated["key"]["id"] == key["id"], "rotate issues a new cleartext")
+other = mgmt.access_key.create("other")["key"]
+mgmt.access_key.deactivate_batch([key["id"], other["id"]])
+check({k["status"] for k in mgmt.access_key.search_all_access_keys([])["keys"]} == {"inactive"}, "deactivate batch")
+mgmt.access_key.activate_batch([key["id"], other["id"]])
+check({k["status"] for k in mgmt.access_key.search_all_access_keys([])["keys"]} == {"active"}, "activate batch")
+expect_error(400, lambda: mgmt.access_key.create("bad", permitted_ips=["10.0.0.0/33"]))
+expect_error(400, lambda: mgmt.access_key.create("bad", role_names=["no-such-role"]))
+mgmt.access_key.delete(other["id"])
+expect_error(404, lambda: mgmt.access_key.load(other["id"]))
+expect_error(404, lambda: mgmt.access_key.delete(other["id"]))
+mgmt.access_key.delete_batch([key["id"]])
+check(mgmt.access_key.search_all_access_keys([])["keys"] == [], "delete batch")
+# SSO applications (Descope as IdP): OIDC and SAML create (chosen and generated ids), load,
+# update (a full override), load all, secret and rotate, delete, 404.
+from descope.management.common import SAMLIDPAttributeMappingInfo, SAMLIDPGroupsMappingInfo, SAMLIDPRoleGroupMappingInfo
+
+sa = mgmt.sso_application
+check(sa.create_oidc_application("Portal", "https://portal.example/login", id="portal", description="d")["id"] == "portal", "sso app oidc create with id")
+oidc = sa.load("portal")
+check(oidc["appType"] == "oidc" and oidc["enabled"] is True and oidc["oidcSettings"]["loginPageUrl"] == "https://portal.example/login", f"sso app load: {oidc}")
+check(oidc["oidcSettings"]["issuer"] and oidc["oidcSettings"]["clientId"], f"sso app server fields: {oidc}")
+sa.update_oidc_application("portal", "Portal 2", "https://portal.example/login2")
+oidc = sa.load("portal")
+check(oidc["name"] == "Portal 2" and oidc["description"] == "", f"sso app update is a full override: {oidc}")
+saml_id = sa.create_saml_application(
+    "Wiki", "https://wiki.example/login", entity_id="wiki", acs_url="https://wiki.example/acs", certificate="cert",
+    attribute_mapping=[SAMLIDPAttributeMappingInfo("email", "", "attrVal1")],
+    groups_mapping=[SAMLIDPGroupsMappingInfo("grp1", "", "roles", "", [SAMLIDPRoleGroupMappingInfo("", "Tenant Admin")])],
+)["id"]
+check(saml_id.startswith("SA"), f"generated sso app id: {saml_id}")
+saml = sa.load(saml_id)["samlSettings"]
+check(saml["entityId"] == "wiki" and saml["attributeMapping"][0]["value"] == "attrVal1" and saml["groupsMapping"][0]["roles"][0]["name"] == "Tenant Admin", f"saml load: {saml}")
+check(sorted(a["id"] for a in sa.load_all()["apps"]) == sorted(["portal", saml_id]), "sso app load all")
+secret = sa.get_application_secret("portal")
+check(secret and sa.get_application_secret("portal") == secret, "sso app secret, whenever asked")
+check(sa.rotate_application_secret("portal") != secret, "sso app rotate")
+expect_error(400, lambda: sa.create_oidc_application("Other", "https://x", id="portal"), "E011003")
+sa.delete(saml_id)
+expect_error(404, lambda: sa.load(saml_id))
+
+# Third-party applications: create (id and secret), load, update (a full override), patch,
+# load all (and GO's POST with page/limit), secret and rotate, delete, delete batch, 404.
+tp = mgmt.third_party_application
+created = tp.create("Partner", "https://partner.example/login", description="d", approved_callback_urls=["https://partner.example/cb"],
+                    permissions_scopes=[{"name": "read", "description": "Read", "values": ["Tenant Admin"]}])
+check(created["id"] and created["cleartext"], f"third party create: {list(created)}")
+app = tp.load(created["id"])
+check(app["name"] == "Partner" and app["clientId"] and app["permissionsScopes"][0]["values"] == ["Tenant Admin"], f"third party load: {app}")
+tp.update(created["id"], "Partner 2", "https://partner.example/login")
+app = tp.load(created["id"])
+check(app["name"] == "Partner 2" and app["description"] == "" and app["approvedCallbackUrls"] == [], f"third party update is a full override: {app}")
+tp.patch(created["id"], description="patched")
+app = tp.load(created["id"])
+check(app["name"] == "Partner 2" and app["description"] == "patched", f"third party patch is partial: {app}")
+other = tp.create("Other", "https://other.example")["id"]
+listed = tp.load_all()
+check(listed["total"] == 2 and len(listed["apps"]) == 2, f"third party load all: {listed}")
+page = http.post("/v1/mgmt/thirdparty/apps/load", body={"page": 1, "limit": 1}).json()
+check(page["total"] == 2 and len(page["apps"]) == 1, f"third party load all, GO's POST: {page}")
+check(tp.get_secret(created["id"])["cleartext"] == created["cleartext"], "third party secret")
+check(tp.rotate_secret(created["id"])["cleartext"] != created["cleartext"], "third party rotate")
+tp.delete(other)
+expect_error(404, lambda: tp.load(other))
+tp.delete_batch([created["id"]])
+check(tp.load_all()["apps"] == [], "third party delete batch")
+
 # Tenant SSO configurations (docs/descope-api.md §11). PY's configure and load reach only the
 # default configuration; other ssoIds go through the SDK's HTTP client.
 mgmt.tenant.create("SSO Co", "sso-co")
@@ -306,6 +416,54 @@ if LIMITED:
         check(e.status_code == "E130429", f"rate limit status_code: {e.status_code}")
         retry = e.rate_limit_parameters.get("Retry-After")
         check(isinstance(retry, int) and 1 <= retry <= 60, f"Retry-After: {e.rate_limit_parameters}")
+
+# Project (docs/descope-api.md §16): update then read back through the only read there is.
+mgmt.project.update_name("Conformance")
+mgmt.project.update_tags(["prod", "eu"])
+projects = mgmt.project.list_projects()["projects"]
+check([p["id"] for p in projects] == [PROJECT], f"projects/list lists the served project: {projects}")
+check(projects[0]["name"] == "Conformance" and projects[0]["tags"] == ["prod", "eu"], f"project: {projects}")
+mgmt.project.update_tags(["eu"])
+check(mgmt.project.list_projects()["projects"][0]["tags"] == ["eu"], "tags are replaced")
+expect_error(400, lambda: mgmt.project.update_name(""), "E011002")
+expect_error(400, lambda: mgmt.project.update_tags([""]), "E011003")
+
+# Outbound applications (docs/descope-api.md §19): create, load, update, load, delete, 404.
+from descope.management.common import AccessType, PromptType, URLParam
+
+outbound = mgmt.outbound_application
+app = outbound.create_application(
+    "Google",
+    id="google",
+    description="Calendar",
+    client_id="cid",
+    client_secret="shh",
+    authorization_url="https://accounts.example.com/auth",
+    authorization_url_params=[URLParam("hd", "example.com")],
+    token_url="https://accounts.example.com/token",
+    default_scopes=["calendar.read"],
+    pkce=True,
+    access_type=AccessType.OFFLINE,
+    prompt=[PromptType.CONSENT],
+)["app"]
+check(app["id"] == "google" and app["name"] == "Google", f"outbound create: {app}")
+check("clientSecret" not in app, "the client secret is write-only")
+loaded = outbound.load_application("google")["app"]
+check(loaded["authorizationUrlParams"] == [{"name": "hd", "value": "example.com"}], f"url params as sent: {loaded}")
+check(loaded["accessType"] == "offline" and loaded["prompt"] == ["consent"] and loaded["pkce"] is True, f"{loaded}")
+check("clientSecret" not in loaded, "load leaves the secret out")
+updated = outbound.update_application("google", "Google Workspace", client_id="cid2")["app"]
+check(updated["name"] == "Google Workspace", f"outbound update: {updated}")
+loaded = outbound.load_application("google")["app"]
+check(loaded["clientId"] == "cid2" and loaded["description"] == "", f"update is a full override: {loaded}")
+check(loaded["defaultScopes"] == [] and loaded["pkce"] is False, f"update is a full override: {loaded}")
+slack_id = outbound.create_application("Slack")["app"]["id"]
+apps = outbound.load_all_applications()["apps"]
+check(sorted(a["id"] for a in apps) == sorted(["google", slack_id]), f"outbound load all: {apps}")
+expect_error(400, lambda: outbound.create_application("Slack"), "E011003")
+outbound.delete_application("google")
+expect_error(404, lambda: outbound.load_application("google"))
+expect_error(404, lambda: outbound.delete_application("google"))
 
 print(f"conformance: {checks} checks passed")
 sys.exit(0)

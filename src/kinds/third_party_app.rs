@@ -1,0 +1,505 @@
+//! Third-party applications (`third_party_app.<name>`), written under a top-level
+//! `third_party_apps:` section (docs/descope-api.md §19). Descope generates each app's id
+//! (whether it honours one sent on create is unverified, docs/emulator.md), so the config names
+//! an app by its name, unique in a project, and updates and deletes take the id from the live
+//! object. Updates are full overrides: the body is the live app with the managed fields
+//! replaced.
+//!
+//! The application secret is Descope's: the create answers it and the secret call hands it out
+//! whenever asked. This kind discards the first and never makes the second; nothing the tool
+//! reads, plans, exports or backs up holds it.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{
+    Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
+};
+use crate::api::endpoints;
+use crate::config::checks::ConfigCheck;
+use crate::config::exported::{escape_value, Exported};
+use crate::config::{ConfigSection, DiagnosticKind};
+use crate::model::{Address, Kind};
+use crate::plan::Op;
+use crate::resource::desired::{DesiredGraph, DesiredInput};
+use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
+use crate::resource::{DesiredResource, LiveResource};
+
+pub struct ThirdPartyAppKind;
+
+pub const KIND: Kind = Kind::named("third_party_app");
+
+/// (config name, wire name, value when a load leaves it out)
+type FieldDef = (&'static str, &'static str, fn() -> Value);
+
+const FIELDS: &[FieldDef] = &[
+    ("description", "description", || json!("")),
+    ("logo", "logo", || json!("")),
+    ("login_page_url", "loginPageUrl", || json!("")),
+    ("approved_callback_urls", "approvedCallbackUrls", || {
+        json!([])
+    }),
+    ("permissions_scopes", "permissionsScopes", || json!([])),
+    ("attributes_scopes", "attributesScopes", || json!([])),
+    ("custom_attributes", "customAttributes", || json!({})),
+    ("force_pkce", "forcePkce", || json!(false)),
+    ("default_audience", "defaultAudience", || json!("")),
+];
+
+/// (wire name, value when a load leaves it out)
+type Carried = (&'static str, fn() -> Value);
+
+/// Fields an update carries as read although the config does not manage them, so the full
+/// override does not clear them.
+const CARRIED: &[Carried] = &[
+    ("scopeClaimMapping", || json!([])),
+    ("jwtBearerSettings", || json!({})),
+];
+
+const INFO: KindInfo = KindInfo::new(
+    KIND,
+    "Third-party applications",
+    &[
+        "description",
+        "logo",
+        "login_page_url",
+        "approved_callback_urls",
+        "permissions_scopes",
+        "attributes_scopes",
+        "custom_attributes",
+        "force_pkce",
+        "default_audience",
+    ],
+);
+
+const SECTION: ConfigSection = ConfigSection {
+    within: None,
+    key: "third_party_apps",
+    schema: || {
+        serde_json::to_value(schemars::schema_for!(Vec<ThirdPartyAppConfig>)).unwrap_or_default()
+    },
+};
+
+/// The snapshot's name for the apps list (the answer's array is `apps`, a key other
+/// application calls share).
+const LIST: &str = "third_party_apps";
+
+/// One entry of `third_party_apps:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdPartyAppConfig {
+    /// Unique in the project; the app's address is `third_party_app.<name>`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_page_url: Option<String>,
+    /// Compared as a set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_callback_urls: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_scopes: Option<Vec<ThirdPartyAppScope>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_scopes: Option<Vec<ThirdPartyAppScope>>,
+    /// Per-app custom attribute values, by attribute name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_attributes: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_pkce: Option<bool>,
+    /// `projectId`, `clientId`, or empty (both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_audience: Option<String>,
+    /// Plans that would delete this app are errors.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Fields left to others: never diffed or written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
+}
+
+/// A scope the app may request: `values` are what it grants (Descope's console offers role
+/// names for permission scopes and user attributes for attribute scopes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdPartyAppScope {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThirdPartyAppSpec {
+    pub name: String,
+    /// Managed fields by config name, in their compared form.
+    pub fields: BTreeMap<&'static str, Value>,
+}
+
+impl Spec for ThirdPartyAppSpec {
+    fn fields(&self) -> Fields {
+        self.fields.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
+}
+
+impl Address {
+    pub fn third_party_app(name: impl Into<String>) -> Self {
+        Address::new(KIND, name)
+    }
+}
+
+/// Each entry of `third_party_apps:` on its own, so one bad entry does not hide the next.
+fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
+    sections
+        .of(&SECTION)
+        .flat_map(|v| {
+            let items = v.value.as_array().cloned().unwrap_or_default();
+            items
+                .into_iter()
+                .enumerate()
+                .map(move |(i, value)| crate::config::SectionValue {
+                    pointer: format!("{}/{i}", v.pointer),
+                    value,
+                    ..v.clone()
+                })
+        })
+        .collect()
+}
+
+/// A value in the form the planner compares: callback URLs as a set, scopes with every key.
+fn compared(config_name: &str, v: Value) -> Value {
+    match config_name {
+        "approved_callback_urls" => {
+            let mut items: Vec<String> = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            items.sort();
+            items.dedup();
+            json!(items)
+        }
+        "permissions_scopes" | "attributes_scopes" => Value::Array(
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    let values: Vec<Value> = s
+                        .get("values")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    json!({
+                        "name": string_field(s, "name"),
+                        "description": string_field(s, "description"),
+                        "values": values,
+                    })
+                })
+                .collect(),
+        ),
+        _ => v,
+    }
+}
+
+fn config_fields(c: &ThirdPartyAppConfig) -> BTreeMap<&'static str, Value> {
+    let v = serde_json::to_value(c).unwrap_or_default();
+    FIELDS
+        .iter()
+        .filter_map(|(name, ..)| {
+            v.get(*name)
+                .map(|value| (*name, compared(name, value.clone())))
+        })
+        .collect()
+}
+
+fn live_fields(app: &Value) -> BTreeMap<&'static str, Value> {
+    FIELDS
+        .iter()
+        .map(|(name, wire_name, default)| {
+            let v = app
+                .get(*wire_name)
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(default);
+            (*name, compared(name, v))
+        })
+        .collect()
+}
+
+impl ResourceKind for ThirdPartyAppKind {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn config_sections(&self) -> &'static [ConfigSection] {
+        &[SECTION]
+    }
+
+    fn check_config(&self, cx: &mut ConfigCheck<'_>) {
+        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
+            if !v.value.is_array() {
+                cx.problem(
+                    &v.pointer,
+                    DiagnosticKind::InvalidType,
+                    "`third_party_apps` must be a list".into(),
+                    None,
+                );
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for v in entries(&cx.config.sections) {
+            let Some(a) = cx.decode::<ThirdPartyAppConfig>(&v) else {
+                continue;
+            };
+            let at = v.pointer.clone();
+            if a.name.trim().is_empty() {
+                cx.problem(
+                    &format!("{at}/name"),
+                    DiagnosticKind::InvalidName,
+                    "a third-party application needs a name".into(),
+                    None,
+                );
+            } else if !seen.insert(a.name.clone()) {
+                cx.problem(
+                    &format!("{at}/name"),
+                    DiagnosticKind::DuplicateName,
+                    format!("third-party application `{}` is declared twice", a.name),
+                    Some("Descope requires third-party application names to be unique".into()),
+                );
+            }
+            if let Some(aud) = &a.default_audience {
+                if !["", "projectId", "clientId"].contains(&aud.as_str()) {
+                    cx.problem(
+                        &format!("{at}/default_audience"),
+                        DiagnosticKind::InvalidValue,
+                        format!("default audience `{aud}` is not `projectId` or `clientId`"),
+                        Some("leave it out for both".into()),
+                    );
+                }
+            }
+            if let Some(url) = a.login_page_url.as_deref().filter(|u| !u.is_empty()) {
+                if reqwest::Url::parse(url).is_err() {
+                    cx.problem(
+                        &format!("{at}/login_page_url"),
+                        DiagnosticKind::InvalidValue,
+                        format!("`{url}` is not an absolute URL"),
+                        Some("e.g. `https://app.example.com/login`".into()),
+                    );
+                }
+            }
+            let allowed = INFO.managed_fields;
+            cx.ignore_changes(&at, &a.ignore_changes, allowed, "a third-party application");
+        }
+    }
+
+    fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
+        for v in entries(&input.config.sections) {
+            let Ok(a) = serde_json::from_value::<ThirdPartyAppConfig>(v.value) else {
+                continue;
+            };
+            let mut fields = config_fields(&a);
+            fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
+            out.insert(DesiredResource::new(
+                Address::third_party_app(&a.name),
+                ThirdPartyAppSpec {
+                    name: a.name.clone(),
+                    fields,
+                },
+                vec![],
+                a.protect,
+                false,
+                a.ignore_changes.clone(),
+            ));
+        }
+    }
+
+    fn read_when_named(&self) -> bool {
+        true
+    }
+
+    fn list(&self) -> Option<ListCall> {
+        Some(ListCall {
+            request: endpoints::third_party_app_load_all,
+            key: LIST,
+        })
+    }
+
+    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
+        Box::pin(async move {
+            if !scope.names_kind(KIND) {
+                return Ok(());
+            }
+            io.snapshot
+                .read_list_as(
+                    io.gateway,
+                    endpoints::third_party_app_load_all(),
+                    "apps",
+                    LIST,
+                )
+                .await
+        })
+    }
+
+    fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in snapshot.list(LIST) {
+            let name = string_field(a, "name");
+            if name.is_empty() || string_field(a, "id").is_empty() {
+                out.warnings.push(format!(
+                    "third-party application without a name or id ignored: {a}"
+                ));
+                continue;
+            }
+            if !seen.insert(name.clone()) {
+                out.warnings.push(format!(
+                    "two third-party applications are named `{name}`; only the first is shown as third_party_app.{name}"
+                ));
+                continue;
+            }
+            out.insert(LiveResource::new(
+                Address::third_party_app(&name),
+                ThirdPartyAppSpec {
+                    fields: live_fields(a),
+                    name,
+                },
+                a.clone(),
+                false,
+            ));
+        }
+    }
+
+    /// No `id`: Descope generates it (module doc).
+    fn create_body(&self, d: &DesiredResource) -> Value {
+        let s = d.spec::<ThirdPartyAppSpec>();
+        let mut m = Map::new();
+        m.insert("name".into(), json!(s.name));
+        for (name, wire_name, _) in FIELDS {
+            if let Some(v) = s.fields.get(name) {
+                m.insert((*wire_name).into(), v.clone());
+            }
+        }
+        Value::Object(m)
+    }
+
+    fn update_body(&self, d: &DesiredResource, live: &Value) -> Value {
+        let s = d.spec::<ThirdPartyAppSpec>();
+        let mut m = Map::new();
+        m.insert("id".into(), json!(string_field(live, "id")));
+        m.insert("name".into(), json!(s.name));
+        let kept = |wire_name: &str, default: fn() -> Value| {
+            live.get(wire_name)
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(default)
+        };
+        for (name, wire_name, default) in FIELDS {
+            let v = match s.fields.get(name) {
+                Some(v) => v.clone(),
+                None => kept(wire_name, *default),
+            };
+            m.insert((*wire_name).into(), v);
+        }
+        for (wire_name, default) in CARRIED {
+            m.insert((*wire_name).into(), kept(wire_name, *default));
+        }
+        Value::Object(m)
+    }
+
+    fn restore_carried(&self) -> &'static [&'static str] {
+        &["scopeClaimMapping", "jwtBearerSettings"]
+    }
+
+    fn create_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::third_party_app_create(body.clone()))
+    }
+
+    fn update_op(&self, _: &Address, body: &Value) -> Op {
+        Op::single(endpoints::third_party_app_update(body.clone()))
+    }
+
+    fn delete_op(&self, address: &Address, live: &Value, _: bool) -> Op {
+        let id = string_field(live, "id");
+        Op::single(endpoints::third_party_app_delete(&id, address.key())).batched(
+            endpoints::THIRD_PARTY_APP_DELETE_BATCH,
+            "ids",
+            json!(id),
+            None,
+        )
+    }
+
+    fn created_note(&self, address: &Address) -> Option<String> {
+        Some(format!(
+            "{address}: Descope holds this application's secret; descope-mgmt discarded it and never stores it. \
+             Read it in the console (Applications) or with the application secret call \
+             (GET /v1/mgmt/thirdparty/app/secret?id=<the app's id, from `descope-mgmt state show {address}`>)"
+        ))
+    }
+
+    fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
+        let apps: Vec<Value> = live
+            .iter()
+            .filter_map(|r| {
+                let s = r.spec::<ThirdPartyAppSpec>();
+                out.addresses.push(r.address.clone());
+                let mut m = Map::new();
+                m.insert("name".into(), json!(s.name));
+                for (name, _, default) in FIELDS {
+                    match s.fields.get(name) {
+                        Some(v) if *v != default() => {
+                            m.insert((*name).into(), v.clone());
+                        }
+                        _ => {}
+                    }
+                }
+                let c: ThirdPartyAppConfig = serde_json::from_value(Value::Object(m)).ok()?;
+                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+            })
+            .collect();
+        if !apps.is_empty() {
+            out.config.sections.push(&SECTION, None, Value::Array(apps));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_is_the_live_app_with_the_managed_fields_replaced() {
+        let c: ThirdPartyAppConfig = serde_yaml_ng::from_str(
+            "{name: Partner, approved_callback_urls: [https://b, https://a]}",
+        )
+        .unwrap();
+        let d = DesiredResource::new(
+            Address::third_party_app("Partner"),
+            ThirdPartyAppSpec {
+                name: c.name.clone(),
+                fields: config_fields(&c),
+            },
+            vec![],
+            false,
+            false,
+            vec![],
+        );
+        let live = json!({"id": "TPA1", "name": "Partner", "description": "kept", "clientId": "C",
+            "scopeClaimMapping": [{"scope": "s"}], "forcePkce": true});
+        let body = ThirdPartyAppKind.update_body(&d, &live);
+        assert_eq!(
+            body,
+            json!({"id": "TPA1", "name": "Partner", "description": "kept", "logo": "", "loginPageUrl": "",
+                "approvedCallbackUrls": ["https://a", "https://b"], "permissionsScopes": [],
+                "attributesScopes": [], "customAttributes": {}, "forcePkce": true, "defaultAudience": "",
+                "scopeClaimMapping": [{"scope": "s"}], "jwtBearerSettings": {}})
+        );
+        let del = ThirdPartyAppKind.delete_op(&d.address, &live, false);
+        assert_eq!(del.steps[0].body, Some(json!({"id": "TPA1"})));
+        assert!(ThirdPartyAppKind.create_body(&d).get("id").is_none());
+    }
+}
