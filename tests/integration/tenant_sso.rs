@@ -498,3 +498,55 @@ fn a_console_configuration_is_left_alone_unless_pruned() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(w.emu().data().sso_config("acme", "console").is_none());
 }
+
+#[test]
+fn a_configuration_from_a_template_is_planned_applied_and_kept_in_sync() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.write(
+        "certs/okta.pem",
+        include_str!("../fixtures/certs/valid.pem"),
+    );
+    w.write_config(
+        "version: 1
+settings: {rate_limit: 1000/1}
+roles:
+  - name: Viewer
+sso_templates:
+  okta-saml:
+    display_name: \"${tenant.name} Okta\"
+    domains: [\"${tenant.id}.example.com\"]
+    saml:
+      idp_url: \"https://example.okta.com/app/${tenant.vars.okta_app}/sso/saml\"
+      entity_id: \"http://www.okta.com/${tenant.vars.okta_app}\"
+      cert_file: certs/okta.pem
+      default_sso_roles: [Viewer]
+tenants:
+  - id: acme
+    name: Acme
+    sso:
+      default: {template: okta-saml, vars: {okta_app: 0oa1}}
+  - id: globex
+    name: Globex
+    sso:
+      eu: {template: okta-saml, vars: {okta_app: 0oa2}, domains: [globex.eu]}
+",
+    );
+    let (code, out, err) = run(&w, &["plan", "-out", "plans/t.plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("+ tenant_sso.acme/default"), "{out}");
+    assert!(out.contains("+ tenant_sso.globex/eu"), "{out}");
+    let (code, out, err) = run(&w, &["apply", "plans/t.plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let acme = sso(&w, "acme", "");
+    assert_eq!(
+        acme.saml["idpSSOUrl"],
+        "https://example.okta.com/app/0oa1/sso/saml"
+    );
+    assert_eq!(acme.domains, ["acme.example.com"]);
+    let eu = sso(&w, "globex", "eu");
+    assert_eq!(eu.display_name, "Globex Okta");
+    assert_eq!(eu.saml["idpEntityId"], "http://www.okta.com/0oa2");
+    assert_eq!(eu.domains, ["globex.eu"]);
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
