@@ -531,7 +531,14 @@ pub fn address_of(pointer: &str, json: &Json) -> Option<String> {
             .map(str::to_string)
     };
     match top {
-        "tenants" => Some(format!("tenant.{}", text("id")?)),
+        "tenants" => {
+            let id = text("id")?;
+            // An SSO configuration is its own resource inside the tenant's entry.
+            match (parts.next(), parts.next()) {
+                (Some("sso"), Some(sso)) => Some(format!("tenant_sso.{id}/{}", unescape(sso))),
+                _ => Some(format!("tenant.{id}")),
+            }
+        }
         "permissions" => Some(format!("permission.{}", text("name")?)),
         "flows" => Some(format!("flow.{}", text("id")?)),
         "roles" => {
