@@ -100,6 +100,31 @@ pub struct TenantSettingsSpec {
     pub fields: BTreeMap<&'static str, Value>,
     /// The tenant's configured self-provisioning domains, sent with the update (module doc).
     pub tenant_domains: Option<Vec<String>>,
+    /// Each lifetime as written in the config (desired) or stored by Descope (live), as a wire
+    /// number and unit: compared in canonical form, but sent and exported in the user's own
+    /// unit, so `14d` stays 14 days in the console instead of becoming 2 weeks.
+    pub written: BTreeMap<&'static str, (u64, &'static str)>,
+}
+
+impl TenantSettingsSpec {
+    /// How to send the lifetime `name` of `minutes`: as written when it was written so, else
+    /// in the canonical unit.
+    fn wire_form(&self, name: &str, minutes: u64) -> (u64, &'static str) {
+        match self.written.get(name) {
+            Some(&(n, unit)) if wire_minutes(n, unit) == Some(minutes) => (n, unit),
+            _ => {
+                let (_, n, unit) = canonical(minutes);
+                (n, unit)
+            }
+        }
+    }
+}
+
+fn wire_minutes(n: u64, unit: &str) -> Option<u64> {
+    UNITS
+        .iter()
+        .find(|u| u.1 == unit)
+        .and_then(|u| n.checked_mul(u.2))
 }
 
 impl Spec for TenantSettingsSpec {
@@ -177,6 +202,35 @@ fn live_duration(v: &Value, value_key: &str, unit_key: &str) -> String {
         Some(u) if n > 0 => canonical(n * u.2).0,
         _ => String::new(),
     }
+}
+
+/// `14d` → (14, "days"): the wire form of a duration as written.
+fn wire_form(text: &str) -> Option<(u64, &'static str)> {
+    parse_duration(text).ok()?;
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let long = UNITS.iter().find(|u| u.0 == unit)?.1;
+    Some((number.parse().ok()?, long))
+}
+
+/// A wire number and unit as config text: (14, "days") → `14d`.
+fn written_text((n, long): (u64, &str)) -> Option<String> {
+    UNITS
+        .iter()
+        .find(|u| u.1 == long)
+        .map(|u| format!("{n}{}", u.0))
+}
+
+/// A live lifetime's wire form, when set.
+fn live_wire_form(v: &Value, value_key: &str, unit_key: &str) -> Option<(u64, &'static str)> {
+    let n = v.get(value_key).and_then(Value::as_u64).unwrap_or(0);
+    let unit = string_field(v, unit_key);
+    UNITS
+        .iter()
+        .find(|u| u.1 == unit)
+        .filter(|_| n > 0)
+        .map(|u| (n, u.1))
 }
 
 /// The config's value in canonical text (validation reported anything unreadable).
@@ -293,6 +347,17 @@ impl ResourceKind for TenantSettingsKind {
                     .map(Value::from),
             );
             put("jit_provisioning", c.jit_provisioning.map(Value::from));
+            let mut written = BTreeMap::new();
+            for (name, text) in [
+                ("session_token_expiration", &c.session_token_expiration),
+                ("refresh_token_expiration", &c.refresh_token_expiration),
+                ("stepup_token_expiration", &c.stepup_token_expiration),
+                ("inactivity_timeout", &c.inactivity_timeout),
+            ] {
+                if let Some(form) = text.as_deref().and_then(wire_form) {
+                    written.insert(name, form);
+                }
+            }
             let tenant_domains = input
                 .config
                 .tenants
@@ -306,6 +371,7 @@ impl ResourceKind for TenantSettingsKind {
                     tenant: tenant.to_string(),
                     fields,
                     tenant_domains,
+                    written,
                 },
                 vec![Address::tenant(tenant)],
                 false,
@@ -346,7 +412,7 @@ impl ResourceKind for TenantSettingsKind {
                 }
                 "inactivity_timeout" => match v.as_str().and_then(|t| parse_duration(t).ok()) {
                     Some(minutes) => {
-                        let (_, n, unit) = canonical(minutes);
+                        let (n, unit) = s.wire_form(k, minutes);
                         body.insert("enableInactivity".into(), Value::from(true));
                         body.insert("inactivityTime".into(), Value::from(n));
                         body.insert("inactivityTimeUnit".into(), Value::from(unit));
@@ -362,7 +428,7 @@ impl ResourceKind for TenantSettingsKind {
                         continue;
                     };
                     if let Some(minutes) = v.as_str().and_then(|t| parse_duration(t).ok()) {
-                        let (_, n, unit) = canonical(minutes);
+                        let (n, unit) = s.wire_form(k, minutes);
                         body.insert((*value_key).into(), Value::from(n));
                         body.insert((*unit_key).into(), Value::from(unit));
                     }
@@ -383,12 +449,17 @@ impl ResourceKind for TenantSettingsKind {
     fn export(&self, live: &[&LiveResource], _: &LiveSnapshot, out: &mut Exported) {
         for r in live {
             let s = r.spec::<TenantSettingsSpec>();
+            // Lifetimes in the unit Descope stores them in, so an export applied elsewhere
+            // reproduces them exactly.
             let text = |k: &str| {
                 s.fields
                     .get(k)
                     .and_then(Value::as_str)
                     .filter(|t| !t.is_empty())
-                    .map(str::to_string)
+                    .map(|t| match s.written.get(k) {
+                        Some(&form) if t != "off" => written_text(form).unwrap_or(t.to_string()),
+                        _ => t.to_string(),
+                    })
             };
             let c = TenantSettingsConfig {
                 enabled: s.fields.get("enabled").and_then(Value::as_bool),
@@ -429,8 +500,15 @@ fn live_resource(address: Address, v: &Value) -> LiveResource {
         "enabled",
         Value::from(v.get("enabled").and_then(Value::as_bool).unwrap_or(false)),
     );
+    let mut written = BTreeMap::new();
     for (name, value_key, unit_key) in LIFETIMES {
         fields.insert(name, Value::from(live_duration(v, value_key, unit_key)));
+        if let Some(form) = live_wire_form(v, value_key, unit_key) {
+            written.insert(name, form);
+        }
+    }
+    if let Some(form) = live_wire_form(v, "inactivityTime", "inactivityTimeUnit") {
+        written.insert("inactivity_timeout", form);
     }
     let inactive = v
         .get("enableInactivity")
@@ -459,6 +537,7 @@ fn live_resource(address: Address, v: &Value) -> LiveResource {
             tenant,
             fields,
             tenant_domains: None,
+            written,
         },
         v.clone(),
         false,
@@ -503,6 +582,7 @@ mod tests {
                 tenant: "acme".into(),
                 fields,
                 tenant_domains: None,
+                written: BTreeMap::new(),
             },
             vec![],
             false,
@@ -520,6 +600,52 @@ mod tests {
                 "enableInactivity": false,
                 "JITDisabled": true
             })
+        );
+    }
+
+    #[test]
+    fn a_lifetime_is_sent_in_the_unit_it_was_written_in_and_compared_canonically() {
+        assert_eq!(wire_form("14d"), Some((14, "days")));
+        assert_eq!(wire_form("2w"), Some((2, "weeks")));
+        assert_eq!(wire_form("0d"), None);
+        assert_eq!(written_text((14, "days")).as_deref(), Some("14d"));
+        let spec = |written: BTreeMap<&'static str, (u64, &'static str)>| TenantSettingsSpec {
+            tenant: "acme".into(),
+            fields: BTreeMap::from([("refresh_token_expiration", Value::from("2w"))]),
+            tenant_domains: None,
+            written,
+        };
+        let d = |written| {
+            DesiredResource::new(
+                Address::tenant_settings("acme"),
+                spec(written),
+                vec![],
+                false,
+                false,
+                vec![],
+            )
+        };
+        let body = TenantSettingsKind.update_body(
+            &d(BTreeMap::from([("refresh_token_expiration", (14, "days"))])),
+            &Value::Null,
+        );
+        assert_eq!(body["refreshTokenExpiration"], 14);
+        assert_eq!(body["refreshTokenExpirationUnit"], "days");
+        let body = TenantSettingsKind.update_body(&d(BTreeMap::new()), &Value::Null);
+        assert_eq!(body["refreshTokenExpiration"], 2);
+        assert_eq!(body["refreshTokenExpirationUnit"], "weeks");
+        // 14 days live and 2w in the config are the same lifetime: no change.
+        let live = live_resource(
+            Address::tenant_settings("acme"),
+            &json!({"refreshTokenExpiration": 14, "refreshTokenExpirationUnit": "days"}),
+        );
+        assert_eq!(
+            live.spec::<TenantSettingsSpec>().fields["refresh_token_expiration"],
+            "2w"
+        );
+        assert_eq!(
+            live.spec::<TenantSettingsSpec>().written["refresh_token_expiration"],
+            (14, "days")
         );
     }
 }
