@@ -550,3 +550,24 @@ tenants:
     let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn a_tenant_removed_from_the_config_takes_its_configurations_along() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    with_cert(&w);
+    let (code, out, err) = run(&w, &["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    w.write_config(
+        "version: 1\nsettings: {rate_limit: 1000/1}\nroles:\n  - name: Admin\n  - name: Viewer\n",
+    );
+    let (code, out, err) = run(&w, &["plan", "-out", "plans/gone.plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("- tenant.acme"), "{out}");
+    let (code, out, err) = run(&w, &["apply", "plans/gone.plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(w.emu().data().sso.is_empty());
+    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let state = std::fs::read_to_string(w.path("state/default/state.json")).unwrap();
+    assert!(!state.contains("tenant_sso."), "{state}");
+}
