@@ -58,6 +58,14 @@ pub enum GatewayEvent {
         delay: Duration,
         error: String,
     },
+    /// A read of one request per tenant (`export`, `--adopt`): how far it got, and how long
+    /// the rest takes at the request budget.
+    Reading {
+        what: &'static str,
+        done: usize,
+        total: usize,
+        left: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +297,17 @@ impl Gateway {
     /// a lower bound for plan's "apply will take about ..." line.
     pub fn estimate(&self, requests: usize) -> Duration {
         lock(&self.inner.window).estimate(Instant::now(), requests)
+    }
+
+    /// Says how far a long per-tenant read got (shown with the command's other notices).
+    pub fn progress(&self, what: &'static str, done: usize, total: usize) {
+        let left = self.estimate(total.saturating_sub(done));
+        self.emit(GatewayEvent::Reading {
+            what,
+            done,
+            total,
+            left,
+        });
     }
 
     /// The budget in force: the configured one, or what a 429 showed Descope allows.

@@ -150,6 +150,15 @@ pub async fn report_gateway_events(
                 "  … retry {attempt} in {:.1}s after: {error}",
                 delay.as_secs_f64()
             )),
+            GatewayEvent::Reading {
+                what,
+                done,
+                total,
+                left,
+            } => progress.note(&format!(
+                "  … reading {what}: {done} of {total} tenants, about {:.0}s left at the request budget",
+                left.as_secs_f64()
+            )),
             _ => {}
         }
     }

@@ -65,7 +65,13 @@ impl PerTenantDocuments {
         }
         keys.sort();
         keys.dedup();
-        for k in keys {
+        let total = keys.len();
+        for (i, k) in keys.into_iter().enumerate() {
+            // Every tenant (export, --adopt) can take minutes at the budget.
+            if total > 20 && i % 50 == 0 {
+                io.gateway
+                    .progress(self.prefix.trim_end_matches('/'), i, total);
+            }
             if io.snapshot.document(&self.key(&k)).is_none() {
                 self.read_one(LiveRead::new(io.gateway, &mut *io.snapshot), &k)
                     .await?;

@@ -855,8 +855,9 @@ impl ResourceKind for TenantSsoKind {
             tenants.dedup();
             let total = tenants.len();
             for (i, t) in tenants.iter().enumerate() {
-                if scope.everything && total > 20 && i % 20 == 0 {
-                    tracing::info!("reading SSO configurations: tenant {i} of {total}");
+                // Every tenant (export, --adopt, --prune) can take minutes at the budget.
+                if total > 20 && i % 50 == 0 {
+                    io.gateway.progress("SSO configurations", i, total);
                 }
                 if io.snapshot.document(&format!("{PREFIX}{t}")).is_none() {
                     read_tenant(io.gateway, io.snapshot, t).await?;

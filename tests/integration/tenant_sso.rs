@@ -571,3 +571,32 @@ fn a_tenant_removed_from_the_config_takes_its_configurations_along() {
     let state = std::fs::read_to_string(w.path("state/default/state.json")).unwrap();
     assert!(!state.contains("tenant_sso."), "{state}");
 }
+
+#[test]
+fn export_reads_every_tenant_and_says_how_far_it_got() {
+    let w = TestEnv::start_blocking(EmulatorOptions::default());
+    w.emu().mutate(|d| {
+        for i in 0..30 {
+            d.tenants.push(descope_emulator::Tenant {
+                id: format!("t{i:02}"),
+                name: format!("T{i:02}"),
+                auth_type: "none".into(),
+                ..Default::default()
+            });
+        }
+    });
+    w.write_config("version: 1\nsettings: {rate_limit: 1000/1}\n");
+    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("reading SSO configurations: 0 of 30 tenants"),
+        "{out}\n{err}"
+    );
+    let reads = w
+        .emu()
+        .log()
+        .into_iter()
+        .filter(|e| e.path == "/v2/mgmt/sso/settings/all")
+        .count();
+    assert_eq!(reads, 30);
+}
