@@ -308,19 +308,27 @@ fn parts(address: &Address) -> (&str, Option<&str>) {
     (tenant, (id != DEFAULT).then_some(id))
 }
 
-/// The text of a PEM certificate as compared: lines trimmed, `\r` dropped.
+/// The text of a PEM certificate as compared and sent: lines trimmed, `\r` and blank lines
+/// dropped, ending in a newline as a PEM file does (RFC 7468), so an export applied elsewhere
+/// sends the certificate exactly as a file or the console gave it.
 fn normalize_cert(text: &str) -> String {
-    text.lines()
+    let mut pem = text
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    if !pem.is_empty() {
+        pem.push('\n');
+    }
+    pem
 }
 
 /// PEM armour around a base64 body; the certificate itself is Descope's to judge.
 fn check_pem(text: &str) -> Result<Vec<u8>, String> {
     let text = normalize_cert(text);
     let body = text
+        .trim_end()
         .strip_prefix("-----BEGIN CERTIFICATE-----")
         .and_then(|t| t.strip_suffix("-----END CERTIFICATE-----"))
         .ok_or("not a PEM certificate: it must start with `-----BEGIN CERTIFICATE-----` and end with `-----END CERTIFICATE-----`")?;

@@ -41,6 +41,7 @@ mod pace;
 mod password_policy;
 mod plan;
 mod project;
+mod promotion;
 mod remote;
 mod renames;
 mod sso_templates;
