@@ -324,53 +324,9 @@ fn normalize_cert(text: &str) -> String {
     pem
 }
 
-/// PEM armour around a base64 body; the certificate itself is Descope's to judge.
+/// PEM armour around a base64 body (`util::x509::pem_der`).
 fn check_pem(text: &str) -> Result<Vec<u8>, String> {
-    let text = normalize_cert(text);
-    let body = text
-        .trim_end()
-        .strip_prefix("-----BEGIN CERTIFICATE-----")
-        .and_then(|t| t.strip_suffix("-----END CERTIFICATE-----"))
-        .ok_or("not a PEM certificate: it must start with `-----BEGIN CERTIFICATE-----` and end with `-----END CERTIFICATE-----`")?;
-    let b64: String = body.split_whitespace().collect();
-    if b64.is_empty() {
-        return Err("the PEM certificate has no body".into());
-    }
-    decode_base64(&b64).ok_or_else(|| "the PEM certificate's body is not base64".to_string())
-}
-
-/// Standard base64 with padding (the body of a PEM block).
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = s.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (i, chunk) in bytes.chunks(4).enumerate() {
-        let last = i == bytes.len() / 4 - 1;
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let b = n.to_be_bytes();
-        out.extend_from_slice(&b[1..4 - pad]);
-    }
-    Some(out)
+    crate::util::x509::pem_der(&normalize_cert(text))
 }
 
 fn mapping_object(pairs: impl IntoIterator<Item = (&'static str, Option<String>)>) -> Value {
@@ -1528,8 +1484,10 @@ mod tests {
                 .unwrap(),
             b"hello"
         );
-        assert_eq!(decode_base64("aGk="), Some(b"hi".to_vec()));
-        assert_eq!(decode_base64("aGk=aGk="), None);
+        // Padding only at the end.
+        assert!(
+            check_pem("-----BEGIN CERTIFICATE-----\naGk=aGk=\n-----END CERTIFICATE-----").is_err()
+        );
     }
 
     #[test]

@@ -7,46 +7,29 @@ use x509_cert::der::Decode;
 /// Warn when a certificate expires within this many days.
 pub const WARN_DAYS: u64 = 30;
 
-/// The DER bytes inside a PEM `CERTIFICATE` block, if the text is one.
-fn der_of(pem: &str) -> Option<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-        .collect();
-    decode_base64(&body)
-}
-
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in bytes {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
+/// The DER bytes of a PEM certificate: `-----BEGIN CERTIFICATE-----`, a base64 body and
+/// `-----END CERTIFICATE-----`, lines trimmed. The error says what is missing, for a config
+/// diagnostic; the certificate itself is Descope's to judge.
+pub fn pem_der(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let body = text
+        .trim()
+        .strip_prefix("-----BEGIN CERTIFICATE-----")
+        .and_then(|t| t.strip_suffix("-----END CERTIFICATE-----"))
+        .ok_or("not a PEM certificate: it must start with `-----BEGIN CERTIFICATE-----` and end with `-----END CERTIFICATE-----`")?;
+    let b64: String = body.split_whitespace().collect();
+    if b64.is_empty() {
+        return Err("the PEM certificate has no body".into());
     }
-    Some(out)
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| "the PEM certificate's body is not base64".to_string())
 }
 
 /// Seconds since the epoch at which the certificate stops being valid; `None` when the text
 /// does not parse as an X.509 certificate.
 pub fn not_after(pem: &str) -> Option<u64> {
-    let der = der_of(pem)?;
+    let der = pem_der(pem).ok()?;
     let cert = x509_cert::Certificate::from_der(&der).ok()?;
     Some(
         cert.tbs_certificate
