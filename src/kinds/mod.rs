@@ -16,7 +16,9 @@
 pub mod access_key;
 pub mod default_roles;
 pub mod document;
+pub mod entries;
 pub mod fga_schema;
+pub mod fields;
 pub mod flow;
 pub mod list;
 pub mod outbound_app;

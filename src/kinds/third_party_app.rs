@@ -15,12 +15,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::entries::{self, UniqueField};
+use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
 };
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape_value, Exported};
+use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
@@ -86,6 +88,13 @@ const SECTION: ConfigSection = ConfigSection {
 /// The snapshot's name for the apps list (the answer's array is `apps`, a key other
 /// application calls share).
 const LIST: &str = "third_party_apps";
+
+const NAME: UniqueField = UniqueField {
+    field: "name",
+    blank: "a third-party application needs a name",
+    twice: "third-party application `{}` is declared twice",
+    hint: Some("Descope requires third-party application names to be unique"),
+};
 
 /// One entry of `third_party_apps:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -153,38 +162,10 @@ impl Address {
     }
 }
 
-/// Each entry of `third_party_apps:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 /// A value in the form the planner compares: callback URLs as a set, scopes with every key.
 fn compared(config_name: &str, v: Value) -> Value {
     match config_name {
-        "approved_callback_urls" => {
-            let mut items: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
-            items.sort();
-            items.dedup();
-            json!(items)
-        }
+        "approved_callback_urls" => fields::string_set(Some(&v)),
         "permissions_scopes" | "attributes_scopes" => Value::Array(
             v.as_array()
                 .into_iter()
@@ -222,12 +203,10 @@ fn live_fields(app: &Value) -> BTreeMap<&'static str, Value> {
     FIELDS
         .iter()
         .map(|(name, wire_name, default)| {
-            let v = app
-                .get(*wire_name)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(default);
-            (*name, compared(name, v))
+            (
+                *name,
+                compared(name, fields::loaded(app, wire_name, *default)),
+            )
         })
         .collect()
 }
@@ -242,37 +221,9 @@ impl ResourceKind for ThirdPartyAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`third_party_apps` must be a list".into(),
-                    None,
-                );
-            }
-        }
         let mut seen = std::collections::BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(a) = cx.decode::<ThirdPartyAppConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if a.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "a third-party application needs a name".into(),
-                    None,
-                );
-            } else if !seen.insert(a.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("third-party application `{}` is declared twice", a.name),
-                    Some("Descope requires third-party application names to be unique".into()),
-                );
-            }
+        for (at, a) in entries::checked::<ThirdPartyAppConfig>(cx, &SECTION) {
+            NAME.check(cx, &mut seen, &at, &a.name);
             if let Some(aud) = &a.default_audience {
                 if !["", "projectId", "clientId"].contains(&aud.as_str()) {
                     cx.problem(
@@ -283,26 +234,15 @@ impl ResourceKind for ThirdPartyAppKind {
                     );
                 }
             }
-            if let Some(url) = a.login_page_url.as_deref().filter(|u| !u.is_empty()) {
-                if reqwest::Url::parse(url).is_err() {
-                    cx.problem(
-                        &format!("{at}/login_page_url"),
-                        DiagnosticKind::InvalidValue,
-                        format!("`{url}` is not an absolute URL"),
-                        Some("e.g. `https://app.example.com/login`".into()),
-                    );
-                }
-            }
+            let login_page_url = a.login_page_url.as_deref();
+            fields::check_absolute_url(cx, &format!("{at}/login_page_url"), login_page_url);
             let allowed = INFO.managed_fields;
             cx.ignore_changes(&at, &a.ignore_changes, allowed, "a third-party application");
         }
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(a) = serde_json::from_value::<ThirdPartyAppConfig>(v.value) else {
-                continue;
-            };
+        for (_, a) in entries::decoded::<ThirdPartyAppConfig>(&input.config.sections, &SECTION) {
             let mut fields = config_fields(&a);
             fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
             out.insert(DesiredResource::new(
@@ -331,19 +271,10 @@ impl ResourceKind for ThirdPartyAppKind {
     }
 
     fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        Box::pin(async move {
-            if !scope.names_kind(KIND) {
-                return Ok(());
-            }
-            io.snapshot
-                .read_list_as(
-                    io.gateway,
-                    endpoints::third_party_app_load_all(),
-                    "apps",
-                    LIST,
-                )
-                .await
-        })
+        let request = endpoints::third_party_app_load_all;
+        Box::pin(entries::read_named_list_as(
+            KIND, io, scope, request, "apps", LIST,
+        ))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -392,21 +323,18 @@ impl ResourceKind for ThirdPartyAppKind {
         let mut m = Map::new();
         m.insert("id".into(), json!(string_field(live, "id")));
         m.insert("name".into(), json!(s.name));
-        let kept = |wire_name: &str, default: fn() -> Value| {
-            live.get(wire_name)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(default)
-        };
         for (name, wire_name, default) in FIELDS {
             let v = match s.fields.get(name) {
                 Some(v) => v.clone(),
-                None => kept(wire_name, *default),
+                None => fields::loaded(live, wire_name, *default),
             };
             m.insert((*wire_name).into(), v);
         }
         for (wire_name, default) in CARRIED {
-            m.insert((*wire_name).into(), kept(wire_name, *default));
+            m.insert(
+                (*wire_name).into(),
+                fields::loaded(live, wire_name, *default),
+            );
         }
         Value::Object(m)
     }
@@ -458,12 +386,10 @@ impl ResourceKind for ThirdPartyAppKind {
                     }
                 }
                 let c: ThirdPartyAppConfig = serde_json::from_value(Value::Object(m)).ok()?;
-                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+                entries::exported_entry(&c)
             })
             .collect();
-        if !apps.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(apps));
-        }
+        entries::export_section(out, &SECTION, apps);
     }
 }
 

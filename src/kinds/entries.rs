@@ -1,0 +1,147 @@
+//! Top-level sections that are a list of entries (`lists:`, `access_keys:`, `sso_apps:`, …):
+//! the parts every such kind shares, so a kind module says only what its entries mean.
+//!
+//! Entries are decoded one by one, so one bad entry does not hide the problems of the next
+//! and each problem has its own file:line:column.
+
+use std::collections::BTreeSet;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{LiveRead, ReadScope};
+use crate::api::{ApiError, ApiRequest};
+use crate::config::checks::ConfigCheck;
+use crate::config::exported::{escape_value, Exported};
+use crate::config::{ConfigSection, DiagnosticKind, SectionValue, Sections};
+use crate::model::Kind;
+
+/// Each entry of `section` on its own, its pointer naming its index.
+pub fn entries(sections: &Sections, section: &ConfigSection) -> Vec<SectionValue> {
+    sections
+        .of(section)
+        .flat_map(|v| {
+            let items = v.value.as_array().cloned().unwrap_or_default();
+            items
+                .into_iter()
+                .enumerate()
+                .map(move |(i, value)| SectionValue {
+                    pointer: format!("{}/{i}", v.pointer),
+                    value,
+                    ..v.clone()
+                })
+        })
+        .collect()
+}
+
+/// `validate`'s view: a section that is not a list is a problem, and each entry that decodes
+/// comes back with its pointer (entries that do not decode are already reported).
+pub fn checked<T: DeserializeOwned>(
+    cx: &mut ConfigCheck<'_>,
+    section: &ConfigSection,
+) -> Vec<(String, T)> {
+    for v in cx.config.sections.of(section).cloned().collect::<Vec<_>>() {
+        if !v.value.is_array() {
+            cx.problem(
+                &v.pointer,
+                DiagnosticKind::InvalidType,
+                format!("`{}` must be a list", section.key),
+                None,
+            );
+        }
+    }
+    entries(&cx.config.sections, section)
+        .into_iter()
+        .filter_map(|v| Some((v.pointer.clone(), cx.decode::<T>(&v)?)))
+        .collect()
+}
+
+/// The plan's view: every entry that decodes, with its pointer (validation has reported the
+/// others, and a plan never runs on a configuration that failed it).
+pub fn decoded<T: DeserializeOwned>(
+    sections: &Sections,
+    section: &ConfigSection,
+) -> Vec<(String, T)> {
+    entries(sections, section)
+        .into_iter()
+        .filter_map(|v| Some((v.pointer, serde_json::from_value(v.value).ok()?)))
+        .collect()
+}
+
+/// The messages of a unique, non-empty entry field (a name, an id).
+pub struct UniqueField<'a> {
+    /// The field, under the entry's pointer.
+    pub field: &'a str,
+    /// Said when the value is blank.
+    pub blank: &'a str,
+    /// Said when the value is taken: `{}` stands for it.
+    pub twice: &'a str,
+    pub hint: Option<&'a str>,
+}
+
+impl UniqueField<'_> {
+    /// Checks `value` of the entry at `at` against the ones `seen` so far.
+    pub fn check(
+        &self,
+        cx: &mut ConfigCheck<'_>,
+        seen: &mut BTreeSet<String>,
+        at: &str,
+        value: &str,
+    ) {
+        let pointer = format!("{at}/{}", self.field);
+        if value.trim().is_empty() {
+            cx.problem(
+                &pointer,
+                DiagnosticKind::InvalidName,
+                self.blank.into(),
+                None,
+            );
+        } else if !seen.insert(value.to_string()) {
+            let kind = match self.field {
+                "id" => DiagnosticKind::DuplicateId,
+                _ => DiagnosticKind::DuplicateName,
+            };
+            cx.problem(
+                &pointer,
+                kind,
+                self.twice.replace("{}", value),
+                self.hint.map(str::to_string),
+            );
+        }
+    }
+}
+
+/// A config entry as export writes it: serialized, with `$` escaped so no value of Descope's
+/// reads as a reference.
+pub fn exported_entry<T: Serialize>(entry: &T) -> Option<Value> {
+    serde_json::to_value(entry).ok().map(|v| escape_value(&v))
+}
+
+/// The exported entries as the section, when there are any (an empty section would claim
+/// the kind for the configuration).
+pub fn export_section(out: &mut Exported, section: &ConfigSection, entries: Vec<Value>) {
+    if !entries.is_empty() {
+        out.config
+            .sections
+            .push(section, None, Value::Array(entries));
+    }
+}
+
+/// A list call read only when the scope names `kind`, its array `field` kept in the snapshot
+/// as `key`: for answers whose array key other calls use too (`apps`).
+pub async fn read_named_list_as(
+    kind: Kind,
+    io: LiveRead<'_>,
+    scope: &ReadScope,
+    request: fn() -> ApiRequest,
+    field: &str,
+    key: &str,
+) -> Result<(), ApiError> {
+    if !scope.names_kind(kind) {
+        return Ok(());
+    }
+    io.snapshot
+        .read_list_as(io.gateway, request(), field, key)
+        .await
+}
