@@ -21,6 +21,8 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::entries::{self, UniqueField};
+use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
     ResourceKind, Spec,
@@ -28,7 +30,7 @@ use super::{
 use crate::api::gateway::{Gateway, NoCheck, WriteOutcome};
 use crate::api::{endpoints, ApiError};
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape, escape_value, Exported};
+use crate::config::exported::{escape, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
@@ -37,12 +39,16 @@ use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
 use crate::secret::Secret;
-// The emulator crate holds Descope's rule for IPs and ranges; one check serves both sides.
-use descope_emulator::valid_ip_or_cidr;
 
 pub struct AccessKeyKind;
 
 pub const KIND: Kind = Kind::named("access_key");
+
+const NAME: UniqueField = UniqueField::name(
+    "an access key needs a name",
+    "access key `{}` is declared twice",
+    Some("the configuration names access keys by name: one entry per name"),
+);
 
 const INFO: KindInfo = KindInfo::new(
     KIND,
@@ -228,24 +234,6 @@ fn parse_expires(s: &str) -> Result<i64, String> {
     }
 }
 
-/// Each entry of `access_keys:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 /// Live keys that share a name: (name, their ids).
 fn duplicates(keys: &[Value]) -> BTreeMap<String, Vec<String>> {
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -338,16 +326,6 @@ impl ResourceKind for AccessKeyKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`access_keys` must be a list".into(),
-                    None,
-                );
-            }
-        }
         let project_roles: BTreeSet<String> = cx
             .config
             .roles
@@ -364,26 +342,8 @@ impl ResourceKind for AccessKeyKind {
         let tenants: BTreeSet<String> = cx.config.tenants.iter().map(|t| t.id.clone()).collect();
         let project_role = |r: &str| project_roles.contains(r) || is_builtin_role(r);
         let mut seen = BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(k) = cx.decode::<AccessKeyConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if k.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "an access key needs a name".into(),
-                    None,
-                );
-            } else if !seen.insert(k.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("access key `{}` is declared twice", k.name),
-                    Some("the configuration names access keys by name: one entry per name".into()),
-                );
-            }
+        for (at, k) in entries::checked::<AccessKeyConfig>(cx, &SECTION) {
+            NAME.check(cx, &mut seen, &at, &k.name);
             for (j, r) in k.roles.iter().flatten().enumerate() {
                 if !project_role(r) {
                     cx.problem(
@@ -429,25 +389,14 @@ impl ResourceKind for AccessKeyKind {
                     );
                 }
             }
-            for (j, ip) in k.permitted_ips.iter().flatten().enumerate() {
-                if !valid_ip_or_cidr(ip) {
-                    cx.problem(
-                        &format!("{at}/permitted_ips/{j}"),
-                        DiagnosticKind::InvalidValue,
-                        format!("`{ip}` is not an IP address or CIDR range"),
-                        Some("e.g. `10.0.0.1`, `10.0.0.0/8` or `2001:db8::/32`".into()),
-                    );
-                }
-            }
+            let ips = k.permitted_ips.iter().flatten();
+            fields::check_ips(cx, &format!("{at}/permitted_ips"), ips);
             cx.ignore_changes(&at, &k.ignore_changes, INFO.managed_fields, "an access key");
         }
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(k) = serde_json::from_value::<AccessKeyConfig>(v.value) else {
-                continue;
-            };
+        for (_, k) in entries::decoded::<AccessKeyConfig>(&input.config.sections, &SECTION) {
             let managed = |f: &str| !k.ignore_changes.iter().any(|x| x == f);
             let spec = AccessKeySpec {
                 name: k.name.clone(),
@@ -752,12 +701,10 @@ impl ResourceKind for AccessKeyKind {
                     user_id: k.user_id.clone().filter(|u| !u.is_empty()),
                     ..Default::default()
                 };
-                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+                entries::exported_entry(&c)
             })
             .collect();
-        if !keys.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(keys));
-        }
+        entries::export_section(out, &SECTION, keys);
     }
 }
 

@@ -69,18 +69,39 @@ pub fn decoded<T: DeserializeOwned>(
         .collect()
 }
 
-/// The messages of a unique, non-empty entry field (a name, an id).
+/// A field every entry must give, usable and unique among the entries (a name, an id), with
+/// what each kind says when it is not.
 pub struct UniqueField<'a> {
-    /// The field, under the entry's pointer.
+    /// The field, under the entry's pointer; `id` duplicates are reported as such.
     pub field: &'a str,
-    /// Said when the value is blank.
-    pub blank: &'a str,
+    /// Whether a value can stand (an id is part of an address).
+    pub usable: fn(&str) -> bool,
+    /// Said when it cannot: `{}` stands for the value.
+    pub unusable: &'a str,
+    pub unusable_hint: Option<&'a str>,
     /// Said when the value is taken: `{}` stands for it.
     pub twice: &'a str,
-    pub hint: Option<&'a str>,
+    pub twice_hint: Option<&'a str>,
 }
 
-impl UniqueField<'_> {
+/// A name is usable when it is not blank.
+pub fn not_blank(value: &str) -> bool {
+    !value.trim().is_empty()
+}
+
+impl<'a> UniqueField<'a> {
+    /// A `name` that must not be blank.
+    pub const fn name(blank: &'a str, twice: &'a str, twice_hint: Option<&'a str>) -> Self {
+        UniqueField {
+            field: "name",
+            usable: not_blank,
+            unusable: blank,
+            unusable_hint: None,
+            twice,
+            twice_hint,
+        }
+    }
+
     /// Checks `value` of the entry at `at` against the ones `seen` so far.
     pub fn check(
         &self,
@@ -90,12 +111,13 @@ impl UniqueField<'_> {
         value: &str,
     ) {
         let pointer = format!("{at}/{}", self.field);
-        if value.trim().is_empty() {
+        let hint = |h: Option<&str>| h.map(str::to_string);
+        if !(self.usable)(value) {
             cx.problem(
                 &pointer,
                 DiagnosticKind::InvalidName,
-                self.blank.into(),
-                None,
+                self.unusable.replace("{}", value),
+                hint(self.unusable_hint),
             );
         } else if !seen.insert(value.to_string()) {
             let kind = match self.field {
@@ -106,7 +128,7 @@ impl UniqueField<'_> {
                 &pointer,
                 kind,
                 self.twice.replace("{}", value),
-                self.hint.map(str::to_string),
+                hint(self.twice_hint),
             );
         }
     }

@@ -38,12 +38,11 @@ const SECTION: ConfigSection = ConfigSection {
 
 const LIST: &str = "lists";
 
-const NAME: UniqueField = UniqueField {
-    field: "name",
-    blank: "a list needs a name",
-    twice: "list `{}` is declared twice",
-    hint: Some("list names are unique in a project"),
-};
+const NAME: UniqueField = UniqueField::name(
+    "a list needs a name",
+    "list `{}` is declared twice",
+    Some("list names are unique in a project"),
+);
 
 /// One entry of `lists:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

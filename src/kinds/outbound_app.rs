@@ -12,6 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::entries::{self, UniqueField};
+use super::fields;
 use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
@@ -21,7 +23,7 @@ use crate::model::{Address, Kind};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput, SecretField};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
-use crate::resource::{sorted_set, DesiredResource, LiveResource};
+use crate::resource::{DesiredResource, LiveResource};
 use crate::secret::{Secret, SecretRef};
 
 pub struct OutboundAppKind;
@@ -40,6 +42,21 @@ const SECTION: ConfigSection = ConfigSection {
 
 /// The snapshot list (not `apps`: third-party applications answer under that key too).
 const LIST: &str = "outbound_apps";
+
+const ID: UniqueField = UniqueField {
+    field: "id",
+    usable: |id| !id.trim().is_empty() && !id.contains('/'),
+    unusable: "an outbound application needs an id without `/`",
+    unusable_hint: Some("the id is part of the app's address, `outbound_app.<id>`"),
+    twice: "outbound application `{}` is declared twice",
+    twice_hint: None,
+};
+
+const NAME: UniqueField = UniqueField::name(
+    "an outbound application needs a name",
+    "two outbound applications are named `{}`",
+    Some("outbound application names are unique in a project"),
+);
 
 /// Config name and wire key of every managed field but `name` and the secret.
 const FIELDS: [(&str, &str); 16] = [
@@ -193,24 +210,6 @@ impl Address {
     }
 }
 
-/// Each entry of `outbound_apps:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 fn valid_url(s: &str) -> bool {
     reqwest::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
 }
@@ -232,15 +231,6 @@ fn params_of(v: Option<&Value>) -> Value {
     Value::Array(params)
 }
 
-fn sorted(v: Option<&Value>) -> Value {
-    let items = v
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_string));
-    json!(sorted_set(items))
-}
-
 /// A live app's managed fields, in the config's form.
 fn live_fields(app: &Value) -> Fields {
     let mut m = Fields::new();
@@ -249,7 +239,7 @@ fn live_fields(app: &Value) -> Fields {
         let v = app.get(wire);
         let value = match name {
             "authorization_url_params" | "token_url_params" => params_of(v),
-            "default_scopes" | "prompt" => sorted(v),
+            "default_scopes" | "prompt" => fields::string_set(v),
             "pkce" => Value::from(v.and_then(Value::as_bool).unwrap_or(false)),
             _ => Value::from(v.and_then(Value::as_str).unwrap_or_default()),
         };
@@ -268,7 +258,7 @@ fn config_fields(c: &OutboundAppConfig) -> Fields {
             continue;
         };
         let value = match name {
-            "default_scopes" | "prompt" => sorted(Some(value)),
+            "default_scopes" | "prompt" => fields::string_set(Some(value)),
             _ => value.clone(),
         };
         m.insert(name, value);
@@ -337,53 +327,11 @@ impl ResourceKind for OutboundAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`outbound_apps` must be a list".into(),
-                    None,
-                );
-            }
-        }
         let mut ids = BTreeSet::new();
         let mut names = BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(a) = cx.decode::<OutboundAppConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if a.id.trim().is_empty() || a.id.contains('/') {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::InvalidName,
-                    "an outbound application needs an id without `/`".into(),
-                    Some("the id is part of the app's address, `outbound_app.<id>`".into()),
-                );
-            } else if !ids.insert(a.id.clone()) {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::DuplicateId,
-                    format!("outbound application `{}` is declared twice", a.id),
-                    None,
-                );
-            }
-            if a.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "an outbound application needs a name".into(),
-                    None,
-                );
-            } else if !names.insert(a.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("two outbound applications are named `{}`", a.name),
-                    Some("outbound application names are unique in a project".into()),
-                );
-            }
+        for (at, a) in entries::checked::<OutboundAppConfig>(cx, &SECTION) {
+            ID.check(cx, &mut ids, &at, &a.id);
+            NAME.check(cx, &mut names, &at, &a.name);
             let value = serde_json::to_value(&a).unwrap_or_default();
             for field in URL_FIELDS {
                 if let Some(url) = value.get(field).and_then(Value::as_str) {
@@ -420,13 +368,10 @@ impl ResourceKind for OutboundAppKind {
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(a) = serde_json::from_value::<OutboundAppConfig>(v.value) else {
-                continue;
-            };
+        for (at, a) in entries::decoded::<OutboundAppConfig>(&input.config.sections, &SECTION) {
             let address = Address::outbound_app(&a.id);
             let mut fields = config_fields(&a);
-            let pointer = format!("{}/client_secret", v.pointer);
+            let pointer = format!("{at}/client_secret");
             match (&a.client_secret, input.secrets.get(&pointer)) {
                 (Some(_), _) if a.ignore_changes.iter().any(|f| f == "client_secret") => {}
                 (Some(plain), Some(var)) => {
@@ -567,9 +512,7 @@ impl ResourceKind for OutboundAppKind {
                 Value::Object(entry)
             })
             .collect();
-        if !apps.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(apps));
-        }
+        entries::export_section(out, &SECTION, apps);
     }
 }
 

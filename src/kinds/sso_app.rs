@@ -15,13 +15,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::entries::{self, UniqueField};
+use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
     ResourceKind, Spec,
 };
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape_value, Exported};
+use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
@@ -294,6 +296,21 @@ const SECTION: ConfigSection = ConfigSection {
 /// application calls share).
 const LIST: &str = "sso_apps";
 
+const ID: UniqueField = UniqueField {
+    field: "id",
+    usable: |id| !id.trim().is_empty() && !id.contains(char::is_whitespace) && !id.contains('/'),
+    unusable: "`{}` is not a usable SSO application id",
+    unusable_hint: Some("an id is a non-empty word without spaces or `/`"),
+    twice: "SSO application `{}` is declared twice",
+    twice_hint: None,
+};
+
+const NAME: UniqueField = UniqueField::name(
+    "an SSO application needs a name",
+    "two SSO applications are named `{}`",
+    Some("Descope requires SSO application names to be unique"),
+);
+
 /// One entry of `sso_apps:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -445,39 +462,11 @@ impl Address {
     }
 }
 
-/// Each entry of `sso_apps:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 /// A wire value in the form the planner compares: lists of URLs as sets, group mappings
 /// with the role names only (the config names roles; Descope adds their ids).
 fn compared(config_name: &str, v: Value) -> Value {
     match config_name {
-        "approved_redirect_urls" | "acs_allowed_callbacks" => {
-            let mut items: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
-            items.sort();
-            items.dedup();
-            json!(items)
-        }
+        "approved_redirect_urls" | "acs_allowed_callbacks" => fields::string_set(Some(&v)),
         "attribute_mapping" => Value::Array(
             v.as_array()
                 .into_iter()
@@ -615,12 +604,10 @@ fn live_fields(app: &Value, app_type: &str) -> BTreeMap<&'static str, Value> {
         .filter(|(_, _, _, f, _)| *f == Flavour::Both || *f == flavour)
         .map(|(name, wire_name, at, _, default)| {
             let from = if *at == At::Top { app } else { settings };
-            let v = from
-                .get(*wire_name)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(default);
-            (*name, compared(name, v))
+            (
+                *name,
+                compared(name, fields::loaded(from, wire_name, *default)),
+            )
         })
         .collect()
 }
@@ -643,16 +630,6 @@ impl ResourceKind for SsoAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`sso_apps` must be a list".into(),
-                    None,
-                );
-            }
-        }
         let project_roles: Vec<String> = cx
             .config
             .roles
@@ -662,41 +639,9 @@ impl ResourceKind for SsoAppKind {
             .collect();
         let mut ids = std::collections::BTreeSet::new();
         let mut names = std::collections::BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(a) = cx.decode::<SsoAppConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if a.id.trim().is_empty() || a.id.contains(char::is_whitespace) || a.id.contains('/') {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::InvalidName,
-                    format!("`{}` is not a usable SSO application id", a.id),
-                    Some("an id is a non-empty word without spaces or `/`".into()),
-                );
-            } else if !ids.insert(a.id.clone()) {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::DuplicateId,
-                    format!("SSO application `{}` is declared twice", a.id),
-                    None,
-                );
-            }
-            if a.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "an SSO application needs a name".into(),
-                    None,
-                );
-            } else if !names.insert(a.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("two SSO applications are named `{}`", a.name),
-                    Some("Descope requires SSO application names to be unique".into()),
-                );
-            }
+        for (at, a) in entries::checked::<SsoAppConfig>(cx, &SECTION) {
+            ID.check(cx, &mut ids, &at, &a.id);
+            NAME.check(cx, &mut names, &at, &a.name);
             match (&a.oidc, &a.saml) {
                 (Some(_), Some(_)) => cx.problem(
                     &format!("{at}/saml"),
@@ -774,17 +719,7 @@ impl ResourceKind for SsoAppKind {
                 }
             }
             for (field, url) in urls {
-                let Some(url) = url.filter(|u| !u.is_empty()) else {
-                    continue;
-                };
-                if reqwest::Url::parse(&url).is_err() {
-                    cx.problem(
-                        &format!("{at}/{field}"),
-                        DiagnosticKind::InvalidValue,
-                        format!("`{url}` is not an absolute URL"),
-                        Some("e.g. `https://app.example.com/login`".into()),
-                    );
-                }
+                fields::check_absolute_url(cx, &format!("{at}/{field}"), url.as_deref());
             }
             let allowed = INFO.managed_fields;
             cx.ignore_changes(&at, &a.ignore_changes, allowed, "an SSO application");
@@ -792,10 +727,7 @@ impl ResourceKind for SsoAppKind {
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(a) = serde_json::from_value::<SsoAppConfig>(v.value) else {
-                continue;
-            };
+        for (_, a) in entries::decoded::<SsoAppConfig>(&input.config.sections, &SECTION) {
             let mut fields = config_fields(&a);
             fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
             out.insert(DesiredResource::new(
@@ -845,14 +777,10 @@ impl ResourceKind for SsoAppKind {
     }
 
     fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        Box::pin(async move {
-            if !scope.names_kind(KIND) {
-                return Ok(());
-            }
-            io.snapshot
-                .read_list_as(io.gateway, endpoints::sso_app_load_all(), "apps", LIST)
-                .await
-        })
+        let request = endpoints::sso_app_load_all;
+        Box::pin(entries::read_named_list_as(
+            KIND, io, scope, request, "apps", LIST,
+        ))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -909,10 +837,7 @@ impl ResourceKind for SsoAppKind {
                 Some(v) => wire(name, v),
                 None => {
                     let from = if *at == At::Top { live } else { settings };
-                    from.get(*wire_name)
-                        .filter(|v| !v.is_null())
-                        .cloned()
-                        .unwrap_or_else(default)
+                    fields::loaded(from, wire_name, *default)
                 }
             };
             m.insert((*wire_name).into(), v);
@@ -956,14 +881,10 @@ impl ResourceKind for SsoAppKind {
             .filter_map(|r| {
                 let s = r.spec::<SsoAppSpec>();
                 out.addresses.push(r.address.clone());
-                serde_json::to_value(export_config(s))
-                    .ok()
-                    .map(|v| escape_value(&v))
+                entries::exported_entry(&export_config(s))
             })
             .collect();
-        if !apps.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(apps));
-        }
+        entries::export_section(out, &SECTION, apps);
     }
 }
 

@@ -89,12 +89,11 @@ const SECTION: ConfigSection = ConfigSection {
 /// application calls share).
 const LIST: &str = "third_party_apps";
 
-const NAME: UniqueField = UniqueField {
-    field: "name",
-    blank: "a third-party application needs a name",
-    twice: "third-party application `{}` is declared twice",
-    hint: Some("Descope requires third-party application names to be unique"),
-};
+const NAME: UniqueField = UniqueField::name(
+    "a third-party application needs a name",
+    "third-party application `{}` is declared twice",
+    Some("Descope requires third-party application names to be unique"),
+);
 
 /// One entry of `third_party_apps:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
