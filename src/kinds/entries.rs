@@ -10,12 +10,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{LiveRead, ReadScope};
+use super::{LiveRead, ReadScope, Spec};
 use crate::api::{ApiError, ApiRequest};
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind, SectionValue, Sections};
-use crate::model::Kind;
+use crate::model::{Address, Kind};
+use crate::resource::DesiredResource;
 
 /// Each entry of `section` on its own, its pointer naming its index.
 pub fn entries(sections: &Sections, section: &ConfigSection) -> Vec<SectionValue> {
@@ -166,4 +167,22 @@ pub async fn read_named_list_as(
     io.snapshot
         .read_list_as(io.gateway, request(), field, key)
         .await
+}
+
+/// An entry's desired resource: entries state what they need through `references` (none is
+/// nested in another), and deleting one deletes nothing else.
+pub fn desired(
+    address: Address,
+    spec: impl Spec,
+    protect: bool,
+    ignore_changes: &[String],
+) -> DesiredResource {
+    DesiredResource::new(
+        address,
+        spec,
+        vec![],
+        protect,
+        false,
+        ignore_changes.to_vec(),
+    )
 }

@@ -211,7 +211,7 @@ impl ResourceKind for ListKind {
                 }
             }
             let managed = |f: &str| !l.ignore_changes.iter().any(|x| x == f);
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 Address::list(&l.name),
                 ListSpec {
                     name: l.name.clone(),
@@ -223,10 +223,8 @@ impl ResourceKind for ListKind {
                         .filter(|_| managed("items"))
                         .map(|i| sorted_set(i.into_iter().map(|s| s.trim().to_string()))),
                 },
-                vec![],
                 l.protect,
-                false,
-                l.ignore_changes.clone(),
+                &l.ignore_changes,
             ));
         }
     }

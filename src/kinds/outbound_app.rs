@@ -393,16 +393,14 @@ impl ResourceKind for OutboundAppKind {
                 )),
                 (None, _) => {}
             }
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 address,
                 OutboundAppSpec {
                     id: a.id.clone(),
                     fields,
                 },
-                vec![],
                 a.protect,
-                false,
-                a.ignore_changes.clone(),
+                &a.ignore_changes,
             ));
         }
     }

@@ -730,17 +730,15 @@ impl ResourceKind for SsoAppKind {
         for (_, a) in entries::decoded::<SsoAppConfig>(&input.config.sections, &SECTION) {
             let mut fields = config_fields(&a);
             fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 Address::sso_app(&a.id),
                 SsoAppSpec {
                     id: a.id.clone(),
                     app_type: if a.saml.is_some() { "saml" } else { "oidc" }.into(),
                     fields,
                 },
-                vec![],
                 a.protect,
-                false,
-                a.ignore_changes.clone(),
+                &a.ignore_changes,
             ));
         }
     }

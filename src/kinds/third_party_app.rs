@@ -244,16 +244,14 @@ impl ResourceKind for ThirdPartyAppKind {
         for (_, a) in entries::decoded::<ThirdPartyAppConfig>(&input.config.sections, &SECTION) {
             let mut fields = config_fields(&a);
             fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 Address::third_party_app(&a.name),
                 ThirdPartyAppSpec {
                     name: a.name.clone(),
                     fields,
                 },
-                vec![],
                 a.protect,
-                false,
-                a.ignore_changes.clone(),
+                &a.ignore_changes,
             ));
         }
     }
