@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::entries::{self, UniqueField};
+use super::entries::{self, config_struct, UniqueField};
 use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
@@ -79,42 +79,30 @@ const KEYS: &str = "keys";
 /// Where the create's answer carries the cleartext (docs/descope-api.md §17).
 const CLEARTEXT: &str = "/cleartext";
 
-/// One entry of `access_keys:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccessKeyConfig {
-    /// Unique in the configuration; the key's address is `access_key.<name>`.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Project roles (declared under `roles:`, or built in).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
-    /// Roles in tenants of this configuration: `[{tenant: <id>, roles: [...]}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_roles: Option<Vec<KeyTenantConfig>>,
-    /// `never`, or an RFC 3339 date-time (`2027-01-31T00:00:00Z`) or date (`2027-01-31`,
-    /// midnight UTC). A change replaces the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
-    /// IP addresses and CIDR ranges the key may be used from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permitted_ips: Option<Vec<String>>,
-    /// Claims added to the key's JWTs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_claims: Option<BTreeMap<String, Value>>,
-    /// `false` deactivates the key (it stays, and can be activated again).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active: Option<bool>,
-    /// Binds the key to a user (whose authorization it then carries). A change replaces the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Plans that would delete (or replace) this key are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `access_keys:`.
+    pub struct AccessKeyConfig {
+        /// Unique in the configuration; the key's address is `access_key.<name>`.
+        pub name: String,
+        ;
+        pub description: String,
+        /// Project roles (declared under `roles:`, or built in).
+        pub roles: Vec<String>,
+        /// Roles in tenants of this configuration: `[{tenant: <id>, roles: [...]}]`.
+        pub tenant_roles: Vec<KeyTenantConfig>,
+        /// `never`, or an RFC 3339 date-time (`2027-01-31T00:00:00Z`) or date (`2027-01-31`,
+        /// midnight UTC). A change replaces the key.
+        pub expires: String,
+        /// IP addresses and CIDR ranges the key may be used from.
+        pub permitted_ips: Vec<String>,
+        /// Claims added to the key's JWTs.
+        pub custom_claims: BTreeMap<String, Value>,
+        /// `false` deactivates the key (it stays, and can be activated again).
+        pub active: bool,
+        /// Binds the key to a user (whose authorization it then carries). A change replaces the key.
+        pub user_id: String,
+    }
+    protect = " Plans that would delete (or replace) this key are errors.";
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -186,3 +186,46 @@ pub fn desired(
         ignore_changes.to_vec(),
     )
 }
+
+/// Declares a config struct (an entry, or a block of one) whose fields after `;` are optional:
+/// absent in the config means unmanaged, and export leaves out what is absent. Each such field
+/// carries the same serde attributes, and each entry ends with `protect` (its doc given) and
+/// `ignore_changes`; this says both once for every kind.
+macro_rules! config_struct {
+    (
+        $(#[$meta:meta])* pub struct $name:ident {
+            $( $(#[$rmeta:meta])* pub $rfield:ident : $rty:ty, )*
+            ;
+            $( $(#[$ometa:meta])* pub $ofield:ident : $oty:ty, )*
+        }
+        $( protect = $protect:literal; )?
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Default,
+            PartialEq,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            ::schemars::JsonSchema,
+        )]
+        #[serde(deny_unknown_fields)] pub struct $name {
+            $( $(#[$rmeta])* pub $rfield: $rty, )*
+            $(
+                $(#[$ometa])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $ofield: Option<$oty>,
+            )*
+            $(
+                #[doc = $protect]
+                #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+                pub protect: bool,
+                /// Fields left to others: never diffed or written.
+                #[serde(default, skip_serializing_if = "Vec::is_empty")]
+                pub ignore_changes: Vec<String>,
+            )?
+        }
+    };
+}
+pub(crate) use config_struct;

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::entries::{self, UniqueField};
+use super::entries::{self, config_struct, UniqueField};
 use super::fields;
 use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints;
@@ -44,30 +44,23 @@ const NAME: UniqueField = UniqueField::name(
     Some("list names are unique in a project"),
 );
 
-/// One entry of `lists:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListConfig {
-    /// Unique in the project; the list's address is `list.<name>`.
-    pub name: String,
-    /// `ips` (addresses and CIDR ranges) or `texts`.
-    #[serde(rename = "type")]
-    pub list_type: ListType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The list's items, compared as a set; absent (and no `file`) leaves them unmanaged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<String>>,
-    /// Instead of `items`: a text file of items, one per line, relative to the configuration
-    /// file; blank lines and lines starting with `#` are ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// Plans that would delete this list are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `lists:`.
+    pub struct ListConfig {
+        /// Unique in the project; the list's address is `list.<name>`.
+        pub name: String,
+        /// `ips` (addresses and CIDR ranges) or `texts`.
+        #[serde(rename = "type")]
+        pub list_type: ListType,
+        ;
+        pub description: String,
+        /// The list's items, compared as a set; absent (and no `file`) leaves them unmanaged.
+        pub items: Vec<String>,
+        /// Instead of `items`: a text file of items, one per line, relative to the configuration
+        /// file; blank lines and lines starting with `#` are ignored.
+        pub file: String,
+    }
+    protect = " Plans that would delete this list are errors.";
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

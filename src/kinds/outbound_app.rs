@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::entries::{self, UniqueField};
+use super::entries::{self, config_struct, UniqueField};
 use super::fields;
 use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
@@ -107,62 +107,41 @@ const URL_FIELDS: [&str; 5] = [
     "default_redirect_url",
 ];
 
-/// One entry of `outbound_apps:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutboundAppConfig {
-    /// Chosen by you, unique in the project; the app's address is `outbound_app.<id>`.
-    pub id: String,
-    /// Unique in the project.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// A logo URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo: Option<String>,
-    /// The Descope template the app was made from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Write-only: `${secret:VAR}`. Descope never returns it; a plan compares it with what the
-    /// last apply sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_url: Option<String>,
-    /// Extra query parameters of the authorization request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_url_params: Option<Vec<UrlParamConfig>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_url: Option<String>,
-    /// Extra parameters of the token request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_url_params: Option<Vec<UrlParamConfig>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_url: Option<String>,
-    /// Compared as a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_scopes: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_redirect_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_domain: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pkce: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_type: Option<AccessTypeConfig>,
-    /// OAuth `prompt` values, compared as a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<Vec<PromptConfig>>,
-    /// Plans that would delete this app are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `outbound_apps:`.
+    pub struct OutboundAppConfig {
+        /// Chosen by you, unique in the project; the app's address is `outbound_app.<id>`.
+        pub id: String,
+        /// Unique in the project.
+        pub name: String,
+        ;
+        pub description: String,
+        /// A logo URL.
+        pub logo: String,
+        /// The Descope template the app was made from.
+        pub template_id: String,
+        pub client_id: String,
+        /// Write-only: `${secret:VAR}`. Descope never returns it; a plan compares it with what the
+        /// last apply sent.
+        pub client_secret: String,
+        pub discovery_url: String,
+        pub authorization_url: String,
+        /// Extra query parameters of the authorization request.
+        pub authorization_url_params: Vec<UrlParamConfig>,
+        pub token_url: String,
+        /// Extra parameters of the token request.
+        pub token_url_params: Vec<UrlParamConfig>,
+        pub revocation_url: String,
+        /// Compared as a set.
+        pub default_scopes: Vec<String>,
+        pub default_redirect_url: String,
+        pub callback_domain: String,
+        pub pkce: bool,
+        pub access_type: AccessTypeConfig,
+        /// OAuth `prompt` values, compared as a set.
+        pub prompt: Vec<PromptConfig>,
+    }
+    protect = " Plans that would delete this app are errors.";
 }
 
 /// A URL parameter, `{name, value}` (what PY sends; docs/descope-api.md §19).

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::entries::{self, UniqueField};
+use super::entries::{self, config_struct, UniqueField};
 use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
@@ -311,103 +311,69 @@ const NAME: UniqueField = UniqueField::name(
     Some("Descope requires SSO application names to be unique"),
 );
 
-/// One entry of `sso_apps:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoAppConfig {
-    /// The app's id in Descope, chosen here; the address is `sso_app.<id>`.
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo: Option<String>,
-    /// Per-app custom attribute values, by attribute name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login_page_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_authentication: Option<bool>,
-    /// An OIDC application (exactly one of `oidc` and `saml`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<SsoAppOidcConfig>,
-    /// A SAML application (exactly one of `oidc` and `saml`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub saml: Option<SsoAppSamlConfig>,
-    /// Plans that would delete this app are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `sso_apps:`.
+    pub struct SsoAppConfig {
+        /// The app's id in Descope, chosen here; the address is `sso_app.<id>`.
+        pub id: String,
+        pub name: String,
+        ;
+        pub description: String,
+        pub enabled: bool,
+        pub logo: String,
+        /// Per-app custom attribute values, by attribute name.
+        pub custom_attributes: Map<String, Value>,
+        pub login_page_url: String,
+        pub force_authentication: bool,
+        /// An OIDC application (exactly one of `oidc` and `saml`).
+        pub oidc: SsoAppOidcConfig,
+        /// A SAML application (exactly one of `oidc` and `saml`).
+        pub saml: SsoAppSamlConfig,
+    }
+    protect = " Plans that would delete this app are errors.";
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoAppOidcConfig {
-    /// Set only at creation (importing an existing OIDC client); a change is a replace.
-    /// Absent: Descope computes one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// `confidential` or `public`; empty keeps Descope's legacy behaviour.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approved_redirect_urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_pkce: Option<bool>,
-    /// `projectId`, `clientId`, or empty (both).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_audience: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub back_channel_logout_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_code_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_credentials_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwt_bearer_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_code_disabled: Option<bool>,
+config_struct! {
+    pub struct SsoAppOidcConfig {
+        ;
+        /// Set only at creation (importing an existing OIDC client); a change is a replace.
+        /// Absent: Descope computes one.
+        pub client_id: String,
+        /// `confidential` or `public`; empty keeps Descope's legacy behaviour.
+        pub client_type: String,
+        pub approved_redirect_urls: Vec<String>,
+        pub force_pkce: bool,
+        /// `projectId`, `clientId`, or empty (both).
+        pub default_audience: String,
+        pub back_channel_logout_url: String,
+        pub authorization_code_disabled: bool,
+        pub client_credentials_disabled: bool,
+        pub refresh_token_disabled: bool,
+        pub jwt_bearer_disabled: bool,
+        pub device_code_disabled: bool,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoAppSamlConfig {
-    /// Read the service provider's settings from `metadata_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_metadata_info: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acs_url: Option<String>,
-    /// The service provider's certificate (PEM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<Vec<SsoAppAttribute>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups_mapping: Option<Vec<SsoAppGroup>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acs_allowed_callbacks: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_name_id_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_name_id_format: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_relay_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logout_redirect_url: Option<String>,
-    /// `sha256`, or empty for Descope's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_signature_algorithm: Option<String>,
+config_struct! {
+    pub struct SsoAppSamlConfig {
+        ;
+        /// Read the service provider's settings from `metadata_url`.
+        pub use_metadata_info: bool,
+        pub metadata_url: String,
+        pub entity_id: String,
+        pub acs_url: String,
+        /// The service provider's certificate (PEM).
+        pub certificate: String,
+        pub attribute_mapping: Vec<SsoAppAttribute>,
+        pub groups_mapping: Vec<SsoAppGroup>,
+        pub acs_allowed_callbacks: Vec<String>,
+        pub subject_name_id_type: String,
+        pub subject_name_id_format: String,
+        pub default_relay_state: String,
+        pub logout_redirect_url: String,
+        /// `sha256`, or empty for Descope's default.
+        pub default_signature_algorithm: String,
+    }
 }
 
 /// A SAML attribute: the assertion attribute `name` carries the Descope `value`.

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::entries::{self, UniqueField};
+use super::entries::{self, config_struct, UniqueField};
 use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
@@ -95,39 +95,26 @@ const NAME: UniqueField = UniqueField::name(
     Some("Descope requires third-party application names to be unique"),
 );
 
-/// One entry of `third_party_apps:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ThirdPartyAppConfig {
-    /// Unique in the project; the app's address is `third_party_app.<name>`.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login_page_url: Option<String>,
-    /// Compared as a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approved_callback_urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions_scopes: Option<Vec<ThirdPartyAppScope>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes_scopes: Option<Vec<ThirdPartyAppScope>>,
-    /// Per-app custom attribute values, by attribute name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_pkce: Option<bool>,
-    /// `projectId`, `clientId`, or empty (both).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_audience: Option<String>,
-    /// Plans that would delete this app are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `third_party_apps:`.
+    pub struct ThirdPartyAppConfig {
+        /// Unique in the project; the app's address is `third_party_app.<name>`.
+        pub name: String,
+        ;
+        pub description: String,
+        pub logo: String,
+        pub login_page_url: String,
+        /// Compared as a set.
+        pub approved_callback_urls: Vec<String>,
+        pub permissions_scopes: Vec<ThirdPartyAppScope>,
+        pub attributes_scopes: Vec<ThirdPartyAppScope>,
+        /// Per-app custom attribute values, by attribute name.
+        pub custom_attributes: Map<String, Value>,
+        pub force_pkce: bool,
+        /// `projectId`, `clientId`, or empty (both).
+        pub default_audience: String,
+    }
+    protect = " Plans that would delete this app are errors.";
 }
 
 /// A scope the app may request: `values` are what it grants (Descope's console offers role
