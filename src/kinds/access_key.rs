@@ -32,7 +32,6 @@ use crate::api::{endpoints, ApiError};
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
-use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
@@ -44,7 +43,8 @@ pub struct AccessKeyKind;
 
 pub const KIND: Kind = Kind::named("access_key");
 
-const NAME: UniqueField = UniqueField::name(
+const NAME: UniqueField<AccessKeyConfig> = UniqueField::name(
+    |c| &c.name,
     "an access key needs a name",
     "access key `{}` is declared twice",
     Some("the configuration names access keys by name: one entry per name"),
@@ -314,13 +314,6 @@ impl ResourceKind for AccessKeyKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        let project_roles: BTreeSet<String> = cx
-            .config
-            .roles
-            .iter()
-            .filter(|r| r.tenant.is_none())
-            .map(|r| r.name.clone())
-            .collect();
         let tenant_roles: BTreeSet<(String, String)> = cx
             .config
             .roles
@@ -328,10 +321,9 @@ impl ResourceKind for AccessKeyKind {
             .filter_map(|r| Some((r.tenant.clone()?, r.name.clone())))
             .collect();
         let tenants: BTreeSet<String> = cx.config.tenants.iter().map(|t| t.id.clone()).collect();
-        let project_role = |r: &str| project_roles.contains(r) || is_builtin_role(r);
-        let mut seen = BTreeSet::new();
-        for (at, k) in entries::checked::<AccessKeyConfig>(cx, &SECTION) {
-            NAME.check(cx, &mut seen, &at, &k.name);
+        let config = cx.config;
+        let project_role = |r: &str| fields::is_project_role(config, r);
+        for (at, k) in entries::checked(cx, &SECTION, &[NAME]) {
             for (j, r) in k.roles.iter().flatten().enumerate() {
                 if !project_role(r) {
                     cx.problem(

@@ -10,12 +10,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{LiveRead, ReadScope, Spec};
-use crate::api::{ApiError, ApiRequest};
+use super::Spec;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind, SectionValue, Sections};
-use crate::model::{Address, Kind};
+use crate::model::Address;
 use crate::resource::DesiredResource;
 
 /// Each entry of `section` on its own, its pointer naming its index.
@@ -36,11 +35,13 @@ pub fn entries(sections: &Sections, section: &ConfigSection) -> Vec<SectionValue
         .collect()
 }
 
-/// `validate`'s view: a section that is not a list is a problem, and each entry that decodes
-/// comes back with its pointer (entries that do not decode are already reported).
+/// `validate`'s view: a section that is not a list is a problem, each `unique` field of
+/// each entry is checked, and each entry that decodes comes back with its pointer (entries
+/// that do not decode are already reported).
 pub fn checked<T: DeserializeOwned>(
     cx: &mut ConfigCheck<'_>,
     section: &ConfigSection,
+    unique: &[UniqueField<T>],
 ) -> Vec<(String, T)> {
     for v in cx.config.sections.of(section).cloned().collect::<Vec<_>>() {
         if !v.value.is_array() {
@@ -52,10 +53,17 @@ pub fn checked<T: DeserializeOwned>(
             );
         }
     }
-    entries(&cx.config.sections, section)
+    let decoded: Vec<(String, T)> = entries(&cx.config.sections, section)
         .into_iter()
         .filter_map(|v| Some((v.pointer.clone(), cx.decode::<T>(&v)?)))
-        .collect()
+        .collect();
+    for u in unique {
+        let mut seen = BTreeSet::new();
+        for (at, entry) in &decoded {
+            u.check(cx, &mut seen, at, (u.value)(entry));
+        }
+    }
+    decoded
 }
 
 /// The plan's view: every entry that decodes, with its pointer (validation has reported the
@@ -72,17 +80,19 @@ pub fn decoded<T: DeserializeOwned>(
 
 /// A field every entry must give, usable and unique among the entries (a name, an id), with
 /// what each kind says when it is not.
-pub struct UniqueField<'a> {
+pub struct UniqueField<T: 'static> {
+    /// The field's value in an entry.
+    pub value: fn(&T) -> &str,
     /// The field, under the entry's pointer; `id` duplicates are reported as such.
-    pub field: &'a str,
+    pub field: &'static str,
     /// Whether a value can stand (an id is part of an address).
     pub usable: fn(&str) -> bool,
     /// Said when it cannot: `{}` stands for the value.
-    pub unusable: &'a str,
-    pub unusable_hint: Option<&'a str>,
+    pub unusable: &'static str,
+    pub unusable_hint: Option<&'static str>,
     /// Said when the value is taken: `{}` stands for it.
-    pub twice: &'a str,
-    pub twice_hint: Option<&'a str>,
+    pub twice: &'static str,
+    pub twice_hint: Option<&'static str>,
 }
 
 /// A name is usable when it is not blank.
@@ -90,10 +100,16 @@ pub fn not_blank(value: &str) -> bool {
     !value.trim().is_empty()
 }
 
-impl<'a> UniqueField<'a> {
+impl<T> UniqueField<T> {
     /// A `name` that must not be blank.
-    pub const fn name(blank: &'a str, twice: &'a str, twice_hint: Option<&'a str>) -> Self {
+    pub const fn name(
+        value: fn(&T) -> &str,
+        blank: &'static str,
+        twice: &'static str,
+        twice_hint: Option<&'static str>,
+    ) -> Self {
         UniqueField {
+            value,
             field: "name",
             usable: not_blank,
             unusable: blank,
@@ -104,13 +120,7 @@ impl<'a> UniqueField<'a> {
     }
 
     /// Checks `value` of the entry at `at` against the ones `seen` so far.
-    pub fn check(
-        &self,
-        cx: &mut ConfigCheck<'_>,
-        seen: &mut BTreeSet<String>,
-        at: &str,
-        value: &str,
-    ) {
+    fn check(&self, cx: &mut ConfigCheck<'_>, seen: &mut BTreeSet<String>, at: &str, value: &str) {
         let pointer = format!("{at}/{}", self.field);
         let hint = |h: Option<&str>| h.map(str::to_string);
         if !(self.usable)(value) {
@@ -149,24 +159,6 @@ pub fn export_section(out: &mut Exported, section: &ConfigSection, entries: Vec<
             .sections
             .push(section, None, Value::Array(entries));
     }
-}
-
-/// A list call read only when the scope names `kind`, its array `field` kept in the snapshot
-/// as `key`: for answers whose array key other calls use too (`apps`).
-pub async fn read_named_list_as(
-    kind: Kind,
-    io: LiveRead<'_>,
-    scope: &ReadScope,
-    request: fn() -> ApiRequest,
-    field: &str,
-    key: &str,
-) -> Result<(), ApiError> {
-    if !scope.names_kind(kind) {
-        return Ok(());
-    }
-    io.snapshot
-        .read_list_as(io.gateway, request(), field, key)
-        .await
 }
 
 /// An entry's desired resource: entries state what they need through `references` (none is

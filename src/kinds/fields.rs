@@ -79,3 +79,13 @@ pub fn put<T: Serialize>(m: &mut Fields, name: &'static str, value: &Option<T>) 
         m.insert(name, v);
     }
 }
+
+/// Whether `role` may stand where a project role is named: a project role (not a tenant's)
+/// the configuration declares, or a built-in one.
+pub fn is_project_role(config: &crate::config::Config, role: &str) -> bool {
+    crate::model::builtin::is_builtin_role(role)
+        || config
+            .roles
+            .iter()
+            .any(|r| r.tenant.is_none() && r.name == role)
+}

@@ -38,7 +38,8 @@ const SECTION: ConfigSection = ConfigSection {
 
 const LIST: &str = "lists";
 
-const NAME: UniqueField = UniqueField::name(
+const NAME: UniqueField<ListConfig> = UniqueField::name(
+    |c| &c.name,
     "a list needs a name",
     "list `{}` is declared twice",
     Some("list names are unique in a project"),
@@ -139,9 +140,7 @@ impl ResourceKind for ListKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        let mut seen = std::collections::BTreeSet::new();
-        for (at, l) in entries::checked::<ListConfig>(cx, &SECTION) {
-            NAME.check(cx, &mut seen, &at, &l.name);
+        for (at, l) in entries::checked(cx, &SECTION, &[NAME]) {
             if let Some(rel) = &l.file {
                 let pointer = format!("{at}/file");
                 if l.items.is_some() {

@@ -6,21 +6,20 @@
 //! `client_secret: ${secret:VAR}`, compared with what the last apply sent
 //! (`src/resource/write_only.rs`), never read back, exported as a placeholder.
 
-use std::collections::BTreeSet;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::entries::{self, config_struct, UniqueField};
 use super::fields;
-use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::{
+    Fields, KeyedCalls, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
+};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape, escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
-use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput, SecretField};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, LiveResource};
@@ -29,6 +28,12 @@ use crate::secret::{Secret, SecretRef};
 pub struct OutboundAppKind;
 
 pub const KIND: Kind = Kind::named("outbound_app");
+
+const CALLS: KeyedCalls = KeyedCalls {
+    create: endpoints::outbound_app_create,
+    update: endpoints::outbound_app_update,
+    delete: endpoints::outbound_app_delete,
+};
 
 const INFO: KindInfo = KindInfo::new(KIND, "Outbound applications", FIELD_NAMES);
 
@@ -43,7 +48,15 @@ const SECTION: ConfigSection = ConfigSection {
 /// The snapshot list (not `apps`: third-party applications answer under that key too).
 const LIST: &str = "outbound_apps";
 
-const ID: UniqueField = UniqueField {
+const NAME: UniqueField<OutboundAppConfig> = UniqueField::name(
+    |c| &c.name,
+    "an outbound application needs a name",
+    "two outbound applications are named `{}`",
+    Some("outbound application names are unique in a project"),
+);
+
+const ID: UniqueField<OutboundAppConfig> = UniqueField {
+    value: |c| &c.id,
     field: "id",
     usable: |id| !id.trim().is_empty() && !id.contains('/'),
     unusable: "an outbound application needs an id without `/`",
@@ -51,12 +64,6 @@ const ID: UniqueField = UniqueField {
     twice: "outbound application `{}` is declared twice",
     twice_hint: None,
 };
-
-const NAME: UniqueField = UniqueField::name(
-    "an outbound application needs a name",
-    "two outbound applications are named `{}`",
-    Some("outbound application names are unique in a project"),
-);
 
 /// Config name and wire key of every managed field but `name` and the secret.
 const FIELDS: [(&str, &str); 16] = [
@@ -296,6 +303,16 @@ fn secret_pointer(pointer: &str) -> Option<usize> {
     }
 }
 
+/// The apps list, read whether or not the snapshot has it.
+async fn read_apps(io: LiveRead<'_>) -> Result<(), crate::api::ApiError> {
+    let apps = io
+        .gateway
+        .read_list(endpoints::outbound_apps_load_all(), "apps")
+        .await?;
+    io.snapshot.put_list(LIST, apps);
+    Ok(())
+}
+
 impl ResourceKind for OutboundAppKind {
     fn info(&self) -> &'static KindInfo {
         &INFO
@@ -305,12 +322,21 @@ impl ResourceKind for OutboundAppKind {
         &[SECTION]
     }
 
+    fn accepts_secret_at(&self, config_pointer: &str) -> bool {
+        secret_pointer(config_pointer).is_some()
+    }
+
+    fn write_only_fields(&self) -> &'static [&'static str] {
+        &["/client_secret"]
+    }
+
+    /// The secret sits flat in a create and inside `app` in an update.
+    fn secret_body_pointer(&self, attribute: &str) -> Option<String> {
+        matches!(attribute, "clientSecret" | "app/clientSecret").then(|| format!("/{attribute}"))
+    }
+
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        let mut ids = BTreeSet::new();
-        let mut names = BTreeSet::new();
-        for (at, a) in entries::checked::<OutboundAppConfig>(cx, &SECTION) {
-            ID.check(cx, &mut ids, &at, &a.id);
-            NAME.check(cx, &mut names, &at, &a.name);
+        for (at, a) in entries::checked(cx, &SECTION, &[ID, NAME]) {
             let value = serde_json::to_value(&a).unwrap_or_default();
             for field in URL_FIELDS {
                 if let Some(url) = value.get(field).and_then(Value::as_str) {
@@ -331,19 +357,6 @@ impl ResourceKind for OutboundAppKind {
                 "an outbound application",
             );
         }
-    }
-
-    fn accepts_secret_at(&self, config_pointer: &str) -> bool {
-        secret_pointer(config_pointer).is_some()
-    }
-
-    fn write_only_fields(&self) -> &'static [&'static str] {
-        &["/client_secret"]
-    }
-
-    /// The secret sits flat in a create and inside `app` in an update.
-    fn secret_body_pointer(&self, attribute: &str) -> Option<String> {
-        matches!(attribute, "clientSecret" | "app/clientSecret").then(|| format!("/{attribute}"))
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
@@ -389,12 +402,7 @@ impl ResourceKind for OutboundAppKind {
             if !scope.names_kind(KIND) || io.snapshot.has_list(LIST) {
                 return Ok(());
             }
-            let apps = io
-                .gateway
-                .read_list(endpoints::outbound_apps_load_all(), "apps")
-                .await?;
-            io.snapshot.put_list(LIST, apps);
-            Ok(())
+            read_apps(io).await
         })
     }
 
@@ -402,15 +410,9 @@ impl ResourceKind for OutboundAppKind {
         usize::from(scope.names_kind(KIND))
     }
 
+    /// After a write the list is read afresh, whatever the snapshot already holds.
     fn read_one<'a>(&'a self, io: LiveRead<'a>, _: &'a Address) -> ReadFuture<'a> {
-        Box::pin(async move {
-            let apps = io
-                .gateway
-                .read_list(endpoints::outbound_apps_load_all(), "apps")
-                .await?;
-            io.snapshot.put_list(LIST, apps);
-            Ok(())
-        })
+        Box::pin(read_apps(io))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -440,16 +442,8 @@ impl ResourceKind for OutboundAppKind {
         Value::Object(body)
     }
 
-    fn create_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::outbound_app_create(body.clone()))
-    }
-
-    fn update_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::outbound_app_update(body.clone()))
-    }
-
-    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
-        Op::single(endpoints::outbound_app_delete(address.key()))
+    fn keyed_calls(&self) -> Option<&'static KeyedCalls> {
+        Some(&CALLS)
     }
 
     fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {

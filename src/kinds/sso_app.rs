@@ -17,17 +17,13 @@ use serde_json::{json, Map, Value};
 
 use super::entries::{self, config_struct, UniqueField};
 use super::fields;
-use super::{
-    Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
-    ResourceKind, Spec,
-};
+use super::{Fields, KeyedCalls, KindInfo, ListCall, LiveContext, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
-use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, LiveResource};
@@ -247,6 +243,12 @@ const FIELDS: &[FieldDef] = &[
 /// them (kept as read, so a full-override update does not clear them).
 const CARRIED_OIDC: &[&str] = &["jwtBearerSettings"];
 
+const CALLS: KeyedCalls = KeyedCalls {
+    create: endpoints::sso_app_create,
+    update: endpoints::sso_app_update,
+    delete: endpoints::sso_app_delete,
+};
+
 const INFO: KindInfo = KindInfo::new(
     KIND,
     "SSO applications",
@@ -296,7 +298,8 @@ const SECTION: ConfigSection = ConfigSection {
 /// application calls share).
 const LIST: &str = "sso_apps";
 
-const ID: UniqueField = UniqueField {
+const ID: UniqueField<SsoAppConfig> = UniqueField {
+    value: |c| &c.id,
     field: "id",
     usable: |id| !id.trim().is_empty() && !id.contains(char::is_whitespace) && !id.contains('/'),
     unusable: "`{}` is not a usable SSO application id",
@@ -305,7 +308,8 @@ const ID: UniqueField = UniqueField {
     twice_hint: None,
 };
 
-const NAME: UniqueField = UniqueField::name(
+const NAME: UniqueField<SsoAppConfig> = UniqueField::name(
+    |c| &c.name,
     "an SSO application needs a name",
     "two SSO applications are named `{}`",
     Some("Descope requires SSO application names to be unique"),
@@ -596,18 +600,7 @@ impl ResourceKind for SsoAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        let project_roles: Vec<String> = cx
-            .config
-            .roles
-            .iter()
-            .filter(|r| r.tenant.is_none())
-            .map(|r| r.name.clone())
-            .collect();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut names = std::collections::BTreeSet::new();
-        for (at, a) in entries::checked::<SsoAppConfig>(cx, &SECTION) {
-            ID.check(cx, &mut ids, &at, &a.id);
-            NAME.check(cx, &mut names, &at, &a.name);
+        for (at, a) in entries::checked(cx, &SECTION, &[ID, NAME]) {
             match (&a.oidc, &a.saml) {
                 (Some(_), Some(_)) => cx.problem(
                     &format!("{at}/saml"),
@@ -651,7 +644,7 @@ impl ResourceKind for SsoAppKind {
                 }
                 for (g, group) in s.groups_mapping.iter().flatten().enumerate() {
                     for (r, role) in group.roles.iter().enumerate() {
-                        if !project_roles.contains(role) && !is_builtin_role(role) {
+                        if !fields::is_project_role(cx.config, role) {
                             cx.problem(
                                 &format!("{at}/saml/groups_mapping/{g}/roles/{r}"),
                                 DiagnosticKind::UnknownRole,
@@ -740,11 +733,8 @@ impl ResourceKind for SsoAppKind {
         })
     }
 
-    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        let request = endpoints::sso_app_load_all;
-        Box::pin(entries::read_named_list_as(
-            KIND, io, scope, request, "apps", LIST,
-        ))
+    fn list_answer_key(&self) -> Option<&'static str> {
+        Some("apps")
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -817,16 +807,8 @@ impl ResourceKind for SsoAppKind {
         Value::Object(m)
     }
 
-    fn create_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::sso_app_create(body.clone()))
-    }
-
-    fn update_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::sso_app_update(body.clone()))
-    }
-
-    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
-        Op::single(endpoints::sso_app_delete(address.key()))
+    fn keyed_calls(&self) -> Option<&'static KeyedCalls> {
+        Some(&CALLS)
     }
 
     fn created_note(&self, address: &Address) -> Option<String> {

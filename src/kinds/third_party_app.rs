@@ -17,9 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::entries::{self, config_struct, UniqueField};
 use super::fields;
-use super::{
-    Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
-};
+use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::Exported;
@@ -89,7 +87,8 @@ const SECTION: ConfigSection = ConfigSection {
 /// application calls share).
 const LIST: &str = "third_party_apps";
 
-const NAME: UniqueField = UniqueField::name(
+const NAME: UniqueField<ThirdPartyAppConfig> = UniqueField::name(
+    |c| &c.name,
     "a third-party application needs a name",
     "third-party application `{}` is declared twice",
     Some("Descope requires third-party application names to be unique"),
@@ -207,9 +206,7 @@ impl ResourceKind for ThirdPartyAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        let mut seen = std::collections::BTreeSet::new();
-        for (at, a) in entries::checked::<ThirdPartyAppConfig>(cx, &SECTION) {
-            NAME.check(cx, &mut seen, &at, &a.name);
+        for (at, a) in entries::checked(cx, &SECTION, &[NAME]) {
             if let Some(aud) = &a.default_audience {
                 if !["", "projectId", "clientId"].contains(&aud.as_str()) {
                     cx.problem(
@@ -254,11 +251,8 @@ impl ResourceKind for ThirdPartyAppKind {
         })
     }
 
-    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        let request = endpoints::third_party_app_load_all;
-        Box::pin(entries::read_named_list_as(
-            KIND, io, scope, request, "apps", LIST,
-        ))
+    fn list_answer_key(&self) -> Option<&'static str> {
+        Some("apps")
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
