@@ -18,7 +18,7 @@ use crate::model::Address;
 use crate::resource::DesiredResource;
 
 /// Each entry of `section` on its own, its pointer naming its index.
-pub fn entries(sections: &Sections, section: &ConfigSection) -> Vec<SectionValue> {
+fn entries(sections: &Sections, section: &ConfigSection) -> Vec<SectionValue> {
     sections
         .of(section)
         .flat_map(|v| {

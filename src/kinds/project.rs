@@ -57,12 +57,8 @@ pub struct ProjectSpec {
 impl Spec for ProjectSpec {
     fn fields(&self) -> Fields {
         let mut m = Fields::new();
-        if let Some(n) = &self.name {
-            m.insert("name", Value::from(n.clone()));
-        }
-        if let Some(t) = &self.tags {
-            m.insert("tags", json!(t));
-        }
+        super::fields::put(&mut m, "name", &self.name);
+        super::fields::put(&mut m, "tags", &self.tags);
         m
     }
 }
