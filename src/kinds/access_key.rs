@@ -21,6 +21,8 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::entries::{self, config_struct, UniqueField};
+use super::fields;
 use super::{
     Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
     ResourceKind, Spec,
@@ -28,21 +30,25 @@ use super::{
 use crate::api::gateway::{Gateway, NoCheck, WriteOutcome};
 use crate::api::{endpoints, ApiError};
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape, escape_value, Exported};
+use crate::config::exported::{escape, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
-use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
 use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
 use crate::secret::Secret;
-// The emulator crate holds Descope's rule for IPs and ranges; one check serves both sides.
-use descope_emulator::valid_ip_or_cidr;
 
 pub struct AccessKeyKind;
 
 pub const KIND: Kind = Kind::named("access_key");
+
+const NAME: UniqueField<AccessKeyConfig> = UniqueField::name(
+    |c| &c.name,
+    "an access key needs a name",
+    "access key `{}` is declared twice",
+    Some("the configuration names access keys by name: one entry per name"),
+);
 
 const INFO: KindInfo = KindInfo::new(
     KIND,
@@ -73,42 +79,30 @@ const KEYS: &str = "keys";
 /// Where the create's answer carries the cleartext (docs/descope-api.md §17).
 const CLEARTEXT: &str = "/cleartext";
 
-/// One entry of `access_keys:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccessKeyConfig {
-    /// Unique in the configuration; the key's address is `access_key.<name>`.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Project roles (declared under `roles:`, or built in).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
-    /// Roles in tenants of this configuration: `[{tenant: <id>, roles: [...]}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_roles: Option<Vec<KeyTenantConfig>>,
-    /// `never`, or an RFC 3339 date-time (`2027-01-31T00:00:00Z`) or date (`2027-01-31`,
-    /// midnight UTC). A change replaces the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
-    /// IP addresses and CIDR ranges the key may be used from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permitted_ips: Option<Vec<String>>,
-    /// Claims added to the key's JWTs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_claims: Option<BTreeMap<String, Value>>,
-    /// `false` deactivates the key (it stays, and can be activated again).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active: Option<bool>,
-    /// Binds the key to a user (whose authorization it then carries). A change replaces the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Plans that would delete (or replace) this key are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `access_keys:`.
+    pub struct AccessKeyConfig {
+        /// Unique in the configuration; the key's address is `access_key.<name>`.
+        pub name: String,
+        ;
+        pub description: String,
+        /// Project roles (declared under `roles:`, or built in).
+        pub roles: Vec<String>,
+        /// Roles in tenants of this configuration: `[{tenant: <id>, roles: [...]}]`.
+        pub tenant_roles: Vec<KeyTenantConfig>,
+        /// `never`, or an RFC 3339 date-time (`2027-01-31T00:00:00Z`) or date (`2027-01-31`,
+        /// midnight UTC). A change replaces the key.
+        pub expires: String,
+        /// IP addresses and CIDR ranges the key may be used from.
+        pub permitted_ips: Vec<String>,
+        /// Claims added to the key's JWTs.
+        pub custom_claims: BTreeMap<String, Value>,
+        /// `false` deactivates the key (it stays, and can be activated again).
+        pub active: bool,
+        /// Binds the key to a user (whose authorization it then carries). A change replaces the key.
+        pub user_id: String,
+    }
+    protect = " Plans that would delete (or replace) this key are errors.";
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -228,24 +222,6 @@ fn parse_expires(s: &str) -> Result<i64, String> {
     }
 }
 
-/// Each entry of `access_keys:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 /// Live keys that share a name: (name, their ids).
 fn duplicates(keys: &[Value]) -> BTreeMap<String, Vec<String>> {
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -338,23 +314,6 @@ impl ResourceKind for AccessKeyKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`access_keys` must be a list".into(),
-                    None,
-                );
-            }
-        }
-        let project_roles: BTreeSet<String> = cx
-            .config
-            .roles
-            .iter()
-            .filter(|r| r.tenant.is_none())
-            .map(|r| r.name.clone())
-            .collect();
         let tenant_roles: BTreeSet<(String, String)> = cx
             .config
             .roles
@@ -362,28 +321,9 @@ impl ResourceKind for AccessKeyKind {
             .filter_map(|r| Some((r.tenant.clone()?, r.name.clone())))
             .collect();
         let tenants: BTreeSet<String> = cx.config.tenants.iter().map(|t| t.id.clone()).collect();
-        let project_role = |r: &str| project_roles.contains(r) || is_builtin_role(r);
-        let mut seen = BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(k) = cx.decode::<AccessKeyConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if k.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "an access key needs a name".into(),
-                    None,
-                );
-            } else if !seen.insert(k.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("access key `{}` is declared twice", k.name),
-                    Some("the configuration names access keys by name: one entry per name".into()),
-                );
-            }
+        let config = cx.config;
+        let project_role = |r: &str| fields::is_project_role(config, r);
+        for (at, k) in entries::checked(cx, &SECTION, &[NAME]) {
             for (j, r) in k.roles.iter().flatten().enumerate() {
                 if !project_role(r) {
                     cx.problem(
@@ -429,25 +369,14 @@ impl ResourceKind for AccessKeyKind {
                     );
                 }
             }
-            for (j, ip) in k.permitted_ips.iter().flatten().enumerate() {
-                if !valid_ip_or_cidr(ip) {
-                    cx.problem(
-                        &format!("{at}/permitted_ips/{j}"),
-                        DiagnosticKind::InvalidValue,
-                        format!("`{ip}` is not an IP address or CIDR range"),
-                        Some("e.g. `10.0.0.1`, `10.0.0.0/8` or `2001:db8::/32`".into()),
-                    );
-                }
-            }
+            let ips = k.permitted_ips.iter().flatten();
+            fields::check_ips(cx, &format!("{at}/permitted_ips"), ips);
             cx.ignore_changes(&at, &k.ignore_changes, INFO.managed_fields, "an access key");
         }
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(k) = serde_json::from_value::<AccessKeyConfig>(v.value) else {
-                continue;
-            };
+        for (_, k) in entries::decoded::<AccessKeyConfig>(&input.config.sections, &SECTION) {
             let managed = |f: &str| !k.ignore_changes.iter().any(|x| x == f);
             let spec = AccessKeySpec {
                 name: k.name.clone(),
@@ -752,12 +681,10 @@ impl ResourceKind for AccessKeyKind {
                     user_id: k.user_id.clone().filter(|u| !u.is_empty()),
                     ..Default::default()
                 };
-                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+                entries::exported_entry(&c)
             })
             .collect();
-        if !keys.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(keys));
-        }
+        entries::export_section(out, &SECTION, keys);
     }
 }
 

@@ -9,11 +9,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::entries::{self, config_struct, UniqueField};
+use super::fields;
 use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints;
 // The emulator crate holds Descope's rule for list items; one check serves both sides.
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape, escape_value, Exported};
+use crate::config::exported::{escape, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
@@ -36,30 +38,30 @@ const SECTION: ConfigSection = ConfigSection {
 
 const LIST: &str = "lists";
 
-/// One entry of `lists:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListConfig {
-    /// Unique in the project; the list's address is `list.<name>`.
-    pub name: String,
-    /// `ips` (addresses and CIDR ranges) or `texts`.
-    #[serde(rename = "type")]
-    pub list_type: ListType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The list's items, compared as a set; absent (and no `file`) leaves them unmanaged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<String>>,
-    /// Instead of `items`: a text file of items, one per line, relative to the configuration
-    /// file; blank lines and lines starting with `#` are ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// Plans that would delete this list are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+const NAME: UniqueField<ListConfig> = UniqueField::name(
+    |c| &c.name,
+    "a list needs a name",
+    "list `{}` is declared twice",
+    Some("list names are unique in a project"),
+);
+
+config_struct! {
+    /// One entry of `lists:`.
+    pub struct ListConfig {
+        /// Unique in the project; the list's address is `list.<name>`.
+        pub name: String,
+        /// `ips` (addresses and CIDR ranges) or `texts`.
+        #[serde(rename = "type")]
+        pub list_type: ListType,
+        ;
+        pub description: String,
+        /// The list's items, compared as a set; absent (and no `file`) leaves them unmanaged.
+        pub items: Vec<String>,
+        /// Instead of `items`: a text file of items, one per line, relative to the configuration
+        /// file; blank lines and lines starting with `#` are ignored.
+        pub file: String,
+    }
+    protect = " Plans that would delete this list are errors.";
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -91,15 +93,9 @@ pub struct ListSpec {
 impl Spec for ListSpec {
     fn fields(&self) -> Fields {
         let mut m = Fields::new();
-        if let Some(t) = &self.list_type {
-            m.insert("type", Value::from(t.clone()));
-        }
-        if let Some(d) = &self.description {
-            m.insert("description", Value::from(d.clone()));
-        }
-        if let Some(i) = &self.items {
-            m.insert("items", json!(i));
-        }
+        fields::put(&mut m, "type", &self.list_type);
+        fields::put(&mut m, "description", &self.description);
+        fields::put(&mut m, "items", &self.items);
         m
     }
 }
@@ -134,24 +130,6 @@ fn read_item_file(
         .collect())
 }
 
-/// Each entry of `lists:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 impl ResourceKind for ListKind {
     fn info(&self) -> &'static KindInfo {
         &INFO
@@ -162,49 +140,18 @@ impl ResourceKind for ListKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`lists` must be a list".into(),
-                    None,
-                );
-            }
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(l) = cx.decode::<ListConfig>(&v) else {
-                continue;
-            };
-            {
-                let at = v.pointer.clone();
-                if l.name.trim().is_empty() {
+        for (at, l) in entries::checked(cx, &SECTION, &[NAME]) {
+            if let Some(rel) = &l.file {
+                let pointer = format!("{at}/file");
+                if l.items.is_some() {
                     cx.problem(
-                        &format!("{at}/name"),
-                        DiagnosticKind::InvalidName,
-                        "a list needs a name".into(),
-                        None,
-                    );
-                } else if !seen.insert(l.name.clone()) {
-                    cx.problem(
-                        &format!("{at}/name"),
-                        DiagnosticKind::DuplicateName,
-                        format!("list `{}` is declared twice", l.name),
-                        Some("list names are unique in a project".into()),
+                        &pointer,
+                        DiagnosticKind::InvalidValue,
+                        format!("list `{}` gives both `items` and `file`", l.name),
+                        Some("keep one: the items inline, or a file of them".into()),
                     );
                 }
-                if let Some(rel) = &l.file {
-                    let pointer = format!("{at}/file");
-                    if l.items.is_some() {
-                        cx.problem(
-                            &pointer,
-                            DiagnosticKind::InvalidValue,
-                            format!("list `{}` gives both `items` and `file`", l.name),
-                            Some("keep one: the items inline, or a file of them".into()),
-                        );
-                    }
-                    match read_item_file(cx.base_dir, rel) {
+                match read_item_file(cx.base_dir, rel) {
                         Err(message) => cx.problem(
                             &pointer,
                             DiagnosticKind::MissingFile,
@@ -218,6 +165,7 @@ impl ResourceKind for ListKind {
                             let path = cx.base_dir.join(rel);
                             for (line, column, item) in items {
                                 if !valid_ip_or_cidr(&item) {
+                                    let (message, hint) = fields::not_an_ip(&item);
                                     cx.problem_in_file(
                                         &pointer,
                                         crate::config::Location {
@@ -226,64 +174,50 @@ impl ResourceKind for ListKind {
                                             column,
                                         },
                                         DiagnosticKind::InvalidValue,
-                                        format!("`{item}` is not an IP address or CIDR range"),
-                                        Some("e.g. `10.0.0.1`, `10.0.0.0/8` or `2001:db8::/32`".into()),
+                                        message,
+                                        hint,
                                     );
                                 }
                             }
                         }
                         Ok(_) => {}
                     }
-                }
-                if l.list_type == ListType::Ips {
-                    for (j, item) in l.items.iter().flatten().enumerate() {
-                        if !valid_ip_or_cidr(item) {
-                            cx.problem(
-                                &format!("{at}/items/{j}"),
-                                DiagnosticKind::InvalidValue,
-                                format!("`{item}` is not an IP address or CIDR range"),
-                                Some("e.g. `10.0.0.1`, `10.0.0.0/8` or `2001:db8::/32`".into()),
-                            );
-                        }
-                    }
-                }
-                let allowed = INFO.managed_fields;
-                cx.ignore_changes(&at, &l.ignore_changes, allowed, "a list");
             }
+            if l.list_type == ListType::Ips {
+                fields::check_ips(cx, &format!("{at}/items"), l.items.iter().flatten());
+            }
+            let allowed = INFO.managed_fields;
+            cx.ignore_changes(&at, &l.ignore_changes, allowed, "a list");
         }
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            if let Ok(mut l) = serde_json::from_value::<ListConfig>(v.value) {
-                if let (None, Some(rel)) = (&l.items, &l.file) {
-                    match read_item_file(&input.config.base_dir, rel) {
-                        Ok(items) => l.items = Some(items.into_iter().map(|(_, _, i)| i).collect()),
-                        Err(e) => {
-                            errors.push(format!("list.{}: {e}", l.name));
-                            continue;
-                        }
+        for (_, mut l) in entries::decoded::<ListConfig>(&input.config.sections, &SECTION) {
+            if let (None, Some(rel)) = (&l.items, &l.file) {
+                match read_item_file(&input.config.base_dir, rel) {
+                    Ok(items) => l.items = Some(items.into_iter().map(|(_, _, i)| i).collect()),
+                    Err(e) => {
+                        errors.push(format!("list.{}: {e}", l.name));
+                        continue;
                     }
                 }
-                let managed = |f: &str| !l.ignore_changes.iter().any(|x| x == f);
-                out.insert(DesiredResource::new(
-                    Address::list(&l.name),
-                    ListSpec {
-                        name: l.name.clone(),
-                        list_type: managed("type").then(|| l.list_type.wire().to_string()),
-                        description: l.description.clone().filter(|_| managed("description")),
-                        items: l
-                            .items
-                            .clone()
-                            .filter(|_| managed("items"))
-                            .map(|i| sorted_set(i.into_iter().map(|s| s.trim().to_string()))),
-                    },
-                    vec![],
-                    l.protect,
-                    false,
-                    l.ignore_changes.clone(),
-                ));
             }
+            let managed = |f: &str| !l.ignore_changes.iter().any(|x| x == f);
+            out.insert(entries::desired(
+                Address::list(&l.name),
+                ListSpec {
+                    name: l.name.clone(),
+                    list_type: managed("type").then(|| l.list_type.wire().to_string()),
+                    description: l.description.clone().filter(|_| managed("description")),
+                    items: l
+                        .items
+                        .clone()
+                        .filter(|_| managed("items"))
+                        .map(|i| sorted_set(i.into_iter().map(|s| s.trim().to_string()))),
+                },
+                l.protect,
+                &l.ignore_changes,
+            ));
         }
     }
 
@@ -378,21 +312,16 @@ impl ResourceKind for ListKind {
                     _ => return None,
                 };
                 out.addresses.push(r.address.clone());
-                let c = ListConfig {
+                entries::exported_entry(&ListConfig {
                     name: escape(&l.name),
                     list_type,
                     description: l.description.clone().filter(|d| !d.is_empty()),
                     items: l.items.clone(),
                     ..Default::default()
-                };
-                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+                })
             })
             .collect();
-        if !lists.is_empty() {
-            out.config
-                .sections
-                .push(&SECTION, None, Value::Array(lists));
-        }
+        entries::export_section(out, &SECTION, lists);
     }
 }
 

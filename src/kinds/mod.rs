@@ -16,7 +16,9 @@
 pub mod access_key;
 pub mod default_roles;
 pub mod document;
+pub mod entries;
 pub mod fga_schema;
+pub mod fields;
 pub mod flow;
 pub mod list;
 pub mod outbound_app;
@@ -256,6 +258,12 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
+    /// The key of the array in the list call's answer where it is not the snapshot's: an
+    /// answer whose key other calls use too (`apps`) is kept under a name of the kind's own.
+    fn list_answer_key(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Read what this kind needs from the live project into the snapshot (list calls are
     /// shared: a kind reading what another kind already read reads nothing).
     /// For a kind whose objects are one document per tenant behind a load call with no list
@@ -272,8 +280,9 @@ pub trait ResourceKind: Send + Sync {
             match self.list() {
                 Some(_) if self.read_when_named() && !scope.names_kind(self.kind()) => Ok(()),
                 Some(list) => {
+                    let field = self.list_answer_key().unwrap_or(list.key);
                     io.snapshot
-                        .read_list(io.gateway, (list.request)(), list.key)
+                        .read_list_as(io.gateway, (list.request)(), field, list.key)
                         .await
                 }
                 None => Ok(()),
@@ -424,19 +433,37 @@ pub trait ResourceKind: Send + Sync {
         self.create_body(desired)
     }
 
-    fn create_op(&self, address: &Address, body: &Value) -> Op;
+    /// For a kind whose changes are one call each, its object named by the address's key:
+    /// `create_op`, `update_op` and `delete_op` follow from them.
+    fn keyed_calls(&self) -> Option<&'static KeyedCalls> {
+        None
+    }
+
+    /// A kind without [`ResourceKind::keyed_calls`] writes its own.
+    fn create_op(&self, address: &Address, body: &Value) -> Op {
+        let _ = address;
+        self.keyed_calls()
+            .map(|c| Op::single((c.create)(body.clone())))
+            .unwrap_or_default()
+    }
 
     /// Defaults to the create's request (imports, settings: one call does both).
     fn update_op(&self, address: &Address, body: &Value) -> Op {
-        self.create_op(address, body)
+        match self.keyed_calls() {
+            Some(c) => Op::single((c.update)(body.clone())),
+            None => self.create_op(address, body),
+        }
     }
 
     /// `live` is the object as read (a kind whose delete names a server-generated id takes
     /// it from there). A kind that is not `deletable` is never asked: the default sends
     /// nothing, which apply would refuse ("plan again") if it ever were.
     fn delete_op(&self, address: &Address, live: &Value, cascade: bool) -> Op {
-        let _ = (address, live, cascade);
-        Op::default()
+        let _ = (live, cascade);
+        match self.keyed_calls() {
+            Some(c) => Op::single((c.delete)(address.key())),
+            None => Op::default(),
+        }
     }
 
     /// A temporary update that frees `frees` (a swap of unique values); `None` when the kind
@@ -548,6 +575,14 @@ pub struct ListCall {
     pub request: fn() -> crate::api::ApiRequest,
     /// The key of the array in the answer, and of the list in the snapshot.
     pub key: &'static str,
+}
+
+/// The calls of a kind whose objects the configuration names by the id Descope uses.
+pub struct KeyedCalls {
+    pub create: fn(Value) -> crate::api::ApiRequest,
+    pub update: fn(Value) -> crate::api::ApiRequest,
+    /// Takes the address's key.
+    pub delete: fn(&str) -> crate::api::ApiRequest,
 }
 
 /// A change whose unique values another change claims: the live object, the body the change

@@ -6,27 +6,34 @@
 //! `client_secret: ${secret:VAR}`, compared with what the last apply sent
 //! (`src/resource/write_only.rs`), never read back, exported as a placeholder.
 
-use std::collections::BTreeSet;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
+use super::entries::{self, config_struct, UniqueField};
+use super::fields;
+use super::{
+    Fields, KeyedCalls, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
+};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape, escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
-use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput, SecretField};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
-use crate::resource::{sorted_set, DesiredResource, LiveResource};
+use crate::resource::{DesiredResource, LiveResource};
 use crate::secret::{Secret, SecretRef};
 
 pub struct OutboundAppKind;
 
 pub const KIND: Kind = Kind::named("outbound_app");
+
+const CALLS: KeyedCalls = KeyedCalls {
+    create: endpoints::outbound_app_create,
+    update: endpoints::outbound_app_update,
+    delete: endpoints::outbound_app_delete,
+};
 
 const INFO: KindInfo = KindInfo::new(KIND, "Outbound applications", FIELD_NAMES);
 
@@ -40,6 +47,23 @@ const SECTION: ConfigSection = ConfigSection {
 
 /// The snapshot list (not `apps`: third-party applications answer under that key too).
 const LIST: &str = "outbound_apps";
+
+const NAME: UniqueField<OutboundAppConfig> = UniqueField::name(
+    |c| &c.name,
+    "an outbound application needs a name",
+    "two outbound applications are named `{}`",
+    Some("outbound application names are unique in a project"),
+);
+
+const ID: UniqueField<OutboundAppConfig> = UniqueField {
+    value: |c| &c.id,
+    field: "id",
+    usable: |id| !id.trim().is_empty() && !id.contains('/'),
+    unusable: "an outbound application needs an id without `/`",
+    unusable_hint: Some("the id is part of the app's address, `outbound_app.<id>`"),
+    twice: "outbound application `{}` is declared twice",
+    twice_hint: None,
+};
 
 /// Config name and wire key of every managed field but `name` and the secret.
 const FIELDS: [(&str, &str); 16] = [
@@ -90,62 +114,41 @@ const URL_FIELDS: [&str; 5] = [
     "default_redirect_url",
 ];
 
-/// One entry of `outbound_apps:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutboundAppConfig {
-    /// Chosen by you, unique in the project; the app's address is `outbound_app.<id>`.
-    pub id: String,
-    /// Unique in the project.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// A logo URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo: Option<String>,
-    /// The Descope template the app was made from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Write-only: `${secret:VAR}`. Descope never returns it; a plan compares it with what the
-    /// last apply sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_url: Option<String>,
-    /// Extra query parameters of the authorization request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_url_params: Option<Vec<UrlParamConfig>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_url: Option<String>,
-    /// Extra parameters of the token request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_url_params: Option<Vec<UrlParamConfig>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_url: Option<String>,
-    /// Compared as a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_scopes: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_redirect_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_domain: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pkce: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_type: Option<AccessTypeConfig>,
-    /// OAuth `prompt` values, compared as a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<Vec<PromptConfig>>,
-    /// Plans that would delete this app are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// One entry of `outbound_apps:`.
+    pub struct OutboundAppConfig {
+        /// Chosen by you, unique in the project; the app's address is `outbound_app.<id>`.
+        pub id: String,
+        /// Unique in the project.
+        pub name: String,
+        ;
+        pub description: String,
+        /// A logo URL.
+        pub logo: String,
+        /// The Descope template the app was made from.
+        pub template_id: String,
+        pub client_id: String,
+        /// Write-only: `${secret:VAR}`. Descope never returns it; a plan compares it with what the
+        /// last apply sent.
+        pub client_secret: String,
+        pub discovery_url: String,
+        pub authorization_url: String,
+        /// Extra query parameters of the authorization request.
+        pub authorization_url_params: Vec<UrlParamConfig>,
+        pub token_url: String,
+        /// Extra parameters of the token request.
+        pub token_url_params: Vec<UrlParamConfig>,
+        pub revocation_url: String,
+        /// Compared as a set.
+        pub default_scopes: Vec<String>,
+        pub default_redirect_url: String,
+        pub callback_domain: String,
+        pub pkce: bool,
+        pub access_type: AccessTypeConfig,
+        /// OAuth `prompt` values, compared as a set.
+        pub prompt: Vec<PromptConfig>,
+    }
+    protect = " Plans that would delete this app are errors.";
 }
 
 /// A URL parameter, `{name, value}` (what PY sends; docs/descope-api.md §19).
@@ -193,24 +196,6 @@ impl Address {
     }
 }
 
-/// Each entry of `outbound_apps:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 fn valid_url(s: &str) -> bool {
     reqwest::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
 }
@@ -232,15 +217,6 @@ fn params_of(v: Option<&Value>) -> Value {
     Value::Array(params)
 }
 
-fn sorted(v: Option<&Value>) -> Value {
-    let items = v
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_string));
-    json!(sorted_set(items))
-}
-
 /// A live app's managed fields, in the config's form.
 fn live_fields(app: &Value) -> Fields {
     let mut m = Fields::new();
@@ -249,7 +225,7 @@ fn live_fields(app: &Value) -> Fields {
         let v = app.get(wire);
         let value = match name {
             "authorization_url_params" | "token_url_params" => params_of(v),
-            "default_scopes" | "prompt" => sorted(v),
+            "default_scopes" | "prompt" => fields::string_set(v),
             "pkce" => Value::from(v.and_then(Value::as_bool).unwrap_or(false)),
             _ => Value::from(v.and_then(Value::as_str).unwrap_or_default()),
         };
@@ -268,7 +244,7 @@ fn config_fields(c: &OutboundAppConfig) -> Fields {
             continue;
         };
         let value = match name {
-            "default_scopes" | "prompt" => sorted(Some(value)),
+            "default_scopes" | "prompt" => fields::string_set(Some(value)),
             _ => value.clone(),
         };
         m.insert(name, value);
@@ -327,6 +303,16 @@ fn secret_pointer(pointer: &str) -> Option<usize> {
     }
 }
 
+/// The apps list, read whether or not the snapshot has it.
+async fn read_apps(io: LiveRead<'_>) -> Result<(), crate::api::ApiError> {
+    let apps = io
+        .gateway
+        .read_list(endpoints::outbound_apps_load_all(), "apps")
+        .await?;
+    io.snapshot.put_list(LIST, apps);
+    Ok(())
+}
+
 impl ResourceKind for OutboundAppKind {
     fn info(&self) -> &'static KindInfo {
         &INFO
@@ -336,54 +322,21 @@ impl ResourceKind for OutboundAppKind {
         &[SECTION]
     }
 
+    fn accepts_secret_at(&self, config_pointer: &str) -> bool {
+        secret_pointer(config_pointer).is_some()
+    }
+
+    fn write_only_fields(&self) -> &'static [&'static str] {
+        &["/client_secret"]
+    }
+
+    /// The secret sits flat in a create and inside `app` in an update.
+    fn secret_body_pointer(&self, attribute: &str) -> Option<String> {
+        matches!(attribute, "clientSecret" | "app/clientSecret").then(|| format!("/{attribute}"))
+    }
+
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`outbound_apps` must be a list".into(),
-                    None,
-                );
-            }
-        }
-        let mut ids = BTreeSet::new();
-        let mut names = BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(a) = cx.decode::<OutboundAppConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if a.id.trim().is_empty() || a.id.contains('/') {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::InvalidName,
-                    "an outbound application needs an id without `/`".into(),
-                    Some("the id is part of the app's address, `outbound_app.<id>`".into()),
-                );
-            } else if !ids.insert(a.id.clone()) {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::DuplicateId,
-                    format!("outbound application `{}` is declared twice", a.id),
-                    None,
-                );
-            }
-            if a.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "an outbound application needs a name".into(),
-                    None,
-                );
-            } else if !names.insert(a.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("two outbound applications are named `{}`", a.name),
-                    Some("outbound application names are unique in a project".into()),
-                );
-            }
+        for (at, a) in entries::checked(cx, &SECTION, &[ID, NAME]) {
             let value = serde_json::to_value(&a).unwrap_or_default();
             for field in URL_FIELDS {
                 if let Some(url) = value.get(field).and_then(Value::as_str) {
@@ -406,27 +359,11 @@ impl ResourceKind for OutboundAppKind {
         }
     }
 
-    fn accepts_secret_at(&self, config_pointer: &str) -> bool {
-        secret_pointer(config_pointer).is_some()
-    }
-
-    fn write_only_fields(&self) -> &'static [&'static str] {
-        &["/client_secret"]
-    }
-
-    /// The secret sits flat in a create and inside `app` in an update.
-    fn secret_body_pointer(&self, attribute: &str) -> Option<String> {
-        matches!(attribute, "clientSecret" | "app/clientSecret").then(|| format!("/{attribute}"))
-    }
-
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, errors: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(a) = serde_json::from_value::<OutboundAppConfig>(v.value) else {
-                continue;
-            };
+        for (at, a) in entries::decoded::<OutboundAppConfig>(&input.config.sections, &SECTION) {
             let address = Address::outbound_app(&a.id);
             let mut fields = config_fields(&a);
-            let pointer = format!("{}/client_secret", v.pointer);
+            let pointer = format!("{at}/client_secret");
             match (&a.client_secret, input.secrets.get(&pointer)) {
                 (Some(_), _) if a.ignore_changes.iter().any(|f| f == "client_secret") => {}
                 (Some(plain), Some(var)) => {
@@ -448,16 +385,14 @@ impl ResourceKind for OutboundAppKind {
                 )),
                 (None, _) => {}
             }
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 address,
                 OutboundAppSpec {
                     id: a.id.clone(),
                     fields,
                 },
-                vec![],
                 a.protect,
-                false,
-                a.ignore_changes.clone(),
+                &a.ignore_changes,
             ));
         }
     }
@@ -467,12 +402,7 @@ impl ResourceKind for OutboundAppKind {
             if !scope.names_kind(KIND) || io.snapshot.has_list(LIST) {
                 return Ok(());
             }
-            let apps = io
-                .gateway
-                .read_list(endpoints::outbound_apps_load_all(), "apps")
-                .await?;
-            io.snapshot.put_list(LIST, apps);
-            Ok(())
+            read_apps(io).await
         })
     }
 
@@ -480,15 +410,9 @@ impl ResourceKind for OutboundAppKind {
         usize::from(scope.names_kind(KIND))
     }
 
+    /// After a write the list is read afresh, whatever the snapshot already holds.
     fn read_one<'a>(&'a self, io: LiveRead<'a>, _: &'a Address) -> ReadFuture<'a> {
-        Box::pin(async move {
-            let apps = io
-                .gateway
-                .read_list(endpoints::outbound_apps_load_all(), "apps")
-                .await?;
-            io.snapshot.put_list(LIST, apps);
-            Ok(())
-        })
+        Box::pin(read_apps(io))
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -518,16 +442,8 @@ impl ResourceKind for OutboundAppKind {
         Value::Object(body)
     }
 
-    fn create_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::outbound_app_create(body.clone()))
-    }
-
-    fn update_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::outbound_app_update(body.clone()))
-    }
-
-    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
-        Op::single(endpoints::outbound_app_delete(address.key()))
+    fn keyed_calls(&self) -> Option<&'static KeyedCalls> {
+        Some(&CALLS)
     }
 
     fn read_saved(&self, address: &Address, object: &Value, _: &Secret) -> Option<LiveResource> {
@@ -567,9 +483,7 @@ impl ResourceKind for OutboundAppKind {
                 Value::Object(entry)
             })
             .collect();
-        if !apps.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(apps));
-        }
+        entries::export_section(out, &SECTION, apps);
     }
 }
 

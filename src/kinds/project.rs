@@ -4,10 +4,9 @@
 //! never deleted: removing the block stops managing it. Tags are compared as a set; the name
 //! and the tags are two calls, and an update sends only the ones that differ.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::entries::config_struct;
 use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::api::ApiError;
@@ -36,22 +35,16 @@ const SECTION: ConfigSection = ConfigSection {
 /// The snapshot document: the `projects/list` entry of the configured project.
 const DOC: &str = "project";
 
-/// The `project:` block.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectConfig {
-    /// The project's display name; absent leaves it unmanaged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Free-text tags, compared as a set; `[]` removes every tag; absent leaves them unmanaged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
-    /// Accepted for symmetry with every kind; the project is never deleted.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+config_struct! {
+    /// The `project:` block.
+    pub struct ProjectConfig {
+        ;
+        /// The project's display name; absent leaves it unmanaged.
+        pub name: String,
+        /// Free-text tags, compared as a set; `[]` removes every tag; absent leaves them unmanaged.
+        pub tags: Vec<String>,
+    }
+    protect = " Accepted for symmetry with every kind; the project is never deleted.";
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,12 +57,8 @@ pub struct ProjectSpec {
 impl Spec for ProjectSpec {
     fn fields(&self) -> Fields {
         let mut m = Fields::new();
-        if let Some(n) = &self.name {
-            m.insert("name", Value::from(n.clone()));
-        }
-        if let Some(t) = &self.tags {
-            m.insert("tags", json!(t));
-        }
+        super::fields::put(&mut m, "name", &self.name);
+        super::fields::put(&mut m, "tags", &self.tags);
         m
     }
 }

@@ -15,17 +15,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{
-    Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, Reference,
-    ResourceKind, Spec,
-};
+use super::entries::{self, config_struct, UniqueField};
+use super::fields;
+use super::{Fields, KeyedCalls, KindInfo, ListCall, LiveContext, Reference, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape_value, Exported};
+use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::builtin::is_builtin_role;
 use crate::model::{Address, Kind};
-use crate::plan::Op;
 use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, LiveResource};
@@ -245,6 +243,12 @@ const FIELDS: &[FieldDef] = &[
 /// them (kept as read, so a full-override update does not clear them).
 const CARRIED_OIDC: &[&str] = &["jwtBearerSettings"];
 
+const CALLS: KeyedCalls = KeyedCalls {
+    create: endpoints::sso_app_create,
+    update: endpoints::sso_app_update,
+    delete: endpoints::sso_app_delete,
+};
+
 const INFO: KindInfo = KindInfo::new(
     KIND,
     "SSO applications",
@@ -294,103 +298,86 @@ const SECTION: ConfigSection = ConfigSection {
 /// application calls share).
 const LIST: &str = "sso_apps";
 
-/// One entry of `sso_apps:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoAppConfig {
-    /// The app's id in Descope, chosen here; the address is `sso_app.<id>`.
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo: Option<String>,
-    /// Per-app custom attribute values, by attribute name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login_page_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_authentication: Option<bool>,
-    /// An OIDC application (exactly one of `oidc` and `saml`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<SsoAppOidcConfig>,
-    /// A SAML application (exactly one of `oidc` and `saml`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub saml: Option<SsoAppSamlConfig>,
-    /// Plans that would delete this app are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+const ID: UniqueField<SsoAppConfig> = UniqueField {
+    value: |c| &c.id,
+    field: "id",
+    usable: |id| !id.trim().is_empty() && !id.contains(char::is_whitespace) && !id.contains('/'),
+    unusable: "`{}` is not a usable SSO application id",
+    unusable_hint: Some("an id is a non-empty word without spaces or `/`"),
+    twice: "SSO application `{}` is declared twice",
+    twice_hint: None,
+};
+
+const NAME: UniqueField<SsoAppConfig> = UniqueField::name(
+    |c| &c.name,
+    "an SSO application needs a name",
+    "two SSO applications are named `{}`",
+    Some("Descope requires SSO application names to be unique"),
+);
+
+config_struct! {
+    /// One entry of `sso_apps:`.
+    pub struct SsoAppConfig {
+        /// The app's id in Descope, chosen here; the address is `sso_app.<id>`.
+        pub id: String,
+        pub name: String,
+        ;
+        pub description: String,
+        pub enabled: bool,
+        pub logo: String,
+        /// Per-app custom attribute values, by attribute name.
+        pub custom_attributes: Map<String, Value>,
+        pub login_page_url: String,
+        pub force_authentication: bool,
+        /// An OIDC application (exactly one of `oidc` and `saml`).
+        pub oidc: SsoAppOidcConfig,
+        /// A SAML application (exactly one of `oidc` and `saml`).
+        pub saml: SsoAppSamlConfig,
+    }
+    protect = " Plans that would delete this app are errors.";
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoAppOidcConfig {
-    /// Set only at creation (importing an existing OIDC client); a change is a replace.
-    /// Absent: Descope computes one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// `confidential` or `public`; empty keeps Descope's legacy behaviour.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approved_redirect_urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_pkce: Option<bool>,
-    /// `projectId`, `clientId`, or empty (both).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_audience: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub back_channel_logout_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_code_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_credentials_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwt_bearer_disabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_code_disabled: Option<bool>,
+config_struct! {
+    pub struct SsoAppOidcConfig {
+        ;
+        /// Set only at creation (importing an existing OIDC client); a change is a replace.
+        /// Absent: Descope computes one.
+        pub client_id: String,
+        /// `confidential` or `public`; empty keeps Descope's legacy behaviour.
+        pub client_type: String,
+        pub approved_redirect_urls: Vec<String>,
+        pub force_pkce: bool,
+        /// `projectId`, `clientId`, or empty (both).
+        pub default_audience: String,
+        pub back_channel_logout_url: String,
+        pub authorization_code_disabled: bool,
+        pub client_credentials_disabled: bool,
+        pub refresh_token_disabled: bool,
+        pub jwt_bearer_disabled: bool,
+        pub device_code_disabled: bool,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoAppSamlConfig {
-    /// Read the service provider's settings from `metadata_url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_metadata_info: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acs_url: Option<String>,
-    /// The service provider's certificate (PEM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<Vec<SsoAppAttribute>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups_mapping: Option<Vec<SsoAppGroup>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acs_allowed_callbacks: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_name_id_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_name_id_format: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_relay_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logout_redirect_url: Option<String>,
-    /// `sha256`, or empty for Descope's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_signature_algorithm: Option<String>,
+config_struct! {
+    pub struct SsoAppSamlConfig {
+        ;
+        /// Read the service provider's settings from `metadata_url`.
+        pub use_metadata_info: bool,
+        pub metadata_url: String,
+        pub entity_id: String,
+        pub acs_url: String,
+        /// The service provider's certificate (PEM).
+        pub certificate: String,
+        pub attribute_mapping: Vec<SsoAppAttribute>,
+        pub groups_mapping: Vec<SsoAppGroup>,
+        pub acs_allowed_callbacks: Vec<String>,
+        pub subject_name_id_type: String,
+        pub subject_name_id_format: String,
+        pub default_relay_state: String,
+        pub logout_redirect_url: String,
+        /// `sha256`, or empty for Descope's default.
+        pub default_signature_algorithm: String,
+    }
 }
 
 /// A SAML attribute: the assertion attribute `name` carries the Descope `value`.
@@ -445,39 +432,11 @@ impl Address {
     }
 }
 
-/// Each entry of `sso_apps:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 /// A wire value in the form the planner compares: lists of URLs as sets, group mappings
 /// with the role names only (the config names roles; Descope adds their ids).
 fn compared(config_name: &str, v: Value) -> Value {
     match config_name {
-        "approved_redirect_urls" | "acs_allowed_callbacks" => {
-            let mut items: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
-            items.sort();
-            items.dedup();
-            json!(items)
-        }
+        "approved_redirect_urls" | "acs_allowed_callbacks" => fields::string_set(Some(&v)),
         "attribute_mapping" => Value::Array(
             v.as_array()
                 .into_iter()
@@ -615,12 +574,10 @@ fn live_fields(app: &Value, app_type: &str) -> BTreeMap<&'static str, Value> {
         .filter(|(_, _, _, f, _)| *f == Flavour::Both || *f == flavour)
         .map(|(name, wire_name, at, _, default)| {
             let from = if *at == At::Top { app } else { settings };
-            let v = from
-                .get(*wire_name)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(default);
-            (*name, compared(name, v))
+            (
+                *name,
+                compared(name, fields::loaded(from, wire_name, *default)),
+            )
         })
         .collect()
 }
@@ -643,60 +600,7 @@ impl ResourceKind for SsoAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`sso_apps` must be a list".into(),
-                    None,
-                );
-            }
-        }
-        let project_roles: Vec<String> = cx
-            .config
-            .roles
-            .iter()
-            .filter(|r| r.tenant.is_none())
-            .map(|r| r.name.clone())
-            .collect();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut names = std::collections::BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(a) = cx.decode::<SsoAppConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if a.id.trim().is_empty() || a.id.contains(char::is_whitespace) || a.id.contains('/') {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::InvalidName,
-                    format!("`{}` is not a usable SSO application id", a.id),
-                    Some("an id is a non-empty word without spaces or `/`".into()),
-                );
-            } else if !ids.insert(a.id.clone()) {
-                cx.problem(
-                    &format!("{at}/id"),
-                    DiagnosticKind::DuplicateId,
-                    format!("SSO application `{}` is declared twice", a.id),
-                    None,
-                );
-            }
-            if a.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "an SSO application needs a name".into(),
-                    None,
-                );
-            } else if !names.insert(a.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("two SSO applications are named `{}`", a.name),
-                    Some("Descope requires SSO application names to be unique".into()),
-                );
-            }
+        for (at, a) in entries::checked(cx, &SECTION, &[ID, NAME]) {
             match (&a.oidc, &a.saml) {
                 (Some(_), Some(_)) => cx.problem(
                     &format!("{at}/saml"),
@@ -740,7 +644,7 @@ impl ResourceKind for SsoAppKind {
                 }
                 for (g, group) in s.groups_mapping.iter().flatten().enumerate() {
                     for (r, role) in group.roles.iter().enumerate() {
-                        if !project_roles.contains(role) && !is_builtin_role(role) {
+                        if !fields::is_project_role(cx.config, role) {
                             cx.problem(
                                 &format!("{at}/saml/groups_mapping/{g}/roles/{r}"),
                                 DiagnosticKind::UnknownRole,
@@ -774,17 +678,7 @@ impl ResourceKind for SsoAppKind {
                 }
             }
             for (field, url) in urls {
-                let Some(url) = url.filter(|u| !u.is_empty()) else {
-                    continue;
-                };
-                if reqwest::Url::parse(&url).is_err() {
-                    cx.problem(
-                        &format!("{at}/{field}"),
-                        DiagnosticKind::InvalidValue,
-                        format!("`{url}` is not an absolute URL"),
-                        Some("e.g. `https://app.example.com/login`".into()),
-                    );
-                }
+                fields::check_absolute_url(cx, &format!("{at}/{field}"), url.as_deref());
             }
             let allowed = INFO.managed_fields;
             cx.ignore_changes(&at, &a.ignore_changes, allowed, "an SSO application");
@@ -792,23 +686,18 @@ impl ResourceKind for SsoAppKind {
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(a) = serde_json::from_value::<SsoAppConfig>(v.value) else {
-                continue;
-            };
+        for (_, a) in entries::decoded::<SsoAppConfig>(&input.config.sections, &SECTION) {
             let mut fields = config_fields(&a);
             fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 Address::sso_app(&a.id),
                 SsoAppSpec {
                     id: a.id.clone(),
                     app_type: if a.saml.is_some() { "saml" } else { "oidc" }.into(),
                     fields,
                 },
-                vec![],
                 a.protect,
-                false,
-                a.ignore_changes.clone(),
+                &a.ignore_changes,
             ));
         }
     }
@@ -844,15 +733,8 @@ impl ResourceKind for SsoAppKind {
         })
     }
 
-    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        Box::pin(async move {
-            if !scope.names_kind(KIND) {
-                return Ok(());
-            }
-            io.snapshot
-                .read_list_as(io.gateway, endpoints::sso_app_load_all(), "apps", LIST)
-                .await
-        })
+    fn list_answer_key(&self) -> Option<&'static str> {
+        Some("apps")
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -909,10 +791,7 @@ impl ResourceKind for SsoAppKind {
                 Some(v) => wire(name, v),
                 None => {
                     let from = if *at == At::Top { live } else { settings };
-                    from.get(*wire_name)
-                        .filter(|v| !v.is_null())
-                        .cloned()
-                        .unwrap_or_else(default)
+                    fields::loaded(from, wire_name, *default)
                 }
             };
             m.insert((*wire_name).into(), v);
@@ -928,16 +807,8 @@ impl ResourceKind for SsoAppKind {
         Value::Object(m)
     }
 
-    fn create_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::sso_app_create(body.clone()))
-    }
-
-    fn update_op(&self, _: &Address, body: &Value) -> Op {
-        Op::single(endpoints::sso_app_update(body.clone()))
-    }
-
-    fn delete_op(&self, address: &Address, _: &Value, _: bool) -> Op {
-        Op::single(endpoints::sso_app_delete(address.key()))
+    fn keyed_calls(&self) -> Option<&'static KeyedCalls> {
+        Some(&CALLS)
     }
 
     fn created_note(&self, address: &Address) -> Option<String> {
@@ -956,14 +827,10 @@ impl ResourceKind for SsoAppKind {
             .filter_map(|r| {
                 let s = r.spec::<SsoAppSpec>();
                 out.addresses.push(r.address.clone());
-                serde_json::to_value(export_config(s))
-                    .ok()
-                    .map(|v| escape_value(&v))
+                entries::exported_entry(&export_config(s))
             })
             .collect();
-        if !apps.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(apps));
-        }
+        entries::export_section(out, &SECTION, apps);
     }
 }
 

@@ -15,12 +15,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{
-    Fields, KindInfo, ListCall, LiveContext, LiveRead, ReadFuture, ReadScope, ResourceKind, Spec,
-};
+use super::entries::{self, config_struct, UniqueField};
+use super::fields;
+use super::{Fields, KindInfo, ListCall, LiveContext, ResourceKind, Spec};
 use crate::api::endpoints;
 use crate::config::checks::ConfigCheck;
-use crate::config::exported::{escape_value, Exported};
+use crate::config::exported::Exported;
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
@@ -87,39 +87,33 @@ const SECTION: ConfigSection = ConfigSection {
 /// application calls share).
 const LIST: &str = "third_party_apps";
 
-/// One entry of `third_party_apps:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ThirdPartyAppConfig {
-    /// Unique in the project; the app's address is `third_party_app.<name>`.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login_page_url: Option<String>,
-    /// Compared as a set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approved_callback_urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions_scopes: Option<Vec<ThirdPartyAppScope>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes_scopes: Option<Vec<ThirdPartyAppScope>>,
-    /// Per-app custom attribute values, by attribute name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_pkce: Option<bool>,
-    /// `projectId`, `clientId`, or empty (both).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_audience: Option<String>,
-    /// Plans that would delete this app are errors.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-    /// Fields left to others: never diffed or written.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignore_changes: Vec<String>,
+const NAME: UniqueField<ThirdPartyAppConfig> = UniqueField::name(
+    |c| &c.name,
+    "a third-party application needs a name",
+    "third-party application `{}` is declared twice",
+    Some("Descope requires third-party application names to be unique"),
+);
+
+config_struct! {
+    /// One entry of `third_party_apps:`.
+    pub struct ThirdPartyAppConfig {
+        /// Unique in the project; the app's address is `third_party_app.<name>`.
+        pub name: String,
+        ;
+        pub description: String,
+        pub logo: String,
+        pub login_page_url: String,
+        /// Compared as a set.
+        pub approved_callback_urls: Vec<String>,
+        pub permissions_scopes: Vec<ThirdPartyAppScope>,
+        pub attributes_scopes: Vec<ThirdPartyAppScope>,
+        /// Per-app custom attribute values, by attribute name.
+        pub custom_attributes: Map<String, Value>,
+        pub force_pkce: bool,
+        /// `projectId`, `clientId`, or empty (both).
+        pub default_audience: String,
+    }
+    protect = " Plans that would delete this app are errors.";
 }
 
 /// A scope the app may request: `values` are what it grants (Descope's console offers role
@@ -153,38 +147,10 @@ impl Address {
     }
 }
 
-/// Each entry of `third_party_apps:` on its own, so one bad entry does not hide the next.
-fn entries(sections: &crate::config::Sections) -> Vec<crate::config::SectionValue> {
-    sections
-        .of(&SECTION)
-        .flat_map(|v| {
-            let items = v.value.as_array().cloned().unwrap_or_default();
-            items
-                .into_iter()
-                .enumerate()
-                .map(move |(i, value)| crate::config::SectionValue {
-                    pointer: format!("{}/{i}", v.pointer),
-                    value,
-                    ..v.clone()
-                })
-        })
-        .collect()
-}
-
 /// A value in the form the planner compares: callback URLs as a set, scopes with every key.
 fn compared(config_name: &str, v: Value) -> Value {
     match config_name {
-        "approved_callback_urls" => {
-            let mut items: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect();
-            items.sort();
-            items.dedup();
-            json!(items)
-        }
+        "approved_callback_urls" => fields::string_set(Some(&v)),
         "permissions_scopes" | "attributes_scopes" => Value::Array(
             v.as_array()
                 .into_iter()
@@ -222,12 +188,10 @@ fn live_fields(app: &Value) -> BTreeMap<&'static str, Value> {
     FIELDS
         .iter()
         .map(|(name, wire_name, default)| {
-            let v = app
-                .get(*wire_name)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(default);
-            (*name, compared(name, v))
+            (
+                *name,
+                compared(name, fields::loaded(app, wire_name, *default)),
+            )
         })
         .collect()
 }
@@ -242,37 +206,7 @@ impl ResourceKind for ThirdPartyAppKind {
     }
 
     fn check_config(&self, cx: &mut ConfigCheck<'_>) {
-        for v in cx.config.sections.of(&SECTION).cloned().collect::<Vec<_>>() {
-            if !v.value.is_array() {
-                cx.problem(
-                    &v.pointer,
-                    DiagnosticKind::InvalidType,
-                    "`third_party_apps` must be a list".into(),
-                    None,
-                );
-            }
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for v in entries(&cx.config.sections) {
-            let Some(a) = cx.decode::<ThirdPartyAppConfig>(&v) else {
-                continue;
-            };
-            let at = v.pointer.clone();
-            if a.name.trim().is_empty() {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::InvalidName,
-                    "a third-party application needs a name".into(),
-                    None,
-                );
-            } else if !seen.insert(a.name.clone()) {
-                cx.problem(
-                    &format!("{at}/name"),
-                    DiagnosticKind::DuplicateName,
-                    format!("third-party application `{}` is declared twice", a.name),
-                    Some("Descope requires third-party application names to be unique".into()),
-                );
-            }
+        for (at, a) in entries::checked(cx, &SECTION, &[NAME]) {
             if let Some(aud) = &a.default_audience {
                 if !["", "projectId", "clientId"].contains(&aud.as_str()) {
                     cx.problem(
@@ -283,38 +217,25 @@ impl ResourceKind for ThirdPartyAppKind {
                     );
                 }
             }
-            if let Some(url) = a.login_page_url.as_deref().filter(|u| !u.is_empty()) {
-                if reqwest::Url::parse(url).is_err() {
-                    cx.problem(
-                        &format!("{at}/login_page_url"),
-                        DiagnosticKind::InvalidValue,
-                        format!("`{url}` is not an absolute URL"),
-                        Some("e.g. `https://app.example.com/login`".into()),
-                    );
-                }
-            }
+            let login_page_url = a.login_page_url.as_deref();
+            fields::check_absolute_url(cx, &format!("{at}/login_page_url"), login_page_url);
             let allowed = INFO.managed_fields;
             cx.ignore_changes(&at, &a.ignore_changes, allowed, "a third-party application");
         }
     }
 
     fn desired(&self, input: &DesiredInput<'_>, out: &mut DesiredGraph, _: &mut Vec<String>) {
-        for v in entries(&input.config.sections) {
-            let Ok(a) = serde_json::from_value::<ThirdPartyAppConfig>(v.value) else {
-                continue;
-            };
+        for (_, a) in entries::decoded::<ThirdPartyAppConfig>(&input.config.sections, &SECTION) {
             let mut fields = config_fields(&a);
             fields.retain(|k, _| !a.ignore_changes.iter().any(|x| x == k));
-            out.insert(DesiredResource::new(
+            out.insert(entries::desired(
                 Address::third_party_app(&a.name),
                 ThirdPartyAppSpec {
                     name: a.name.clone(),
                     fields,
                 },
-                vec![],
                 a.protect,
-                false,
-                a.ignore_changes.clone(),
+                &a.ignore_changes,
             ));
         }
     }
@@ -330,20 +251,8 @@ impl ResourceKind for ThirdPartyAppKind {
         })
     }
 
-    fn read<'a>(&'a self, io: LiveRead<'a>, scope: &'a ReadScope) -> ReadFuture<'a> {
-        Box::pin(async move {
-            if !scope.names_kind(KIND) {
-                return Ok(());
-            }
-            io.snapshot
-                .read_list_as(
-                    io.gateway,
-                    endpoints::third_party_app_load_all(),
-                    "apps",
-                    LIST,
-                )
-                .await
-        })
+    fn list_answer_key(&self) -> Option<&'static str> {
+        Some("apps")
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
@@ -392,21 +301,18 @@ impl ResourceKind for ThirdPartyAppKind {
         let mut m = Map::new();
         m.insert("id".into(), json!(string_field(live, "id")));
         m.insert("name".into(), json!(s.name));
-        let kept = |wire_name: &str, default: fn() -> Value| {
-            live.get(wire_name)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(default)
-        };
         for (name, wire_name, default) in FIELDS {
             let v = match s.fields.get(name) {
                 Some(v) => v.clone(),
-                None => kept(wire_name, *default),
+                None => fields::loaded(live, wire_name, *default),
             };
             m.insert((*wire_name).into(), v);
         }
         for (wire_name, default) in CARRIED {
-            m.insert((*wire_name).into(), kept(wire_name, *default));
+            m.insert(
+                (*wire_name).into(),
+                fields::loaded(live, wire_name, *default),
+            );
         }
         Value::Object(m)
     }
@@ -458,12 +364,10 @@ impl ResourceKind for ThirdPartyAppKind {
                     }
                 }
                 let c: ThirdPartyAppConfig = serde_json::from_value(Value::Object(m)).ok()?;
-                serde_json::to_value(c).ok().map(|v| escape_value(&v))
+                entries::exported_entry(&c)
             })
             .collect();
-        if !apps.is_empty() {
-            out.config.sections.push(&SECTION, None, Value::Array(apps));
-        }
+        entries::export_section(out, &SECTION, apps);
     }
 }
 

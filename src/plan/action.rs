@@ -75,6 +75,15 @@ pub enum Reason {
     Renamed { from: String },
 }
 
+/// A value as a reason shows it: an empty one is "(none)", not nothing.
+fn or_none(s: &str) -> &str {
+    if s.is_empty() {
+        "(none)"
+    } else {
+        s
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -90,33 +99,19 @@ impl fmt::Display for Reason {
                 write!(f, "{list} changed")
             }
             Reason::ParentChanged { from, to } => {
-                let show = |s: &str| {
-                    if s.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        s.to_string()
-                    }
-                };
                 write!(
                     f,
                     "parent changed from {} to {} (Descope sets the parent only at creation)",
-                    show(from),
-                    show(to)
+                    or_none(from),
+                    or_none(to)
                 )
             }
             Reason::CreateOnlyChanged { field, from, to } => {
-                let show = |s: &str| {
-                    if s.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        s.to_string()
-                    }
-                };
                 write!(
                     f,
                     "{field} changed from {} to {} (Descope sets it only at creation)",
-                    show(from),
-                    show(to)
+                    or_none(from),
+                    or_none(to)
                 )
             }
             Reason::ReleasesForSwap { values } => {
