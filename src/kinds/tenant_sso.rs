@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::entries::config_struct;
 use super::{Fields, KindInfo, LiveContext, LiveRead, ReadFuture, ReadScope, Reference};
 use super::{ResourceKind, Spec};
 use crate::api::endpoints;
@@ -99,71 +100,59 @@ pub struct SsoConfigEntry {
     pub ignore_changes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SamlConfig {
-    /// The IdP's single sign-on URL.
-    pub idp_url: String,
-    /// The IdP's entity id.
-    pub entity_id: String,
-    /// The IdP's signing certificate, PEM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert: Option<String>,
-    /// A PEM file with the certificate, relative to the config file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub additional_certs: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<SamlAttributeMapping>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub role_mappings: Vec<RoleMappingConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub default_sso_roles: Vec<String>,
-    /// Sign authentication requests (default true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sign_requests: Option<bool>,
+config_struct! {
+    pub struct SamlConfig {
+        /// The IdP's single sign-on URL.
+        pub idp_url: String,
+        /// The IdP's entity id.
+        pub entity_id: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub additional_certs: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub role_mappings: Vec<RoleMappingConfig>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub default_sso_roles: Vec<String>,
+        ;
+        /// The IdP's signing certificate, PEM.
+        pub cert: String,
+        /// A PEM file with the certificate, relative to the config file.
+        pub cert_file: String,
+        pub attribute_mapping: SamlAttributeMapping,
+        /// Sign authentication requests (default true).
+        pub sign_requests: bool,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SamlMetadataConfig {
-    /// The IdP's metadata URL, from which Descope reads its URL and certificate.
-    pub metadata_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<SamlAttributeMapping>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub role_mappings: Vec<RoleMappingConfig>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub default_sso_roles: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sign_requests: Option<bool>,
+config_struct! {
+    pub struct SamlMetadataConfig {
+        /// The IdP's metadata URL, from which Descope reads its URL and certificate.
+        pub metadata_url: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub role_mappings: Vec<RoleMappingConfig>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub default_sso_roles: Vec<String>,
+        ;
+        pub entity_id: String,
+        pub attribute_mapping: SamlAttributeMapping,
+        pub sign_requests: bool,
+    }
 }
 
-/// IdP attribute names for Descope's user fields.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SamlAttributeMapping {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub picture: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub custom_attributes: BTreeMap<String, String>,
+config_struct! {
+    /// IdP attribute names for Descope's user fields.
+    pub struct SamlAttributeMapping {
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub custom_attributes: BTreeMap<String, String>,
+        ;
+        pub name: String,
+        pub email: String,
+        pub phone_number: String,
+        pub group: String,
+        pub given_name: String,
+        pub middle_name: String,
+        pub family_name: String,
+        pub picture: String,
+    }
 }
 
 /// IdP groups whose members get a role.
@@ -174,68 +163,48 @@ pub struct RoleMappingConfig {
     pub role: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OidcConfig {
-    /// The provider's name.
-    pub name: String,
-    pub client_id: String,
-    /// Write-only: must be `${secret:VAR}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_data_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scope: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<OidcAttributeMapping>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub use_pkce: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_domain: Option<String>,
-    /// `authorization_code` (default) or `implicit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prompt: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manage_provider_tokens: Option<bool>,
+config_struct! {
+    pub struct OidcConfig {
+        /// The provider's name.
+        pub name: String,
+        pub client_id: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub scope: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub prompt: Vec<String>,
+        ;
+        /// Write-only: must be `${secret:VAR}`.
+        pub client_secret: String,
+        pub auth_url: String,
+        pub token_url: String,
+        pub user_data_url: String,
+        pub jwks_url: String,
+        pub issuer: String,
+        pub attribute_mapping: OidcAttributeMapping,
+        pub use_pkce: bool,
+        pub callback_domain: String,
+        /// `authorization_code` (default) or `implicit`.
+        pub grant_type: String,
+        pub manage_provider_tokens: bool,
+    }
 }
 
-/// OIDC claim names for Descope's user fields.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OidcAttributeMapping {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified_email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified_phone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub picture: Option<String>,
+config_struct! {
+    /// OIDC claim names for Descope's user fields.
+    pub struct OidcAttributeMapping {
+        ;
+        pub login_id: String,
+        pub name: String,
+        pub given_name: String,
+        pub middle_name: String,
+        pub family_name: String,
+        pub email: String,
+        pub verified_email: String,
+        pub username: String,
+        pub phone_number: String,
+        pub verified_phone: String,
+        pub picture: String,
+    }
 }
 
 /// Config name ↔ wire name of the SAML attribute mapping (PY `_attribute_mapping_to_dict`).

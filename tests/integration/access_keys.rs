@@ -325,12 +325,20 @@ fn access_keys_are_created_only_with_somewhere_to_put_their_secret() {
     o.ok(&w, &["plan", "-out", "plans/f.plan"]);
     o.ok(&w, &["apply", "plans/f.plan"]);
     let backups = w.path("state/default/backups");
-    let mut listed: Vec<PathBuf> = std::fs::read_dir(&backups)
+    // The backup of that apply, found by its plan's digest: names sort by the second they
+    // were made in, and two applies may share a second.
+    let digest = descope_mgmt::plan::PlanFile::read_verified(&w.path("plans/f.plan"))
+        .unwrap()
+        .digest
+        .as_str()
+        .to_string();
+    let backup = std::fs::read_dir(&backups)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .collect();
-    listed.sort();
-    let backup = listed.last().unwrap().display().to_string();
+        .find(|p| std::fs::read_to_string(p).unwrap().contains(&digest))
+        .expect("the apply left a backup")
+        .display()
+        .to_string();
     w.emu()
         .mutate(|d| d.access_keys.retain(|k| k.name != "ci-bot"));
     o.ok(&w, &["backup", "restore", &backup, "-out", "plans/g.plan"]);

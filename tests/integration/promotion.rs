@@ -297,7 +297,7 @@ async fn snapshot(c: &Console, project: &str) -> Vec<(String, Value)> {
             c.get(&format!("/v2/mgmt/sso/settings/all?tenantId={t}"))
                 .await,
             // Role ids in group mappings are the project's own.
-            &["lastSuccessTestTime", "id"],
+            &["lastSuccessTestTime", "id", "createdTime"],
         );
     }
     take(
