@@ -354,7 +354,8 @@ pub enum ListFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// tenants, roles, permissions, flows, tenant_default_roles or theme.
+    /// Any resource kind, singular or plural: tenants, roles, tenant_ssos, sso_apps,
+    /// access_keys, lists, … (an unknown name lists them all).
     pub kind: String,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
