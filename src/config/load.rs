@@ -42,7 +42,6 @@ pub struct LoadedConfig {
     pub source_digest: String,
     /// JSON pointer into `config` -> name of the `${secret:VAR}` variable.
     pub secrets: BTreeMap<String, String>,
-    pub source_map: SourceMap,
     /// Where `${VAR}` came from, for the flow and theme documents read later.
     pub vars: VarSource,
 }
@@ -352,13 +351,18 @@ fn load_from(
 
     // 4. Substitute variables, 5. decode entry by entry, 6. check the rules.
     let resolved = resolve::resolve(&root, selected, vars, SourceMap::new(files.clone()));
+    drop(root);
     let mut json = resolved.json;
     let map = resolved.map;
     let mut found: Vec<Problem> = resolved.problems;
     let decoded = decode::decode(&mut json, &map, &mut found);
     found.extend(checks::check(&decoded, &json, &map, &base_dir));
     // Addresses are built from a copy with secret values masked: an id may be a secret.
-    let mut masked = json.clone();
+    let mut masked = if found.is_empty() {
+        Json::Null
+    } else {
+        json.clone()
+    };
     for pointer in resolved.secrets.keys() {
         if let Some(v) = masked.pointer_mut(pointer) {
             *v = Json::String("***".into());
@@ -395,8 +399,9 @@ fn load_from(
         file: path.to_path_buf(),
         base_dir,
         source_digest: hex::encode(digest.finalize()),
+        // Positions serve the checks above; nothing after loading reports one (10k tenants
+        // are 5.7 MB of them).
         secrets: resolved.secrets,
-        source_map: map,
         vars: vars.clone(),
     })
 }

@@ -278,7 +278,7 @@ pub async fn apply(
                         .await?,
                 ),
                 Some(_) => None,
-                None => live.resources.get(&c.address).map(|l| l.raw.clone()),
+                None => live.resources.get(&c.address).map(|l| l.raw()),
             };
             if let Some(object) = object {
                 resources.push(BackedUpResource {
