@@ -239,7 +239,10 @@ fn read_base(path: &Path) -> Result<Base, Diagnostics> {
 
 pub fn load(opts: &LoadOptions) -> Result<LoadedConfig, Diagnostics> {
     let base = read_base(&opts.path)?;
-    load_from(&opts.path, base, opts.env.as_deref(), &opts.vars)
+    let loaded = load_from(&opts.path, base, opts.env.as_deref(), &opts.vars);
+    // The YAML tree, the resolved JSON and the source positions are gone now.
+    crate::util::memory::release_freed();
+    loaded
 }
 
 fn load_from(

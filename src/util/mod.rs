@@ -9,3 +9,4 @@ pub mod json;
 pub mod jsonl;
 pub mod text_serde;
 pub mod timestamp;
+pub mod memory;
