@@ -463,9 +463,7 @@ fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64, f64)
     let mut parts = last.split_whitespace();
     let wall: f64 = parts.next().and_then(|s| s.parse().ok()).expect("wall");
     let kib: f64 = parts.next().and_then(|s| s.parse().ok()).expect("rss");
-    let cpu: f64 = parts
-        .map(|s| s.parse::<f64>().expect("cpu seconds"))
-        .sum();
+    let cpu: f64 = parts.map(|s| s.parse::<f64>().expect("cpu seconds")).sum();
     (wall, kib / 1024.0, cpu)
 }
 
@@ -477,7 +475,8 @@ async fn scaling(md: &mut String, sizes: &[usize]) {
          | tenants | validate | no-change plan | create plan | plan file | show (text) | show --format markdown | load |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
-    let cell = |(wall, rss, cpu): (f64, f64, f64)| format!("{wall:.2} s / {cpu:.2} s / {rss:.0} MiB");
+    let cell =
+        |(wall, rss, cpu): (f64, f64, f64)| format!("{wall:.2} s / {cpu:.2} s / {rss:.0} MiB");
     for &n in sizes {
         let load = load();
         let yaml = config_yaml(n, Some("100000/60"), None, true);
@@ -598,9 +597,9 @@ fn main() {
                 "scale" => scaling(&mut md, &[1_000, 10_000, 50_000]).await,
                 "300" => throughput(&mut md, &[300], 3).await,
                 "big" => throughput(&mut md, &[1_000], 1).await,
-                other => panic!(
-                    "no part {other}: small, back-to-back, wrong-budget, scale, 300, big"
-                ),
+                other => {
+                    panic!("no part {other}: small, back-to-back, wrong-budget, scale, 300, big")
+                }
             }
         });
         println!("{md}");

@@ -351,9 +351,7 @@ mod tests {
         assert!(list_objects(json!({"roles": [1]}), "roles").is_err());
         assert!(list_objects(json!({}), "roles").is_err());
         assert_eq!(
-            list_objects(json!({"roles": null}), "roles")
-                .unwrap()
-                .len(),
+            list_objects(json!({"roles": null}), "roles").unwrap().len(),
             0
         );
         assert!(tenant_from_load(&json!("x")).is_err());

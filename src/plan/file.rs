@@ -174,47 +174,21 @@ impl PlanFile {
     /// Parse and verify form and digest (apply's first check, before any network).
     pub fn parse_verified(text: &str, path: &Path) -> Result<VerifiedPlan, PlanFileError> {
         let p = path.display().to_string();
-        let value: Value = serde_json::from_str(text).map_err(|e| PlanFileError::NotAPlan {
-            path: p.clone(),
-            detail: e.to_string(),
-        })?;
-        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
-            return Err(PlanFileError::NotAPlan {
+        // The typed parse needs nothing from the checks, so it runs beside them (a 10k-change
+        // plan is 11 MB: `show` of it took 0.26 s of CPU one after the other); its result is
+        // used only once the bytes have passed every check.
+        let (checked, typed) = std::thread::scope(|s| {
+            let typed = s.spawn(|| serde_json::from_str::<PlanFile>(text));
+            (check_text(text, &p), typed.join())
+        });
+        checked?;
+        let plan = match typed {
+            Ok(parsed) => parsed.map_err(|e| PlanFileError::NotAPlan {
                 path: p,
-                detail: format!("missing \"format\": \"{FORMAT}\""),
-            });
-        }
-        let version = value
-            .get("format_version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as u32;
-        if version != FORMAT_VERSION {
-            return Err(PlanFileError::UnsupportedVersion {
-                path: p,
-                found: version,
-                tool: crate::TOOL_VERSION.to_string(),
-            });
-        }
-        if !is_canonical_text(&value, text) {
-            return Err(PlanFileError::NotCanonical { path: p });
-        }
-        let found = value
-            .get("digest")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let computed = digest_of_canonical_text(text).unwrap_or_else(|| digest_of(&value));
-        if found != computed.as_str() {
-            return Err(PlanFileError::DigestMismatch {
-                path: p,
-                found,
-                computed: computed.to_string(),
-            });
-        }
-        let plan = serde_json::from_value(value).map_err(|e| PlanFileError::NotAPlan {
-            path: p,
-            detail: e.to_string(),
-        })?;
+                detail: e.to_string(),
+            })?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         Ok(VerifiedPlan {
             plan,
             path: path.to_path_buf(),
@@ -237,6 +211,50 @@ impl PlanFile {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
+}
+
+/// The checks on a plan file's bytes, in the order their refusals are reported: a plan file
+/// at all, of this version, canonical, matching its digest.
+fn check_text(text: &str, p: &str) -> Result<(), PlanFileError> {
+    let p = p.to_string();
+    let value: Value = serde_json::from_str(text).map_err(|e| PlanFileError::NotAPlan {
+        path: p.clone(),
+        detail: e.to_string(),
+    })?;
+    if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(PlanFileError::NotAPlan {
+            path: p,
+            detail: format!("missing \"format\": \"{FORMAT}\""),
+        });
+    }
+    let version = value
+        .get("format_version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as u32;
+    if version != FORMAT_VERSION {
+        return Err(PlanFileError::UnsupportedVersion {
+            path: p,
+            found: version,
+            tool: crate::TOOL_VERSION.to_string(),
+        });
+    }
+    if !is_canonical_text(&value, text) {
+        return Err(PlanFileError::NotCanonical { path: p });
+    }
+    let found = value
+        .get("digest")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let computed = digest_of_canonical_text(text).unwrap_or_else(|| digest_of(&value));
+    if found != computed.as_str() {
+        return Err(PlanFileError::DigestMismatch {
+            path: p,
+            found,
+            computed: computed.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Is `text` the canonical text of `value`? Compared while serializing, without building the
@@ -279,7 +297,10 @@ fn digest_of_canonical_text(text: &str) -> Option<PlanDigest> {
     let len = text[start..].find('\n')? + 1;
     let line = &text[start..start + len];
     let value = line.strip_prefix("  \"digest\": ")?.strip_suffix(",\n")?;
-    if !(value.len() >= 2 && value.ends_with('"') && !value[1..value.len() - 1].contains(['"', '\\'])) {
+    if !(value.len() >= 2
+        && value.ends_with('"')
+        && !value[1..value.len() - 1].contains(['"', '\\']))
+    {
         return None;
     }
     let mut h = Sha256::new();

@@ -40,7 +40,8 @@ pub fn sorted_set(items: impl IntoIterator<Item = String>) -> Vec<String> {
 /// Canonical JSON text: object keys sorted (serde_json's map is ordered), no insignificant
 /// whitespace. Used for fingerprints and digests, so equal values give equal bytes.
 pub fn canonical_json(v: &Value) -> String {
-    serde_json::to_string(&crate::util::json::Sorted(v)).expect("a serde_json::Value always serializes")
+    serde_json::to_string(&crate::util::json::Sorted(v))
+        .expect("a serde_json::Value always serializes")
 }
 
 /// `sha256:<hex>` of the canonical JSON of a live object.
