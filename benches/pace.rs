@@ -5,7 +5,7 @@
 //!   cargo bench --bench pace -- big     # and 1,000 creates
 //!   cargo bench --bench pace -- quick   # 300 creates only, one run per cell
 //!   cargo bench --bench pace -- only back-to-back   # one part, printed (small,
-//!                                                   # back-to-back, wrong-budget, scale)
+//!                                   # back-to-back, wrong-budget, scale, 300, big)
 //!
 //! Every run starts an emulator with Descope's limiter semantics (N requests in any W s, then a
 //! W s lockout) and a fixed latency on every answer, then plans and applies with the library,
@@ -180,6 +180,14 @@ impl Run {
     }
 }
 
+/// The 1-minute load average when a row was measured: the machine is shared while these run.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "–".into())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -270,8 +278,8 @@ async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
         "\n### Creates at the limit: emulator 100/2 (Descope's limiter), client budget 100/2\n\n\
          Apply only (the plan before it is its own command, sharing the window). floor = requests ÷ 50/s; \
          ratio = floor ÷ wall time (1.0 is the limit). {repeats} run(s) per cell: the median, and min–max.\n\n\
-         | creates | latency | client | wall time (s) | spread (s) | requests | floor (s) | ratio | 429s | requests/op |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+         | creates | latency | client | wall time (s) | spread (s) | requests | floor (s) | ratio | 429s | requests/op | load |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     ));
     for &n in sizes {
         for latency in [50u64, 200, 500, 1000] {
@@ -295,19 +303,20 @@ async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
                 );
                 let _ = writeln!(
                     md,
-                    "| {n} | {latency} ms | {label} | {wall:.2} | {} | {} | {floor:.2} | {:.2} | {} | {:.2} |",
+                    "| {n} | {latency} ms | {label} | {wall:.2} | {} | {} | {floor:.2} | {:.2} | {} | {:.2} | {} |",
                     spread(&walls),
                     r.requests,
                     floor / wall,
                     r.limited,
-                    r.requests as f64 / r.ops as f64
+                    r.requests as f64 / r.ops as f64,
+                    load()
                 );
             }
             // One at a time it is n round trips by construction: not run past a minute.
             if n as u64 * latency > 60_000 {
                 let _ = writeln!(
                     md,
-                    "| {n} | {latency} ms | naive one-at-a-time | ≥ {:.0} (n × latency; not run) | – | {n} | {:.2} | – | – | 1.00 |",
+                    "| {n} | {latency} ms | naive one-at-a-time | ≥ {:.0} (n × latency; not run) | – | {n} | {:.2} | – | – | 1.00 | – |",
                     n as f64 * latency as f64 / 1000.0,
                     n as f64 / server.per_second()
                 );
@@ -316,10 +325,11 @@ async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
                 let floor = requests as f64 / server.per_second();
                 let _ = writeln!(
                 md,
-                "| {n} | {latency} ms | naive one-at-a-time | {:.2} | – | {requests} | {floor:.2} | {:.2} | {limited} | {:.2} |",
+                "| {n} | {latency} ms | naive one-at-a-time | {:.2} | – | {requests} | {floor:.2} | {:.2} | {limited} | {:.2} | {} |",
                 wall.as_secs_f64(),
                 floor / wall.as_secs_f64(),
-                requests as f64 / n as f64
+                requests as f64 / n as f64,
+                load()
             );
             }
             let b = Bench::start(latency, Some(server)).await;
@@ -335,12 +345,13 @@ async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
                     let floor = c.requests as f64 / server.per_second();
                     let _ = writeln!(
                         md,
-                        "| {n} | {latency} ms | Python design | {:.2} | – | {} | {floor:.2} | {:.2} | {} | {:.2} |",
+                        "| {n} | {latency} ms | Python design | {:.2} | – | {} | {floor:.2} | {:.2} | {} | {:.2} | {} |",
                         wall.as_secs_f64(),
                         c.requests,
                         floor / wall.as_secs_f64(),
                         c.rate_limited,
-                        c.requests as f64 / n as f64
+                        c.requests as f64 / n as f64,
+                        load()
                     );
                 }
                 Err(why) => println!("Python design skipped: {why}"),
@@ -433,10 +444,11 @@ async fn wrong_budget(md: &mut String) {
     );
 }
 
-/// `descope-mgmt ARGS` under `/usr/bin/time`: wall seconds and peak RSS in MiB.
-fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64) {
+/// `descope-mgmt ARGS` under `/usr/bin/time`: wall seconds, peak RSS in MiB and CPU seconds
+/// (user + system: what a busy machine disturbs least).
+fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64, f64) {
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M"])
+        .args(["-f", "%e %M %U %S"])
         .arg(env!("CARGO_BIN_EXE_descope-mgmt"))
         .args(args)
         .current_dir(dir)
@@ -452,19 +464,22 @@ fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64) {
     let mut parts = last.split_whitespace();
     let wall: f64 = parts.next().and_then(|s| s.parse().ok()).expect("wall");
     let kib: f64 = parts.next().and_then(|s| s.parse().ok()).expect("rss");
-    (wall, kib / 1024.0)
+    let cpu: f64 = parts.map(|s| s.parse::<f64>().expect("cpu seconds")).sum();
+    (wall, kib / 1024.0, cpu)
 }
 
 async fn scaling(md: &mut String, sizes: &[usize]) {
     md.push_str(
         "\n### Planning at scale (the release executable in its own process, emulator in another)\n\n\
          No-change plan: the project already holds every tenant. Create plan: an empty project. \
-         `show` renders the create plan. Peak RSS of the CLI process (`/usr/bin/time -f %M`).\n\n\
-         | tenants | validate | no-change plan | create plan | plan file | show (text) | show --format markdown |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n",
+         `show` renders the create plan. Each cell: wall time / CPU time (user + system) / peak RSS of the CLI process (`/usr/bin/time -f \"%e %M %U %S\"`).\n\n\
+         | tenants | validate | no-change plan | create plan | plan file | show (text) | show --format markdown | load |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
-    let cell = |(wall, rss): (f64, f64)| format!("{wall:.2} s / {rss:.0} MiB");
+    let cell =
+        |(wall, rss, cpu): (f64, f64, f64)| format!("{wall:.2} s / {cpu:.2} s / {rss:.0} MiB");
     for &n in sizes {
+        let load = load();
         let yaml = config_yaml(n, Some("100000/60"), None, true);
         // The project with every tenant already there.
         let full = Bench::start(0, None).await;
@@ -527,13 +542,14 @@ async fn scaling(md: &mut String, sizes: &[usize]) {
         println!("scale {n}: validate {validate:?}, plan {unchanged:?}, create {create:?}");
         let _ = writeln!(
             md,
-            "| {n} | {} | {} | {} | {:.1} MB | {} | {} |",
+            "| {n} | {} | {} | {} | {:.1} MB | {} | {} | {} |",
             cell(validate),
             cell(unchanged),
             cell(create),
             size as f64 / 1e6,
             cell(text),
-            cell(markdown)
+            cell(markdown),
+            load
         );
     }
 }
@@ -579,8 +595,12 @@ fn main() {
                 "small" => small_apply(&mut md).await,
                 "back-to-back" => back_to_back(&mut md).await,
                 "wrong-budget" => wrong_budget(&mut md).await,
-                "scale" => scaling(&mut md, &[1_000, 10_000]).await,
-                other => panic!("no part {other}: small, back-to-back, wrong-budget, scale"),
+                "scale" => scaling(&mut md, &[1_000, 10_000, 50_000]).await,
+                "300" => throughput(&mut md, &[300], 3).await,
+                "big" => throughput(&mut md, &[1_000], 1).await,
+                other => {
+                    panic!("no part {other}: small, back-to-back, wrong-budget, scale, 300, big")
+                }
             }
         });
         println!("{md}");

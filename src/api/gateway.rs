@@ -330,7 +330,7 @@ impl Gateway {
     /// `read`, then the raw objects of the list in `field` (`"tenants"`, `"roles"`, ...).
     pub async fn read_list(&self, req: ApiRequest, field: &str) -> Result<Vec<Value>, ApiError> {
         let body = self.read(req.clone()).await?;
-        wire::list_objects(&body, field).map_err(|e| ApiError::decode(&req, e))
+        wire::list_objects(body, field).map_err(|e| ApiError::decode(&req, e))
     }
 
     /// `read` of an exported document whose content sits under `key` (`flow`, `theme`).

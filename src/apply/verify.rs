@@ -238,7 +238,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, Refusal> {
                 } else {
                     "unchanged since planning".into()
                 },
-                changed_fields: changed_fields(c.before.as_ref(), live.map(|l| &l.raw)),
+                changed_fields: changed_fields(c.before.as_ref(), live.map(|l| l.raw()).as_ref()),
             });
         }
     }

@@ -331,14 +331,14 @@ pub trait ResourceKind: Send + Sync {
 
     /// Fingerprint of a live object: sha256 of its canonical JSON, less what other resources
     /// derive (a tenant's `successors`).
-    fn fingerprint(&self, live: &LiveResource) -> String {
-        crate::resource::fingerprint(&live.raw)
+    fn fingerprint(&self, raw: &serde_json::Value) -> String {
+        crate::resource::fingerprint(raw)
     }
 
     /// What state.json records of a live object for `state show` (secret values are already
     /// stand-ins in `raw`); `None` where the object is too large to keep in a committed file.
     fn recorded_attributes(&self, live: &LiveResource) -> Option<serde_json::Value> {
-        Some(live.raw.clone())
+        Some(live.raw())
     }
 
     // ---- comparing and ordering ----

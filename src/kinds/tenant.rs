@@ -228,8 +228,8 @@ impl ResourceKind for TenantKind {
         }
     }
 
-    fn fingerprint(&self, live: &LiveResource) -> String {
-        match live.raw.as_object() {
+    fn fingerprint(&self, raw: &Value) -> String {
+        match raw.as_object() {
             Some(o) => {
                 let mut o = o.clone();
                 for f in DERIVED_FIELDS {
@@ -237,7 +237,7 @@ impl ResourceKind for TenantKind {
                 }
                 crate::resource::fingerprint(&Value::Object(o))
             }
-            None => crate::resource::fingerprint(&live.raw),
+            None => crate::resource::fingerprint(raw),
         }
     }
 
@@ -367,8 +367,9 @@ impl ResourceKind for TenantKind {
     fn release_for_swap(&self, swap: &Swap<'_>) -> Option<Release> {
         let (address, live, body, frees) = (swap.address, swap.live, swap.body, swap.frees);
         let id = id_of(address);
-        let live_name = live.raw.get("name").and_then(Value::as_str).unwrap_or(id);
-        let live_domains = string_list(&live.raw, "selfProvisioningDomains");
+        let raw = live.raw();
+        let live_name = raw.get("name").and_then(Value::as_str).unwrap_or(id);
+        let live_domains = string_list(&raw, "selfProvisioningDomains");
         let frees_name = frees.iter().any(|v| v.starts_with("name "));
         let name = if frees_name {
             format!("{live_name} (swap {id})")

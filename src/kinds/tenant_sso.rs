@@ -833,8 +833,8 @@ impl ResourceKind for TenantSsoKind {
 
     /// Less what is not this configuration's: the rest of the tenant object each load carries,
     /// and the time of the last test login.
-    fn fingerprint(&self, live: &LiveResource) -> String {
-        let mut raw = live.raw.clone();
+    fn fingerprint(&self, raw: &Value) -> String {
+        let mut raw = raw.clone();
         if let Some(t) = raw.get("tenant").cloned() {
             raw["tenant"] = json!({"authType": t.get("authType"), "domains": t.get("domains")});
         }

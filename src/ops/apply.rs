@@ -340,7 +340,7 @@ pub async fn apply(
                         .await?,
                 ),
                 Some(_) => None,
-                None => live.resources.get(&address).map(|l| l.raw.clone()),
+                None => live.resources.get(&address).map(|l| l.raw()),
             };
             if let Some(object) = object {
                 resources.push(BackedUpResource { address, object });

@@ -14,7 +14,7 @@ use super::live::read_snapshot;
 use super::{OpError, Session};
 use crate::api::gateway::Gateway;
 use crate::config::exported::Exported;
-use crate::config::{Config, Environment, LoadedConfig, Settings, SourceMap, DEFAULT_ENVIRONMENT};
+use crate::config::{Config, Environment, LoadedConfig, Settings, DEFAULT_ENVIRONMENT};
 use crate::kinds::ReadScope;
 use crate::model::Address;
 use crate::resource::desired::SecretField;
@@ -68,7 +68,6 @@ pub fn blank_config(config_path: &Path, env: Option<&str>) -> LoadedConfig {
             .unwrap_or_default(),
         source_digest: String::new(),
         secrets: BTreeMap::new(),
-        source_map: SourceMap::default(),
         vars: crate::config::VarSource::Process,
         warnings: Vec::new(),
     }

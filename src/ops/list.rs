@@ -63,9 +63,8 @@ pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Listed>, OpError>
             address: r.address.clone(),
             name: ["name", "id"]
                 .iter()
-                .find_map(|f| r.raw.get(*f).and_then(|v| v.as_str()))
-                .unwrap_or_default()
-                .to_string(),
+                .find_map(|f| r.raw().get(*f).and_then(|v| v.as_str()).map(str::to_string))
+                .unwrap_or_default(),
             managed: state.is_managed(&r.address),
             in_config: desired.resources.contains_key(&r.address),
             system: r.system,

@@ -97,5 +97,9 @@ pub async fn read_graph(
     key: &Secret,
 ) -> Result<LiveGraph, ApiError> {
     let snapshot = read_snapshot(gateway, scope).await?;
-    Ok(live::build(&snapshot, secret_fields, key))
+    let graph = live::build(&snapshot, secret_fields, key);
+    // The answers as read (a `Value` per object) are gone once the graph holds their text.
+    drop(snapshot);
+    crate::util::memory::release_freed();
+    Ok(graph)
 }

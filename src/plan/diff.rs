@@ -368,19 +368,20 @@ fn plan_existing(
             d.address.clone(),
             Action::Replace,
             reason,
-            Some(l.raw.clone()),
+            Some(l.raw()),
             Some(kind.create_body(d)),
             fields,
             d.delete_cascade,
         ));
     }
     let names = fields.iter().map(|f| f.field.clone()).collect();
+    let raw = l.raw();
     Some(Change::draft(
         d.address.clone(),
         Action::Update,
         Reason::FieldsChanged { fields: names },
-        Some(l.raw.clone()),
-        Some(kind.update_body(d, &l.raw)),
+        Some(raw.clone()),
+        Some(kind.update_body(d, &raw)),
         fields,
         d.delete_cascade,
     ))
@@ -462,8 +463,8 @@ fn plan_rename(d: &DesiredResource, l: &LiveResource, from: &Address) -> Change 
         Reason::Renamed {
             from: from.to_string(),
         },
-        Some(l.raw.clone()),
-        Some(kind.rename_body(d, from, &l.raw)),
+        Some(l.raw()),
+        Some(kind.rename_body(d, from, &l.raw())),
         field_changes(&d.spec.fields(), &have, &d.ignore_changes),
         d.delete_cascade,
     )
@@ -506,7 +507,7 @@ fn plan_absent_from_config(
         l.address.clone(),
         Action::Delete,
         reason,
-        Some(l.raw.clone()),
+        Some(l.raw()),
         None,
         vec![],
         ownership.cascade.contains(&l.address),
@@ -553,7 +554,7 @@ fn recreate_under_replaced(
                         Reason::TenantReplaced {
                             tenant: owner_key(&owner),
                         },
-                        Some(l.raw.clone()),
+                        Some(l.raw()),
                         Some(kinds::of(l.address.kind()).create_body(d)),
                         field_changes(&d.spec.fields(), &BTreeMap::new(), &d.ignore_changes),
                         false,

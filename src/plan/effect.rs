@@ -31,7 +31,8 @@ pub fn has_taken_effect(change: &Change, live: Option<&LiveResource>) -> bool {
         (None, None) => true,
         (None, Some(_)) | (Some(_), None) => false,
         (Some(expected), Some(l)) => {
-            crate::kinds::of(change.address.kind()).verifiable() && body_matches(&l.raw, &expected)
+            crate::kinds::of(change.address.kind()).verifiable()
+                && body_matches(&l.raw(), &expected)
         }
     }
 }

@@ -378,6 +378,12 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
     let mut body = String::new();
     let mut left_out = 0;
     for c in &ordered {
+        // Once one is left out all after it are: a 10k-change plan builds 10k sections
+        // otherwise, to print a few hundred.
+        if left_out > 0 {
+            left_out += 1;
+            continue;
+        }
         let mut section = String::new();
         let _ = writeln!(
             section,
@@ -401,7 +407,7 @@ pub fn markdown(plan: &PlanFile, plan_path: &str) -> String {
         }
         let _ = writeln!(section, "```\n</details>\n");
         let reserve = 400 + tail.len();
-        if left_out > 0 || head.len() + body.len() + section.len() + reserve > MARKDOWN_BUDGET {
+        if head.len() + body.len() + section.len() + reserve > MARKDOWN_BUDGET {
             left_out += 1;
             continue;
         }

@@ -241,7 +241,7 @@ mod tests {
             var: "TOK".into(),
         }];
         let g = build(&snap, &sf, &key);
-        let raw = &g.resources[&Address::tenant("a")].raw;
+        let raw = &g.resources[&Address::tenant("a")].raw();
         assert!(!raw.to_string().contains("plain-secret"));
         assert_eq!(stand_in_var(&raw["customAttributes"]["token"]), Some("TOK"));
     }

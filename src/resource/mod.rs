@@ -41,7 +41,8 @@ pub fn sorted_set(items: impl IntoIterator<Item = String>) -> Vec<String> {
 /// Canonical JSON text: object keys sorted (serde_json's map is ordered), no insignificant
 /// whitespace. Used for fingerprints and digests, so equal values give equal bytes.
 pub fn canonical_json(v: &Value) -> String {
-    crate::util::json::to_canonical_line(v).expect("a serde_json::Value always serializes")
+    serde_json::to_string(&crate::util::json::Sorted(v))
+        .expect("a serde_json::Value always serializes")
 }
 
 /// `sha256:<hex>` of the canonical JSON of a live object.
@@ -163,21 +164,33 @@ impl DesiredResource {
 pub struct LiveResource {
     pub address: Address,
     pub spec: Arc<dyn Spec>,
-    /// The object as the API returned it (secret values replaced by their stand-ins); the
-    /// fingerprint is taken over this.
-    pub raw: Value,
+    /// The object as the API returned it (secret values replaced by their stand-ins), as its
+    /// JSON text: a `Value` of a 17-field tenant takes about 2.5 KB, its text 350 bytes, and a
+    /// plan of 50k unchanged tenants reads `raw` only for the fingerprint, taken up front.
+    raw: Arc<str>,
+    fingerprint: Arc<str>,
     /// Descope's own (system-default permission, built-in role): never touched.
     pub system: bool,
 }
 
 impl LiveResource {
     pub fn new(address: Address, spec: impl Spec, raw: Value, system: bool) -> Self {
+        let fingerprint = crate::kinds::of(address.kind()).fingerprint(&raw).into();
         LiveResource {
             address,
             spec: Arc::new(spec),
-            raw,
+            raw: serde_json::to_string(&raw)
+                .expect("a serde_json::Value always serializes")
+                .into(),
+            fingerprint,
             system,
         }
+    }
+
+    /// The object as the API returned it (secret values replaced by their stand-ins): the
+    /// fingerprint is taken over this, update bodies start from it.
+    pub fn raw(&self) -> Value {
+        serde_json::from_str(&self.raw).expect("text serde_json wrote parses")
     }
 
     pub fn spec<T: Spec>(&self) -> &T {
@@ -186,7 +199,7 @@ impl LiveResource {
     }
 
     pub fn fingerprint(&self) -> String {
-        crate::kinds::of(self.address.kind()).fingerprint(self)
+        self.fingerprint.to_string()
     }
 }
 

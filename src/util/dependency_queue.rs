@@ -208,19 +208,31 @@ impl<K: Ord + Clone, V> DependencyQueue<K, V> {
     /// Every key in the order one worker would run them, each time the smallest ready key
     /// first: the planner's order, so a plan and its apply agree on what comes first.
     pub fn into_order(mut self) -> Vec<K> {
-        let mut order = Vec::with_capacity(self.items.len());
-        while let Some(key) = self
+        // The ready keys kept sorted, rather than a scan of every item for each one handed
+        // out: 50k tenant creates took 14 s of a 16 s plan that way.
+        let mut ready: BTreeSet<K> = self
             .items
             .iter()
-            .find(|(_, e)| e.state == ItemState::Waiting && e.waiting_on.is_empty())
+            .filter(|(_, e)| e.state == ItemState::Waiting && e.waiting_on.is_empty())
             .map(|(k, _)| k.clone())
-        {
+            .collect();
+        let mut order = Vec::with_capacity(self.items.len());
+        while let Some(key) = ready.pop_first() {
             if let Some(entry) = self.items.get_mut(&key) {
                 entry.state = ItemState::Running;
                 entry.value = None;
             }
             // Cannot fail: the key was just set running.
             let _ = self.finish(&key, Outcome::Succeeded);
+            for d in self.dependents.get(&key).into_iter().flatten() {
+                if self
+                    .items
+                    .get(d)
+                    .is_some_and(|e| e.state == ItemState::Waiting && e.waiting_on.is_empty())
+                {
+                    ready.insert(d.clone());
+                }
+            }
             order.push(key);
         }
         order

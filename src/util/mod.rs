@@ -7,6 +7,7 @@ pub mod input;
 pub mod interrupt;
 pub mod json;
 pub mod jsonl;
+pub mod memory;
 pub mod text_serde;
 pub mod timestamp;
 pub mod x509;

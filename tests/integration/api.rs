@@ -604,7 +604,7 @@ async fn lists_are_read_tolerantly_and_raw_objects_kept() {
     assert_eq!(roles[0].tenant(), None);
     assert_eq!(roles[1].tenant(), Some("acme"));
     assert!(roles[1].default && roles[1].permission_names.is_empty());
-    let raw = wire::list_objects(&body, "roles").unwrap();
+    let raw = wire::list_objects(body.clone(), "roles").unwrap();
     assert_eq!(raw[0]["x"], 1, "fingerprints see the whole live object");
 
     let perms = wire::permissions(&t.send(&ep::permission_load_all()).await.unwrap()).unwrap();

@@ -380,24 +380,30 @@ fn overlays_merge_by_key_replace_lists_merge_maps_and_remove() {
         [(None, None), (Some("acme".into()), Some("prod".into()))]
     );
 
-    // Positions of overlay values point into the overlay file; base values into the base.
-    let seats = l
-        .source_map
-        .locate("/tenants/0/custom_attributes/seats")
-        .unwrap();
+    // Positions of overlay values point into the overlay file; base values into the base
+    // (seen through the diagnostics that report them: the loaded config keeps no positions).
+    let bad = tree(&[
+        (
+            "descope.yaml",
+            &BASE.replace("    permissions: [read]", "    permissions: [missing]"),
+        ),
+        (
+            "envs/prod.yaml",
+            &PROD.replace("[acme.io]", "[not_a_domain!]"),
+        ),
+    ]);
+    let ds = load_env(&bad.root().join("descope.yaml"), Some("prod"), vars(&[])).unwrap_err();
+    let at = |kind: &str| {
+        let d =
+            ds.0.iter()
+                .find(|d| d.kind.as_str() == kind)
+                .unwrap_or_else(|| panic!("no {kind} in {ds:?}"));
+        (d.location().file.clone(), d.location().line)
+    };
+    assert_eq!(at("invalid_domain"), (bad.root().join("envs/prod.yaml"), 3));
     assert_eq!(
-        (seats.file.clone(), seats.line, seats.column),
-        (dir.root().join("envs/prod.yaml"), 5, 14)
-    );
-    let plan = l
-        .source_map
-        .locate("/tenants/0/custom_attributes/plan")
-        .unwrap();
-    assert_eq!((plan.file.clone(), plan.line), (path.clone(), 19));
-    let initech = l.source_map.locate("/tenants/1/name").unwrap();
-    assert_eq!(
-        (initech.file.clone(), initech.line),
-        (dir.root().join("envs/prod.yaml"), 9)
+        at("unknown_permission"),
+        (bad.root().join("descope.yaml"), 10)
     );
 
     // The digest covers the unresolved base bytes followed by the overlay's.

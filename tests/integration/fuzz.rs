@@ -106,7 +106,7 @@ fn decode_everything(v: &Value) {
         let _ = wire::document(v, key);
     }
     for key in ["tenants", "roles", "permissions", "flows"] {
-        let _ = wire::list_objects(v, key);
+        let _ = wire::list_objects(v.clone(), key);
     }
     // What each kind makes of objects it is given, through the same path a live read takes.
     if let Value::Object(o) = v {
