@@ -9,6 +9,9 @@ set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# The conformance test runs `python3` from PATH, so the SDK goes into that interpreter even where
+# the distribution marks it externally managed (PEP 668, Debian 12 and later).
+export PIP_BREAK_SYSTEM_PACKAGES=1
 pip_install() { "$PYTHON" -m pip install --quiet --root-user-action=ignore "$@"; }
 
 if "$PYTHON" - <<'PY' 2>/dev/null; then
