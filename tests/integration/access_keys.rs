@@ -10,6 +10,7 @@ use descope_emulator::EmulatorOptions;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::util::files_under;
 use crate::util::TestEnv;
 
 const CONFIG: &str = "version: 1
@@ -87,17 +88,6 @@ fn issued(w: &TestEnv, file: &Path, name: &str) -> String {
         assert_eq!(mode, 0o600, "{}", file.display());
     }
     text
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
 }
 
 #[test]

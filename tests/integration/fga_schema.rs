@@ -29,15 +29,6 @@ type doc
   permission can_view: viewer | owner
 ";
 
-fn run(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = w.cmd(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// Every file under `from` into `to`'s directory (an export with its flows and theme).
 fn copy_dir(from: &std::path::Path, to: &TestEnv, rel: &std::path::Path) {
     for entry in std::fs::read_dir(from.join(rel)).unwrap() {
@@ -61,15 +52,15 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
     w.write_config(CONFIG);
     w.write("authz/schema.fga", DSL);
 
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("+ fga_schema"), "{out}");
     assert!(out.contains("+   relation admin: user"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(live_dsl(&w), DSL);
 
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(
         (code, out.contains("No changes")),
         (0, true),
@@ -78,7 +69,7 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
     // Windows line endings and trailing blanks are no change.
     let crlf = DSL.replace('\n', "  \r\n") + "\r\n\r\n";
     w.write("authz/schema.fga", &crlf);
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     // One changed line: a unified diff with its context, in text and in markdown.
@@ -87,7 +78,7 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
         "relation viewer: user | org#member",
     );
     w.write("authz/schema.fga", &edited);
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/b.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/b.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("~ fga_schema"), "{out}");
     assert!(out.contains("@@ -9,6 +9,6 @@"), "{out}");
@@ -101,19 +92,19 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
         !out.contains("type user"),
         "only a few lines of context: {out}"
     );
-    let (code, md, err) = run(&w, &["show", "plans/b.plan", "--format", "markdown"]);
+    let (code, md, err) = w.run_text(&["show", "plans/b.plan", "--format", "markdown"]);
     assert_eq!(code, 0, "{md}\n{err}");
     assert!(
         md.contains("\n+   relation viewer: user | org#member\n"),
         "{md}"
     );
     assert!(md.contains("\n-   relation viewer: user\n"), "{md}");
-    let (code, out, err) = run(&w, &["apply", "plans/b.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/b.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(live_dsl(&w), edited);
 
     // The apply's backup holds the schema as it was; restoring it brings that back.
-    let (code, out, err) = run(&w, &["backup", "list"]);
+    let (code, out, err) = w.run_text(&["backup", "list"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let backup = out
         .lines()
@@ -122,28 +113,28 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
         .and_then(|l| l.split_whitespace().last())
         .unwrap_or_else(|| panic!("no backup listed:\n{out}"))
         .to_string();
-    let (code, out, err) = run(&w, &["backup", "restore", &backup, "-out", "r.plan"]);
+    let (code, out, err) = w.run_text(&["backup", "restore", &backup, "-out", "r.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("~ fga_schema"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "r.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "r.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(live_dsl(&w), DSL);
 
     // A console edit is drift, and the plan writes the file's schema back.
     w.emu()
         .mutate(|d| d.fga_schema.dsl = "model AuthZ 1.0\n\ntype user\n".into());
-    let (code, out, err) = run(&w, &["drift"]);
+    let (code, out, err) = w.run_text(&["drift"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("fga_schema"), "{out}");
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/c.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/c.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("+ type org"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/c.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/c.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(live_dsl(&w), edited);
 
     // Export writes the DSL next to the config; applied to a blank project it reproduces it.
-    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    let (code, out, err) = w.run_text(&["export", "--out", "exp"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
     assert!(yaml.contains("fga_schema:\n  file: authz.fga"), "{yaml}");
@@ -153,10 +144,10 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
     );
     let blank = TestEnv::start_blocking(EmulatorOptions::default());
     copy_dir(&w.path("exp"), &blank, std::path::Path::new(""));
-    let (code, out, err) = run(&blank, &["apply", "--auto-approve"]);
+    let (code, out, err) = blank.run_text(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(live_dsl(&blank), edited);
-    let (code, out, err) = run(&blank, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = blank.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(
         (code, out.contains("No changes")),
         (0, true),
@@ -165,7 +156,7 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
 
     // No call clears a schema: a config without the section deletes nothing.
     w.write_config("version: 1\nsettings: {rate_limit: 1000/1}\n");
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!out.contains("- fga_schema"), "{out}");
 }
@@ -174,7 +165,7 @@ fn the_schema_is_planned_as_a_line_diff_applied_drifted_restored_and_exported() 
 fn a_missing_or_empty_schema_file_is_reported_where_it_is_named() {
     let w = TestEnv::new();
     w.write_config("version: 1\nfga_schema:\n  file: nowhere.fga\n");
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains("descope.yaml:3:9") && err.contains("nowhere.fga"),
@@ -183,7 +174,7 @@ fn a_missing_or_empty_schema_file_is_reported_where_it_is_named() {
 
     w.write("empty.fga", "\n  \n");
     w.write_config("version: 1\nfga_schema:\n  file: empty.fga\n  protec: true\n");
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains("descope.yaml:3:9") && err.contains("empty"),
@@ -195,7 +186,7 @@ fn a_missing_or_empty_schema_file_is_reported_where_it_is_named() {
     );
 
     w.write_config("version: 1\nfga_schema:\n  file: ../outside.fga\n");
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("descope.yaml:3:9"), "{err}");
 }

@@ -18,15 +18,6 @@ lists:
     items: [spam]
 ";
 
-fn run(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = w.cmd(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn items(w: &TestEnv, name: &str) -> Vec<String> {
     let data = w.emu().data();
     let list = data
@@ -43,19 +34,19 @@ fn items(w: &TestEnv, name: &str) -> Vec<String> {
 fn lists_are_planned_applied_updated_drifted_pruned_and_exported() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     w.write_config(CONFIG);
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("list.office") && out.contains("list.blocked-words"),
         "{out}"
     );
-    let (code, out, err) = run(&w, &["apply", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(items(&w, "office"), ["10.0.0.0/8", "192.168.1.1"]);
 
     // Items are a set: another order is no change.
     w.write_config(&CONFIG.replace("[10.0.0.0/8, 192.168.1.1]", "[192.168.1.1, 10.0.0.0/8]"));
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     // A changed item is one update that keeps the list's id and the fields left alone.
@@ -69,10 +60,10 @@ fn lists_are_planned_applied_updated_drifted_pruned_and_exported() {
         .id
         .clone();
     w.write_config(&CONFIG.replace("192.168.1.1", "192.168.1.2"));
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/b.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/b.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("~ list.office"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/b.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/b.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let data = w.emu().data();
     let office = data.lists.iter().find(|l| l.name == "office").unwrap();
@@ -91,7 +82,7 @@ fn lists_are_planned_applied_updated_drifted_pruned_and_exported() {
             .unwrap();
         l.data = serde_json::json!(["spam", "eggs"]);
     });
-    let (code, out, err) = run(&w, &["drift"]);
+    let (code, out, err) = w.run_text(&["drift"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("list.blocked-words"), "{out}");
 
@@ -104,10 +95,10 @@ fn lists_are_planned_applied_updated_drifted_pruned_and_exported() {
             )
             .replace("192.168.1.1", "192.168.1.2"),
     );
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/c.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/c.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("- list.blocked-words"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/c.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/c.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(w
         .emu()
@@ -126,16 +117,16 @@ fn lists_are_planned_applied_updated_drifted_pruned_and_exported() {
             ..Default::default()
         })
     });
-    let (code, out, _) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, _) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out, err) = run(&w, &["plan", "--prune", "list", "-out", "plans/d.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "--prune", "list", "-out", "plans/d.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("- list.console"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/d.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/d.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(w.emu().data().lists.iter().all(|l| l.name != "console"));
 
-    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    let (code, out, err) = w.run_text(&["export", "--out", "exp"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
     let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
@@ -161,7 +152,7 @@ lists:
     type: words
 ",
     );
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains("descope.yaml:5:13") && err.contains("CIDR"),
@@ -188,22 +179,22 @@ lists:
         "lists/office.txt",
         "# Office egress\n10.0.0.0/8\n\n  192.168.1.1  \n# VPN\n2001:db8::/32\n",
     );
-    let (code, out, err) = run(&w, &["apply", "--auto-approve"]);
+    let (code, out, err) = w.run_text(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
         items(&w, "office"),
         ["10.0.0.0/8", "192.168.1.1", "2001:db8::/32"]
     );
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     // A line removed from the file is an update of the list.
     w.write("lists/office.txt", "10.0.0.0/8\n2001:db8::/32\n");
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("~ list.office"), "{out}");
 
-    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    let (code, out, err) = w.run_text(&["export", "--out", "exp"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
     let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
@@ -231,7 +222,7 @@ lists:
     );
     w.write("office.txt", "# ranges\n10.0.0.0/8\n\n   10.0.0.0/33\n");
     w.write("words.txt", "a\n");
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains("office.txt:4:4") && err.contains("10.0.0.0/33"),

@@ -20,25 +20,16 @@ tenants:
       expiration_weeks: 26
 ";
 
-fn run(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = w.cmd(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn project_and_tenant_policies_are_planned_applied_drifted_and_exported() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     w.write_config(CONFIG);
 
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("password_policy.acme"), "{out}");
     assert!(out.contains("password_policy "), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     let data = w.emu().data();
@@ -56,7 +47,7 @@ fn project_and_tenant_policies_are_planned_applied_drifted_and_exported() {
     // Fields the tenant's block leaves out keep what it had (the project's, inherited).
     assert!(acme.uppercase);
 
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("No changes"), "{out}");
 
@@ -69,17 +60,17 @@ fn project_and_tenant_policies_are_planned_applied_drifted_and_exported() {
             .unwrap()
             .expiration = false;
     });
-    let (code, out, err) = run(&w, &["drift"]);
+    let (code, out, err) = w.run_text(&["drift"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("password_policy.acme"), "{out}");
     assert!(out.contains("expiration_weeks"), "{out}");
 
     // A plan targeted at the project's policy leaves the tenant's drift alone.
-    let (code, out, err) = run(&w, &["plan", "--target", "password_policy"]);
+    let (code, out, err) = w.run_text(&["plan", "--target", "password_policy"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!out.contains("password_policy.acme"), "{out}");
 
-    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    let (code, out, err) = w.run_text(&["export", "--out", "exp"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
     let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
@@ -94,7 +85,7 @@ fn project_and_tenant_policies_are_planned_applied_drifted_and_exported() {
 fn a_zero_minimum_length_and_a_typo_are_reported_where_they_are() {
     let w = TestEnv::new();
     w.write_config("version: 1\npassword_policy:\n  min_length: 0\n  upercase: true\n");
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("descope.yaml:3:15"), "{err}");
     assert!(

@@ -6,7 +6,7 @@
 //! before committing).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use descope_mgmt::plan::{Action, PlanFile};
 
 use serde_json::{json, Value};
 
+use crate::util::files_under;
 use crate::util::TestEnv;
 
 /// A distinctive key so a leak is unmistakable when output is scanned for it.
@@ -1287,18 +1288,6 @@ async fn terraform_out_spellings_and_no_colour_unless_a_terminal_allows_it() {
 
 const TOKEN: &str = "tok-SECRETVALUE-8d2e41";
 const TOKEN2: &str = "tok-ROTATEDVALUE-77c1a0";
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 fn assert_no_secret(what: &str, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);

@@ -14,17 +14,8 @@ project:
   tags: [prod, eu]
 ";
 
-fn run(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = w.cmd(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn ok(w: &TestEnv, args: &[&str]) -> String {
-    let (code, out, err) = run(w, args);
+    let (code, out, err) = w.run_text(args);
     assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
     out
 }
@@ -66,7 +57,7 @@ fn the_project_is_planned_applied_drifted_exported_and_restored() {
     // A tag removed in the console is drift, and planned back with one call (the name is
     // unchanged, so it is not sent).
     w.emu().mutate(|d| d.project.tags = vec!["prod".into()]);
-    let (code, out, err) = run(&w, &["drift"]);
+    let (code, out, err) = w.run_text(&["drift"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("project") && out.contains("tags"), "{out}");
     let out = ok(&w, &["plan", "-out", "plans/b.plan"]);
@@ -134,12 +125,12 @@ fn the_project_is_planned_applied_drifted_exported_and_restored() {
 fn a_project_the_key_cannot_see_is_a_clear_error() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     w.write_config(CONFIG);
-    let (code, out, err) = run(&w, &["plan"]);
+    let (code, out, err) = w.run_text(&["plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     // The emulator lists only the project it serves; another id in the list is not this one.
     w.emu()
         .mutate(|d| d.project.id = "P2someotherproject000000000".into());
-    let (code, out, err) = run(&w, &["plan"]);
+    let (code, out, err) = w.run_text(&["plan"]);
     assert_ne!(code, 0, "{out}\n{err}");
     assert!(
         err.contains("no project with id") && err.contains("project_id"),
@@ -151,7 +142,7 @@ fn a_project_the_key_cannot_see_is_a_clear_error() {
 fn bad_project_blocks_are_reported_where_they_are() {
     let w = TestEnv::new();
     w.write_config("version: 1\nproject:\n  name: ''\n  tags: [prod, '']\n  tag: [x]\n");
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("descope.yaml:3:9"), "{err}");
     assert!(err.contains("descope.yaml:4:16"), "{err}");

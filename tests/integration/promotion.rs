@@ -443,7 +443,9 @@ fn a_project_built_by_hand_is_exported_promoted_to_a_blank_one_and_drift_sees_th
     // logs, the export) or printed, except the key file the user named.
     let key_text = std::fs::read_to_string(&key_file).unwrap();
     for env in [&source, &target] {
-        for file in files_under(env.root()) {
+        let mut files = Vec::new();
+        crate::util::files_under(env.root(), &mut files);
+        for file in files {
             if file == key_file {
                 continue;
             }
@@ -492,19 +494,6 @@ fn a_project_built_by_hand_is_exported_promoted_to_a_blank_one_and_drift_sees_th
     );
     assert!(text.contains("tenant_sso.acme/google"), "{text}");
     assert!(!text.contains("tenant_sso.acme/default"), "{text}");
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

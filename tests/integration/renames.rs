@@ -41,15 +41,6 @@ tenants:
     default_roles: [Viewer, Writer]
 ";
 
-fn run(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = w.cmd(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// (id, created time) of the role `name` in `tenant` ("" for the project).
 fn role_identity(w: &TestEnv, tenant: &str, name: &str) -> Option<(String, i64)> {
     let data = w.emu().data();
@@ -63,7 +54,7 @@ fn role_identity(w: &TestEnv, tenant: &str, name: &str) -> Option<(String, i64)>
 fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     w.write_config(BEFORE);
-    let (code, out, err) = run(&w, &["apply", "--auto-approve"]);
+    let (code, out, err) = w.run_text(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let reader = role_identity(&w, "", "Reader").expect("Reader created");
     let editor = role_identity(&w, "acme", "Editor").expect("Editor created");
@@ -78,7 +69,7 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
         .clone();
 
     w.write_config(AFTER);
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/r.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/r.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     for moved in [
         "~ permission.docs.read -> permission.documents.read (renamed)",
@@ -89,14 +80,14 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
     }
     assert!(out.contains("0 to create"), "{out}");
     assert!(out.contains("0 to delete"), "{out}");
-    let (code, md, err) = run(&w, &["show", "plans/r.plan", "--format", "markdown"]);
+    let (code, md, err) = w.run_text(&["show", "plans/r.plan", "--format", "markdown"]);
     assert_eq!(code, 0, "{md}\n{err}");
     assert!(
         md.contains("~ role.Reader -&gt; role.Viewer (renamed)"),
         "{md}"
     );
 
-    let (code, out, err) = run(&w, &["apply", "plans/r.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/r.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     // The same objects, renamed: ids and creation times kept, and what named them follows.
     assert_eq!(role_identity(&w, "", "Viewer"), Some(reader));
@@ -125,7 +116,7 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
     }
 
     // The apply's backup saved the renamed objects under their old addresses.
-    let (code, out, err) = run(&w, &["backup", "list"]);
+    let (code, out, err) = w.run_text(&["backup", "list"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let saved = out
         .lines()
@@ -136,13 +127,13 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
         .unwrap_or_else(|| panic!("no backup holds role.Reader:\n{out}"));
     assert!(saved.contains("\"permission.docs.read\""), "{saved}");
 
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(
         (code, out.contains("No changes")),
         (0, true),
         "{out}\n{err}"
     );
-    let (code, out, err) = run(&w, &["drift"]);
+    let (code, out, err) = w.run_text(&["drift"]);
     assert_eq!(code, 0, "{out}\n{err}");
     // Once applied, `renamed_from` is harmless and can go.
     let plain = AFTER
@@ -150,7 +141,7 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
         .replace("    renamed_from: [Reader, Guest]\n", "")
         .replace("    renamed_from: [Editor]\n", "");
     w.write_config(&plain);
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     // Both the old and the new name live: the user chooses which to delete.
@@ -161,7 +152,7 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
         again.name = "Reader".into();
         d.roles.push(again);
     });
-    let (code, out, err) = run(&w, &["plan"]);
+    let (code, out, err) = w.run_text(&["plan"]);
     assert_ne!(code, 0, "{out}\n{err}");
     assert!(
         err.contains("role.Viewer") && err.contains("role.Reader") && err.contains("delete"),
@@ -173,7 +164,7 @@ fn renamed_roles_and_permissions_keep_their_objects_and_what_refers_to_them() {
 fn with_neither_name_live_a_renamed_role_is_a_plain_create() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     w.write_config(AFTER);
-    let (code, out, err) = run(&w, &["plan"]);
+    let (code, out, err) = w.run_text(&["plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("+ role.Viewer"), "{out}");
     assert!(!out.contains("renamed"), "{out}");
@@ -198,7 +189,7 @@ tenants:
     name: Acme
 ",
     );
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains("descope.yaml:5:20") && err.contains("`a`"),

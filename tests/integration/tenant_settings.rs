@@ -20,15 +20,6 @@ tenants:
       jit_provisioning: false
 ";
 
-fn run(w: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = w.cmd(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn settings(w: &TestEnv) -> Value {
     w.emu()
         .data()
@@ -41,10 +32,10 @@ fn settings_are_planned_applied_compared_drifted_and_exported() {
     let w = TestEnv::start_blocking(EmulatorOptions::default());
     w.write_config(CONFIG);
 
-    let (code, out, err) = run(&w, &["plan", "-out", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["plan", "-out", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("tenant_settings.acme"), "{out}");
-    let (code, out, err) = run(&w, &["apply", "plans/a.plan"]);
+    let (code, out, err) = w.run_text(&["apply", "plans/a.plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     let s = settings(&w);
@@ -64,7 +55,7 @@ fn settings_are_planned_applied_compared_drifted_and_exported() {
     );
 
     // The same config again: equal in canonical form, nothing to do.
-    let (code, out, err) = run(&w, &["plan", "--detailed-exitcode"]);
+    let (code, out, err) = w.run_text(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("No changes"), "{out}");
 
@@ -75,13 +66,13 @@ fn settings_are_planned_applied_compared_drifted_and_exported() {
             .settings
             .session_token_expiration = 1;
     });
-    let (code, out, err) = run(&w, &["drift"]);
+    let (code, out, err) = w.run_text(&["drift"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("tenant_settings.acme"), "{out}");
     assert!(out.contains("session_token_expiration"), "{out}");
 
     // Export writes the block back inside the tenant's entry, in the config's own units.
-    let (code, out, err) = run(&w, &["export", "--out", "exp"]);
+    let (code, out, err) = w.run_text(&["export", "--out", "exp"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let yaml = std::fs::read_to_string(w.path("exp/descope.yaml")).unwrap();
     let exported: Value = serde_yaml_ng::from_str(&yaml).unwrap();
@@ -109,7 +100,7 @@ tenants:
       inactivty_timeout: 30m
 ",
     );
-    let (code, out, err) = run(&w, &["validate"]);
+    let (code, out, err) = w.run_text(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains("descope.yaml:6:33") && err.contains("is not a duration"),
@@ -124,7 +115,7 @@ tenants:
 #[test]
 fn the_schema_describes_the_settings_block() {
     let w = TestEnv::new();
-    let (code, out, _) = run(&w, &["schema"]);
+    let (code, out, _) = w.run_text(&["schema"]);
     assert_eq!(code, 0);
     let schema: Value = serde_json::from_str(&out).unwrap();
     assert!(

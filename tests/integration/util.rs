@@ -288,8 +288,30 @@ impl TestEnv {
         assert_cmd::Command::from_std(self.cmd(args))
     }
 
+    /// Runs [`TestEnv::cmd`] to completion: exit code (-1 when killed), stdout, stderr.
+    pub fn run_text(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// Runs [`TestEnv::cmd`] to completion without blocking an emulator on this runtime.
     pub async fn run(&self, args: &[&str]) -> Output {
         output(self.cmd(args)).await
+    }
+}
+
+/// Every file under `dir`, recursively (the secret scans read them all).
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
     }
 }
