@@ -667,7 +667,7 @@ impl ResourceKind for SsoAppKind {
                 urls.push(("saml/acs_url", s.acs_url.clone()));
                 urls.push(("saml/logout_redirect_url", s.logout_redirect_url.clone()));
                 if let Some(cert) = s.certificate.as_deref().filter(|c| !c.trim().is_empty()) {
-                    if !pem_armoured(cert) {
+                    if crate::util::x509::pem_der(cert).is_err() {
                         cx.problem(
                             &format!("{at}/saml/certificate"),
                             DiagnosticKind::InvalidValue,
@@ -832,25 +832,6 @@ impl ResourceKind for SsoAppKind {
             .collect();
         entries::export_section(out, &SECTION, apps);
     }
-}
-
-/// PEM armour around a base64 body; whether it is a good certificate is Descope's to judge.
-fn pem_armoured(cert: &str) -> bool {
-    let cert = cert.trim();
-    let Some(body) = cert
-        .strip_prefix("-----BEGIN CERTIFICATE-----")
-        .and_then(|c| c.strip_suffix("-----END CERTIFICATE-----"))
-    else {
-        return false;
-    };
-    let body: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let data = body.trim_end_matches('=');
-    !data.is_empty()
-        && body.len().is_multiple_of(4)
-        && body.len() - data.len() <= 2
-        && data
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
 }
 
 /// The request marks its flavour for the op (`useMetadataInfo` is a SAML request field that
