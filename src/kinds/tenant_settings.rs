@@ -162,15 +162,20 @@ const UNITS: [(&str, &str, u64); 4] = [
 
 /// `30d` → minutes. Whole positive numbers with one unit only.
 fn parse_duration(text: &str) -> Result<u64, String> {
+    parse_written(text).map(|(minutes, _, _)| minutes)
+}
+
+/// `14d` → (minutes, 14, "days"): the duration and its wire form as written.
+fn parse_written(text: &str) -> Result<(u64, u64, &'static str), String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let per = UNITS
+    let (_, long, per) = UNITS
         .iter()
+        .copied()
         .find(|(short, _, _)| *short == unit)
-        .map(|u| u.2)
         .ok_or_else(|| {
             format!("`{text}` is not a duration: write a whole number and m, h, d or w (`30d`)")
         })?;
@@ -180,8 +185,10 @@ fn parse_duration(text: &str) -> Result<u64, String> {
     if n == 0 {
         return Err(format!("`{text}`: a lifetime must be above zero"));
     }
-    n.checked_mul(per)
-        .ok_or_else(|| format!("`{text}` is too long"))
+    let minutes = n
+        .checked_mul(per)
+        .ok_or_else(|| format!("`{text}` is too long"))?;
+    Ok((minutes, n, long))
 }
 
 /// Minutes → the largest unit that divides them: (text, wire number, wire unit).
@@ -206,12 +213,7 @@ fn live_duration(v: &Value, value_key: &str, unit_key: &str) -> String {
 
 /// `14d` → (14, "days"): the wire form of a duration as written.
 fn wire_form(text: &str) -> Option<(u64, &'static str)> {
-    parse_duration(text).ok()?;
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let long = UNITS.iter().find(|u| u.0 == unit)?.1;
-    Some((number.parse().ok()?, long))
+    parse_written(text).ok().map(|(_, n, long)| (n, long))
 }
 
 /// A wire number and unit as config text: (14, "days") → `14d`.
