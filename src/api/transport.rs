@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::credentials::Credentials;
@@ -43,6 +44,13 @@ pub const SDK_NAME: &str = "descope-mgmt";
 
 /// Error bodies are shown to users; a Cloudflare HTML page must not flood the terminal.
 const MAX_ERROR_TEXT: usize = 300;
+
+/// A successful (2xx) answer: its status and body as received.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+}
 
 #[derive(Debug, Clone)]
 pub struct TransportOptions {
@@ -226,7 +234,11 @@ impl Transport {
     /// (docs/design.md §2).
     pub async fn handshake(&self) -> Result<Option<String>, ApiError> {
         let req = endpoints::license();
-        match self.execute(&req, true).await {
+        match self
+            .execute(&req, true)
+            .await
+            .and_then(|answer| self.decode(&req, &answer))
+        {
             Ok(body) => {
                 let tier = wire::parse::<wire::License>(&body)
                     .map(|l| l.rate_limit_tier)
@@ -255,10 +267,49 @@ impl Transport {
 
     /// One HTTP exchange. An empty 2xx body reads as `{}`.
     pub async fn send(&self, req: &ApiRequest) -> Result<Value, ApiError> {
+        let answer = self.send_raw(req).await?;
+        self.decode(req, &answer)
+    }
+
+    /// One HTTP exchange, the successful answer as received (an empty write answer as `{}`):
+    /// a 10k-tenant list is read object by object from its body rather than as one parsed
+    /// tree (`wire::list_raw`).
+    pub async fn send_raw(&self, req: &ApiRequest) -> Result<Answer, ApiError> {
         self.execute(req, false).await
     }
 
-    async fn execute(&self, req: &ApiRequest, handshake: bool) -> Result<Value, ApiError> {
+    /// A successful answer's body as JSON: an object, for a read.
+    pub fn decode(&self, req: &ApiRequest, answer: &Answer) -> Result<Value, ApiError> {
+        let value: Value = serde_json::from_slice(&answer.body).map_err(|e| {
+            self.error(
+                req,
+                ApiErrorKind::Decode(format!(
+                    "HTTP {} with a body that is not JSON ({e}): {}",
+                    answer.status,
+                    self.scrub(&String::from_utf8_lossy(&answer.body))
+                )),
+                false,
+            )
+        })?;
+        if req.effect == Effect::Read && !value.is_object() {
+            return Err(self.error(
+                req,
+                ApiErrorKind::Decode(format!(
+                    "HTTP {} with {} where a JSON object was expected",
+                    answer.status,
+                    match &value {
+                        Value::Null => "null",
+                        Value::Array(_) => "a list",
+                        _ => "a bare value",
+                    }
+                )),
+                false,
+            ));
+        }
+        Ok(value)
+    }
+
+    async fn execute(&self, req: &ApiRequest, handshake: bool) -> Result<Answer, ApiError> {
         let inner = &self.inner;
         let url = format!("{}{}", inner.credentials.base_url, req.path);
         let method = match req.method {
@@ -314,28 +365,16 @@ impl Transport {
                         status.as_u16()
                     ))))
                 } else {
-                    Ok(Value::Object(Default::default()))
+                    Ok(Answer {
+                        status: status.as_u16(),
+                        body: Bytes::from_static(b"{}"),
+                    })
                 };
             }
-            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                fail(ApiErrorKind::Decode(format!(
-                    "HTTP {} with a body that is not JSON ({e}): {}",
-                    status.as_u16(),
-                    self.scrub(&String::from_utf8_lossy(&bytes))
-                )))
-            })?;
-            if req.effect == Effect::Read && !value.is_object() {
-                return Err(fail(ApiErrorKind::Decode(format!(
-                    "HTTP {} with {} where a JSON object was expected",
-                    status.as_u16(),
-                    match &value {
-                        Value::Null => "null",
-                        Value::Array(_) => "a list",
-                        _ => "a bare value",
-                    }
-                ))));
-            }
-            return Ok(value);
+            return Ok(Answer {
+                status: status.as_u16(),
+                body: bytes,
+            });
         }
 
         if status.as_u16() == 429 {

@@ -7,7 +7,10 @@
 //! an empty project (issue 14 §2). Fingerprints are taken over the raw live objects, so
 //! `list_objects` and `tenant_object` hand those out as they came.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// A missing field and `null` both mean "not set" (docs/descope-api.md §3).
@@ -234,6 +237,37 @@ pub fn list_objects(body: Value, field: &str) -> Result<Vec<Value>, String> {
     }
 }
 
+/// [`list_objects`] read off a body's text without parsing the objects: each comes back as
+/// the server wrote it. `None` when the body is not a JSON object at all (the caller's decode
+/// says what it is); every other refusal is `list_objects`' own, in its words.
+pub fn list_raw(body: &[u8], field: &str) -> Option<Result<Vec<Box<RawValue>>, String>> {
+    let top: HashMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
+    // Only a refusal parses the whole answer, for `list_objects` to describe it.
+    let refusal = || {
+        let parsed = serde_json::from_slice(body).unwrap_or(Value::Null);
+        list_objects(parsed, field)
+            .err()
+            .unwrap_or_else(|| format!("`{field}` could not be read"))
+    };
+    let Some(list) = top.get(field) else {
+        return Some(Err(refusal()));
+    };
+    if list.get().trim() == "null" {
+        return Some(Ok(Vec::new()));
+    }
+    match serde_json::from_str::<Vec<Box<RawValue>>>(list.get()) {
+        Ok(items) if items.iter().all(|i| i.get().trim_start().starts_with('{')) => {
+            Some(Ok(items))
+        }
+        _ => Some(Err(refusal())),
+    }
+}
+
+/// The text of a parsed object, as `list_raw` hands objects out.
+pub fn raw_text(object: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(object).expect("a serde_json::Value always serializes")
+}
+
 /// A list response decoded into typed entries.
 pub fn parse_list<T: for<'de> Deserialize<'de>>(
     body: &Value,
@@ -355,6 +389,31 @@ mod tests {
             0
         );
         assert!(tenant_from_load(&json!("x")).is_err());
+    }
+
+    /// The text reading takes and refuses what the parsed one does, in the same words.
+    #[test]
+    fn raw_lists_read_and_refuse_like_parsed_ones() {
+        let body = br#"{"next": 1, "roles": [ {"name":"a", "x": [1, {"y": "}"}]} ,{"name":"b"}]}"#;
+        let raw = list_raw(body, "roles").unwrap().unwrap();
+        let texts: Vec<&str> = raw.iter().map(|r| r.get()).collect();
+        assert_eq!(texts, [r#"{"name":"a", "x": [1, {"y": "}"}]}"#, r#"{"name":"b"}"#]);
+        assert!(list_raw(br#"{"roles": null}"#, "roles").unwrap().unwrap().is_empty());
+        for bad in [
+            json!({"roles": 3}),
+            json!({"roles": [1]}),
+            json!({"roles": [{}, "x"]}),
+            json!({}),
+        ] {
+            let text = serde_json::to_vec(&bad).unwrap();
+            assert_eq!(
+                list_raw(&text, "roles").unwrap().unwrap_err(),
+                list_objects(bad, "roles").unwrap_err()
+            );
+        }
+        // Not an object: left to the caller's decode, which names what it is.
+        assert!(list_raw(b"[]", "roles").is_none());
+        assert!(list_raw(b"not json", "roles").is_none());
     }
 
     /// Descope's reference types `modifiedTime` as a string; older answers carry a number.

@@ -518,7 +518,8 @@ pub fn run_state(g: &GlobalArgs, c: &StateCommand) -> u8 {
                     }
                     match &r.attributes {
                         Some(v) => {
-                            let pretty = serde_json::to_string_pretty(v).unwrap_or_default();
+                            let pretty =
+                                serde_json::to_string_pretty(&v.value()).unwrap_or_default();
                             let _ = writeln!(text, "attributes (as last applied or imported):");
                             for line in pretty.lines() {
                                 let _ = writeln!(text, "  {line}");

@@ -223,13 +223,13 @@ fn parse_expires(s: &str) -> Result<i64, String> {
 }
 
 /// Live keys that share a name: (name, their ids).
-fn duplicates(keys: &[Value]) -> BTreeMap<String, Vec<String>> {
+fn duplicates(keys: impl IntoIterator<Item = Value>) -> BTreeMap<String, Vec<String>> {
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in keys {
         by_name
-            .entry(string_field(k, "name"))
+            .entry(string_field(&k, "name"))
             .or_default()
-            .push(string_field(k, "id"));
+            .push(string_field(&k, "id"));
     }
     by_name.retain(|n, ids| !n.is_empty() && ids.len() > 1);
     by_name
@@ -476,12 +476,12 @@ impl ResourceKind for AccessKeyKind {
     }
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
-        let keys = snapshot.list(KEYS);
-        let dups = duplicates(keys);
+        let keys: Vec<Value> = snapshot.list(KEYS).collect();
+        let dups = duplicates(keys.iter().cloned());
         for (name, ids) in &dups {
             out.warnings.push(duplicate_message(name, ids));
         }
-        for k in keys {
+        for k in &keys {
             let name = string_field(k, "name");
             if name.is_empty() {
                 out.warnings.push(format!(
@@ -831,7 +831,7 @@ mod tests {
             json!({"id": "K2", "name": "ci"}),
             json!({"id": "K3", "name": "other"}),
         ];
-        let d = duplicates(&keys);
+        let d = duplicates(keys.clone());
         assert_eq!(d.len(), 1);
         assert!(duplicate_message("ci", &d["ci"]).contains("K1, K2"));
     }

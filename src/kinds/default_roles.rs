@@ -108,6 +108,7 @@ impl ResourceKind for DefaultRolesKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for t in snapshot.list(TENANTS) {
+            let t = &t;
             let id = string_field(t, "id");
             if id.is_empty() {
                 continue;

@@ -96,6 +96,7 @@ impl ResourceKind for FlowKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for f in snapshot.list(LIST) {
+            let f = &f;
             let id = string_field(f, "id");
             if id.is_empty() {
                 continue;
@@ -201,8 +202,7 @@ async fn read_flows(
         .await?;
     let listed: BTreeSet<String> = snapshot
         .list(LIST)
-        .iter()
-        .map(|f| string_field(f, "id"))
+        .map(|f| string_field(&f, "id"))
         .filter(|id| !id.is_empty())
         .collect();
     let mut wanted: Vec<(String, DocForm)> = scope

@@ -234,6 +234,7 @@ impl ResourceKind for ListKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for l in snapshot.list(LIST) {
+            let l = &l;
             let name = string_field(l, "name");
             if name.is_empty() {
                 out.warnings

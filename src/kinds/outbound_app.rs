@@ -309,7 +309,7 @@ async fn read_apps(io: LiveRead<'_>) -> Result<(), crate::api::ApiError> {
         .gateway
         .read_list(endpoints::outbound_apps_load_all(), "apps")
         .await?;
-    io.snapshot.put_list(LIST, apps);
+    io.snapshot.put_raw_list(LIST, apps);
     Ok(())
 }
 
@@ -417,6 +417,7 @@ impl ResourceKind for OutboundAppKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for app in snapshot.list(LIST) {
+            let app = &app;
             match live_resource(app) {
                 Some(r) => out.insert(r),
                 None => out

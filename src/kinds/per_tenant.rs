@@ -59,7 +59,6 @@ impl PerTenantDocuments {
             keys.extend(
                 io.snapshot
                     .list(tenants)
-                    .iter()
                     .filter_map(|t| t.get("id")?.as_str().map(str::to_string)),
             );
         }

@@ -84,6 +84,7 @@ impl ResourceKind for PermissionKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for p in snapshot.list(LIST) {
+            let p = &p;
             let name = string_field(p, "name");
             if name.is_empty() {
                 out.warnings

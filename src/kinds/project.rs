@@ -247,7 +247,8 @@ async fn read_project(io: LiveRead<'_>) -> Result<(), ApiError> {
     let project_id = io.gateway.transport().credentials().project_id.clone();
     let projects = io.gateway.read_list(req.clone(), "projects").await?;
     let Some(entry) = projects
-        .into_iter()
+        .iter()
+        .map(|p| serde_json::from_str::<Value>(p.get()).unwrap_or(Value::Null))
         .find(|p| p.get("id").and_then(Value::as_str) == Some(project_id.as_str()))
     else {
         return Err(ApiError::decode(

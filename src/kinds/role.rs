@@ -124,6 +124,7 @@ impl ResourceKind for RoleKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for r in snapshot.list(LIST) {
+            let r = &r;
             let name = string_field(r, "name");
             if name.is_empty() {
                 out.warnings

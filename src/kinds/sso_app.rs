@@ -739,6 +739,7 @@ impl ResourceKind for SsoAppKind {
 
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         for a in snapshot.list(LIST) {
+            let a = &a;
             let id = string_field(a, "id");
             if id.is_empty() {
                 out.warnings

@@ -192,6 +192,7 @@ impl ResourceKind for TenantKind {
 
     fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph) {
         for t in snapshot.list(LIST) {
+            let t = &t;
             let id = string_field(t, "id");
             if id.is_empty() {
                 out.warnings

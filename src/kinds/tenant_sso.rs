@@ -780,7 +780,6 @@ impl ResourceKind for TenantSsoKind {
                 tenants.extend(
                     io.snapshot
                         .list(list)
-                        .iter()
                         .filter_map(|t| t.get("id")?.as_str().map(str::to_string)),
                 );
             }

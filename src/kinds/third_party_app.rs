@@ -258,6 +258,7 @@ impl ResourceKind for ThirdPartyAppKind {
     fn live(&self, snapshot: &LiveSnapshot, _: &LiveContext<'_>, out: &mut LiveGraph) {
         let mut seen = std::collections::BTreeSet::new();
         for a in snapshot.list(LIST) {
+            let a = &a;
             let name = string_field(a, "name");
             if name.is_empty() || string_field(a, "id").is_empty() {
                 out.warnings.push(format!(

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::desired::SecretField;
@@ -17,8 +18,9 @@ use crate::secret::{Secret, SecretRef};
 #[derive(Debug, Clone, Default)]
 pub struct LiveSnapshot {
     /// Shared, not copied: two kinds reading one list (tenants and their default roles) hold
-    /// the same objects.
-    lists: BTreeMap<String, Arc<Vec<Value>>>,
+    /// the same objects. Kept as the text the server sent: each kind parses an object while it
+    /// reads it, so a 10k-tenant list is never a parsed tree as a whole.
+    lists: BTreeMap<String, Arc<Vec<Box<RawValue>>>>,
     documents: BTreeMap<String, Value>,
     shared: Option<Arc<SharedLists>>,
 }
@@ -30,7 +32,7 @@ pub struct LiveSnapshot {
 pub struct SharedLists(Mutex<HashMap<String, Arc<ListCell>>>);
 
 /// One list's answer, filled by whichever reader gets there first.
-type ListCell = tokio::sync::OnceCell<Arc<Vec<Value>>>;
+type ListCell = tokio::sync::OnceCell<Arc<Vec<Box<RawValue>>>>;
 
 impl SharedLists {
     fn cell(&self, key: &str) -> Arc<ListCell> {
@@ -58,12 +60,16 @@ impl LiveSnapshot {
         }
     }
 
-    /// The objects of a list read (empty when it was not read).
-    pub fn list(&self, key: &str) -> &[Value] {
+    /// The objects of a list read (none when it was not read), each parsed as it is reached.
+    pub fn list(&self, key: &str) -> impl Iterator<Item = Value> + '_ {
         self.lists
             .get(key)
             .map(|l| l.as_slice())
             .unwrap_or_default()
+            .iter()
+            // The text is JSON the server sent and `list_raw` checked; an object too deeply
+            // nested for the parser reads as null, which every kind reports as unreadable.
+            .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
     }
 
     pub fn has_list(&self, key: &str) -> bool {
@@ -71,6 +77,12 @@ impl LiveSnapshot {
     }
 
     pub fn put_list(&mut self, key: &str, objects: Vec<Value>) {
+        let raw = objects.iter().map(crate::api::wire::raw_text).collect();
+        self.lists.insert(key.to_string(), Arc::new(raw));
+    }
+
+    /// A list as `Gateway::read_list` returns it.
+    pub fn put_raw_list(&mut self, key: &str, objects: Vec<Box<RawValue>>) {
         self.lists.insert(key.to_string(), Arc::new(objects));
     }
 

@@ -4,10 +4,11 @@
 //! content changes. It never holds secret values: fingerprints are hashes of objects whose
 //! secrets were already replaced by their stand-ins.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::store::WriteMode;
 use super::{StateDir, StateError};
@@ -60,7 +61,7 @@ pub struct ManagedResource {
     /// The live object as last applied or imported (secret values as their stand-ins), for
     /// `state show`. Left out for flows and the theme, and in files written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<serde_json::Value>,
+    pub attributes: Option<RecordedObject>,
     /// Write-only fields (values the API accepts but never returns, `ResourceKind::
     /// write_only_fields`) as the last successful apply of this address sent them: pointer →
     /// the configured value, which for a secret is its `{"secret": VAR, "hmac": …}`
@@ -68,6 +69,34 @@ pub struct ManagedResource {
     /// the live object. Left out when empty.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub write_only: BTreeMap<String, serde_json::Value>,
+}
+
+/// A live object as state.json records it, held as its compact JSON text (keys sorted, so
+/// equal objects are equal texts): a plan reads state.json for its fingerprints, and 10k
+/// recorded tenants as parsed trees took 20 MB it never looks at. Written as the object it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedObject(Box<str>);
+
+impl RecordedObject {
+    pub fn new(object: &serde_json::Value) -> Self {
+        RecordedObject(object.to_string().into())
+    }
+
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).expect("text serde_json wrote parses")
+    }
+}
+
+impl Serialize for RecordedObject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordedObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(|v| RecordedObject::new(&v))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,10 +135,13 @@ impl StateFile {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
         // Look at the version before the strict parse, so a file from a newer tool says
-        // "upgrade" instead of complaining about fields it does not know.
-        let value: serde_json::Value = serde_json::from_str(text)
+        // "upgrade" instead of complaining about fields it does not know. The top level only:
+        // the records stay text until the typed parse.
+        let top: HashMap<String, &RawValue> = serde_json::from_str(text)
             .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
-        let found = value.get("format_version").and_then(|v| v.as_u64());
+        let found = top
+            .get("format_version")
+            .and_then(|v| v.get().parse::<u64>().ok());
         match found {
             Some(v) if v > u64::from(STATE_FORMAT_VERSION) => {
                 return Err(StateError::NewerFormat {
@@ -128,7 +160,8 @@ impl StateFile {
                 ))
             }
         }
-        let state: StateFile = serde_json::from_value(value)
+        drop(top);
+        let state: StateFile = serde_json::from_str(text)
             .map_err(|e| StateError::corrupt(&path, "state file", e, HINT))?;
         if state.environment != env {
             return Err(StateError::WrongEnvironment {
@@ -210,7 +243,7 @@ impl StateFile {
     /// Records the live object a managed address now has (see `ManagedResource::attributes`).
     pub fn set_attributes(&mut self, address: &Address, attributes: Option<serde_json::Value>) {
         if let Some(r) = self.resources.get_mut(address) {
-            r.attributes = attributes;
+            r.attributes = attributes.as_ref().map(RecordedObject::new);
         }
     }
 

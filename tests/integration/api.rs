@@ -1382,6 +1382,10 @@ async fn waiting_for_the_budget_is_reported_and_the_handshake_is_paced() {
         "{:?}",
         start.elapsed()
     );
+    let tenants: Vec<serde_json::Value> = tenants
+        .iter()
+        .map(|t| serde_json::from_str(t.get()).unwrap())
+        .collect();
     assert_eq!(tenants, vec![json!({"id": "acme", "x": 1})]);
     assert_eq!(g.stats().requests, 2);
     match rx.try_recv().unwrap() {
