@@ -256,9 +256,7 @@ pub fn list_raw(body: &[u8], field: &str) -> Option<Result<Vec<Box<RawValue>>, S
         return Some(Ok(Vec::new()));
     }
     match serde_json::from_str::<Vec<Box<RawValue>>>(list.get()) {
-        Ok(items) if items.iter().all(|i| i.get().trim_start().starts_with('{')) => {
-            Some(Ok(items))
-        }
+        Ok(items) if items.iter().all(|i| i.get().trim_start().starts_with('{')) => Some(Ok(items)),
         _ => Some(Err(refusal())),
     }
 }
@@ -397,8 +395,14 @@ mod tests {
         let body = br#"{"next": 1, "roles": [ {"name":"a", "x": [1, {"y": "}"}]} ,{"name":"b"}]}"#;
         let raw = list_raw(body, "roles").unwrap().unwrap();
         let texts: Vec<&str> = raw.iter().map(|r| r.get()).collect();
-        assert_eq!(texts, [r#"{"name":"a", "x": [1, {"y": "}"}]}"#, r#"{"name":"b"}"#]);
-        assert!(list_raw(br#"{"roles": null}"#, "roles").unwrap().unwrap().is_empty());
+        assert_eq!(
+            texts,
+            [r#"{"name":"a", "x": [1, {"y": "}"}]}"#, r#"{"name":"b"}"#]
+        );
+        assert!(list_raw(br#"{"roles": null}"#, "roles")
+            .unwrap()
+            .unwrap()
+            .is_empty());
         for bad in [
             json!({"roles": 3}),
             json!({"roles": [1]}),

@@ -17,7 +17,6 @@ pub use args::{Cli, Command};
 pub use descope_mgmt::ops::exit_code as exit;
 
 pub fn main() -> ExitCode {
-    one_malloc_arena();
     let argv = args::rewrite_terraform_flags(std::env::args());
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -44,20 +43,6 @@ pub fn main() -> ExitCode {
         return ExitCode::from(exit::ERROR);
     }
     ExitCode::from(run(cli))
-}
-
-/// glibc gives each thread that allocates its own arena and keeps what is freed there for that
-/// arena: the config is parsed on the main thread, the live lists on the runtime's workers, so
-/// the memory one phase frees cannot serve the next and the peak RSS is their sum (a 10k-tenant
-/// plan: 135 MiB against 109 MiB with one arena). A command line's allocations are not
-/// contended enough for per-thread arenas to matter.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread
-    // exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 /// `settings.branch_environments`, when neither `--env` nor `DESCOPE_ENV` chose one: said on

@@ -266,10 +266,7 @@ fn read_base(path: &Path) -> Result<Base, Diagnostics> {
 
 pub fn load(opts: &LoadOptions) -> Result<LoadedConfig, Diagnostics> {
     let base = read_base(&opts.path)?;
-    let loaded = load_from(&opts.path, base, opts.env.as_deref(), &opts.vars);
-    // The YAML tree, the resolved JSON and the source positions are gone now.
-    crate::util::memory::release_freed();
-    loaded
+    load_from(&opts.path, base, opts.env.as_deref(), &opts.vars)
 }
 
 fn load_from(

@@ -120,6 +120,8 @@ impl ReadScope {
         addresses: impl IntoIterator<Item = &'a Address>,
         forms: &BTreeMap<Address, crate::resource::DocForm>,
     ) -> ReadScope {
+        // The config and state.json mostly name the same addresses: each once.
+        let addresses: std::collections::BTreeSet<&Address> = addresses.into_iter().collect();
         ReadScope {
             addresses: addresses.into_iter().cloned().collect(),
             forms: forms.clone(),

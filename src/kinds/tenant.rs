@@ -191,7 +191,7 @@ impl ResourceKind for TenantKind {
     }
 
     fn live(&self, snapshot: &LiveSnapshot, cx: &LiveContext<'_>, out: &mut LiveGraph) {
-        for t in snapshot.list(LIST) {
+        for (text, t) in snapshot.list_with_text(LIST) {
             let t = &t;
             let id = string_field(t, "id");
             if id.is_empty() {
@@ -225,7 +225,13 @@ impl ResourceKind for TenantKind {
                 enforce_sso: Some(t.get("enforceSSO").and_then(Value::as_bool) == Some(true)),
                 disabled: Some(t.get("disabled").and_then(Value::as_bool) == Some(true)),
             };
-            out.insert(LiveResource::new(address, spec, raw, false));
+            // 10k tenants are the largest thing a plan holds: unless a secret was masked, the
+            // resource keeps the text the list was read as.
+            out.insert(if &raw == t {
+                LiveResource::with_text(address, spec, t, text, false)
+            } else {
+                LiveResource::new(address, spec, raw, false)
+            });
         }
     }
 

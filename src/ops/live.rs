@@ -97,9 +97,5 @@ pub async fn read_graph(
     key: &Secret,
 ) -> Result<LiveGraph, ApiError> {
     let snapshot = read_snapshot(gateway, scope).await?;
-    let graph = live::build(&snapshot, secret_fields, key);
-    // The answers as read (a `Value` per object) are gone once the graph holds their text.
-    drop(snapshot);
-    crate::util::memory::release_freed();
-    Ok(graph)
+    Ok(live::build(&snapshot, secret_fields, key))
 }

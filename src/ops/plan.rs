@@ -175,7 +175,9 @@ pub fn derive(
 
 pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, OpError> {
     let options = parse_options(req)?;
-    let state = StateFile::load(&session.state)?;
+    // A plan reads state.json for ownership and secrets, never the recorded objects and
+    // fingerprints: 10k of them are megabytes held through the live read for nothing.
+    let state = StateFile::load(&session.state)?.into_ownership_only();
     let mut planning = planning(session, &state)?;
     // A kind read only when named is read for `--prune KIND` too.
     planning.scope.kinds.extend(options.prune.iter().copied());
@@ -200,7 +202,17 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         &options,
         Timestamp::now().to_string(),
     )?;
-    let scope = &planning.scope;
+    let Planning { desired, scope, .. } = planning;
+    let warnings: Vec<String> = desired
+        .warnings
+        .iter()
+        .chain(&live.warnings)
+        .cloned()
+        .collect();
+    // Writing the plan's text is the last large thing a plan does: the graphs it was made
+    // from are not held through it (a 10k-tenant plan's peak memory).
+    drop((desired, live, state));
+    let scope = &scope;
 
     // The one place a plan file is written (docs/plan-format.md): `-out FILE` on this machine,
     // and the copy apply keeps (to resume) wherever the state lives.
@@ -223,13 +235,7 @@ pub async fn plan(session: &Session, req: &PlanRequest) -> Result<PlanOutcome, O
         apply_estimate: session.gateway.estimate(apply_requests),
         apply_requests,
         saved_to,
-        warnings: planning
-            .desired
-            .warnings
-            .iter()
-            .chain(&live.warnings)
-            .cloned()
-            .collect(),
+        warnings,
         plan,
     })
 }

@@ -20,7 +20,7 @@ pub struct LiveSnapshot {
     /// Shared, not copied: two kinds reading one list (tenants and their default roles) hold
     /// the same objects. Kept as the text the server sent: each kind parses an object while it
     /// reads it, so a 10k-tenant list is never a parsed tree as a whole.
-    lists: BTreeMap<String, Arc<Vec<Box<RawValue>>>>,
+    lists: BTreeMap<String, Arc<Vec<Arc<str>>>>,
     documents: BTreeMap<String, Value>,
     shared: Option<Arc<SharedLists>>,
 }
@@ -32,7 +32,7 @@ pub struct LiveSnapshot {
 pub struct SharedLists(Mutex<HashMap<String, Arc<ListCell>>>);
 
 /// One list's answer, filled by whichever reader gets there first.
-type ListCell = tokio::sync::OnceCell<Arc<Vec<Box<RawValue>>>>;
+type ListCell = tokio::sync::OnceCell<Arc<Vec<Arc<str>>>>;
 
 impl SharedLists {
     fn cell(&self, key: &str) -> Arc<ListCell> {
@@ -62,6 +62,12 @@ impl LiveSnapshot {
 
     /// The objects of a list read (none when it was not read), each parsed as it is reached.
     pub fn list(&self, key: &str) -> impl Iterator<Item = Value> + '_ {
+        self.list_with_text(key).map(|(_, v)| v)
+    }
+
+    /// `list`, each object with the text it was parsed from (which a `LiveResource` can keep
+    /// instead of a copy: `LiveResource::with_text`).
+    pub fn list_with_text(&self, key: &str) -> impl Iterator<Item = (Arc<str>, Value)> + '_ {
         self.lists
             .get(key)
             .map(|l| l.as_slice())
@@ -69,7 +75,12 @@ impl LiveSnapshot {
             .iter()
             // The text is JSON the server sent and `list_raw` checked; an object too deeply
             // nested for the parser reads as null, which every kind reports as unreadable.
-            .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+            .map(|raw| {
+                (
+                    raw.clone(),
+                    serde_json::from_str(raw).unwrap_or(Value::Null),
+                )
+            })
     }
 
     pub fn has_list(&self, key: &str) -> bool {
@@ -77,13 +88,14 @@ impl LiveSnapshot {
     }
 
     pub fn put_list(&mut self, key: &str, objects: Vec<Value>) {
-        let raw = objects.iter().map(crate::api::wire::raw_text).collect();
+        let raw = objects.iter().map(|o| Arc::from(o.to_string())).collect();
         self.lists.insert(key.to_string(), Arc::new(raw));
     }
 
     /// A list as `Gateway::read_list` returns it.
     pub fn put_raw_list(&mut self, key: &str, objects: Vec<Box<RawValue>>) {
-        self.lists.insert(key.to_string(), Arc::new(objects));
+        self.lists
+            .insert(key.to_string(), Arc::new(shared_texts(objects)));
     }
 
     /// The snapshot with the list `key` set (tests and benchmarks build snapshots this way).
@@ -138,17 +150,22 @@ impl LiveSnapshot {
         if self.has_list(key) {
             return Ok(());
         }
+        let read = || async {
+            let objects = gateway.read_list(request, field).await?;
+            Ok::<_, crate::api::ApiError>(Arc::new(shared_texts(objects)))
+        };
         let objects = match &self.shared {
-            None => Arc::new(gateway.read_list(request, field).await?),
-            Some(shared) => shared
-                .cell(key)
-                .get_or_try_init(|| async { gateway.read_list(request, field).await.map(Arc::new) })
-                .await?
-                .clone(),
+            None => read().await?,
+            Some(shared) => shared.cell(key).get_or_try_init(read).await?.clone(),
         };
         self.lists.insert(key.to_string(), objects);
         Ok(())
     }
+}
+
+/// Texts of list objects as the snapshot keeps them: shared with the resources built from them.
+fn shared_texts(objects: Vec<Box<RawValue>>) -> Vec<Arc<str>> {
+    objects.into_iter().map(|o| Arc::from(o.get())).collect()
 }
 
 #[derive(Debug, Clone, Default)]

@@ -240,6 +240,17 @@ impl StateFile {
         );
     }
 
+    /// What a plan needs of this state: which addresses are managed and how (protect,
+    /// cascade, secrets, write-only values), without the recorded objects and fingerprints,
+    /// which only `state show`, `drift` and `apply` read. Never written back.
+    pub fn into_ownership_only(mut self) -> Self {
+        for r in self.resources.values_mut() {
+            r.attributes = None;
+            r.fingerprint = String::new();
+        }
+        self
+    }
+
     /// Records the live object a managed address now has (see `ManagedResource::attributes`).
     pub fn set_attributes(&mut self, address: &Address, attributes: Option<serde_json::Value>) {
         if let Some(r) = self.resources.get_mut(address) {

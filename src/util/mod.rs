@@ -7,7 +7,6 @@ pub mod input;
 pub mod interrupt;
 pub mod json;
 pub mod jsonl;
-pub mod memory;
 pub mod text_serde;
 pub mod timestamp;
 pub mod x509;
