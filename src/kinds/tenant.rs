@@ -580,6 +580,25 @@ mod tests {
         assert!(re.is_match("a]b^c\\d") && re.is_match("é"), "{odd}");
     }
 
+    /// A tenant keeps the text it was listed as (unless a secret was masked in it), and reads
+    /// and fingerprints as the object that text holds.
+    #[test]
+    fn a_listed_tenant_keeps_its_text() {
+        let text = r#"{ "name": "A", "id" : "a" }"#;
+        let mut snap = LiveSnapshot::default();
+        snap.put_raw_list(
+            LIST,
+            vec![serde_json::value::RawValue::from_string(text.into()).unwrap()],
+        );
+        let g = crate::resource::live::build(&snap, &[], &Secret::new("k"));
+        let l = &g.resources[&Address::tenant("a")];
+        assert_eq!(l.raw(), json!({"id": "a", "name": "A"}));
+        assert_eq!(
+            l.fingerprint(),
+            TenantKind.fingerprint(&json!({"id": "a", "name": "A"}))
+        );
+    }
+
     #[test]
     fn tenants_read_tolerantly_and_parent_missing_is_unknown() {
         let mut snap = LiveSnapshot::default();

@@ -214,23 +214,24 @@ impl PlanFile {
 }
 
 /// The checks on a plan file's bytes, in the order their refusals are reported: a plan file
-/// at all, of this version, canonical, matching its digest.
+/// at all, of this version, canonical, matching its digest. One pass over the text; the
+/// document is built only in the rare case its digest cannot be read off the text.
 fn check_text(text: &str, p: &str) -> Result<(), PlanFileError> {
     let p = p.to_string();
-    let value: Value = serde_json::from_str(text).map_err(|e| PlanFileError::NotAPlan {
-        path: p.clone(),
-        detail: e.to_string(),
+    let keep = ["format", "format_version", "digest"];
+    let read = crate::util::canonical::read_canonical(text, &keep).map_err(|e| {
+        PlanFileError::NotAPlan {
+            path: p.clone(),
+            detail: e.to_string(),
+        }
     })?;
-    if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+    if read.str("format") != Some(FORMAT) {
         return Err(PlanFileError::NotAPlan {
             path: p,
             detail: format!("missing \"format\": \"{FORMAT}\""),
         });
     }
-    let version = value
-        .get("format_version")
-        .and_then(Value::as_u64)
-        .unwrap_or(0) as u32;
+    let version = read.u64("format_version").unwrap_or(0) as u32;
     if version != FORMAT_VERSION {
         return Err(PlanFileError::UnsupportedVersion {
             path: p,
@@ -238,15 +239,20 @@ fn check_text(text: &str, p: &str) -> Result<(), PlanFileError> {
             tool: crate::TOOL_VERSION.to_string(),
         });
     }
-    if !is_canonical_text(&value, text) {
+    if !read.canonical {
         return Err(PlanFileError::NotCanonical { path: p });
     }
-    let found = value
-        .get("digest")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let computed = digest_of_canonical_text(text).unwrap_or_else(|| digest_of(&value));
+    let found = read.str("digest").unwrap_or_default().to_string();
+    let computed = match digest_of_canonical_text(text) {
+        Some(d) => d,
+        None => {
+            let value: Value = serde_json::from_str(text).map_err(|e| PlanFileError::NotAPlan {
+                path: p.clone(),
+                detail: e.to_string(),
+            })?;
+            digest_of(&value)
+        }
+    };
     if found != computed.as_str() {
         return Err(PlanFileError::DigestMismatch {
             path: p,
@@ -255,35 +261,6 @@ fn check_text(text: &str, p: &str) -> Result<(), PlanFileError> {
         });
     }
     Ok(())
-}
-
-/// Is `text` the canonical text of `value`? Compared while serializing, without building the
-/// canonical copy (a 10k-change plan file is 11 MB).
-fn is_canonical_text(value: &Value, text: &str) -> bool {
-    struct Compare<'a> {
-        rest: &'a [u8],
-        equal: bool,
-    }
-    impl std::io::Write for Compare<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if self.equal {
-                match self.rest.strip_prefix(buf) {
-                    Some(rest) => self.rest = rest,
-                    None => self.equal = false,
-                }
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut cmp = Compare {
-        rest: text.as_bytes(),
-        equal: true,
-    };
-    crate::util::json::write_canonical_pretty(value, &mut cmp).expect("values serialize");
-    cmp.equal && cmp.rest.is_empty()
 }
 
 /// [`digest_of`] read off text already found canonical: the bytes without the top-level
@@ -362,7 +339,11 @@ mod tests {
             "environment": "dev",
         });
         let text = crate::util::json::value_to_canonical_pretty(&value);
-        assert!(is_canonical_text(&value, &text));
+        assert!(
+            crate::util::canonical::read_canonical(&text, &[])
+                .unwrap()
+                .canonical
+        );
         assert_eq!(digest_of_canonical_text(&text), Some(digest_of(&value)));
         // A digest that is not a string is not read off the text.
         let odd = serde_json::json!({"digest": {"a": 1}, "environment": "dev"});

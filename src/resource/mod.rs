@@ -272,26 +272,6 @@ mod tests {
                 matches!(HeldFingerprint::new(odd.into()), HeldFingerprint::Text(t) if &*t == odd)
             );
         }
-        let l = LiveResource::with_text(
-            Address::tenant("a"),
-            crate::kinds::tenant::TenantSpec {
-                id: "a".into(),
-                name: None,
-                domains: None,
-                parent: None,
-                custom_attributes: None,
-                enforce_sso: None,
-                disabled: None,
-            },
-            &json!({"id": "a"}),
-            r#"{ "id" : "a" }"#.into(),
-            false,
-        );
-        assert_eq!(l.raw(), json!({"id": "a"}));
-        assert_eq!(
-            l.fingerprint(),
-            crate::kinds::of(l.address.kind()).fingerprint(&json!({"id": "a"}))
-        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! timestamps and canonical JSON. The engine's modules compose them.
 
 pub mod atomic;
+pub mod canonical;
 pub mod dependency_queue;
 pub mod input;
 pub mod interrupt;
