@@ -27,6 +27,9 @@ use descope_mgmt::ops::{EndpointOverride, GlobalOptions, Session};
 
 const PROJECT: &str = "P2benchproject00000000000000";
 
+/// The round trips every throughput table is measured at.
+const LATENCIES: [u64; 4] = [50, 200, 500, 1000];
+
 fn budget(text: &str) -> RateBudget {
     text.parse().expect("budget")
 }
@@ -272,7 +275,7 @@ fn python_design(
         .map_err(|_| format!("unexpected output {text}"))
 }
 
-async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
+async fn throughput(md: &mut String, sizes: &[usize], repeats: usize, latencies: &[u64]) {
     let server = budget("100/2");
     md.push_str(&format!(
         "\n### Creates at the limit: emulator 100/2 (Descope's limiter), client budget 100/2\n\n\
@@ -282,7 +285,7 @@ async fn throughput(md: &mut String, sizes: &[usize], repeats: usize) {
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     ));
     for &n in sizes {
-        for latency in [50u64, 200, 500, 1000] {
+        for &latency in latencies {
             for (label, parallelism) in [("parallelism 16", Some(16)), ("automatic", None)] {
                 let mut walls = Vec::new();
                 let mut last = None;
@@ -596,10 +599,11 @@ fn main() {
                 "back-to-back" => back_to_back(&mut md).await,
                 "wrong-budget" => wrong_budget(&mut md).await,
                 "scale" => scaling(&mut md, &[1_000, 10_000, 50_000]).await,
-                "300" => throughput(&mut md, &[300], 3).await,
-                "big" => throughput(&mut md, &[1_000], 1).await,
+                "300" => throughput(&mut md, &[300], 3, &LATENCIES).await,
+                "300-200" => throughput(&mut md, &[300], 3, &[200]).await,
+                "big" => throughput(&mut md, &[1_000], 1, &LATENCIES).await,
                 other => {
-                    panic!("no part {other}: small, back-to-back, wrong-budget, scale, 300, big")
+                    panic!("no part {other}: small, back-to-back, wrong-budget, scale, 300, 300-200, big")
                 }
             }
         });
@@ -608,15 +612,15 @@ fn main() {
     }
     rt.block_on(async {
         if quick {
-            throughput(&mut md, &[300], 1).await;
+            throughput(&mut md, &[300], 1, &LATENCIES).await;
         } else {
-            throughput(&mut md, &[300], 3).await;
+            throughput(&mut md, &[300], 3, &LATENCIES).await;
             small_apply(&mut md).await;
             back_to_back(&mut md).await;
             wrong_budget(&mut md).await;
             scaling(&mut md, &[1_000, 10_000, 50_000]).await;
             if std::env::args().any(|a| a == "big") {
-                throughput(&mut md, &[1_000], 1).await;
+                throughput(&mut md, &[1_000], 1, &LATENCIES).await;
             }
         }
     });

@@ -82,6 +82,10 @@ pub struct ExecOptions {
     /// are journaled, operations not yet sent (queued on the budget included) are reported as
     /// not run, and a re-run of the plan completes it.
     pub interrupt: Option<Interrupt>,
+    /// Notified once the first request of every operation this run sends is out: an apply
+    /// that only creates reads its result back while the last answers are on their way
+    /// (`ops::apply`, docs/reliability.md).
+    pub all_sent: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for ExecOptions {
@@ -91,6 +95,7 @@ impl Default for ExecOptions {
             parallelism: 8,
             max_batch: 50,
             interrupt: None,
+            all_sent: None,
         }
     }
 }
@@ -123,6 +128,9 @@ struct Shared {
     progress: Arc<dyn Progress>,
     stop: Interrupt,
     issued: Option<Arc<dyn IssuedSecrets>>,
+    /// Operations of this run not yet begun, and who is told when none are left.
+    unsent: std::sync::atomic::AtomicUsize,
+    all_sent: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Shared {
@@ -157,6 +165,13 @@ pub async fn execute(
         progress,
         stop: opts.interrupt.clone().unwrap_or_default(),
         issued: opts.issued.clone(),
+        unsent: std::sync::atomic::AtomicUsize::new(
+            plan.changes
+                .iter()
+                .filter(|c| !already_done.contains(&c.id))
+                .count(),
+        ),
+        all_sent: opts.all_sent.clone(),
     });
     let mut results: BTreeMap<usize, OpResult> = BTreeMap::new();
     let mut pending: Vec<Change> = Vec::new();
@@ -342,6 +357,15 @@ async fn begin(shared: &Shared, unit: &[Change]) -> Result<Option<Turn>, ExecErr
     for c in unit {
         shared.journal(c.id, &c.address, JournalEvent::Started)?;
         shared.progress.started(c);
+    }
+    let left = shared
+        .unsent
+        .fetch_sub(unit.len(), std::sync::atomic::Ordering::AcqRel)
+        .saturating_sub(unit.len());
+    if left == 0 {
+        if let Some(n) = &shared.all_sent {
+            n.notify_one();
+        }
     }
     Ok(Some(turn))
 }

@@ -278,7 +278,7 @@ pub async fn apply(
                 requests: 0,
                 rate_limited: 0,
             };
-            record_state(session, &plan, &mut state, &report, &before).await?;
+            record_state(session, &plan, &mut state, &report, &before, None).await?;
             return Err(refusal.into());
         }
         Err(refusal) => return Err(refusal.into()),
@@ -384,6 +384,22 @@ pub async fn apply(
             ))?;
         }
     }
+    // A plan that only creates changes nothing but what it creates, so the read that records
+    // their fingerprints goes out as soon as the last create is sent rather than one round
+    // trip after its answer; it counts only if it shows every create that succeeded
+    // (`record_state`).
+    let all_sent = Arc::new(tokio::sync::Notify::new());
+    let only_creates = plan.changes.iter().all(|c| c.action == Action::Create);
+    let read_back = (only_creates && !plan.changes.is_empty()).then(|| {
+        let kinds = written_kinds(plan.changes.iter());
+        let (gateway, scope, all_sent) = (session.gateway.clone(), scope.clone(), all_sent.clone());
+        tokio::spawn(async move {
+            all_sent.notified().await;
+            // After the last create, not beside it, wherever requests race.
+            tokio::time::sleep(READ_BACK_GAP).await;
+            read_kinds(&gateway, &scope, &kinds).await
+        })
+    });
     let results = execute(
         &plan,
         session.gateway.clone(),
@@ -395,11 +411,18 @@ pub async fn apply(
             issued: issued.clone().map(|k| k as Arc<dyn IssuedSecrets>),
             interrupt: Some(session.interrupt.clone()),
             parallelism: session.parallelism,
+            all_sent: Some(all_sent.clone()),
             ..ExecOptions::default()
         },
     )
     .await
     .map_err(|e| OpError::Io(e.to_string()))?;
+    // Sends the read now if the last create never went out (a failure, an interrupt).
+    all_sent.notify_one();
+    let early = match read_back {
+        Some(task) => task.await.ok().and_then(Result::ok),
+        None => None,
+    };
 
     let mut report = ApplyReport {
         results,
@@ -410,13 +433,27 @@ pub async fn apply(
         requests: 0,
         rate_limited: 0,
     };
-    record_state(session, &plan, &mut state, &report, &before).await?;
+    record_state(session, &plan, &mut state, &report, &before, early).await?;
     audit(session, &plan, &report)?;
     let stats = session.gateway.stats();
     report.requests = stats.requests;
     report.rate_limited = stats.rate_limited;
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// How long after the last create is sent its read-back goes: requests sent at the same
+/// moment may be handled in either order, and a read-back handled first is sent again.
+const READ_BACK_GAP: Duration = Duration::from_millis(10);
+
+/// The kinds of `changes`, in the registry's order.
+fn written_kinds<'a>(changes: impl Iterator<Item = &'a Change>) -> Vec<&'static dyn ResourceKind> {
+    let written: BTreeSet<&str> = changes.map(|c| c.address.kind().as_str()).collect();
+    kinds::all()
+        .iter()
+        .copied()
+        .filter(|k| written.contains(k.kind().as_str()))
+        .collect()
 }
 
 /// `config_digest` of a plan `backup restore` made: it names the backup, not a configuration.
@@ -472,6 +509,7 @@ async fn record_state(
     state: &mut StateFile,
     report: &ApplyReport,
     read: &Before<'_>,
+    early: Option<crate::resource::live::LiveSnapshot>,
 ) -> Result<(), OpError> {
     let (before, scope, secret_fields) = (read.live, read.scope, read.secret_fields);
     let succeeded: BTreeSet<&Address> = report
@@ -506,19 +544,26 @@ async fn record_state(
         .filter(|c| succeeded.contains(&c.address))
         .collect();
     let only_creates = written.iter().all(|c| c.action == Action::Create);
-    let reread: Vec<&'static dyn ResourceKind> = kinds::all()
-        .iter()
-        .copied()
-        .filter(|k| !only_creates || written.iter().any(|c| c.address.kind() == k.kind()))
-        .collect();
+    let reread: Vec<&'static dyn ResourceKind> = if only_creates {
+        written_kinds(written.iter().copied())
+    } else {
+        kinds::all().to_vec()
+    };
+    let key = &session.credentials.management_key;
+    // The read sent as the last create went out counts only if it shows every create that
+    // succeeded: then it was answered after each of them took effect, and nothing else
+    // changed. Otherwise it is read again now.
+    let early = early
+        .map(|s| live::build(&s, secret_fields, key))
+        .filter(|g| only_creates && written.iter().all(|c| g.resources.contains_key(&c.address)));
     // A failure here leaves the journal and the previous state, which the next plan
     // reconciles.
-    let fresh = if reread.is_empty() {
-        Ok(LiveGraph::default())
-    } else {
-        read_kinds(&session.gateway, scope, &reread)
+    let fresh = match early {
+        _ if reread.is_empty() => Ok(LiveGraph::default()),
+        Some(graph) => Ok(graph),
+        None => read_kinds(&session.gateway, scope, &reread)
             .await
-            .map(|s| live::build(&s, secret_fields, &session.credentials.management_key))
+            .map(|s| live::build(&s, secret_fields, key)),
     };
     match fresh {
         Ok(fresh) => {

@@ -164,3 +164,146 @@ fn the_budget_has_one_grammar_and_parallelism_is_at_least_one() {
         assert!(!out.status.success() && err.contains(flag), "{err}");
     }
 }
+
+/// Plans 3 tenant creates, installs `hook` on the emulator, applies; the apply's report.
+async fn apply_three_creates(
+    env: &mut TestEnv,
+    hook: descope_emulator::Hook,
+) -> descope_mgmt::ops::apply::ApplyReport {
+    env.env = Some("dev".into());
+    env.write_config(&config(env.emu().project_id(), "", 3));
+    let planned = plan(&env.session(), &PlanRequest::default()).await.unwrap();
+    env.emu().set_hook(Some(hook));
+    let report = apply(
+        &env.session(),
+        ApplyRequest {
+            plan: descope_mgmt::plan::PlanFile::parse_verified(
+                &planned.plan.to_canonical_string(),
+                std::path::Path::new("p.plan"),
+            )
+            .unwrap(),
+            lock_timeout: Duration::ZERO,
+            access_key_out: None,
+        },
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    env.emu().set_hook(None);
+    assert!(report.all_succeeded());
+    report
+}
+
+/// state.json records every tenant with the fingerprint it has live.
+async fn state_matches_live(env: &TestEnv) {
+    let session = env.session();
+    let state = descope_mgmt::state::StateFile::load(&session.state).unwrap();
+    let addresses: Vec<descope_mgmt::model::Address> = (0..3)
+        .map(|i| descope_mgmt::model::Address::tenant(format!("t-{i:03}")))
+        .collect();
+    let scope = descope_mgmt::kinds::ReadScope::for_addresses(&addresses, &Default::default());
+    let live = session.read_live(&scope, &[]).await.unwrap();
+    for a in &addresses {
+        let recorded = state.get(a).unwrap_or_else(|| panic!("{a} is not managed"));
+        assert_eq!(recorded.fingerprint, live.resources[a].fingerprint(), "{a}");
+    }
+}
+
+/// Which requests the hook saw, in the order it saw them (`phase`, path, tenant in the body
+/// is not visible here, so creates are told apart by order).
+type Seen = Arc<std::sync::Mutex<Vec<(descope_emulator::HookPhase, String)>>>;
+
+fn recorder(seen: &Seen) -> descope_emulator::Hook {
+    let seen = seen.clone();
+    Arc::new(move |ev: &descope_emulator::HookEvent| {
+        seen.lock().unwrap().push((ev.phase, ev.path.clone()));
+    })
+}
+
+/// An apply that only creates reads its result back as the last create goes out, not a round
+/// trip after its answer: the read arrives before the last create has committed, and it is
+/// the only read after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_of_creates_reads_back_as_the_last_create_goes_out() {
+    use descope_emulator::HookPhase::{AfterCommit, BeforeHandling};
+    let mut env = TestEnv::start(EmulatorOptions {
+        // Far longer than the gap between the last create and the read back.
+        latency: Duration::from_millis(300),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let seen: Seen = Default::default();
+    apply_three_creates(&mut env, recorder(&seen)).await;
+    let seen = seen.lock().unwrap().clone();
+    let reads: Vec<usize> = (0..seen.len())
+        .filter(|&i| seen[i] == (BeforeHandling, "/v1/mgmt/tenant/all".to_string()))
+        .collect();
+    let commits: Vec<usize> = (0..seen.len())
+        .filter(|&i| seen[i].0 == AfterCommit)
+        .collect();
+    assert_eq!(
+        reads.len(),
+        2,
+        "the check before the writes, one read back: {seen:?}"
+    );
+    assert_eq!(commits.len(), 3, "{seen:?}");
+    assert!(
+        reads[1] < commits[2],
+        "the read back arrived before the last create committed: {seen:?}"
+    );
+    state_matches_live(&env).await;
+}
+
+/// A read back that overtook a create (it does not show it) does not count: the tenants are
+/// read again once every create has been answered, and state.json records what they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_back_that_overtook_a_create_is_read_again() {
+    use descope_emulator::HookPhase::BeforeHandling;
+    let mut env = TestEnv::start(EmulatorOptions {
+        latency: Duration::from_millis(100),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    // The second create waits at the door until the read back has arrived, then a little
+    // longer, so the read (100 ms behind it) is answered first.
+    let (arrived, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let counts = std::sync::Mutex::new((0usize, 0usize));
+    let seen: Seen = Default::default();
+    let record = recorder(&seen);
+    let hook: descope_emulator::Hook = Arc::new(move |ev: &descope_emulator::HookEvent| {
+        record(ev);
+        if ev.phase != BeforeHandling {
+            return;
+        }
+        let mut c = counts.lock().unwrap();
+        match ev.path.as_str() {
+            "/v1/mgmt/tenant/create" => {
+                c.0 += 1;
+                if c.0 == 2 {
+                    drop(c);
+                    let _ = wait.lock().unwrap().recv_timeout(Duration::from_secs(10));
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+            }
+            "/v1/mgmt/tenant/all" => {
+                c.1 += 1;
+                if c.1 == 2 {
+                    let _ = arrived.send(());
+                }
+            }
+            _ => {}
+        }
+    });
+    apply_three_creates(&mut env, hook).await;
+    let seen = seen.lock().unwrap().clone();
+    let reads = seen
+        .iter()
+        .filter(|s| **s == (BeforeHandling, "/v1/mgmt/tenant/all".to_string()))
+        .count();
+    assert_eq!(
+        reads, 3,
+        "the check, the read back that missed one, the read again: {seen:?}"
+    );
+    state_matches_live(&env).await;
+}
