@@ -474,10 +474,11 @@ fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64, f64)
 async fn scaling(md: &mut String, sizes: &[usize]) {
     md.push_str(
         "\n### Planning at scale (the release executable in its own process, emulator in another)\n\n\
-         No-change plan: the project already holds every tenant. Create plan: an empty project. \
+         No-change plan: the project already holds every tenant; first with no state.json, then with one that records every tenant \
+         and its live object, as after an apply. Create plan: an empty project. \
          `show` renders the create plan. Each cell: wall time / CPU time (user + system) / peak RSS of the CLI process (`/usr/bin/time -f \"%e %M %U %S\"`).\n\n\
-         | tenants | validate | no-change plan | create plan | plan file | show (text) | show --format markdown | load |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         | tenants | validate | no-change plan | no-change plan, with state.json | create plan | plan file | show (text) | show --format markdown | load |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let cell =
         |(wall, rss, cpu): (f64, f64, f64)| format!("{wall:.2} s / {cpu:.2} s / {rss:.0} MiB");
@@ -508,6 +509,18 @@ async fn scaling(md: &mut String, sizes: &[usize]) {
                 timed(&dir, &url, &key, &["validate"]),
                 timed(&dir, &url, &key, &["plan", "--env", "bench"]),
             )
+        })
+        .await
+        .expect("timed");
+        // As after an apply: state.json records every tenant, with its live object.
+        write_state(&full, n).await;
+        let (dir, url, key) = (
+            full.dir.clone(),
+            full.emu.base_url(),
+            full.emu.management_key().to_string(),
+        );
+        let managed = tokio::task::spawn_blocking(move || {
+            timed(&dir, &url, &key, &["plan", "--env", "bench"])
         })
         .await
         .expect("timed");
@@ -542,12 +555,13 @@ async fn scaling(md: &mut String, sizes: &[usize]) {
         .await
         .expect("timed");
         empty.stop().await;
-        println!("scale {n}: validate {validate:?}, plan {unchanged:?}, create {create:?}");
+        println!("scale {n}: validate {validate:?}, plan {unchanged:?}, with state {managed:?}, create {create:?}");
         let _ = writeln!(
             md,
-            "| {n} | {} | {} | {} | {:.1} MB | {} | {} | {} |",
+            "| {n} | {} | {} | {} | {} | {:.1} MB | {} | {} | {} |",
             cell(validate),
             cell(unchanged),
+            cell(managed),
             cell(create),
             size as f64 / 1e6,
             cell(text),
@@ -555,6 +569,40 @@ async fn scaling(md: &mut String, sizes: &[usize]) {
             load
         );
     }
+}
+
+/// state.json of the `bench` environment as an apply of all `n` tenants leaves it: each tenant
+/// managed, with its fingerprint and its live object as the emulator lists it.
+async fn write_state(b: &Bench, n: usize) {
+    use descope_mgmt::model::Address;
+    use descope_mgmt::state::{StateDir, StateFile};
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/mgmt/tenant/all", b.emu.base_url()))
+        .header(
+            "Authorization",
+            format!("Bearer {PROJECT}:{}", b.emu.management_key()),
+        )
+        .send()
+        .await
+        .expect("tenant list")
+        .json()
+        .await
+        .expect("tenant list JSON");
+    let tenants = body["tenants"].as_array().expect("tenants");
+    assert_eq!(tenants.len(), n);
+    let dir = StateDir::new(b.dir.join("state"), "bench").expect("state dir");
+    let mut state = StateFile::empty("bench");
+    state.bind_project(&dir, PROJECT).expect("bind");
+    for t in tenants {
+        let address = Address::tenant(t["id"].as_str().expect("id"));
+        state.set_managed(
+            address.clone(),
+            descope_mgmt::resource::fingerprint(t),
+            false,
+        );
+        state.set_attributes(&address, Some(t.clone()));
+    }
+    state.save(&dir).expect("state.json");
 }
 
 /// Replaces the part of docs/benchmarks.md between this bench's markers (appends it the first
@@ -587,7 +635,7 @@ fn main() {
     let mut md = format!(
         "## Pace: applies under Descope's rate limit, planning at scale\n\n\
          Reproduce with `cargo bench --bench pace` (rewrites this section; `-- quick` for the 300-create table only). \
-         Machine: {machine}, shared with other builds while measured. Emulator in-process unless said otherwise.\n"
+         Machine: {machine}; the 1-minute load average when a row was measured is in its last column. Emulator in-process unless said otherwise.\n"
     );
     // `-- only NAME` runs one part and prints its table without touching the docs.
     let only = std::env::args().skip_while(|a| a != "only").nth(1);
@@ -599,11 +647,12 @@ fn main() {
                 "back-to-back" => back_to_back(&mut md).await,
                 "wrong-budget" => wrong_budget(&mut md).await,
                 "scale" => scaling(&mut md, &[1_000, 10_000, 50_000]).await,
+                "scale-10k" => scaling(&mut md, &[10_000]).await,
                 "300" => throughput(&mut md, &[300], 3, &LATENCIES).await,
                 "300-200" => throughput(&mut md, &[300], 3, &[200]).await,
                 "big" => throughput(&mut md, &[1_000], 1, &LATENCIES).await,
                 other => {
-                    panic!("no part {other}: small, back-to-back, wrong-budget, scale, 300, 300-200, big")
+                    panic!("no part {other}: small, back-to-back, wrong-budget, scale, scale-10k, 300, 300-200, big")
                 }
             }
         });

@@ -99,21 +99,7 @@ async fn a_budget_twice_too_high_costs_one_lockout() {
     let planned = plan(&env.session(), &PlanRequest::default()).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let session = Session::open(&env.options(None), Some(tx)).unwrap();
-    let report = apply(
-        &session,
-        ApplyRequest {
-            plan: descope_mgmt::plan::PlanFile::parse_verified(
-                &planned.plan.to_canonical_string(),
-                std::path::Path::new("p.plan"),
-            )
-            .unwrap(),
-            lock_timeout: Duration::ZERO,
-            access_key_out: None,
-        },
-        Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let report = apply_planned(&session, &planned).await;
     assert!(report.all_succeeded());
     drop(session);
     let mut lockouts = 0;
@@ -165,17 +151,13 @@ fn the_budget_has_one_grammar_and_parallelism_is_at_least_one() {
     }
 }
 
-/// Plans 3 tenant creates, installs `hook` on the emulator, applies; the apply's report.
-async fn apply_three_creates(
-    env: &mut TestEnv,
-    hook: descope_emulator::Hook,
+/// Applies what `plan` made, as `apply FILE` would.
+async fn apply_planned(
+    session: &Session,
+    planned: &descope_mgmt::ops::plan::PlanOutcome,
 ) -> descope_mgmt::ops::apply::ApplyReport {
-    env.env = Some("dev".into());
-    env.write_config(&config(env.emu().project_id(), "", 3));
-    let planned = plan(&env.session(), &PlanRequest::default()).await.unwrap();
-    env.emu().set_hook(Some(hook));
-    let report = apply(
-        &env.session(),
+    apply(
+        session,
         ApplyRequest {
             plan: descope_mgmt::plan::PlanFile::parse_verified(
                 &planned.plan.to_canonical_string(),
@@ -188,7 +170,19 @@ async fn apply_three_creates(
         Arc::new(NoProgress),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Plans 3 tenant creates, installs `hook` on the emulator, applies; the apply's report.
+async fn apply_three_creates(
+    env: &mut TestEnv,
+    hook: descope_emulator::Hook,
+) -> descope_mgmt::ops::apply::ApplyReport {
+    env.env = Some("dev".into());
+    env.write_config(&config(env.emu().project_id(), "", 3));
+    let planned = plan(&env.session(), &PlanRequest::default()).await.unwrap();
+    env.emu().set_hook(Some(hook));
+    let report = apply_planned(&env.session(), &planned).await;
     env.emu().set_hook(None);
     assert!(report.all_succeeded());
     report
