@@ -71,10 +71,11 @@ pub struct ManagedResource {
     pub write_only: BTreeMap<String, serde_json::Value>,
 }
 
-/// A live object as state.json records it, held as its compact JSON text (keys sorted, so
-/// equal objects are equal texts): a plan reads state.json for its fingerprints, and 10k
-/// recorded tenants as parsed trees took 20 MB it never looks at. Written as the object it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A live object as state.json records it, held as JSON text: a plan reads state.json for
+/// its ownership records and never these (10k recorded tenants as parsed trees took 20 MB, and
+/// 50k took a second to parse), so they are only scanned when the file is read, and parsed
+/// when `state show` or a write needs them. Written as the object it is.
+#[derive(Debug, Clone)]
 pub struct RecordedObject(Box<str>);
 
 impl RecordedObject {
@@ -83,9 +84,18 @@ impl RecordedObject {
     }
 
     pub fn value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).expect("text serde_json wrote parses")
+        serde_json::from_str(&self.0).expect("JSON text read or written by serde_json parses")
     }
 }
+
+/// Equal when they hold the same JSON, however it was laid out.
+impl PartialEq for RecordedObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || self.value() == other.value()
+    }
+}
+
+impl Eq for RecordedObject {}
 
 impl Serialize for RecordedObject {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -95,7 +105,7 @@ impl Serialize for RecordedObject {
 
 impl<'de> Deserialize<'de> for RecordedObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde_json::Value::deserialize(d).map(|v| RecordedObject::new(&v))
+        Box::<RawValue>::deserialize(d).map(|raw| RecordedObject(raw.into()))
     }
 }
 
