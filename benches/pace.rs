@@ -447,9 +447,19 @@ async fn wrong_budget(md: &mut String) {
     );
 }
 
+/// How often each command of the scaling table runs, for its spread.
+const SCALE_RUNS: usize = 3;
+
+/// `timed`, `SCALE_RUNS` times.
+fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> Vec<(f64, f64, f64)> {
+    (0..SCALE_RUNS)
+        .map(|_| timed_once(dir, emu_url, key, args))
+        .collect()
+}
+
 /// `descope-mgmt ARGS` under `/usr/bin/time`: wall seconds, peak RSS in MiB and CPU seconds
 /// (user + system: what a busy machine disturbs least).
-fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64, f64) {
+fn timed_once(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64, f64) {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%e %M %U %S"])
         .arg(env!("CARGO_BIN_EXE_descope-mgmt"))
@@ -472,16 +482,24 @@ fn timed(dir: &Path, emu_url: &str, key: &str, args: &[&str]) -> (f64, f64, f64)
 }
 
 async fn scaling(md: &mut String, sizes: &[usize]) {
-    md.push_str(
+    md.push_str(&format!(
         "\n### Planning at scale (the release executable in its own process, emulator in another)\n\n\
          No-change plan: the project already holds every tenant; first with no state.json, then with one that records every tenant \
          and its live object, as after an apply. Create plan: an empty project. \
-         `show` renders the create plan. Each cell: wall time / CPU time (user + system) / peak RSS of the CLI process (`/usr/bin/time -f \"%e %M %U %S\"`).\n\n\
+         `show` renders the create plan. Each command runs {SCALE_RUNS} times; each cell: median wall time (min–max) / median CPU time (user + system) / the largest peak RSS of the CLI process (`/usr/bin/time -f \"%e %M %U %S\"`).\n\n\
          | tenants | validate | no-change plan | no-change plan, with state.json | create plan | plan file | show (text) | show --format markdown | load |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
-    );
-    let cell =
-        |(wall, rss, cpu): (f64, f64, f64)| format!("{wall:.2} s / {cpu:.2} s / {rss:.0} MiB");
+    ));
+    let cell = |runs: Vec<(f64, f64, f64)>| {
+        let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let cpu = median(runs.iter().map(|r| r.2).collect());
+        let rss = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        format!(
+            "{:.2} s ({}) / {cpu:.2} s / {rss:.0} MiB",
+            median(walls.clone()),
+            spread(&walls)
+        )
+    };
     for &n in sizes {
         let load = load();
         let yaml = config_yaml(n, Some("100000/60"), None, true);
@@ -555,7 +573,7 @@ async fn scaling(md: &mut String, sizes: &[usize]) {
         .await
         .expect("timed");
         empty.stop().await;
-        println!("scale {n}: validate {validate:?}, plan {unchanged:?}, with state {managed:?}, create {create:?}");
+        println!("scale {n}: validate {validate:?}, plan {unchanged:?}, with state {managed:?}, create {create:?}, show {text:?}");
         let _ = writeln!(
             md,
             "| {n} | {} | {} | {} | {} | {:.1} MB | {} | {} | {} |",
