@@ -27,6 +27,9 @@ use descope_mgmt::ops::{EndpointOverride, GlobalOptions, Session};
 
 const PROJECT: &str = "P2benchproject00000000000000";
 
+/// How often the small, back-to-back and wrong-budget runs repeat, for their spread.
+const RUNS: usize = 3;
+
 /// The round trips every throughput table is measured at.
 const LATENCIES: [u64; 4] = [50, 200, 500, 1000];
 
@@ -365,28 +368,37 @@ async fn throughput(md: &mut String, sizes: &[usize], repeats: usize, latencies:
 }
 
 async fn small_apply(md: &mut String) {
-    md.push_str(
+    md.push_str(&format!(
         "\n### A pull-request-sized apply: 20 creates right after their plan\n\n\
-         Emulator 100/60 (Descope's plain-API limit), default client budget (90/60), parallelism unset.\n\n\
+         Emulator 100/60 (Descope's plain-API limit), default client budget (90/60), parallelism unset. \
+         {RUNS} runs: the median (min–max).\n\n\
          | latency | plan (s) | apply (s) | apply requests | 429s |\n| --- | --- | --- | --- | --- |\n",
-    );
+    ));
     for latency in [50u64, 200] {
-        let b = Bench::start(latency, Some(budget("100/60"))).await;
-        b.write_config(&config_yaml(20, None, None, false));
-        let t = Instant::now();
-        let planned = plan(&b.session(), &PlanRequest::default())
-            .await
-            .expect("plan");
-        let plan_wall = t.elapsed();
-        drop(planned);
-        let r = b.plan_apply().await;
-        b.stop().await;
-        println!("small apply at {latency} ms: {:?}", r.wall);
+        let (mut plans, mut applies, mut last) = (Vec::new(), Vec::new(), None);
+        for _ in 0..RUNS {
+            let b = Bench::start(latency, Some(budget("100/60"))).await;
+            b.write_config(&config_yaml(20, None, None, false));
+            let t = Instant::now();
+            let planned = plan(&b.session(), &PlanRequest::default())
+                .await
+                .expect("plan");
+            plans.push(t.elapsed().as_secs_f64());
+            drop(planned);
+            let r = b.plan_apply().await;
+            b.stop().await;
+            applies.push(r.wall.as_secs_f64());
+            last = Some(r);
+        }
+        let r = last.expect("a run");
+        println!("small apply at {latency} ms: {applies:?}");
         let _ = writeln!(
             md,
-            "| {latency} ms | {:.2} | {:.2} | {} | {} |",
-            plan_wall.as_secs_f64(),
-            r.wall.as_secs_f64(),
+            "| {latency} ms | {:.2} ({}) | {:.2} ({}) | {} | {} |",
+            median(plans.clone()),
+            spread(&plans),
+            median(applies.clone()),
+            spread(&applies),
             r.requests,
             r.limited
         );
@@ -396,54 +408,71 @@ async fn small_apply(md: &mut String) {
 async fn back_to_back(md: &mut String) {
     // A short window keeps the run short; the memory works the same for 100/60.
     let server = budget("30/5");
-    let b = Bench::start(50, Some(server)).await;
-    let t = Instant::now();
-    let mut rows = String::new();
-    for round in 1..=3 {
-        b.write_config(&config_yaml(12 * round, Some("30/5"), None, false));
-        let r = b.plan_apply().await;
-        let _ = writeln!(
-            rows,
-            "| {round} | {:.2} | {} | {} |",
-            r.wall.as_secs_f64(),
-            r.requests,
-            r.limited
-        );
+    let (mut totals, mut rows, mut counted) = (Vec::new(), String::new(), None);
+    for run in 1..=RUNS {
+        let b = Bench::start(50, Some(server)).await;
+        let t = Instant::now();
+        for round in 1..=3 {
+            b.write_config(&config_yaml(12 * round, Some("30/5"), None, false));
+            let r = b.plan_apply().await;
+            let _ = writeln!(
+                rows,
+                "| {run} | {round} | {:.2} | {} | {} |",
+                r.wall.as_secs_f64(),
+                r.requests,
+                r.limited
+            );
+        }
+        totals.push(t.elapsed().as_secs_f64());
+        let c = b.emu.counters();
+        b.stop().await;
+        counted = Some(match counted {
+            None => (c.requests, c.rate_limited),
+            Some((requests, limited)) => (requests, limited + c.rate_limited),
+        });
     }
-    let total = t.elapsed();
-    let c = b.emu.counters();
-    b.stop().await;
-    println!("back to back: {total:?}, {} 429s", c.rate_limited);
+    let (requests, limited) = counted.expect("a run");
+    println!("back to back: {totals:?}, {limited} 429s");
     let _ = write!(
         md,
         "\n### Three plan + apply rounds back to back (each command a new session)\n\n\
-         Emulator and client budget 30/5, 50 ms latency, 12 more tenants each round. Total {:.2} s for {} requests ({:.2} s floor), {} 429s in all.\n\n\
-         | round | apply (s) | apply requests | 429s |\n| --- | --- | --- | --- |\n{rows}",
-        total.as_secs_f64(),
-        c.requests,
-        c.requests as f64 / server.per_second(),
-        c.rate_limited
+         Emulator and client budget 30/5, 50 ms latency, 12 more tenants each round; {RUNS} runs. \
+         Total {:.2} s ({}) for {requests} requests ({:.2} s floor), {limited} 429s in all the runs.\n\n\
+         | run | round | apply (s) | apply requests | 429s |\n| --- | --- | --- | --- | --- |\n{rows}",
+        median(totals.clone()),
+        spread(&totals),
+        requests as f64 / server.per_second(),
     );
 }
 
 async fn wrong_budget(md: &mut String) {
     let server = budget("100/2");
-    let b = Bench::start(200, Some(server)).await;
-    b.write_config(&config_yaml(300, Some("200/2"), None, false));
-    let r = b.plan_apply().await;
-    b.stop().await;
-    let floor = r.floor(server);
-    println!("wrong budget: {:?}, {} 429s", r.wall, r.limited);
+    let (mut walls, mut refused, mut last) = (Vec::new(), Vec::new(), None);
+    for _ in 0..RUNS {
+        let b = Bench::start(200, Some(server)).await;
+        b.write_config(&config_yaml(300, Some("200/2"), None, false));
+        let r = b.plan_apply().await;
+        b.stop().await;
+        walls.push(r.wall.as_secs_f64());
+        refused.push(r.limited as f64);
+        last = Some(r);
+    }
+    let r = last.expect("a run");
+    // The requests the server accepted are the ones the window had to make room for.
+    let floor = (r.requests - r.limited) as f64 / server.per_second();
+    println!("wrong budget: {walls:?}, {refused:?} 429s");
     let _ = write!(
         md,
         "\n### A budget twice too high\n\n\
-         300 creates, emulator 100/2 at 200 ms, client budget 200/2, parallelism unset: \
-         {:.2} s for {} requests (true floor {floor:.2} s; target ≤ 1.3 × floor + one 2 s lockout = {:.2} s), \
-         {} requests answered 429.\n",
-        r.wall.as_secs_f64(),
+         300 creates, emulator 100/2 at 200 ms, client budget 200/2, parallelism unset; {RUNS} runs: \
+         {:.2} s ({}); the last run sent {} requests, {} of them answered 429 ({} in the runs). \
+         True floor {floor:.2} s (the accepted requests ÷ 50/s); target ≤ 1.3 × floor + one 2 s lockout = {:.2} s.\n",
+        median(walls.clone()),
+        spread(&walls),
         r.requests,
+        r.limited,
+        spread(&refused).replace(".00", ""),
         1.3 * floor + 2.0,
-        r.limited
     );
 }
 
