@@ -300,8 +300,13 @@ impl Gateway {
         lock(&self.inner.window).estimate(Instant::now(), requests)
     }
 
-    /// Says how far a long per-tenant read got (shown with the command's other notices).
+    /// Says how far a read of one request per tenant got (shown with the command's other
+    /// notices), at its start and every 50 requests, when it is long enough to need it (over
+    /// 20): every tenant of a large project can take minutes at the budget.
     pub fn progress(&self, what: &'static str, done: usize, total: usize) {
+        if total <= 20 || !done.is_multiple_of(50) {
+            return;
+        }
         let left = self.estimate(total.saturating_sub(done));
         self.emit(GatewayEvent::Reading {
             what,

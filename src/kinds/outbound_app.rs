@@ -20,10 +20,10 @@ use crate::config::checks::ConfigCheck;
 use crate::config::exported::{escape, escape_value, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
-use crate::resource::desired::{DesiredGraph, DesiredInput, SecretField};
+use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, LiveGraph, LiveSnapshot};
 use crate::resource::{DesiredResource, LiveResource};
-use crate::secret::{Secret, SecretRef};
+use crate::secret::Secret;
 
 pub struct OutboundAppKind;
 
@@ -364,26 +364,24 @@ impl ResourceKind for OutboundAppKind {
             let address = Address::outbound_app(&a.id);
             let mut fields = config_fields(&a);
             let pointer = format!("{at}/client_secret");
-            match (&a.client_secret, input.secrets.get(&pointer)) {
-                (Some(_), _) if a.ignore_changes.iter().any(|f| f == "client_secret") => {}
-                (Some(plain), Some(var)) => {
-                    fields.insert(
-                        "client_secret",
-                        SecretRef::new(var, plain, input.key).to_json(),
-                    );
-                    for attribute in ["clientSecret", "app/clientSecret"] {
-                        out.secret_fields.push(SecretField {
-                            address: address.clone(),
-                            attribute: attribute.into(),
-                            var: var.clone(),
-                        });
+            match &a.client_secret {
+                Some(_) if a.ignore_changes.iter().any(|f| f == "client_secret") => {}
+                Some(plain) => match out.secret_stand_in(
+                    input,
+                    &pointer,
+                    plain,
+                    &address,
+                    &["clientSecret", "app/clientSecret"],
+                ) {
+                    Some(stand_in) => {
+                        fields.insert("client_secret", stand_in);
                     }
-                }
-                (Some(_), None) => errors.push(format!(
-                    "{address}: client_secret must be a `${{secret:VAR}}` reference (a literal \
-                     would be stored in plan files)"
-                )),
-                (None, _) => {}
+                    None => errors.push(format!(
+                        "{address}: client_secret must be a `${{secret:VAR}}` reference (a literal \
+                         would be stored in plan files)"
+                    )),
+                },
+                None => {}
             }
             out.insert(entries::desired(
                 address,

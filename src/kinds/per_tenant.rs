@@ -23,6 +23,22 @@ pub struct PerTenantDocuments {
     pub to_live: fn(Address, &Value) -> LiveResource,
 }
 
+/// Every tenant's id, from the tenant list (read once, and shared with the tenant kind): what
+/// a read of one thing per tenant covers when it looks at the whole project.
+pub async fn every_tenant(
+    gateway: &crate::api::gateway::Gateway,
+    snapshot: &mut LiveSnapshot,
+) -> Result<Vec<String>, ApiError> {
+    let tenants = super::tenant::LIST;
+    snapshot
+        .read_list(gateway, crate::api::endpoints::tenant_load_all(), tenants)
+        .await?;
+    Ok(snapshot
+        .list(tenants)
+        .filter_map(|t| t.get("id")?.as_str().map(str::to_string))
+        .collect())
+}
+
 impl PerTenantDocuments {
     pub fn key(&self, tenant: &str) -> String {
         format!("{}{tenant}", self.prefix)
@@ -45,32 +61,17 @@ impl PerTenantDocuments {
             .map(|a| a.key().to_string())
             .collect();
         if scope.everything {
-            let tenants = super::tenant::LIST;
-            io.snapshot
-                .read_list(
-                    io.gateway,
-                    crate::api::endpoints::tenant_load_all(),
-                    tenants,
-                )
-                .await?;
             if self.project {
                 keys.push(String::new());
             }
-            keys.extend(
-                io.snapshot
-                    .list(tenants)
-                    .filter_map(|t| t.get("id")?.as_str().map(str::to_string)),
-            );
+            keys.extend(every_tenant(io.gateway, io.snapshot).await?);
         }
         keys.sort();
         keys.dedup();
         let total = keys.len();
         for (i, k) in keys.into_iter().enumerate() {
-            // Every tenant (export, --adopt) can take minutes at the budget.
-            if total > 20 && i % 50 == 0 {
-                io.gateway
-                    .progress(self.prefix.trim_end_matches('/'), i, total);
-            }
+            io.gateway
+                .progress(self.prefix.trim_end_matches('/'), i, total);
             if io.snapshot.document(&self.key(&k)).is_none() {
                 self.read_one(LiveRead::new(io.gateway, &mut *io.snapshot), &k)
                     .await?;

@@ -31,10 +31,10 @@ use crate::config::exported::{escape, Exported};
 use crate::config::{ConfigSection, DiagnosticKind};
 use crate::model::{Address, Kind};
 use crate::plan::Op;
-use crate::resource::desired::{DesiredGraph, DesiredInput, SecretField};
+use crate::resource::desired::{DesiredGraph, DesiredInput};
 use crate::resource::live::{string_field, string_list, LiveGraph, LiveSnapshot};
 use crate::resource::{sorted_set, DesiredResource, LiveResource};
-use crate::secret::{Secret, SecretRef};
+use crate::secret::Secret;
 
 pub struct TenantSsoKind;
 
@@ -708,15 +708,14 @@ impl ResourceKind for TenantSsoKind {
                 }
                 let secret_pointer = format!("{at}/oidc/client_secret");
                 let secret = match c.oidc.as_ref().and_then(|o| o.client_secret.as_ref()) {
-                    Some(plain) => match input.secrets.get(&secret_pointer) {
-                        Some(var) => {
-                            out.secret_fields.push(SecretField {
-                                address: address.clone(),
-                                attribute: CLIENT_SECRET.into(),
-                                var: var.clone(),
-                            });
-                            Some(SecretRef::new(var, plain, input.key).to_json())
-                        }
+                    Some(plain) => match out.secret_stand_in(
+                        input,
+                        &secret_pointer,
+                        plain,
+                        &address,
+                        &[CLIENT_SECRET],
+                    ) {
+                        Some(stand_in) => Some(stand_in),
                         None => {
                             errors.push(format!(
                                 "{secret_pointer}: an OIDC client secret must be written as ${{secret:VAR}} \
@@ -773,24 +772,13 @@ impl ResourceKind for TenantSsoKind {
                 .collect();
             // `export` and `--prune tenant_sso` look at every tenant.
             if scope.everything || scope.kinds.contains(&KIND) {
-                let list = super::tenant::LIST;
-                io.snapshot
-                    .read_list(io.gateway, endpoints::tenant_load_all(), list)
-                    .await?;
-                tenants.extend(
-                    io.snapshot
-                        .list(list)
-                        .filter_map(|t| t.get("id")?.as_str().map(str::to_string)),
-                );
+                tenants.extend(super::per_tenant::every_tenant(io.gateway, io.snapshot).await?);
             }
             tenants.sort();
             tenants.dedup();
             let total = tenants.len();
             for (i, t) in tenants.iter().enumerate() {
-                // Every tenant (export, --adopt, --prune) can take minutes at the budget.
-                if total > 20 && i % 50 == 0 {
-                    io.gateway.progress("SSO configurations", i, total);
-                }
+                io.gateway.progress("SSO configurations", i, total);
                 if io.snapshot.document(&format!("{PREFIX}{t}")).is_none() {
                     read_tenant(io.gateway, io.snapshot, t).await?;
                 }
@@ -1496,7 +1484,7 @@ mod tests {
 
     #[test]
     fn stand_ins_are_recognised() {
-        let s = SecretRef::new("V", "x", &Secret::new("k")).to_json();
+        let s = crate::secret::SecretRef::new("V", "x", &Secret::new("k")).to_json();
         assert_eq!(stand_in_var(&s), Some("V"));
     }
 }

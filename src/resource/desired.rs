@@ -73,6 +73,29 @@ impl DesiredGraph {
         // Duplicates are reported by validation with positions; the first entry wins here.
         self.resources.entry(r.address.clone()).or_insert(r);
     }
+
+    /// The stand-in of a secret the config states at `pointer` with value `plain`, the live
+    /// `attributes` of `address` that hold it masked the same way; `None` when the config
+    /// wrote it literally rather than as `${secret:VAR}` (a literal would reach plan files):
+    /// the caller reports that in its kind's words.
+    pub fn secret_stand_in(
+        &mut self,
+        input: &DesiredInput<'_>,
+        pointer: &str,
+        plain: &str,
+        address: &Address,
+        attributes: &[&str],
+    ) -> Option<Value> {
+        let var = input.secrets.get(pointer)?;
+        for attribute in attributes {
+            self.secret_fields.push(SecretField {
+                address: address.clone(),
+                attribute: attribute.to_string(),
+                var: var.clone(),
+            });
+        }
+        Some(crate::secret::SecretRef::new(var, plain, input.key).to_json())
+    }
 }
 
 fn secret_pointer_supported(pointer: &str) -> bool {

@@ -304,6 +304,18 @@ impl TestEnv {
     }
 }
 
+/// `plan` of `config` is refused, asking for `${secret:VAR}`, and `literal` (the secret the
+/// config wrote in clear) is in none of its output. Its standard error.
+pub fn a_literal_secret_is_refused(config: &str, literal: &str) -> String {
+    let w = TestEnv::start_blocking(descope_emulator::EmulatorOptions::default());
+    w.write_config(config);
+    let (code, out, err) = w.run_text(&["plan"]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(err.contains("${secret:VAR}"), "{err}");
+    assert!(!format!("{out}{err}").contains(literal), "{out}\n{err}");
+    err
+}
+
 /// Every file under `dir`, recursively (the secret scans read them all).
 pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
