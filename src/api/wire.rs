@@ -261,6 +261,13 @@ pub fn list_raw(body: &[u8], field: &str) -> Option<Result<Vec<Box<RawValue>>, S
     }
 }
 
+/// One object of a list `list_raw` handed out, parsed. The text is JSON the server sent and
+/// `list_raw` checked; an object too deeply nested for the parser reads as null, which every
+/// kind reports as unreadable.
+pub fn list_object(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
 /// The text of a parsed object, as `list_raw` hands objects out.
 pub fn raw_text(object: &Value) -> Box<RawValue> {
     serde_json::value::to_raw_value(object).expect("a serde_json::Value always serializes")

@@ -248,7 +248,7 @@ async fn read_project(io: LiveRead<'_>) -> Result<(), ApiError> {
     let projects = io.gateway.read_list(req.clone(), "projects").await?;
     let Some(entry) = projects
         .iter()
-        .map(|p| serde_json::from_str::<Value>(p.get()).unwrap_or(Value::Null))
+        .map(|p| crate::api::wire::list_object(p.get()))
         .find(|p| p.get("id").and_then(Value::as_str) == Some(project_id.as_str()))
     else {
         return Err(ApiError::decode(

@@ -20,7 +20,19 @@ pub struct DigestError(pub String);
 impl PlanDigest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> PlanDigest {
-        PlanDigest(format!("{PREFIX}{}", hex::encode(Sha256::digest(bytes))))
+        Self::from_hash(&Sha256::digest(bytes))
+    }
+
+    /// The digest whose 32 bytes of sha256 are `hash` (computed elsewhere, e.g. streamed).
+    pub fn from_hash(hash: &[u8]) -> PlanDigest {
+        PlanDigest(format!("{PREFIX}{}", hex::encode(hash)))
+    }
+
+    /// The 32 bytes of sha256 this digest writes in hexadecimal.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(self.hex(), &mut bytes).expect("a parsed digest is 64 hex digits");
+        bytes
     }
 
     pub fn parse(text: &str) -> Result<PlanDigest, DigestError> {
@@ -183,6 +195,7 @@ mod tests {
         ] {
             assert!(PlanDigest::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(PlanDigest::from_hash(&d.hash()), d);
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<PlanDigest>(&json).unwrap(), d);
     }

@@ -283,7 +283,7 @@ fn digest_of_canonical_text(text: &str) -> Option<PlanDigest> {
     let mut h = Sha256::new();
     h.update(&text.as_bytes()[..start]);
     h.update(&text.as_bytes()[start + len..]);
-    PlanDigest::parse(&format!("sha256:{}", hex::encode(h.finalize()))).ok()
+    Some(PlanDigest::from_hash(&h.finalize()))
 }
 
 /// sha256 over the canonical bytes of the file without its `digest` field, hashed as they are
@@ -322,8 +322,7 @@ fn digest_of(v: &Value) -> PlanDigest {
     }
     .expect("values serialize");
     h.0.update(b"\n");
-    PlanDigest::parse(&format!("sha256:{}", hex::encode(h.0.finalize())))
-        .expect("a sha256 is a digest")
+    PlanDigest::from_hash(&h.0.finalize())
 }
 
 #[cfg(test)]

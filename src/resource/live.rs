@@ -73,14 +73,7 @@ impl LiveSnapshot {
             .map(|l| l.as_slice())
             .unwrap_or_default()
             .iter()
-            // The text is JSON the server sent and `list_raw` checked; an object too deeply
-            // nested for the parser reads as null, which every kind reports as unreadable.
-            .map(|raw| {
-                (
-                    raw.clone(),
-                    serde_json::from_str(raw).unwrap_or(Value::Null),
-                )
-            })
+            .map(|raw| (raw.clone(), crate::api::wire::list_object(raw)))
     }
 
     pub fn has_list(&self, key: &str) -> bool {

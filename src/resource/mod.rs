@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 pub use crate::kinds::Spec;
 use crate::model::Address;
+use crate::plan::digest::PlanDigest;
 
 /// The form of a flow or theme document, kept so it is exported, compared and imported as the
 /// file has it (docs/design.md §2, Flow and theme documents).
@@ -47,11 +48,7 @@ pub fn canonical_json(v: &Value) -> String {
 
 /// `sha256:<hex>` of the canonical JSON of a live object.
 pub fn fingerprint(v: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(canonical_json(v).as_bytes()))
-    )
+    PlanDigest::of(canonical_json(v).as_bytes()).to_string()
 }
 
 /// Treat `null`, `""`, `[]`, `{}`, `0` and `false` alike: Descope omits default-valued fields in
@@ -213,13 +210,11 @@ impl LiveResource {
 
     pub fn fingerprint(&self) -> String {
         match &self.fingerprint {
-            HeldFingerprint::Sha256(bytes) => format!("{SHA256}{}", hex::encode(bytes)),
+            HeldFingerprint::Sha256(bytes) => PlanDigest::from_hash(bytes).to_string(),
             HeldFingerprint::Text(text) => text.to_string(),
         }
     }
 }
-
-const SHA256: &str = "sha256:";
 
 /// A fingerprint as a live resource holds it: the 32 bytes of a sha256 (every kind's), 100 bytes
 /// less per resource than its text; any other text as it is.
@@ -230,18 +225,11 @@ enum HeldFingerprint {
 }
 
 impl HeldFingerprint {
+    /// `sha256:<64 lowercase hex>`, the form plan digests have, is kept as its bytes.
     fn new(text: String) -> Self {
-        let mut bytes = [0u8; 32];
-        match text
-            .strip_prefix(SHA256)
-            .filter(|hex| {
-                hex.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            })
-            .map(|hex| hex::decode_to_slice(hex, &mut bytes))
-        {
-            Some(Ok(())) => HeldFingerprint::Sha256(bytes),
-            _ => HeldFingerprint::Text(text.into()),
+        match PlanDigest::parse(&text) {
+            Ok(d) => HeldFingerprint::Sha256(d.hash()),
+            Err(_) => HeldFingerprint::Text(text.into()),
         }
     }
 }
@@ -263,7 +251,7 @@ mod tests {
         let sha = fingerprint(&json!({"a": 1}));
         match HeldFingerprint::new(sha.clone()) {
             HeldFingerprint::Sha256(bytes) => {
-                assert_eq!(format!("{SHA256}{}", hex::encode(bytes)), sha)
+                assert_eq!(PlanDigest::from_hash(&bytes).as_str(), sha)
             }
             other => panic!("a sha256 is held as bytes: {other:?}"),
         }

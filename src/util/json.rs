@@ -3,13 +3,11 @@
 //! rewrites and git diffs show only real changes.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Pretty, key-sorted JSON of `value`, ending in a newline.
 pub fn to_canonical_pretty<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
-    let mut text = serde_json::to_string_pretty(&Sorted(&serde_json::to_value(value)?))?;
-    text.push('\n');
-    Ok(text)
+    Ok(value_to_canonical_pretty(&serde_json::to_value(value)?))
 }
 
 /// One line of key-sorted JSON, without the newline: for `.jsonl` files.
@@ -17,45 +15,18 @@ pub fn to_canonical_line<T: Serialize>(value: &T) -> Result<String, serde_json::
     serde_json::to_string(&Sorted(&serde_json::to_value(value)?))
 }
 
-/// [`to_canonical_pretty`] of a value already built, written to `out` without copying the
-/// value: a 10k-change plan file is verified and written this way.
-pub fn write_canonical_pretty<W: std::io::Write>(
-    value: &Value,
-    out: W,
-) -> Result<(), serde_json::Error> {
-    let mut out = out;
-    serde_json::to_writer_pretty(&mut out, &Sorted(value))?;
-    out.write_all(b"\n").map_err(serde_json::Error::io)
-}
-
-/// Pretty, key-sorted JSON of a value already built (no copy of it).
+/// [`to_canonical_pretty`] of a value already built, without copying it (a 10k-change plan
+/// file is written this way).
 pub fn value_to_canonical_pretty(value: &Value) -> String {
-    let mut text = Vec::new();
-    write_canonical_pretty(value, &mut text).expect("a serde_json::Value always serializes");
-    String::from_utf8(text).expect("serde_json writes UTF-8")
+    let mut text = serde_json::to_string_pretty(&Sorted(value))
+        .expect("a serde_json::Value always serializes");
+    text.push('\n');
+    text
 }
 
-/// Rebuilds every object with its keys in sorted order. Done explicitly rather than relying on
-/// serde_json's default map, because any crate in the build can switch on `preserve_order`.
-pub fn sort_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut sorted = Map::new();
-            for (k, v) in entries {
-                sorted.insert(k, sort_keys(v));
-            }
-            Value::Object(sorted)
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
-    }
-}
-
-/// A value serialized with its object keys in sorted order, read in place: the same bytes as
-/// serializing `sort_keys(value.clone())`, without building the copy (for the
-/// `preserve_order` reason `sort_keys` gives).
+/// A value serialized with its object keys in sorted order, read in place, without building a
+/// sorted copy. Sorted explicitly rather than relying on serde_json's default map, because any
+/// crate in the build can switch on `preserve_order`.
 pub struct Sorted<'a>(pub &'a Value);
 
 impl Serialize for Sorted<'_> {
@@ -88,7 +59,25 @@ impl Serialize for Sorted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
+
+    /// Rebuilds every object with its keys in sorted order: what `Sorted` must write the
+    /// same bytes as.
+    fn sort_keys(value: Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut sorted = Map::new();
+                for (k, v) in entries {
+                    sorted.insert(k, sort_keys(v));
+                }
+                Value::Object(sorted)
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+            other => other,
+        }
+    }
 
     #[test]
     fn keys_are_sorted_at_every_level() {
